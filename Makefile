@@ -1,0 +1,78 @@
+# The service desk's commands. A new user needs only `make demo` and `make test`;
+# everything they need is installed on first use.
+
+PYTHON   ?= python3
+VENV     := .venv
+BOTVENV  := .venv-bot
+MODEL    := models/desk.tar.gz
+RUN_DIR  := .run
+# Not named PIP_*: make exports command-line variables, and pip reads PIP_<OPTION> from the environment.
+PIPFLAGS ?= --quiet
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+SERVICE_PY := $(VENV)/bin/python
+BOT_PY     := $(BOTVENV)/bin/python
+RASA       := $(BOTVENV)/bin/rasa
+
+TRAIN_INPUTS := config.yml bot/domain.yml $(shell find bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
+RASA_DATA    := --domain bot/domain.yml --data bot/data nlu_data/train
+
+.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint clean
+
+help:
+	@echo "make demo    install what is missing, train if needed, start the whole desk"
+	@echo "make test    install what is missing, train if needed, run every test"
+	@echo "make train   (re)train the Rasa model when its data or config changed"
+	@echo "make lint    ruff over the service and the bot code"
+
+install: $(VENV)/.installed $(BOTVENV)/.installed
+
+# The service environment: current FastAPI, SQLAlchemy 2, pydantic 2 (requirements/service.lock).
+$(VENV)/.installed: requirements/service.lock
+	@echo "[make] installing the service environment in $(VENV) (about 20 s)"
+	$(PYTHON) -m venv $(VENV)
+	$(SERVICE_PY) -m pip install $(PIPFLAGS) --disable-pip-version-check -r requirements/service.lock
+	@touch $@
+
+# The bot environment: Rasa 3.6.21 on Python 3.11 from a full lock, installed without
+# dependency resolution (see README, "Two environments").
+$(BOTVENV)/.installed: requirements/bot.lock
+	@echo "[make] installing the Rasa environment in $(BOTVENV) (about 2-3 min, 2.6 GB)"
+	$(PYTHON) -m venv $(BOTVENV)
+	$(BOT_PY) -m pip install $(PIPFLAGS) --disable-pip-version-check --no-deps --ignore-requires-python -r requirements/bot.lock
+	@touch $@
+
+# Retrained only when the config, domain, stories, NLU data or custom components change.
+$(MODEL): $(BOTVENV)/.installed $(TRAIN_INPUTS)
+	@echo "[make] training the Rasa model (a few minutes; progress below)"
+	$(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
+	@touch $@
+
+train: $(MODEL)
+
+demo: install $(MODEL)
+	$(SERVICE_PY) scripts/desk.py run
+
+test: install $(MODEL)
+	$(MAKE) test-service test-bot test-dialogue test-e2e
+
+test-service: $(VENV)/.installed
+	$(SERVICE_PY) -m pytest tests/ticketing tests/api
+
+test-bot: $(BOTVENV)/.installed
+	$(BOT_PY) -m pytest tests/bot tests/actions
+
+test-dialogue: $(MODEL)
+	$(RASA) data validate --config config.yml $(RASA_DATA)
+	$(RASA) test core --model $(MODEL) --stories tests/dialogue --out $(RUN_DIR)/results/core --fail-on-prediction-errors
+
+test-e2e: install $(MODEL)
+	$(SERVICE_PY) -m pytest tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check ticketing api scripts tests
+	$(VENV)/bin/ruff check --target-version py310 actions bot
+
+clean:
+	rm -rf $(RUN_DIR) models

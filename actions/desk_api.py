@@ -1,0 +1,197 @@
+"""Typed client of the ticketing API, the only way actions reach tickets and customers.
+
+It owns timeouts, retries and error mapping: callers get typed results, ``None`` for
+"not found", or a ``DeskApiUnavailable`` they turn into an honest apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from actions.settings import ActionSettings
+
+logger = logging.getLogger(__name__)
+
+_RETRY_STATUSES = {502, 503, 504}
+
+
+class DeskApiUnavailable(Exception):
+    """The ticketing API could not serve the request (down, timing out or failing)."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the bot needs to know about a ticket."""
+
+    number: str
+    status: str
+    priority: str
+    queue: str
+    category: str
+    first_response_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """What the bot needs to know about a customer."""
+
+    id: int
+    has_phone: bool
+    has_email: bool
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether the desk can already reach this customer."""
+        return self.has_phone or self.has_email
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket the bot opens for the customer of a conversation."""
+
+    channel: str
+    external_id: str
+    language: str
+    description: str
+    category: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``POST /api/v1/tickets``."""
+        return {
+            "customer": {
+                "channel": self.channel,
+                "external_id": self.external_id,
+                "language": self.language,
+                "phone": self.phone,
+                "email": self.email,
+            },
+            "description": self.description,
+            "category": self.category,
+            "channel": self.channel,
+            "language": self.language,
+            "transcript": self.transcript,
+        }
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _ticket_from_json(data: dict[str, Any]) -> Ticket:
+    return Ticket(
+        number=data["number"],
+        status=data["status"],
+        priority=data["priority"],
+        queue=data["queue"],
+        category=data["category"],
+        first_response_due_at=_parse_time(data.get("first_response_due_at")),
+    )
+
+
+class DeskApiClient:
+    """Calls the ticketing API with the bot's service token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout_seconds: float = 5.0,
+        attempts: int = 3,
+        backoff_seconds: float = 0.2,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+
+    @classmethod
+    def from_settings(cls, settings: ActionSettings) -> "DeskApiClient":
+        """Build a client from the action server's settings."""
+        return cls(
+            settings.api_url, settings.service_token, timeout_seconds=settings.timeout_seconds
+        )
+
+    async def create_ticket(self, ticket: NewTicket, *, idempotency_key: str) -> Ticket:
+        """Open a ticket; retrying with the same key never creates a second one."""
+        status, data = await self._request(
+            "POST",
+            "/api/v1/tickets",
+            json=ticket.to_json(),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        if status not in (200, 201):
+            raise DeskApiUnavailable(f"creating a ticket answered {status}: {_error_code(data)}")
+        return _ticket_from_json(data)
+
+    async def get_ticket(self, number: str) -> Ticket | None:
+        """The ticket with this number, or None when there is none."""
+        status, data = await self._request("GET", f"/api/v1/tickets/{number}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise DeskApiUnavailable(f"reading a ticket answered {status}: {_error_code(data)}")
+        return _ticket_from_json(data)
+
+    async def find_customer(self, *, channel: str, external_id: str) -> CustomerProfile | None:
+        """The customer behind a channel identity, or None for someone new."""
+        status, data = await self._request(
+            "GET",
+            "/api/v1/customers/by-identity",
+            params={"channel": channel, "external_id": external_id},
+        )
+        if status == 404:
+            return None
+        if status != 200:
+            raise DeskApiUnavailable(f"customer lookup answered {status}: {_error_code(data)}")
+        return CustomerProfile(
+            id=data["id"], has_phone=bool(data["has_phone"]), has_email=bool(data["has_email"])
+        )
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request, retrying connection failures and gateway errors."""
+        last_error: str = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                async with aiohttp.ClientSession(
+                    timeout=self._timeout, headers=self._headers
+                ) as session, session.request(
+                    method, self._base_url + path, json=json, params=params, headers=headers
+                ) as response:
+                    data = await response.json(content_type=None)
+                    if response.status not in _RETRY_STATUSES:
+                        return response.status, data
+                    last_error = f"HTTP {response.status}"
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+                last_error = f"{type(error).__name__}: {error}"
+            logger.warning(
+                "ticketing API %s %s failed (attempt %d/%d): %s",
+                method, path, attempt, self._attempts, last_error,
+            )
+            if attempt < self._attempts:
+                await asyncio.sleep(self._backoff * attempt)
+        raise DeskApiUnavailable(f"{method} {path}: {last_error}")
+
+
+def _error_code(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        return str(data["error"].get("code"))
+    return "unexpected response"

@@ -1,0 +1,202 @@
+"""Actions that open tickets and report their progress."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
+from actions.parsing import is_email, parse_contact, parse_ticket_number
+from actions.settings import ActionSettings
+
+logger = logging.getLogger(__name__)
+
+# Rasa input channel -> channel the ticketing API records.
+_CHANNELS = {"rest": "rest", "socketio": "web", "wechat": "wechat", "voice": "voice"}
+_MAX_DESCRIPTION = 4000
+_TRANSCRIPT_TURNS = 20
+
+
+def conversation_channel(tracker: Tracker) -> str:
+    """The desk's name for the channel this conversation came in on."""
+    return _CHANNELS.get(tracker.get_latest_input_channel() or "rest", "rest")
+
+
+def conversation_language(tracker: Tracker) -> str:
+    """The customer's language as the bot last detected it (English by default)."""
+    return "zh" if tracker.get_slot("language") == "zh" else "en"
+
+
+def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict[str, Any]]:
+    """The last customer and bot messages of the conversation, oldest first."""
+    lines: list[dict[str, Any]] = []
+    for event in tracker.events:
+        if event.get("event") not in ("user", "bot") or not event.get("text"):
+            continue
+        author = "customer" if event["event"] == "user" else "bot"
+        lines.append({"author_type": author, "body": event["text"][:_MAX_DESCRIPTION]})
+    return lines[-turns:]
+
+
+def _idempotency_key(tracker: Tracker, description: str) -> str:
+    """Same conversation turn and description -> same key, so a retried action is harmless."""
+    last_user = next(
+        (e for e in reversed(tracker.events) if e.get("event") == "user"), {"timestamp": ""}
+    )
+    raw = f"{tracker.sender_id}|{last_user.get('timestamp')}|{description}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+class ActionCheckProfile(Action):
+    """Look up the customer so the ticket form asks for a contact only when none is on file."""
+
+    def name(self) -> str:
+        return "action_check_profile"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        client = DeskApiClient.from_settings(ActionSettings.from_env())
+        try:
+            profile = await client.find_customer(
+                channel=conversation_channel(tracker), external_id=tracker.sender_id
+            )
+        except DeskApiUnavailable as error:
+            # Asking for a contact again is harmless; the ticket creation will report
+            # the outage if it lasts.
+            logger.warning("profile lookup failed: %s", error)
+            return [SlotSet("contact_on_file", False)]
+        return [SlotSet("contact_on_file", bool(profile and profile.has_contact))]
+
+
+class ValidateTicketForm(FormValidationAction):
+    """Validates the description and the contact of a new ticket."""
+
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Skip the contact when the customer's profile already has one."""
+        if tracker.get_slot("contact_on_file"):
+            return [slot for slot in domain_slots if slot != "contact"]
+        return domain_slots
+
+    def validate_problem_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Keep a non-empty description, trimmed to what the API accepts."""
+        text = str(value or "").strip()
+        if not text:
+            return {"problem_description": None}
+        return {"problem_description": text[:_MAX_DESCRIPTION]}
+
+    def validate_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept an 11-digit mainland mobile number or an e-mail address."""
+        contact = parse_contact(str(value or ""))
+        if contact is None:
+            dispatcher.utter_message(response="utter_invalid_contact")
+        return {"contact": contact}
+
+
+class ActionCreateTicket(Action):
+    """Open the ticket collected by the ticket form and tell the customer its number."""
+
+    def name(self) -> str:
+        return "action_create_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        settings = ActionSettings.from_env()
+        description = str(tracker.get_slot("problem_description") or "").strip()
+        contact = tracker.get_slot("contact")
+        new_ticket = NewTicket(
+            channel=conversation_channel(tracker),
+            external_id=tracker.sender_id,
+            language=conversation_language(tracker),
+            description=description,
+            category=tracker.get_slot("category"),
+            phone=contact if contact and not is_email(contact) else None,
+            email=contact if contact and is_email(contact) else None,
+            transcript=transcript(tracker),
+        )
+        try:
+            ticket = await DeskApiClient.from_settings(settings).create_ticket(
+                new_ticket, idempotency_key=_idempotency_key(tracker, description)
+            )
+        except DeskApiUnavailable as error:
+            logger.error("ticket creation failed: %s", error)
+            dispatcher.utter_message(response="utter_ticket_not_created")
+            return []
+
+        due = ticket.first_response_due_at
+        due_time = due.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M") if due else "-"
+        dispatcher.utter_message(
+            response="utter_ticket_created", ticket_number=ticket.number, due_time=due_time
+        )
+        return [
+            SlotSet("ticket_number", ticket.number),
+            SlotSet("problem_description", None),
+            SlotSet("category", None),
+            SlotSet("contact_on_file", True),
+        ]
+
+
+class ValidateTicketStatusForm(FormValidationAction):
+    """Validates the ticket number the customer asks about."""
+
+    def name(self) -> str:
+        return "validate_ticket_status_form"
+
+    def validate_ticket_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept SD-100001, sd100001 or "SD 100001" and store the canonical form."""
+        number = parse_ticket_number(str(value or ""))
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_ticket_number")
+        return {"ticket_number": number}
+
+
+class ActionTicketStatus(Action):
+    """Tell the customer the real status of a ticket."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        number = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_ticket_number")
+            return [SlotSet("ticket_number", None)]
+        client = DeskApiClient.from_settings(ActionSettings.from_env())
+        try:
+            ticket = await client.get_ticket(number)
+        except DeskApiUnavailable as error:
+            logger.error("ticket lookup failed: %s", error)
+            dispatcher.utter_message(response="utter_ticket_lookup_failed", ticket_number=number)
+            return []
+        if ticket is None:
+            dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
+            return [SlotSet("ticket_number", None)]
+        dispatcher.utter_message(
+            response=f"utter_ticket_status_{ticket.status}", ticket_number=ticket.number
+        )
+        return []

@@ -1,0 +1,1 @@
+"""The ticketing service's HTTP interface (FastAPI)."""

@@ -1,0 +1,65 @@
+"""The FastAPI application factory: ``uvicorn --factory api.app:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import APIRouter, Depends, FastAPI
+
+from api.auth import authenticate
+from api.errors import install_error_handlers
+from api.logs import install_log_filters
+from api.middleware import BodySizeLimit
+from api.routers import customers, health, tickets
+from ticketing.db import Database
+from ticketing.privacy import Vault
+from ticketing.settings import Settings, get_settings
+
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (the environment's when None); connects lazily."""
+    settings = settings or get_settings()
+    database = Database.from_settings(settings)
+    redis_client = (
+        redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        if settings.redis_url
+        else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if redis_client is not None:
+            redis_client.close()
+        database.dispose()
+
+    app = FastAPI(
+        title="Service desk ticketing API",
+        version="0.1.0",
+        description="Tickets and the customer profile store behind the service desk assistant.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.vault = Vault.from_settings(settings)
+    app.state.redis = redis_client
+
+    # Everything under /api/v1 requires a principal; add routers here, not beside it.
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
+    v1.include_router(tickets.router)
+    v1.include_router(customers.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+
+    install_error_handlers(app)
+    install_log_filters()
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,55 @@
+"""Request-scoped dependencies: settings, the unit-of-work session, the vault, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.auth import CurrentPrincipal
+from ticketing.db import Database
+from ticketing.privacy import Vault
+from ticketing.settings import Settings
+
+__all__ = ["CurrentPrincipal", "SessionDep", "SettingsDep", "VaultDep"]
+
+
+def get_settings_from_app(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    """The app's database (engine and session factory)."""
+    database: Database = request.app.state.database
+    return database
+
+
+def get_vault(request: Request) -> Vault:
+    """The app's personal-data vault."""
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+def get_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+    """One unit of work per request: commit if the endpoint succeeded, roll back otherwise."""
+    session = database.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+VaultDep = Annotated[Vault, Depends(get_vault)]
+# scope="function": commit right after the endpoint returns, before the response is sent,
+# so a client never sees 201 for a ticket whose commit failed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -1,0 +1,1 @@
+"""HTTP routes. Routers speak HTTP only; the rules are in ticketing.services."""

@@ -1,0 +1,283 @@
+"""Start the whole service desk: API, action server and Rasa, on embedded defaults.
+
+    python scripts/desk.py run            # what `make demo` runs
+    python scripts/desk.py run --no-seed --api-port 18000 ...
+
+It creates the local secrets on first use (``.run/desk.env``, never committed),
+migrates and seeds the database, writes Rasa's endpoints for the ports in use,
+starts the three processes with their logs in ``.run/logs/``, waits until each
+answers its health check, prints where everything is, and stops all three on
+Ctrl-C (or when one of them dies). ``DATABASE_URL`` and ``REDIS_URL`` switch
+storage to PostgreSQL and Redis; Rasa's tracker and lock stores follow REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_PYTHON = ROOT / ".venv" / "bin" / "python"
+BOT_BIN = ROOT / ".venv-bot" / "bin"
+
+
+def say(message: str) -> None:
+    """Progress for the person running the desk."""
+    print(f"[desk] {message}", flush=True)
+
+
+def load_secrets(run_dir: Path) -> dict[str, str]:
+    """The desk's local secrets, generated once per checkout and kept in run_dir."""
+    path = run_dir / "desk.env"
+    if not path.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        generated = {
+            "DESK_SERVICE_TOKEN": secrets.token_urlsafe(32),
+            "DESK_RASA_TOKEN": secrets.token_urlsafe(32),
+            "DESK_DATA_KEYS": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+            "DESK_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
+        path.write_text("".join(f"{k}={v}\n" for k, v in generated.items()))
+        path.chmod(0o600)
+        say(f"generated local secrets in {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def redis_endpoints(redis_url: str) -> str:
+    """Rasa tracker and lock store on the Redis of REDIS_URL."""
+    parts = urlsplit(redis_url)
+    db = (parts.path or "/0").lstrip("/") or "0"
+    common = [
+        f"  url: {parts.hostname or '127.0.0.1'}",
+        f"  port: {parts.port or 6379}",
+        f"  db: {db}",
+    ]
+    if parts.password:
+        common.append(f"  password: {parts.password}")
+    if parts.scheme == "rediss":
+        common.append("  use_ssl: true")
+    block = "\n".join(common)
+    return (
+        f"tracker_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
+        f"lock_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
+    )
+
+
+def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> Path:
+    """Rasa's endpoints for this run: the action server, and where conversations live."""
+    lines = f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+    if redis_url:
+        lines += redis_endpoints(redis_url)
+    else:
+        # Conversations survive a restart of the demo in a SQLite file next to the desk's.
+        lines += f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {run_dir / 'conversations.db'}\n"
+    path = run_dir / "endpoints.yml"
+    path.write_text(lines)
+    return path
+
+
+@dataclass
+class Service:
+    """One process of the desk and how to tell it is up."""
+
+    name: str
+    command: list[str]
+    health_url: str
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str], log_dir: Path) -> None:
+        """Start the process in its own group, logging to log_dir/<name>.log."""
+        log = (log_dir / f"{self.name}.log").open("ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def healthy(self) -> bool:
+        """Whether the health URL answers 200."""
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def exited(self) -> int | None:
+        """The exit code if the process has stopped."""
+        return self.process.poll() if self.process else None
+
+    def stop(self) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after 15 s."""
+        if not self.process or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass
+
+
+def run_step(description: str, command: list[str], env: dict[str, str]) -> None:
+    """Run a set-up step in the foreground, stopping the start on failure."""
+    say(description)
+    result = subprocess.run(command, cwd=ROOT, env=env)
+    if result.returncode != 0:
+        say(f"failed: {' '.join(command)} (exit {result.returncode})")
+        raise SystemExit(result.returncode)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The end of a log file."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the desk."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start API, action server and Rasa")
+    run.add_argument("--api-port", type=int, default=8000)
+    run.add_argument("--actions-port", type=int, default=5055)
+    run.add_argument("--rasa-port", type=int, default=5005)
+    run.add_argument("--model", default=str(ROOT / "models" / "desk.tar.gz"))
+    run.add_argument("--run-dir", default=str(ROOT / ".run"))
+    run.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    run.add_argument("--startup-timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+
+    run_dir = Path(args.run_dir).resolve()
+    log_dir = run_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if not Path(args.model).exists():
+        say(f"no trained model at {args.model}: run `make train` first")
+        return 2
+
+    env = {**load_secrets(run_dir), **os.environ}
+    env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
+    env.setdefault("DESK_ENV", "development")
+    env["DESK_API_URL"] = f"http://127.0.0.1:{args.api_port}"
+    env["PYTHONUNBUFFERED"] = "1"
+    redis_url = env.get("REDIS_URL") or None
+    storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+    say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")
+
+    run_step("applying database migrations", [str(SERVICE_PYTHON), "-m", "alembic", "upgrade", "head"], env)
+    if not args.no_seed:
+        run_step("seeding demo data", [str(SERVICE_PYTHON), "-m", "ticketing.seed"], env)
+    endpoints = write_endpoints(run_dir, args.actions_port, redis_url)
+
+    services = [
+        Service(
+            "api",
+            [str(SERVICE_PYTHON), "-m", "uvicorn", "--factory", "api.app:create_app",
+             "--host", "127.0.0.1", "--port", str(args.api_port), "--no-access-log"],
+            f"http://127.0.0.1:{args.api_port}/healthz",
+        ),
+        Service(
+            "actions",
+            [str(BOT_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+             "--port", str(args.actions_port)],
+            f"http://127.0.0.1:{args.actions_port}/health",
+        ),
+        Service(
+            "rasa",
+            [str(BOT_BIN / "rasa"), "run", "--enable-api", "--auth-token", env["DESK_RASA_TOKEN"],
+             "--model", args.model, "--endpoints", str(endpoints),
+             "--credentials", str(ROOT / "bot" / "credentials.yml"),
+             "--port", str(args.rasa_port), "--cors", "*"],
+            f"http://127.0.0.1:{args.rasa_port}/",
+        ),
+    ]
+
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    say("starting api, action server and rasa (logs in " f"{log_dir})")
+    for service in services:
+        service.start(env, log_dir)
+    try:
+        started = time.monotonic()
+        waiting = list(services)
+        last_report = 0.0
+        while waiting and not stopping:
+            for service in list(waiting):
+                code = service.exited()
+                if code is not None:
+                    say(f"{service.name} exited with {code} while starting; its log ends with:")
+                    print(tail(log_dir / f"{service.name}.log"), flush=True)
+                    return 1
+                if service.healthy():
+                    say(f"{service.name} is up after {time.monotonic() - started:.0f} s")
+                    waiting.remove(service)
+            elapsed = time.monotonic() - started
+            if elapsed > args.startup_timeout:
+                say(f"gave up waiting for {', '.join(s.name for s in waiting)} after {elapsed:.0f} s")
+                return 1
+            if waiting and elapsed - last_report >= 10:
+                say(f"waiting for {', '.join(s.name for s in waiting)} ({elapsed:.0f} s; Rasa loads its model in about a minute)")
+                last_report = elapsed
+            time.sleep(0.5)
+        if stopping:
+            return 130
+
+        api = f"http://127.0.0.1:{args.api_port}"
+        rasa = f"http://127.0.0.1:{args.rasa_port}"
+        print(
+            "\n"
+            "  The service desk is up.\n"
+            f"  Ticketing API          {api}/api/v1   (OpenAPI: {api}/docs)\n"
+            f"  API health             {api}/healthz\n"
+            f"  Chat (REST channel)    POST {rasa}/webhooks/rest/webhook\n"
+            f"                         {{\"sender\": \"me\", \"message\": \"my internet has been down since yesterday\"}}\n"
+            f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
+            f"  Local secrets          {run_dir / 'desk.env'}\n"
+            f"  Logs                   {log_dir}\n"
+            "\n"
+            "  Press Ctrl-C to stop.\n"
+            "READY",
+            flush=True,
+        )
+        while not stopping:
+            for service in services:
+                code = service.exited()
+                if code is not None:
+                    say(f"{service.name} stopped unexpectedly (exit {code}); stopping the desk")
+                    print(tail(log_dir / f"{service.name}.log"), flush=True)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        say("stopping")
+        for service in reversed(services):
+            service.stop()
+        say("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""A local stand-in for the ticketing API, at the HTTP edge of the action server.
+
+It speaks the API's contract (paths, auth header, JSON shapes, error envelope),
+records what it receives so tests can check it, and can be told to fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+TOKEN = "test-service-token-0123456789"
+
+
+@dataclass
+class FakeDeskApi:
+    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)
+    by_idempotency_key: dict[str, str] = field(default_factory=dict)
+    next_id: int = 100001
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._record_and_check])
+        app.router.add_post("/api/v1/tickets", self._create_ticket)
+        app.router.add_get("/api/v1/tickets/{number}", self._get_ticket)
+        app.router.add_get("/api/v1/customers/by-identity", self._find_customer)
+        return app
+
+    def server(self) -> TestServer:
+        return TestServer(self.app())
+
+    @web.middleware
+    async def _record_and_check(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else None
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "json": body,
+            }
+        )
+        if self.fail_next:
+            return web.json_response({"error": {"code": "unavailable"}}, status=self.fail_next.pop(0))
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return web.json_response({"error": {"code": "unauthorized"}}, status=401)
+        request["json"] = body
+        return await handler(request)
+
+    async def _create_ticket(self, request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotency-Key", "")
+        if key in self.by_idempotency_key:
+            return web.json_response(self.tickets[self.by_idempotency_key[key]], status=200)
+        body = request["json"]
+        number = f"SD-{self.next_id}"
+        self.next_id += 1
+        ticket = {
+            "number": number,
+            "status": "new",
+            "priority": "normal",
+            "queue": body.get("category") or "general",
+            "category": body.get("category") or "general",
+            "channel": body["channel"],
+            "customer_id": 1,
+            "first_response_due_at": "2026-11-23T08:00:00Z",
+        }
+        self.tickets[number] = ticket
+        if key:
+            self.by_idempotency_key[key] = number
+        return web.json_response(ticket, status=201)
+
+    async def _get_ticket(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(request.match_info["number"].upper())
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        return web.json_response(ticket)
+
+    async def _find_customer(self, request: web.Request) -> web.Response:
+        key = (request.query["channel"], request.query["external_id"])
+        customer = self.customers.get(key)
+        if customer is None:
+            return web.json_response({"error": {"code": "customer_not_found"}}, status=404)
+        return web.json_response(customer)

@@ -1,0 +1,66 @@
+"""The typed API client: results, not-found, retries and outages."""
+
+import pytest
+
+from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
+from actions.settings import ActionSettings
+from tests.actions.fake_api import FakeDeskApi
+
+
+def client() -> DeskApiClient:
+    return DeskApiClient.from_settings(ActionSettings.from_env())
+
+
+NEW = NewTicket(channel="rest", external_id="s1", language="en", description="router broken")
+
+
+class TestDeskApiClient:
+    def test_create_then_get_ticket(self, api: FakeDeskApi, with_api) -> None:
+        async def scenario():
+            created = await client().create_ticket(NEW, idempotency_key="k1")
+            return created, await client().get_ticket(created.number)
+
+        created, fetched = with_api(scenario)
+        assert created.number == "SD-100001" and created.status == "new"
+        assert fetched == created
+        post = api.requests[0]
+        assert post["headers"]["Idempotency-Key"] == "k1"
+        assert post["json"]["customer"] == {
+            "channel": "rest", "external_id": "s1", "language": "en", "phone": None, "email": None
+        }
+
+    def test_unknown_ticket_is_none(self, with_api) -> None:
+        assert with_api(lambda: client().get_ticket("SD-999999")) is None
+
+    def test_unknown_customer_is_none(self, with_api) -> None:
+        assert with_api(lambda: client().find_customer(channel="rest", external_id="new")) is None
+
+    def test_gateway_errors_are_retried_with_the_same_key(self, api: FakeDeskApi, with_api) -> None:
+        api.fail_next = [503, 502]
+        created = with_api(lambda: client().create_ticket(NEW, idempotency_key="same"))
+        assert created.number == "SD-100001"
+        assert [r["headers"].get("Idempotency-Key") for r in api.requests] == ["same"] * 3
+        assert len(api.tickets) == 1
+
+    def test_persistent_failure_raises_unavailable(self, api: FakeDeskApi, with_api) -> None:
+        api.fail_next = [503, 503, 503]
+        with pytest.raises(DeskApiUnavailable):
+            with_api(lambda: client().get_ticket("SD-100001"))
+        assert len(api.requests) == 3
+
+    def test_client_errors_are_not_retried(self, api: FakeDeskApi, with_api) -> None:
+        api.fail_next = [500]
+        with pytest.raises(DeskApiUnavailable):
+            with_api(lambda: client().create_ticket(NEW, idempotency_key="x"))
+        assert len(api.requests) == 1
+
+    def test_connection_refused_raises_unavailable(self, api_down) -> None:
+        import asyncio
+
+        with pytest.raises(DeskApiUnavailable):
+            asyncio.run(DeskApiClient.from_settings(ActionSettings.from_env()).get_ticket("SD-100001"))
+
+    def test_missing_token_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("DESK_SERVICE_TOKEN", raising=False)
+        with pytest.raises(RuntimeError, match="DESK_SERVICE_TOKEN"):
+            ActionSettings.from_env()

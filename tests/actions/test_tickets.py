@@ -1,0 +1,197 @@
+"""Ticket actions with a real Tracker and CollectingDispatcher against the fake API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.tickets import (
+    ActionCheckProfile,
+    ActionCreateTicket,
+    ActionTicketStatus,
+    ValidateTicketForm,
+    ValidateTicketStatusForm,
+)
+from tests.actions.conftest import run_action
+from tests.actions.fake_api import FakeDeskApi
+
+DOMAIN: dict[str, Any] = {
+    "forms": {
+        "ticket_form": {"required_slots": ["problem_description", "contact"]},
+        "ticket_status_form": {"required_slots": ["ticket_number"]},
+    },
+    "slots": {},
+}
+
+
+def tracker(
+    slots: dict[str, Any] | None = None,
+    *,
+    text: str = "",
+    sender: str = "customer-1",
+    channel: str = "rest",
+    active_loop: str | None = None,
+) -> Tracker:
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "user", "text": text, "timestamp": 1700000000.0, "input_channel": channel,
+         "parse_data": {"intent": {"name": "report_problem"}, "entities": []}},
+    ]
+    return Tracker(
+        sender_id=sender,
+        slots={"language": "en", "requested_slot": None, **(slots or {})},
+        latest_message={"text": text, "intent": {"name": "report_problem"}, "entities": []},
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def run_with_api(with_api, action: Any, tr: Tracker) -> tuple[list[Any], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+
+    async def scenario():
+        return await action.run(dispatcher, tr, DOMAIN)
+
+    return with_api(scenario), dispatcher
+
+
+class TestActionCreateTicket:
+    def test_creates_ticket_and_answers_with_number(self, api: FakeDeskApi, with_api) -> None:
+        tr = tracker(
+            {"problem_description": "我的宽带从昨天开始就连不上了", "contact": "13800138000",
+             "category": "technical_support", "language": "zh"},
+            text="13800138000",
+        )
+        events, dispatcher = run_with_api(with_api, ActionCreateTicket(), tr)
+
+        assert dispatcher.messages[0]["response"] == "utter_ticket_created"
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        # 08:00 UTC is 16:00 in Shanghai.
+        assert dispatcher.messages[0]["due_time"] == "2026-11-23 16:00"
+        assert SlotSet("ticket_number", "SD-100001") in events
+        assert SlotSet("problem_description", None) in events
+        body = api.requests[0]["json"]
+        assert body["description"] == "我的宽带从昨天开始就连不上了"
+        assert body["language"] == "zh" and body["category"] == "technical_support"
+        assert body["customer"]["phone"] == "13800138000" and body["customer"]["email"] is None
+        assert body["transcript"] == [{"author_type": "customer", "body": "13800138000"}]
+
+    def test_email_contact_goes_to_email(self, api: FakeDeskApi, with_api) -> None:
+        tr = tracker({"problem_description": "refund missing", "contact": "a@b.com"})
+        run_with_api(with_api, ActionCreateTicket(), tr)
+        customer = api.requests[0]["json"]["customer"]
+        assert customer["email"] == "a@b.com" and customer["phone"] is None
+
+    def test_running_twice_for_one_turn_makes_one_ticket(self, api: FakeDeskApi, with_api) -> None:
+        tr = tracker({"problem_description": "router broken", "contact": "a@b.com"})
+        run_with_api(with_api, ActionCreateTicket(), tr)
+        _, dispatcher = run_with_api(with_api, ActionCreateTicket(), tr)
+        assert len(api.tickets) == 1
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+
+    def test_api_down_apologises_and_keeps_the_collected_slots(self, api_down) -> None:
+        tr = tracker({"problem_description": "router broken", "contact": "a@b.com"})
+        events, dispatcher = run_action(ActionCreateTicket(), tr)
+        assert [m["response"] for m in dispatcher.messages] == ["utter_ticket_not_created"]
+        assert events == []
+
+
+class TestActionTicketStatus:
+    def test_answers_with_the_real_status(self, api: FakeDeskApi, with_api) -> None:
+        api.tickets["SD-100001"] = {
+            "number": "SD-100001", "status": "pending", "priority": "normal",
+            "queue": "billing", "category": "billing", "first_response_due_at": None,
+        }
+        events, dispatcher = run_with_api(
+            with_api, ActionTicketStatus(), tracker({"ticket_number": "sd100001"})
+        )
+        assert dispatcher.messages[0]["response"] == "utter_ticket_status_pending"
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        assert api.requests[0]["path"] == "/api/v1/tickets/SD-100001"
+        assert events == []
+
+    def test_unknown_number_says_so_and_forgets_it(self, with_api) -> None:
+        events, dispatcher = run_with_api(
+            with_api, ActionTicketStatus(), tracker({"ticket_number": "SD-999999"})
+        )
+        assert dispatcher.messages[0]["response"] == "utter_ticket_not_found"
+        assert dispatcher.messages[0]["ticket_number"] == "SD-999999"
+        assert events == [SlotSet("ticket_number", None)]
+
+    def test_api_down_says_the_lookup_failed(self, api_down) -> None:
+        _, dispatcher = run_action(ActionTicketStatus(), tracker({"ticket_number": "SD-100001"}))
+        assert dispatcher.messages[0]["response"] == "utter_ticket_lookup_failed"
+
+
+class TestActionCheckProfile:
+    def test_known_customer_with_contact(self, api: FakeDeskApi, with_api) -> None:
+        api.customers[("web", "c9")] = {"id": 7, "has_phone": True, "has_email": False}
+        events, _ = run_with_api(
+            with_api, ActionCheckProfile(), tracker(sender="c9", channel="socketio")
+        )
+        assert events == [SlotSet("contact_on_file", True)]
+        assert api.requests[0]["query"] == {"channel": "web", "external_id": "c9"}
+
+    def test_new_customer_has_no_contact(self, with_api) -> None:
+        events, _ = run_with_api(with_api, ActionCheckProfile(), tracker())
+        assert events == [SlotSet("contact_on_file", False)]
+
+    def test_api_down_asks_for_contact(self, api_down) -> None:
+        events, _ = run_action(ActionCheckProfile(), tracker())
+        assert events == [SlotSet("contact_on_file", False)]
+
+
+class TestValidateTicketForm:
+    def test_contact_on_file_skips_the_contact_question(self) -> None:
+        import asyncio
+
+        slots = asyncio.run(
+            ValidateTicketForm().required_slots(
+                ["problem_description", "contact"], CollectingDispatcher(),
+                tracker({"contact_on_file": True}), DOMAIN,
+            )
+        )
+        assert slots == ["problem_description"]
+
+    def test_valid_phone_is_normalised(self) -> None:
+        dispatcher = CollectingDispatcher()
+        result = ValidateTicketForm().validate_contact("call me on 139 1234 5678", dispatcher, tracker(), DOMAIN)
+        assert result == {"contact": "13912345678"} and dispatcher.messages == []
+
+    def test_invalid_contact_is_refused_with_a_hint(self) -> None:
+        dispatcher = CollectingDispatcher()
+        result = ValidateTicketForm().validate_contact("12345", dispatcher, tracker(), DOMAIN)
+        assert result == {"contact": None}
+        assert dispatcher.messages[0]["response"] == "utter_invalid_contact"
+
+    def test_description_is_trimmed(self) -> None:
+        result = ValidateTicketForm().validate_problem_description(
+            "  x" * 3000, CollectingDispatcher(), tracker(), DOMAIN
+        )
+        assert len(result["problem_description"]) == 4000
+
+    def test_blank_description_is_asked_again(self) -> None:
+        result = ValidateTicketForm().validate_problem_description(
+            "   ", CollectingDispatcher(), tracker(), DOMAIN
+        )
+        assert result == {"problem_description": None}
+
+
+class TestValidateTicketStatusForm:
+    def test_canonical_number(self) -> None:
+        result = ValidateTicketStatusForm().validate_ticket_number(
+            "sd 100007 进度", CollectingDispatcher(), tracker(), DOMAIN
+        )
+        assert result == {"ticket_number": "SD-100007"}
+
+    def test_bad_number(self) -> None:
+        dispatcher = CollectingDispatcher()
+        result = ValidateTicketStatusForm().validate_ticket_number("12", dispatcher, tracker(), DOMAIN)
+        assert result == {"ticket_number": None}
+        assert dispatcher.messages[0]["response"] == "utter_invalid_ticket_number"

@@ -1,0 +1,163 @@
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support_service.factories import ticket_payload
+
+TICKETS = "/api/v1/tickets"
+
+
+def create(client: TestClient, body: dict, **headers: str):
+    return client.post(TICKETS, json=body, headers=headers)
+
+
+class TestCreateAndRead:
+    @pytest.mark.parametrize("language", ["zh", "en"])
+    def test_created_ticket_reads_back(self, client: TestClient, language: str) -> None:
+        body = ticket_payload(language)
+        created = create(client, body)
+        assert created.status_code == 201, created.text
+        ticket = created.json()
+        assert ticket["number"] == "SD-100001"
+        assert ticket["status"] == "new"
+        assert ticket["queue"] == "technical_support"
+        assert ticket["category"] == "technical_support"
+        assert ticket["priority"] == "normal"
+        assert ticket["language"] == language
+        assert ticket["description"] == body["description"]
+        opened = datetime.fromisoformat(ticket["created_at"])
+        assert opened.utcoffset() == timedelta(0)
+        due = datetime.fromisoformat(ticket["first_response_due_at"])
+        assert due - opened == timedelta(minutes=240)
+        assert ticket["updated_at"] == ticket["created_at"]
+
+        read = client.get(f"{TICKETS}/{ticket['number']}")
+        assert read.status_code == 200
+        assert read.json() == ticket
+
+    def test_bot_sees_public_messages_only(self, client: TestClient) -> None:
+        number = create(client, ticket_payload("zh")).json()["number"]
+        messages = client.get(f"{TICKETS}/{number}").json()["messages"]
+        assert [(m["author_type"], m["body"], m["public"]) for m in messages] == [
+            ("customer", "我的宽带从昨天开始就连不上了", True)
+        ]
+
+    def test_lower_case_number(self, client: TestClient) -> None:
+        create(client, ticket_payload())
+        response = client.get(f"{TICKETS}/sd-100001")
+        assert response.status_code == 200
+        assert response.json()["number"] == "SD-100001"
+
+    def test_optional_fields_may_be_absent(self, client: TestClient) -> None:
+        body = {
+            "customer": {"channel": "rest", "external_id": "x"},
+            "description": "help",
+            "channel": "rest",
+            "language": "en",
+        }
+        response = create(client, body)
+        assert response.status_code == 201, response.text
+        assert (response.json()["category"], response.json()["priority"]) == ("general", "low")
+
+    def test_urgency_raises_priority(self, client: TestClient) -> None:
+        response = create(client, ticket_payload(urgency="high"))
+        assert response.json()["priority"] == "high"
+
+
+class TestNotFound:
+    @pytest.mark.parametrize("number", ["SD-999999", "not-a-ticket"])
+    def test_unknown_ticket(self, client: TestClient, number: str) -> None:
+        response = client.get(f"{TICKETS}/{number}")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "ticket_not_found"
+
+
+class TestValidation:
+    def fields(self, response) -> list[str]:
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_failed"
+        return [detail["field"] for detail in error["details"]]
+
+    def test_malformed_json(self, client: TestClient) -> None:
+        response = client.post(
+            TICKETS, content=b'{"description": ', headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "malformed_json"
+
+    def test_missing_description(self, client: TestClient) -> None:
+        body = ticket_payload()
+        del body["description"]
+        assert self.fields(create(client, body)) == ["description"]
+
+    def test_blank_description(self, client: TestClient) -> None:
+        assert self.fields(create(client, ticket_payload(description="   "))) == ["description"]
+
+    def test_too_long_description(self, client: TestClient) -> None:
+        assert self.fields(create(client, ticket_payload(description="x" * 4001))) == [
+            "description"
+        ]
+
+    def test_bad_language(self, client: TestClient) -> None:
+        assert self.fields(create(client, ticket_payload(language="fr"))) == ["language"]
+
+    def test_bad_phone(self, client: TestClient) -> None:
+        response = create(client, ticket_payload(customer={"phone": "12345"}))
+        assert self.fields(response) == ["customer.phone"]
+        assert "12345" not in response.text  # never echo personal data
+
+    def test_bad_email(self, client: TestClient) -> None:
+        response = create(client, ticket_payload(customer={"email": "nobody@"}))
+        assert self.fields(response) == ["customer.email"]
+
+    def test_unknown_category(self, client: TestClient) -> None:
+        assert self.fields(create(client, ticket_payload(category="weather"))) == ["category"]
+
+    def test_transcript_limit(self, client: TestClient) -> None:
+        lines = [{"author_type": "customer", "body": "hi"}] * 201
+        assert self.fields(create(client, ticket_payload(transcript=lines))) == ["transcript"]
+
+
+class TestIdempotency:
+    def test_same_key_same_body_creates_one_ticket(self, client: TestClient) -> None:
+        body = ticket_payload()
+        first = create(client, body, **{"Idempotency-Key": "conv-1:abc"})
+        again = create(client, body, **{"Idempotency-Key": "conv-1:abc"})
+        assert first.status_code == 201
+        assert again.status_code == 200
+        assert again.json()["number"] == first.json()["number"]
+        other = create(client, body, **{"Idempotency-Key": "conv-1:def"})
+        assert other.json()["number"] == "SD-100002"  # so only one was made for conv-1:abc
+
+    def test_same_key_other_body_conflicts(self, client: TestClient) -> None:
+        create(client, ticket_payload(), **{"Idempotency-Key": "k"})
+        response = create(
+            client, ticket_payload(description="另一个问题"), **{"Idempotency-Key": "k"}
+        )
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "idempotency_key_reused"
+        assert client.get(f"{TICKETS}/SD-100002").status_code == 404
+
+    def test_without_key_each_request_creates(self, client: TestClient) -> None:
+        create(client, ticket_payload())
+        assert create(client, ticket_payload()).json()["number"] == "SD-100002"
+
+
+class TestBodyLimit:
+    def test_oversized_body(self, client: TestClient) -> None:
+        body = ticket_payload(subject="x" * (70 * 1024))
+        response = create(client, body)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+
+    def test_oversized_chunked_body(self, client: TestClient) -> None:
+        def chunks():
+            for _ in range(100):
+                yield b"x" * 1024
+
+        response = client.post(
+            TICKETS, content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 413

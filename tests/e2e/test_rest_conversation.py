@@ -1,0 +1,183 @@
+"""End to end: `scripts/desk.py run` starts API, action server and Rasa on the trained
+model; customers talk through Rasa's REST channel; tickets land in the database.
+
+Runs on PostgreSQL (a throw-away schema) when DATABASE_URL points at one, otherwise on
+a SQLite file; Rasa keeps conversations in Redis when REDIS_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "desk.tar.gz"
+TICKET = re.compile(r"SD-\d{6,}")
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Desk:
+    rasa_url: str
+    api_url: str
+    engine: sa.Engine
+    output: list[str]
+
+    def say(self, sender: str, message: str) -> list[str]:
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return [m["text"] for m in response.json() if "text" in m]
+
+    def ticket_row(self, number: str) -> sa.Row | None:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.text(
+                    "SELECT t.number, t.status, t.description, t.channel, t.language, q.key AS queue"
+                    " FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = :n"
+                ),
+                {"n": number},
+            ).first()
+
+
+def database_url(tmp_path: Path) -> tuple[str, str | None]:
+    """A database for this run: a fresh PostgreSQL schema, or a SQLite file."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        return f"sqlite:///{tmp_path / 'desk.db'}", None
+    schema = f"e2e_{uuid.uuid4().hex[:8]}"
+    with sa.create_engine(url).begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}; run `make train`")
+    tmp_path = tmp_path_factory.mktemp("desk")
+    url, schema = database_url(tmp_path)
+    api_port, actions_port, rasa_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "desk.py"), "run",
+         "--api-port", str(api_port), "--actions-port", str(actions_port),
+         "--rasa-port", str(rasa_port), "--run-dir", str(tmp_path / "run")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip())
+            if line.strip() == "READY":
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 420
+    while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not ready.is_set():
+        process.kill()
+        pytest.fail("the desk did not start:\n" + "\n".join(output[-60:]))
+
+    engine = sa.create_engine(url)
+    try:
+        yield Desk(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{api_port}", engine, output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = -1
+        engine.dispose()
+        if schema:
+            with sa.create_engine(os.environ["DATABASE_URL"]).begin() as connection:
+                connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        assert code == 0, "Ctrl-C did not stop the desk cleanly:\n" + "\n".join(output[-40:])
+        assert output[-1] == "[desk] stopped"
+
+
+def open_ticket(desk: Desk, sender: str, problem: str, contact: str) -> tuple[str, list[str], list[str]]:
+    asked = desk.say(sender, problem)
+    answered = desk.say(sender, contact)
+    numbers = TICKET.findall(" ".join(answered))
+    assert numbers, f"no ticket number in {answered!r} (after {asked!r})"
+    return numbers[0], asked, answered
+
+
+class TestRestConversation:
+    def test_services_are_healthy(self, desk: Desk) -> None:
+        health = httpx.get(f"{desk.api_url}/healthz", timeout=5).json()
+        assert health["status"] == "ok" and health["database"] == "ok"
+
+    def test_english_customer_opens_a_ticket_and_asks_its_status(self, desk: Desk) -> None:
+        sender = f"en-{uuid.uuid4().hex[:8]}"
+        problem = "my internet has been down since yesterday"
+        number, asked, answered = open_ticket(desk, sender, problem, "13800138000")
+
+        assert any("phone" in text or "e-mail" in text for text in asked), asked
+        row = desk.ticket_row(number)
+        assert row is not None, f"{number} is not in the database"
+        assert row.description == problem
+        assert (row.channel, row.language, row.status) == ("rest", "en", "new")
+        assert row.queue == "technical_support"
+
+        status = " ".join(desk.say(sender, f"what's the status of {number}"))
+        assert number in status and "waiting for an agent" in status
+
+    def test_chinese_customer_opens_a_ticket_and_asks_its_status(self, desk: Desk) -> None:
+        sender = f"zh-{uuid.uuid4().hex[:8]}"
+        problem = "我的宽带从昨天开始就连不上了"
+        number, asked, answered = open_ticket(desk, sender, problem, "我的手机是13912345678")
+
+        assert any("手机号" in text for text in asked), asked
+        assert "工单" in " ".join(answered)
+        row = desk.ticket_row(number)
+        assert row is not None and row.description == problem
+        assert (row.channel, row.language) == ("rest", "zh")
+
+        status = " ".join(desk.say(sender, f"{number} 现在什么进度"))
+        assert number in status and "等待客服接手" in status
+
+    def test_seeded_ticket_status_comes_from_the_database(self, desk: Desk) -> None:
+        row = desk.ticket_row("SD-100001")
+        assert row is not None
+        reply = " ".join(desk.say(f"zh-{uuid.uuid4().hex[:8]}", "SD-100001 现在什么进度"))
+        assert "SD-100001" in reply
+        expected = {"new": "等待客服接手", "open": "正在处理中", "pending": "等待您的回复"}
+        assert expected.get(row.status, row.status) in reply
+
+    def test_unknown_ticket_gets_no_such_ticket_in_the_customers_language(self, desk: Desk) -> None:
+        zh = " ".join(desk.say(f"zh-{uuid.uuid4().hex[:8]}", "SD-999999 现在什么进度"))
+        en = " ".join(desk.say(f"en-{uuid.uuid4().hex[:8]}", "what's the status of SD-999999"))
+        assert "没有找到工单 SD-999999" in zh
+        assert "couldn't find a ticket SD-999999" in en

@@ -1,0 +1,1 @@
+"""Test support for the service (tests/ticketing, tests/api): databases, settings, factories."""

@@ -1,0 +1,81 @@
+"""Pytest fixtures shared by tests/ticketing and tests/api (imported by their conftests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from tests.support_service.database import create_schema, empty_database, empty_tables
+from tests.support_service.factories import SERVICE_TOKEN, make_settings
+from ticketing.db import Database
+from ticketing.privacy import Vault
+from ticketing.settings import DatabaseSettings, Settings
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database (schema) for the whole run, tables created from the models."""
+    with empty_database(tmp_path_factory.mktemp("db")) as url:
+        database = Database.from_settings(DatabaseSettings(database_url=url))
+        try:
+            create_schema(database.engine)
+        finally:
+            database.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    """The engine and session factory of the test database."""
+    database = Database.from_settings(DatabaseSettings(database_url=database_url))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clean_database(database: Database) -> Database:
+    """The test database with every table emptied first."""
+    empty_tables(database.engine)
+    return database
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings pointing at the test database, with fresh keys."""
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def vault(settings: Settings) -> Vault:
+    """A vault with the test settings' keys."""
+    return Vault.from_settings(settings)
+
+
+@pytest.fixture
+def session(clean_database: Database) -> Iterator[Session]:
+    """A session on empty tables; whatever the test leaves uncommitted is rolled back."""
+    session = clean_database.sessions()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@pytest.fixture
+def client(clean_database: Database, settings: Settings) -> Iterator[TestClient]:
+    """The app over HTTP (ASGI, no network), on empty tables, authenticated as the bot."""
+    app = create_app(settings)
+    with TestClient(app, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anonymous_client(clean_database: Database, settings: Settings) -> Iterator[TestClient]:
+    """The app over HTTP without credentials."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

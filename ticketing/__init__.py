@@ -1,0 +1,1 @@
+"""The service desk's domain: tickets, customers, queues, agents and their rules."""

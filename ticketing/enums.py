@@ -1,0 +1,99 @@
+"""The service desk's vocabularies. Values are stored in the database and sent over HTTP."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """Position from least to most urgent, for comparisons."""
+        return _PRIORITY_ORDER.index(self)
+
+    @classmethod
+    def highest(cls, *priorities: Priority | None) -> Priority:
+        """The most urgent of the given priorities (None entries are ignored)."""
+        present = [p for p in priorities if p is not None]
+        if not present:
+            raise ValueError("highest() needs at least one priority")
+        return max(present, key=lambda p: p.rank)
+
+
+_PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
+
+
+class Channel(StrEnum):
+    REST = "rest"
+    WEB = "web"
+    WECHAT = "wechat"
+    VOICE = "voice"
+    EMAIL = "email"
+    PHONE = "phone"
+    API = "api"
+
+
+class Category(StrEnum):
+    TECHNICAL_SUPPORT = "technical_support"
+    AFTER_SALES = "after_sales"
+    BILLING = "billing"
+    ACCOUNT_SECURITY = "account_security"
+    COMPLAINTS = "complaints"
+    GENERAL = "general"
+
+
+class AuthorType(StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class IdentityKind(StrEnum):
+    WEB_SESSION = "web_session"
+    REST = "rest"
+    WECHAT_OPENID = "wechat_openid"
+    PHONE = "phone"
+    EMAIL = "email"
+    VOICE = "voice"
+
+    @classmethod
+    def for_channel(cls, channel: Channel) -> IdentityKind:
+        """The kind of identity a channel's sender id is."""
+        return _CHANNEL_IDENTITY[channel]
+
+
+_CHANNEL_IDENTITY: dict[Channel, IdentityKind] = {
+    Channel.REST: IdentityKind.REST,
+    Channel.API: IdentityKind.REST,
+    Channel.WEB: IdentityKind.WEB_SESSION,
+    Channel.WECHAT: IdentityKind.WECHAT_OPENID,
+    Channel.VOICE: IdentityKind.VOICE,
+    Channel.EMAIL: IdentityKind.EMAIL,
+    Channel.PHONE: IdentityKind.PHONE,
+}
+
+
+class AgentPresence(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"

@@ -1,0 +1,242 @@
+"""The service desk's tables (SQLAlchemy 2.0 declarative). Relationships never load implicitly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum as PyEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ticketing.enums import (
+    AgentPresence,
+    AuthorType,
+    Category,
+    Channel,
+    IdentityKind,
+    Priority,
+    TicketStatus,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TICKET_NUMBER_PREFIX = "SD-"
+TICKET_NUMBER_OFFSET = 100000
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def ticket_number(ticket_id: int) -> str:
+    """The public number of a ticket: ``SD-`` + (100000 + id), so the first is SD-100001."""
+    return f"{TICKET_NUMBER_PREFIX}{TICKET_NUMBER_OFFSET + ticket_id}"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(enum_class: type[PyEnum]) -> Enum:
+    """Store an enum by value in a VARCHAR: portable and migration-friendly."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Customer(TimestampMixin, Base):
+    """One person across all channels."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    display_name_enc: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="customer", lazy="raise", order_by="Identity.id"
+    )
+
+
+class Identity(Base):
+    """A way we know a customer: a channel's sender id, a phone number or an e-mail."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[IdentityKind] = mapped_column(str_enum(IdentityKind))
+    value_hash: Mapped[str] = mapped_column(String(64), index=True)
+    value_enc: Mapped[str] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="identities", lazy="raise")
+
+
+agent_queues = Table(
+    "agent_queues",
+    Base.metadata,
+    Column("agent_id", ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Queue(Base):
+    """Where tickets of one kind wait for agents."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200))
+
+
+class Agent(TimestampMixin, Base):
+    """A person who works tickets."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=5)
+    presence: Mapped[AgentPresence] = mapped_column(
+        str_enum(AgentPresence), default=AgentPresence.OFFLINE
+    )
+
+    queues: Mapped[list[Queue]] = relationship(secondary=agent_queues, lazy="raise")
+
+
+class Ticket(TimestampMixin, Base):
+    """A customer's request, from creation to closure."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Null only between the INSERT and the flush that derives it from the id.
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    status: Mapped[TicketStatus] = mapped_column(str_enum(TicketStatus), index=True)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
+    category: Mapped[Category] = mapped_column(str_enum(Category))
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    language: Mapped[str] = mapped_column(String(8))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    contact_enc: Mapped[str | None] = mapped_column(Text)
+    first_response_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolution_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    queue: Mapped[Queue] = relationship(lazy="raise")
+    customer: Mapped[Customer] = relationship(lazy="raise")
+    assignee: Mapped[Agent | None] = relationship(lazy="raise")
+    messages: Mapped[list[TicketMessage]] = relationship(
+        back_populates="ticket", lazy="raise", order_by="TicketMessage.id"
+    )
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", lazy="raise", order_by="TicketEvent.id"
+    )
+
+
+class TicketMessage(Base):
+    """One message in a ticket's thread; internal notes are not public."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_type: Mapped[AuthorType] = mapped_column(str_enum(AuthorType))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages", lazy="raise")
+
+
+class TicketEvent(Base):
+    """One change in a ticket's history (audit trail)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events", lazy="raise")
+
+
+class IdempotencyKey(Base):
+    """A client's promise that a request with this key is the same request."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("key", "principal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    principal: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

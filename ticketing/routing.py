@@ -1,0 +1,108 @@
+"""Routing and SLA policy, loaded from ``routing.yml``: which queue, which priority, which dues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ticketing.enums import Category, Priority
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("routing.yml")
+
+
+@dataclass(frozen=True)
+class QueueDefinition:
+    key: str
+    name_en: str
+    name_zh: str
+
+
+@dataclass(frozen=True)
+class Route:
+    queue_key: str
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class SlaTarget:
+    first_response: timedelta
+    resolution: timedelta
+
+
+@dataclass(frozen=True)
+class SlaDues:
+    first_response_due_at: datetime
+    resolution_due_at: datetime
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    targets: dict[Priority, SlaTarget]
+
+    def dues(self, priority: Priority, *, start: datetime) -> SlaDues:
+        """When the first response and the resolution are due for a ticket opened at start."""
+        target = self.targets[priority]
+        return SlaDues(start + target.first_response, start + target.resolution)
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    queues: tuple[QueueDefinition, ...]
+    routes: dict[Category, Route]
+    sla: SlaPolicy
+
+    def route(self, category: Category, *, urgency: Priority | None = None) -> Route:
+        """The queue of a category and its priority: the category's, raised by the hint."""
+        base = self.routes[category]
+        return Route(base.queue_key, Priority.highest(base.priority, urgency))
+
+
+class PolicyError(ValueError):
+    """routing.yml is incomplete or inconsistent."""
+
+
+def parse_policy(data: dict[str, Any]) -> RoutingPolicy:
+    """Build and check a policy from the YAML document's data."""
+    try:
+        queues = tuple(
+            QueueDefinition(key=key, name_en=item["name_en"], name_zh=item["name_zh"])
+            for key, item in data["queues"].items()
+        )
+        routes = {
+            Category(name): Route(str(item["queue"]), Priority(item["priority"]))
+            for name, item in data["categories"].items()
+        }
+        targets = {
+            Priority(name): SlaTarget(
+                timedelta(minutes=int(item["first_response"])),
+                timedelta(minutes=int(item["resolution"])),
+            )
+            for name, item in data["sla"].items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise PolicyError(f"routing policy is malformed: {error}") from error
+    if missing_routes := set(Category) - set(routes):
+        raise PolicyError(f"routing policy has no route for {sorted(missing_routes)}")
+    if missing_slas := set(Priority) - set(targets):
+        raise PolicyError(f"routing policy has no SLA for {sorted(missing_slas)}")
+    queue_keys = {queue.key for queue in queues}
+    if unknown := {route.queue_key for route in routes.values()} - queue_keys:
+        raise PolicyError(f"routes point at undefined queues {sorted(unknown)}")
+    return RoutingPolicy(queues=queues, routes=routes, sla=SlaPolicy(targets))
+
+
+def load_policy(path: Path = DEFAULT_POLICY_PATH) -> RoutingPolicy:
+    """Read and check a routing policy file."""
+    with path.open(encoding="utf-8") as handle:
+        return parse_policy(yaml.safe_load(handle))
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> RoutingPolicy:
+    """The packaged routing policy, read on first use."""
+    return load_policy()

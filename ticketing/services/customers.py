@@ -1,0 +1,206 @@
+"""The profile store's rules: one customer across channels, personal data encrypted."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ticketing.enums import Channel, IdentityKind
+from ticketing.errors import NotFound
+from ticketing.models import Customer, Identity
+from ticketing.privacy import Vault, mask_email, mask_phone, normalise_email, normalise_phone
+from ticketing.repositories import customers as customers_repo
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LANGUAGE = "zh"
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    """Whether and how (masked) the desk can reach a customer."""
+
+    has_phone: bool
+    has_email: bool
+    phone_masked: str | None
+    email_masked: str | None
+
+
+def normalise_identity(kind: IdentityKind, value: str, *, field: str) -> str:
+    """The canonical form of an identity value, so one person gets one blind index."""
+    if kind is IdentityKind.PHONE:
+        return normalise_phone(value, field=field)
+    if kind is IdentityKind.EMAIL:
+        return normalise_email(value, field=field)
+    return value.strip()
+
+
+def resolve_customer(
+    session: Session,
+    *,
+    vault: Vault,
+    channel: Channel,
+    external_id: str,
+    language: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    display_name: str | None = None,
+) -> Customer:
+    """The customer behind a channel identity, created on first sight.
+
+    A new channel identity whose phone or e-mail is already known joins that customer.
+    Personal values are stored encrypted, found by blind index.
+    """
+    channel_kind = IdentityKind.for_channel(channel)
+    wanted: dict[tuple[IdentityKind, str], str] = {}
+    channel_key = (channel_kind, normalise_identity(channel_kind, external_id, field="external_id"))
+    wanted[channel_key] = vault.blind_index(*channel_key)
+    if phone:
+        phone_key = (IdentityKind.PHONE, normalise_phone(phone, field="phone"))
+        wanted.setdefault(phone_key, vault.blind_index(*phone_key))
+    if email:
+        email_key = (IdentityKind.EMAIL, normalise_email(email, field="email"))
+        wanted.setdefault(email_key, vault.blind_index(*email_key))
+
+    known = {
+        key: customers_repo.get_identity(session, kind=key[0], value_hash=value_hash)
+        for key, value_hash in wanted.items()
+    }
+    owner_id = _owner(known, channel_key)
+    if owner_id is None:
+        customer = _new_customer(
+            session,
+            vault=vault,
+            identity_key=channel_key,
+            value_hash=wanted[channel_key],
+            language=language or DEFAULT_LANGUAGE,
+        )
+    else:
+        found = customers_repo.get_customer(session, owner_id)
+        if found is None:  # pragma: no cover - the foreign key makes this impossible
+            raise CustomerNotFound("identity points at a missing customer")
+        customer = found
+
+    for key, identity in known.items():
+        if identity is None:
+            _link_identity(session, vault=vault, customer=customer, key=key, value_hash=wanted[key])
+        elif identity.customer_id != customer.id:
+            # Merging two customers is a staff decision; keep both and say so (no values).
+            logger.info(
+                "identity of kind %s belongs to customer %s, not %s; not relinked",
+                key[0],
+                identity.customer_id,
+                customer.id,
+            )
+
+    if language:
+        customer.language = language
+    if display_name and customer.display_name_enc is None:
+        customer.display_name_enc = vault.encrypt(display_name.strip())
+    session.flush()
+    return customer
+
+
+def _owner(
+    known: dict[tuple[IdentityKind, str], Identity | None], channel_key: tuple[IdentityKind, str]
+) -> int | None:
+    channel_identity = known[channel_key]
+    if channel_identity is not None:
+        return channel_identity.customer_id
+    for identity in known.values():
+        if identity is not None:
+            return identity.customer_id
+    return None
+
+
+def _new_customer(
+    session: Session,
+    *,
+    vault: Vault,
+    identity_key: tuple[IdentityKind, str],
+    value_hash: str,
+    language: str,
+) -> Customer:
+    """Create a customer with its channel identity; if a concurrent request won, use theirs."""
+    try:
+        with session.begin_nested():
+            customer = customers_repo.add_customer(session, Customer(language=language))
+            customers_repo.add_identity(
+                session,
+                Identity(
+                    customer_id=customer.id,
+                    kind=identity_key[0],
+                    value_hash=value_hash,
+                    value_enc=vault.encrypt(identity_key[1]),
+                ),
+            )
+            return customer
+    except IntegrityError:
+        identity = customers_repo.get_identity(session, kind=identity_key[0], value_hash=value_hash)
+        if identity is None:
+            raise
+        winner = customers_repo.get_customer(session, identity.customer_id)
+        if winner is None:
+            raise
+        return winner
+
+
+def _link_identity(
+    session: Session,
+    *,
+    vault: Vault,
+    customer: Customer,
+    key: tuple[IdentityKind, str],
+    value_hash: str,
+) -> None:
+    try:
+        with session.begin_nested():
+            customers_repo.add_identity(
+                session,
+                Identity(
+                    customer_id=customer.id,
+                    kind=key[0],
+                    value_hash=value_hash,
+                    value_enc=vault.encrypt(key[1]),
+                ),
+            )
+    except IntegrityError:
+        logger.info("identity of kind %s was linked concurrently; keeping that link", key[0])
+
+
+def find_by_identity(
+    session: Session, *, vault: Vault, channel: Channel, external_id: str
+) -> Customer:
+    """The customer known under a channel's sender id, with identities loaded."""
+    kind = IdentityKind.for_channel(channel)
+    value = normalise_identity(kind, external_id, field="external_id")
+    identity = customers_repo.get_identity(
+        session, kind=kind, value_hash=vault.blind_index(kind, value)
+    )
+    customer = (
+        customers_repo.get_customer(session, identity.customer_id, with_identities=True)
+        if identity is not None
+        else None
+    )
+    if customer is None:
+        raise CustomerNotFound("no customer is known under this identity")
+    return customer
+
+
+def contact_summary(customer: Customer, *, vault: Vault) -> ContactSummary:
+    """Masked contacts of a customer whose identities are loaded (latest of each kind)."""
+    phones = [i for i in customer.identities if i.kind is IdentityKind.PHONE]
+    emails = [i for i in customer.identities if i.kind is IdentityKind.EMAIL]
+    return ContactSummary(
+        has_phone=bool(phones),
+        has_email=bool(emails),
+        phone_masked=mask_phone(vault.decrypt(phones[-1].value_enc)) if phones else None,
+        email_masked=mask_email(vault.decrypt(emails[-1].value_enc)) if emails else None,
+    )

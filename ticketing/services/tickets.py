@@ -1,0 +1,264 @@
+"""Ticket rules: opening (routing, priority, SLA dues, idempotency) and reading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ticketing.enums import AuthorType, TicketStatus
+from ticketing.errors import Conflict, NotFound
+from ticketing.models import IdempotencyKey, Ticket, TicketEvent, TicketMessage, utcnow
+from ticketing.principals import Principal
+from ticketing.privacy import Vault
+from ticketing.repositories import idempotency as idempotency_repo
+from ticketing.repositories import tickets as tickets_repo
+from ticketing.routing import RoutingPolicy, default_policy
+from ticketing.schemas import TicketCreate
+from ticketing.services.customers import resolve_customer
+from ticketing.services.queues import ensure_queue
+
+logger = logging.getLogger(__name__)
+
+TICKET_NUMBER_PATTERN = re.compile(r"^SD-\d{6,12}$")
+SUBJECT_CHARS = 80
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+@dataclass(frozen=True)
+class TicketCreation:
+    """The ticket a create request stands for, and whether this request created it."""
+
+    ticket: Ticket
+    created: bool
+
+
+def normalise_ticket_number(raw: str) -> str | None:
+    """``sd-100001`` -> ``SD-100001``; None if it is not a ticket number at all."""
+    candidate = raw.strip().upper()
+    return candidate if TICKET_NUMBER_PATTERN.match(candidate) else None
+
+
+def request_fingerprint(payload: TicketCreate) -> str:
+    """A hash of the normalised request, to tell a retry from a different request."""
+    canonical = json.dumps(payload.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def default_subject(description: str) -> str:
+    """The first line of the description, shortened to fit a list view."""
+    first_line = description.strip().splitlines()[0].strip()
+    if len(first_line) <= SUBJECT_CHARS:
+        return first_line
+    return first_line[: SUBJECT_CHARS - 1].rstrip() + "…"
+
+
+def create_ticket(
+    session: Session,
+    *,
+    vault: Vault,
+    principal: Principal,
+    payload: TicketCreate,
+    idempotency_key: str | None = None,
+    policy: RoutingPolicy | None = None,
+    now: datetime | None = None,
+) -> TicketCreation:
+    """Open a ticket: resolve the customer, route it, set priority and SLA dues, record it.
+
+    With an idempotency key, a repeat of the same request returns the first ticket and
+    a different request under the same key is a conflict.
+    """
+    fingerprint = request_fingerprint(payload)
+    claim: IdempotencyKey | None = None
+    if idempotency_key:
+        existing = idempotency_repo.get(session, key=idempotency_key, principal=principal.name)
+        if existing is None:
+            claim = IdempotencyKey(
+                key=idempotency_key, principal=principal.name, request_hash=fingerprint
+            )
+            if not idempotency_repo.claim(session, claim):
+                claim = None
+                existing = idempotency_repo.get(
+                    session, key=idempotency_key, principal=principal.name
+                )
+        if existing is not None:
+            return _replay(session, existing, fingerprint)
+
+    ticket = _open_ticket(
+        session,
+        vault=vault,
+        principal=principal,
+        payload=payload,
+        policy=policy or default_policy(),
+        now=now or utcnow(),
+    )
+    if claim is not None:
+        claim.ticket_id = ticket.id
+        session.flush()
+    logger.info(
+        "ticket %s opened in queue %s with priority %s by %s",
+        ticket.number,
+        ticket.queue.key,
+        ticket.priority,
+        principal.name,
+    )
+    return TicketCreation(ticket=ticket, created=True)
+
+
+def _replay(session: Session, record: IdempotencyKey, fingerprint: str) -> TicketCreation:
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request")
+    ticket = tickets_repo.get_by_id(session, record.ticket_id) if record.ticket_id else None
+    if ticket is None:
+        raise Conflict(
+            "a request with this Idempotency-Key is still in progress",
+            code="idempotency_key_in_progress",
+        )
+    return TicketCreation(ticket=ticket, created=False)
+
+
+def _open_ticket(
+    session: Session,
+    *,
+    vault: Vault,
+    principal: Principal,
+    payload: TicketCreate,
+    policy: RoutingPolicy,
+    now: datetime,
+) -> Ticket:
+    customer_data = payload.customer
+    customer = resolve_customer(
+        session,
+        vault=vault,
+        channel=customer_data.channel,
+        external_id=customer_data.external_id,
+        language=customer_data.language or payload.language,
+        phone=customer_data.phone,
+        email=customer_data.email,
+        display_name=customer_data.display_name,
+    )
+    route = policy.route(payload.category, urgency=payload.urgency)
+    definition = next(q for q in policy.queues if q.key == route.queue_key)
+    queue = ensure_queue(session, definition)
+    dues = policy.sla.dues(route.priority, start=now)
+    contact = {"phone": customer_data.phone, "email": customer_data.email}
+
+    ticket = tickets_repo.add(
+        session,
+        Ticket(
+            status=TicketStatus.NEW,
+            priority=route.priority,
+            category=payload.category,
+            queue=queue,
+            channel=payload.channel,
+            language=payload.language,
+            customer_id=customer.id,
+            subject=payload.subject or default_subject(payload.description),
+            description=payload.description,
+            contact_enc=(vault.encrypt(json.dumps(contact)) if any(contact.values()) else None),
+            first_response_due_at=dues.first_response_due_at,
+            resolution_due_at=dues.resolution_due_at,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    tickets_repo.add_message(
+        session,
+        TicketMessage(
+            ticket_id=ticket.id,
+            author_type=AuthorType.CUSTOMER,
+            body=payload.description,
+            public=True,
+            created_at=now,
+        ),
+    )
+    # The transcript is context for agents; the customer already has it in their chat.
+    for line in payload.transcript:
+        tickets_repo.add_message(
+            session,
+            TicketMessage(
+                ticket_id=ticket.id,
+                author_type=line.author_type,
+                body=line.body,
+                public=False,
+                created_at=line.at or now,
+            ),
+        )
+    tickets_repo.add_event(
+        session,
+        TicketEvent(
+            ticket_id=ticket.id,
+            actor=principal.name,
+            field="created",
+            old_value=None,
+            new_value=TicketStatus.NEW.value,
+            created_at=now,
+        ),
+    )
+    session.flush()
+    loaded = tickets_repo.get_by_id(session, ticket.id)
+    assert loaded is not None  # just inserted in this transaction
+    return loaded
+
+
+def get_ticket(session: Session, *, number: str) -> Ticket:
+    """A ticket by its number (any case), with its queue and thread loaded."""
+    normalised = normalise_ticket_number(number)
+    ticket = tickets_repo.get_by_number(session, normalised) if normalised else None
+    if ticket is None:
+        raise TicketNotFound(f"no ticket with number {number[:40]!r}")
+    return ticket
+
+
+def change_fields(
+    session: Session, *, ticket: Ticket, actor: str, changes: dict[str, object]
+) -> list[TicketEvent]:
+    """Apply field changes to a ticket, one history event per changed field.
+
+    Transition rules (who may move a ticket where) come with the lifecycle service;
+    this is the audited write they will all go through.
+    """
+    now = utcnow()
+    events: list[TicketEvent] = []
+    for field, new in changes.items():
+        old = getattr(ticket, field)
+        if old == new:
+            continue
+        setattr(ticket, field, new)
+        events.append(
+            tickets_repo.add_event(
+                session,
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor=actor,
+                    field=field,
+                    old_value=None if old is None else str(old),
+                    new_value=None if new is None else str(new),
+                    created_at=now,
+                ),
+            )
+        )
+    if events:
+        ticket.version += 1
+        ticket.updated_at = now
+        session.flush()
+    return events
+
+
+def visible_messages(ticket: Ticket, *, principal: Principal) -> list[TicketMessage]:
+    """The part of a ticket's thread this principal may read."""
+    if principal.sees_internal_messages:
+        return list(ticket.messages)
+    return [message for message in ticket.messages if message.public]

@@ -1,0 +1,137 @@
+"""The ticketing service's settings, read from the environment once per process."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 16
+DATA_KEY_BYTES = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def normalise_database_url(url: str) -> str:
+    """Point PostgreSQL URLs at the psycopg 3 driver, whatever scheme they were given with."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def decode_key(value: str, *, name: str) -> bytes:
+    """A base64 key of exactly 32 bytes, or a ValueError naming the setting."""
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"{name} is not valid base64") from error
+    if len(key) != DATA_KEY_BYTES:
+        raise ValueError(f"{name} must decode to {DATA_KEY_BYTES} bytes, not {len(key)}")
+    return key
+
+
+def parse_data_keys(value: str) -> dict[str, bytes]:
+    """Parse ``id:base64key[,id:key...]`` into an ordered key ring (the first is active)."""
+    ring: dict[str, bytes] = {}
+    for item in value.split(","):
+        key_id, sep, encoded = item.strip().partition(":")
+        if not sep or not key_id:
+            raise ValueError("DESK_DATA_KEYS items must look like 'keyid:base64key'")
+        if key_id in ring:
+            raise ValueError(f"DESK_DATA_KEYS repeats key id {key_id!r}")
+        ring[key_id] = decode_key(encoded, name=f"DESK_DATA_KEYS[{key_id}]")
+    if not ring:
+        raise ValueError("DESK_DATA_KEYS holds no key")
+    return ring
+
+
+class DatabaseSettings(BaseSettings):
+    """What migrations need: only where the database is (no secrets)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default="sqlite:///./.run/desk.db",
+        validation_alias=AliasChoices("database_url", "DATABASE_URL"),
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        return normalise_database_url(value.strip())
+
+
+class Settings(DatabaseSettings):
+    """Everything the API and the seed need. Secrets have no defaults on purpose."""
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("redis_url", "REDIS_URL")
+    )
+    env: Environment = Field(
+        default=Environment.DEVELOPMENT, validation_alias=AliasChoices("env", "DESK_ENV")
+    )
+    service_token: SecretStr = Field(
+        validation_alias=AliasChoices("service_token", "DESK_SERVICE_TOKEN")
+    )
+    data_keys: SecretStr = Field(validation_alias=AliasChoices("data_keys", "DESK_DATA_KEYS"))
+    blind_index_key: SecretStr = Field(
+        validation_alias=AliasChoices("blind_index_key", "DESK_BLIND_INDEX_KEY")
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        validation_alias=AliasChoices("max_body_bytes", "DESK_MAX_BODY_BYTES"),
+    )
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_redis_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("service_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(f"DESK_SERVICE_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
+        if len(set(secret)) < 4:
+            raise ValueError("DESK_SERVICE_TOKEN is too weak (too few distinct characters)")
+        return value
+
+    @field_validator("data_keys")
+    @classmethod
+    def _valid_data_keys(cls, value: SecretStr) -> SecretStr:
+        parse_data_keys(value.get_secret_value())
+        return value
+
+    @field_validator("blind_index_key")
+    @classmethod
+    def _valid_blind_index_key(cls, value: SecretStr) -> SecretStr:
+        decode_key(value.get_secret_value(), name="DESK_BLIND_INDEX_KEY")
+        return value
+
+    @property
+    def key_ring(self) -> dict[str, bytes]:
+        """The data keys by id, the active one first."""
+        return parse_data_keys(self.data_keys.get_secret_value())
+
+    @property
+    def blind_index_key_bytes(self) -> bytes:
+        """The raw HMAC key for blind indexes."""
+        return decode_key(self.blind_index_key.get_secret_value(), name="DESK_BLIND_INDEX_KEY")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()  # type: ignore[call-arg]  # required fields come from the environment
