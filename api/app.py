@@ -12,7 +12,7 @@ from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
-from api.routers import customers, health, tickets
+from api.routers import auth, customers, health, tickets
 from ticketing.db import Database
 from ticketing.privacy import Vault
 from ticketing.settings import Settings, get_settings
@@ -56,7 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
     v1.include_router(tickets.router)
     v1.include_router(customers.router)
+    v1.include_router(auth.router)
     app.include_router(v1)
+    # The only route under /api/v1 without a token: logging in.
+    app.include_router(auth.public_router, prefix="/api/v1")
     app.include_router(health.router)
 
     install_error_handlers(app)

@@ -1,42 +1,111 @@
-"""Authentication (Bearer tokens) and role checks. Every API route requires a principal."""
+"""Authentication (Bearer tokens) and role checks. Every API route requires a principal.
+
+Two kinds of token: the action server's service token (a shared secret), and the
+short-lived JWTs staff get from ``POST /api/v1/auth/login``. A staff token is checked
+against the database on every request, so a deactivated account loses access at once.
+"""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+import jwt
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
+from api.deps import SessionDep, SettingsDep
 from ticketing.errors import Forbidden, Unauthorized
+from ticketing.models import Agent, utcnow
 from ticketing.principals import Principal, Role
+from ticketing.services import staff as staff_service
 from ticketing.settings import Settings
 
 BOT_SERVICE_PRINCIPAL = Principal(name="bot_service", role=Role.BOT_SERVICE)
 
-_bearer = HTTPBearer(auto_error=False, description="The service token (DESK_SERVICE_TOKEN).")
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "service-desk"
+JWT_AUDIENCE = "service-desk-staff"
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A staff token from `POST /api/v1/auth/login`, or the bot's service token.",
+)
 
 
-def principal_for_token(token: str, settings: Settings) -> Principal | None:
-    """The principal a token stands for; staff JWTs will be recognised here later."""
+@dataclass(frozen=True)
+class StaffToken:
+    """A signed staff token and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+def issue_staff_token(agent: Agent, settings: Settings, *, now: datetime | None = None) -> StaffToken:
+    """Sign a token for a staff account (its id and role; nothing personal)."""
+    issued = now or utcnow()
+    expires = issued + timedelta(minutes=settings.staff_token_minutes)
+    claims = {
+        "sub": str(agent.id),
+        "role": agent.role.value,
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "iat": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=JWT_ALGORITHM)
+    return StaffToken(token=token, expires_at=expires)
+
+
+def _staff_claims(token: str, settings: Settings) -> dict[str, Any] | None:
+    try:
+        return jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[JWT_ALGORITHM],
+            issuer=JWT_ISSUER,
+            audience=JWT_AUDIENCE,
+            options={"require": ["sub", "role", "exp", "iat"]},
+        )
+    except jwt.PyJWTError:
+        return None
+
+
+def staff_principal(agent: Agent) -> Principal:
+    """The principal a staff account acts as."""
+    return Principal(name=f"staff:{agent.username}", role=Role(agent.role.value), agent_id=agent.id)
+
+
+def principal_for_token(token: str, settings: Settings, session: Session) -> Principal | None:
+    """The principal a token stands for, or None when it is not valid (any more)."""
     expected = settings.service_token.get_secret_value()
     if hmac.compare_digest(token.encode(), expected.encode()):
         return BOT_SERVICE_PRINCIPAL
-    return None
+    claims = _staff_claims(token, settings)
+    if claims is None or not str(claims["sub"]).isdigit():
+        return None
+    agent = staff_service.get_active(session, agent_id=int(claims["sub"]))
+    # A role change takes effect at once: a token with the old role stops working.
+    if agent is None or agent.role.value != claims["role"]:
+        return None
+    return staff_principal(agent)
 
 
 def authenticate(
-    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, from ``Authorization: Bearer <token>``; 401 otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A Bearer token is required.", code="unauthorized")
-    settings: Settings = request.app.state.settings
-    principal = principal_for_token(credentials.credentials, settings)
+    principal = principal_for_token(credentials.credentials, settings, session)
     if principal is None:
-        raise Unauthorized("The token is not valid.", code="invalid_token")
+        raise Unauthorized("The token is not valid or has expired.", code="invalid_token")
     return principal
 
 
@@ -53,3 +122,8 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+StaffOnly = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+SupervisorOnly = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
+AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

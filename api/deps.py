@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: settings, the unit-of-work session, the vault, the caller."""
+"""Request-scoped dependencies: settings, the unit-of-work session, the vault."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from api.auth import CurrentPrincipal
 from ticketing.db import Database
 from ticketing.privacy import Vault
 from ticketing.settings import Settings
 
-__all__ = ["CurrentPrincipal", "SessionDep", "SettingsDep", "VaultDep"]
+__all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "VaultDep"]
 
 
 def get_settings_from_app(request: Request) -> Settings:

@@ -37,25 +37,44 @@ def say(message: str) -> None:
     print(f"[desk] {message}", flush=True)
 
 
-def load_secrets(run_dir: Path) -> dict[str, str]:
-    """The desk's local secrets, generated once per checkout and kept in run_dir."""
-    path = run_dir / "desk.env"
-    if not path.exists():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        generated = {
-            "DESK_SERVICE_TOKEN": secrets.token_urlsafe(32),
-            "DESK_RASA_TOKEN": secrets.token_urlsafe(32),
-            "DESK_DATA_KEYS": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-            "DESK_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        }
-        path.write_text("".join(f"{k}={v}\n" for k, v in generated.items()))
-        path.chmod(0o600)
-        say(f"generated local secrets in {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+SECRET_FACTORIES = {
+    "DESK_SERVICE_TOKEN": lambda: secrets.token_urlsafe(32),
+    "DESK_RASA_TOKEN": lambda: secrets.token_urlsafe(32),
+    "DESK_DATA_KEYS": lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "DESK_BLIND_INDEX_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    "DESK_JWT_SECRET": lambda: secrets.token_urlsafe(48),
+    # The password of the seeded demo staff accounts (printed when the desk is up).
+    "DESK_DEMO_PASSWORD": lambda: secrets.token_urlsafe(9),
+}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of an env file; comments and blank lines ignored."""
     values: dict[str, str] = {}
     for line in path.read_text().splitlines():
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.split("=", 1)
             values[key.strip()] = value.strip()
+    return values
+
+
+def load_secrets(run_dir: Path) -> dict[str, str]:
+    """The desk's local secrets, generated once per checkout and kept in run_dir.
+
+    Secrets added in a newer version of the desk are appended to an existing file;
+    existing values are never replaced (the data keys decrypt stored personal data).
+    """
+    path = run_dir / "desk.env"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    values = read_env_file(path) if path.exists() else {}
+    missing = {name: make() for name, make in SECRET_FACTORIES.items() if name not in values}
+    if missing:
+        with path.open("a") as handle:
+            handle.write("".join(f"{k}={v}\n" for k, v in missing.items()))
+        path.chmod(0o600)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        say(f"generated local secrets ({', '.join(missing)}) in {shown}")
+        values.update(missing)
     return values
 
 
@@ -256,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  Chat (REST channel)    POST {rasa}/webhooks/rest/webhook\n"
             f"                         {{\"sender\": \"me\", \"message\": \"my internet has been down since yesterday\"}}\n"
             f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
+            f"  Staff log-in           POST {api}/api/v1/auth/login   users: wang.fang, li.na,\n"
+            f"                         sam.taylor, chen.jie (agents), zhao.min (supervisor),\n"
+            f"                         admin; password: {env.get('DESK_DEMO_PASSWORD', '(see desk.env)')}\n"
             f"  Local secrets          {run_dir / 'desk.env'}\n"
             f"  Logs                   {log_dir}\n"
             "\n"

@@ -94,6 +94,14 @@ class AgentPresence(StrEnum):
     OFFLINE = "offline"
 
 
+class StaffRole(StrEnum):
+    """What a staff account may do; the wider set of callers is ``principals.Role``."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
 class Language(StrEnum):
     ZH = "zh"
     EN = "en"

@@ -30,6 +30,7 @@ from ticketing.enums import (
     Channel,
     IdentityKind,
     Priority,
+    StaffRole,
     TicketStatus,
 )
 
@@ -158,6 +159,11 @@ class Agent(TimestampMixin, Base):
     presence: Mapped[AgentPresence] = mapped_column(
         str_enum(AgentPresence), default=AgentPresence.OFFLINE
     )
+    # Staff accounts: agents work queues; supervisors and admins are staff too.
+    role: Mapped[StaffRole] = mapped_column(str_enum(StaffRole), default=StaffRole.AGENT)
+    # argon2id hash; None means the account cannot log in (e.g. not yet activated).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     queues: Mapped[list[Queue]] = relationship(secondary=agent_queues, lazy="raise")
 

@@ -23,8 +23,15 @@ class Principal:
 
     name: str
     role: Role
+    # The staff account behind a staff token (None for the bot and the seed).
+    agent_id: int | None = None
 
     @property
     def sees_internal_messages(self) -> bool:
         """Only staff read internal notes and transcripts; the bot relays public messages."""
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether a person on the desk's staff is calling."""
         return self.role in STAFF_ROLES

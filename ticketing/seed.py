@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from ticketing.db import Database
-from ticketing.enums import AgentPresence, AuthorType, Category, Channel, Language, TicketStatus
+from ticketing.enums import (
+    AgentPresence,
+    AuthorType,
+    Category,
+    Channel,
+    Language,
+    StaffRole,
+    TicketStatus,
+)
 from ticketing.models import Agent
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
@@ -16,6 +25,7 @@ from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import queues as queues_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.schemas import CustomerCreate, TicketCreate, TranscriptLine
+from ticketing.services import staff as staff_service
 from ticketing.services import tickets as tickets_service
 from ticketing.services.customers import resolve_customer
 from ticketing.services.queues import ensure_queue
@@ -32,6 +42,7 @@ class DemoAgent:
     queues: list[str]
     capacity: int
     presence: AgentPresence
+    role: StaffRole = StaffRole.AGENT
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,16 @@ AGENTS = [
         3,
         AgentPresence.OFFLINE,
     ),
+    DemoAgent(
+        "zhao.min",
+        "赵敏",
+        ["zh", "en"],
+        ["complaints", "general"],
+        2,
+        AgentPresence.ONLINE,
+        StaffRole.SUPERVISOR,
+    ),
+    DemoAgent("admin", "Desk admin", ["en", "zh"], [], 0, AgentPresence.OFFLINE, StaffRole.ADMIN),
 ]
 
 LI = CustomerCreate(
@@ -134,17 +155,24 @@ def seed_demo_data(
     *,
     vault: Vault,
     policy: RoutingPolicy | None = None,
+    staff_password: str | None = None,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Create whatever part of the demo data is missing; existing rows are left alone."""
+    """Create whatever part of the demo data is missing; existing rows are left alone.
+
+    Staff accounts get ``staff_password`` if they have none yet; without it they are
+    created unable to log in.
+    """
     policy = policy or default_policy()
     for definition in policy.queues:
         ensure_queue(session, definition)
     say(f"[seed] queues: {len(policy.queues)} present")
 
     created_agents = 0
+    password_hash = staff_service.hash_password(staff_password) if staff_password else None
     for agent in AGENTS:
-        if agents_repo.get_by_username(session, agent.username) is None:
+        existing = agents_repo.get_by_username(session, agent.username)
+        if existing is None:
             agents_repo.add(
                 session,
                 Agent(
@@ -153,11 +181,18 @@ def seed_demo_data(
                     languages=agent.languages,
                     capacity=agent.capacity,
                     presence=agent.presence,
+                    role=agent.role,
+                    password_hash=password_hash,
+                    active=True,
                     queues=queues_repo.list_by_keys(session, agent.queues),
                 ),
             )
             created_agents += 1
-    say(f"[seed] agents: {created_agents} created, {len(AGENTS) - created_agents} already there")
+        elif existing.password_hash is None and password_hash is not None:
+            existing.password_hash = password_hash
+    say(f"[seed] staff: {created_agents} created, {len(AGENTS) - created_agents} already there")
+    if password_hash is None:
+        say("[seed] no DESK_DEMO_PASSWORD: staff accounts cannot log in until given a password")
 
     for customer in (LI, SAM, MEI):
         resolve_customer(
@@ -205,7 +240,11 @@ def main() -> None:
     database = Database.from_settings(settings)
     try:
         with database.sessions.begin() as session:
-            seed_demo_data(session, vault=Vault.from_settings(settings))
+            seed_demo_data(
+                session,
+                vault=Vault.from_settings(settings),
+                staff_password=os.environ.get("DESK_DEMO_PASSWORD") or None,
+            )
         print("[seed] done", flush=True)
     finally:
         database.dispose()

@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16
+MIN_JWT_SECRET_LENGTH = 32
 DATA_KEY_BYTES = 32
 
 
@@ -87,6 +88,13 @@ class Settings(DatabaseSettings):
     blind_index_key: SecretStr = Field(
         validation_alias=AliasChoices("blind_index_key", "DESK_BLIND_INDEX_KEY")
     )
+    jwt_secret: SecretStr = Field(validation_alias=AliasChoices("jwt_secret", "DESK_JWT_SECRET"))
+    staff_token_minutes: int = Field(
+        default=8 * 60,
+        gt=0,
+        le=7 * 24 * 60,
+        validation_alias=AliasChoices("staff_token_minutes", "DESK_STAFF_TOKEN_MINUTES"),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         gt=0,
@@ -106,6 +114,14 @@ class Settings(DatabaseSettings):
             raise ValueError(f"DESK_SERVICE_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
         if len(set(secret)) < 4:
             raise ValueError("DESK_SERVICE_TOKEN is too weak (too few distinct characters)")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_jwt_secret(cls, value: SecretStr) -> SecretStr:
+        # HS256 keys shorter than the hash are brute-forceable offline from any issued token.
+        if len(value.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(f"DESK_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters")
         return value
 
     @field_validator("data_keys")

@@ -1,9 +1,9 @@
 """Language detection: zh, en, mixed, and messages without a language signal."""
 
 import pytest
+from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.language import LanguageDetector, detect_language
-from rasa.shared.nlu.training_data.message import Message
 
 
 class TestDetectLanguage:

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from bot.nlu.tokenizer import BilingualJiebaTokenizer
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.tokenizer import BilingualJiebaTokenizer
 
 DICTIONARY = str(Path(__file__).resolve().parents[2] / "bot" / "nlu" / "jieba_dict")
 

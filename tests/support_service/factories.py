@@ -10,6 +10,8 @@ from typing import Any
 from ticketing.settings import Settings
 
 SERVICE_TOKEN = "test-service-token-0123456789"
+JWT_SECRET = "test-jwt-secret-0123456789-abcdefghijklmnop"
+STAFF_PASSWORD = "correct horse battery"
 
 
 def random_key() -> str:
@@ -26,6 +28,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "service_token": SERVICE_TOKEN,
         "data_keys": f"test1:{random_key()}",
         "blind_index_key": random_key(),
+        "jwt_secret": JWT_SECRET,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -77,3 +80,45 @@ def ticket_payload(template: str = "zh", **overrides: Any) -> dict[str, Any]:
         payload["customer"].update(customer)
     payload.update(overrides)
     return payload
+
+
+def make_staff(
+    session: Any,
+    username: str = "wang.fang",
+    *,
+    role: str = "agent",
+    queues: list[str] | None = None,
+    languages: list[str] | None = None,
+    password: str | None = STAFF_PASSWORD,
+    active: bool = True,
+    capacity: int = 5,
+    presence: str = "online",
+) -> Any:
+    """A staff account (committed), optionally working the given queue keys."""
+    from ticketing.enums import AgentPresence, StaffRole
+    from ticketing.models import Agent, Queue
+    from ticketing.repositories import queues as queues_repo
+    from ticketing.routing import default_policy
+    from ticketing.services import staff as staff_service
+    from ticketing.services.queues import ensure_queue
+
+    definitions = {q.key: q for q in default_policy().queues}
+    queue_rows: list[Queue] = []
+    for key in queues or []:
+        ensure_queue(session, definitions[key])
+    if queues:
+        queue_rows = queues_repo.list_by_keys(session, queues)
+    agent = Agent(
+        username=username,
+        display_name=username.replace(".", " ").title(),
+        languages=languages or ["zh", "en"],
+        capacity=capacity,
+        presence=AgentPresence(presence),
+        role=StaffRole(role),
+        password_hash=staff_service.hash_password(password) if password else None,
+        active=active,
+        queues=queue_rows,
+    )
+    session.add(agent)
+    session.commit()
+    return agent

@@ -16,6 +16,7 @@ def settings(**overrides: object) -> Settings:
         "service_token": "a-long-enough-service-token",
         "data_keys": f"k1:{key()}",
         "blind_index_key": key(),
+        "jwt_secret": "j" * 16 + "w" * 16 + "t" * 8,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -47,11 +48,22 @@ class TestSecrets:
     def test_missing_token_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("DESK_SERVICE_TOKEN", raising=False)
         with pytest.raises(ValidationError, match="service_token"):
-            Settings(_env_file=None, data_keys=f"k1:{key()}", blind_index_key=key())  # type: ignore[call-arg]
+            Settings(  # type: ignore[call-arg]
+                _env_file=None, data_keys=f"k1:{key()}", blind_index_key=key(), jwt_secret="x" * 40
+            )
 
     def test_short_token_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="at least 16"):
             settings(service_token="short")
+
+    def test_short_jwt_secret_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="DESK_JWT_SECRET must be at least 32"):
+            settings(jwt_secret="only-twenty-chars-ok")
+
+    def test_staff_token_lifetime_is_bounded(self) -> None:
+        assert settings().staff_token_minutes == 480
+        with pytest.raises(ValidationError, match="staff_token_minutes"):
+            settings(staff_token_minutes=0)
 
     def test_data_key_of_wrong_size_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="32 bytes"):
@@ -65,6 +77,7 @@ class TestSecrets:
         monkeypatch.setenv("DESK_SERVICE_TOKEN", "token-from-the-environment")
         monkeypatch.setenv("DESK_DATA_KEYS", f"env:{key()}")
         monkeypatch.setenv("DESK_BLIND_INDEX_KEY", key())
+        monkeypatch.setenv("DESK_JWT_SECRET", "s" * 48)
         monkeypatch.setenv("DESK_ENV", "production")
         monkeypatch.setenv("REDIS_URL", "")
         loaded = Settings(_env_file=None)  # type: ignore[call-arg]

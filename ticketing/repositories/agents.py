@@ -20,3 +20,10 @@ def add(session: Session, agent: Agent) -> Agent:
     session.add(agent)
     session.flush()
     return agent
+
+
+def get_by_id(session: Session, agent_id: int) -> Agent | None:
+    """The agent with this id, with its queues loaded."""
+    return session.scalar(
+        select(Agent).where(Agent.id == agent_id).options(selectinload(Agent.queues))
+    )
