@@ -14,6 +14,7 @@ from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
 from api.routers import auth, customers, health, tickets
 from ticketing.db import Database
+from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.privacy import Vault
 from ticketing.settings import Settings, get_settings
 
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.vault = Vault.from_settings(settings)
     app.state.redis = redis_client
+    app.state.events = RedisStreamBus(redis_client) if redis_client is not None else InProcessBus()
+    install_publisher(database.sessions, app.state.events)
 
     # Everything under /api/v1 requires a principal; add routers here, not beside it.
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
