@@ -160,6 +160,8 @@ class RedisStreamBus:
 
 def record(session: Session, event: DeskEvent) -> None:
     """Queue an event to be published when this session commits."""
+    # Make sure a transaction is under way, so that its rollback discards the event.
+    session.connection()
     session.info.setdefault(_PENDING, []).append(event)
 
 
@@ -182,8 +184,7 @@ def install_publisher(sessions: sessionmaker[Session], bus: EventBus) -> None:
                 # its next reload. Never fail the request after the commit.
                 logger.warning("could not publish %s: %s", item.type, error)
 
-    # "soft" rollback fires on every Session.rollback(), even one with no database
-    # transaction yet; a savepoint's rollback keeps the outer transaction's events.
+    # A savepoint's rollback keeps the outer transaction's events.
     @sa_event.listens_for(sessions, "after_soft_rollback")
     def _discard(session: Session, previous_transaction: Any) -> None:
         if not previous_transaction.nested:
