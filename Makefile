@@ -31,23 +31,29 @@ install: $(VENV)/.installed $(BOTVENV)/.installed
 # The service environment: current FastAPI, SQLAlchemy 2, pydantic 2 (requirements/service.lock).
 $(VENV)/.installed: requirements/service.lock
 	@echo "[make] installing the service environment in $(VENV) (about 20 s)"
+	@date +%s > $(VENV).started 2>/dev/null || true
 	$(PYTHON) -m venv $(VENV)
 	$(SERVICE_PY) -m pip install $(PIPFLAGS) --disable-pip-version-check -r requirements/service.lock
 	@touch $@
+	@echo "[make] service environment ready in $$(( $$(date +%s) - $$(cat $(VENV).started) )) s"; rm -f $(VENV).started
 
 # The bot environment: Rasa 3.6.21 on Python 3.11 from a full lock, installed without
 # dependency resolution (see README, "Two environments").
 $(BOTVENV)/.installed: requirements/bot.lock
 	@echo "[make] installing the Rasa environment in $(BOTVENV) (about 2-3 min, 2.6 GB)"
+	@date +%s > $(BOTVENV).started
 	$(PYTHON) -m venv $(BOTVENV)
 	$(BOT_PY) -m pip install $(PIPFLAGS) --disable-pip-version-check --no-deps --ignore-requires-python -r requirements/bot.lock
 	@touch $@
+	@echo "[make] Rasa environment ready in $$(( $$(date +%s) - $$(cat $(BOTVENV).started) )) s"; rm -f $(BOTVENV).started
 
 # Retrained only when the config, domain, stories, NLU data or custom components change.
 $(MODEL): $(BOTVENV)/.installed $(TRAIN_INPUTS)
 	@echo "[make] training the Rasa model (a few minutes; progress below)"
+	@mkdir -p models && date +%s > models/.train-started
 	$(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
 	@touch $@
+	@echo "[make] model trained in $$(( $$(date +%s) - $$(cat models/.train-started) )) s"; rm -f models/.train-started
 
 train: $(MODEL)
 
