@@ -25,6 +25,10 @@ class Priority(StrEnum):
         """Position from least to most urgent, for comparisons."""
         return _PRIORITY_ORDER.index(self)
 
+    def raised(self, steps: int = 1) -> Priority:
+        """This priority raised by some steps, capped at urgent."""
+        return _PRIORITY_ORDER[min(self.rank + max(steps, 0), len(_PRIORITY_ORDER) - 1)]
+
     @classmethod
     def highest(cls, *priorities: Priority | None) -> Priority:
         """The most urgent of the given priorities (None entries are ignored)."""
@@ -35,6 +39,12 @@ class Priority(StrEnum):
 
 
 _PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
+
+
+class EscalationSource(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SLA = "sla"
 
 
 class Channel(StrEnum):

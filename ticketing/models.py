@@ -190,10 +190,27 @@ class Ticket(TimestampMixin, Base):
     first_response_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resolution_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Lifecycle: when the milestones happened (the SLA clocks compare them to the dues).
+    first_responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_reason: Mapped[str | None] = mapped_column(Text)
+    # A ticket opened for a problem that came back after its earlier ticket was closed.
+    reopened_from_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # When each SLA clock reaches 80 % of its target (the warning), fixed at creation.
+    first_response_warning_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolution_warning_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    # Optimistic concurrency: every ORM UPDATE of a ticket says WHERE version = <the
+    # version read>, so of two writers that read the same version only one wins (the
+    # other gets StaleDataError -> 409). The services bump the version themselves, on
+    # real changes only (not when the number is filled in after the insert).
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
     queue: Mapped[Queue] = relationship(lazy="raise")
     customer: Mapped[Customer] = relationship(lazy="raise")
-    assignee: Mapped[Agent | None] = relationship(lazy="raise")
+    assignee: Mapped[Agent | None] = relationship(lazy="raise", foreign_keys=[assignee_id])
     messages: Mapped[list[TicketMessage]] = relationship(
         back_populates="ticket", lazy="raise", order_by="TicketMessage.id"
     )
@@ -245,4 +262,17 @@ class IdempotencyKey(Base):
     principal: Mapped[str] = mapped_column(String(100))
     request_hash: Mapped[str] = mapped_column(String(64))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class SatisfactionRating(Base):
+    """The customer's one rating (1-5) of a resolved ticket."""
+
+    __tablename__ = "satisfaction_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

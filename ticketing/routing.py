@@ -51,10 +51,35 @@ class SlaPolicy:
 
 
 @dataclass(frozen=True)
+class EscalationTier:
+    """What escalating to a level does: raise the priority, maybe move to another queue."""
+
+    level: int
+    raise_priority: int
+    queue_key: str | None
+
+
+@dataclass(frozen=True)
 class RoutingPolicy:
     queues: tuple[QueueDefinition, ...]
     routes: dict[Category, Route]
     sla: SlaPolicy
+    escalation: tuple[EscalationTier, ...] = ()
+    reopen_window: timedelta = timedelta(days=7)
+
+    def queue(self, key: str) -> QueueDefinition:
+        """The definition of a queue by key (PolicyError when unknown)."""
+        for queue in self.queues:
+            if queue.key == key:
+                return queue
+        raise PolicyError(f"no queue {key!r} in the routing policy")
+
+    def escalation_tier(self, level: int) -> EscalationTier:
+        """The tier for an escalation level; levels past the last repeat the last tier."""
+        if not self.escalation:
+            return EscalationTier(level=level, raise_priority=1, queue_key=None)
+        eligible = [tier for tier in self.escalation if tier.level <= level]
+        return eligible[-1] if eligible else self.escalation[0]
 
     def route(self, category: Category, *, urgency: Priority | None = None) -> Route:
         """The queue of a category and its priority: the category's, raised by the hint."""
@@ -77,6 +102,15 @@ def parse_policy(data: dict[str, Any]) -> RoutingPolicy:
             Category(name): Route(str(item["queue"]), Priority(item["priority"]))
             for name, item in data["categories"].items()
         }
+        escalation = tuple(
+            EscalationTier(
+                level=int(item["level"]),
+                raise_priority=int(item.get("raise_priority", 0)),
+                queue_key=item.get("queue"),
+            )
+            for item in data.get("escalation") or []
+        )
+        reopen_window = timedelta(days=float(data.get("reopen_window_days", 7)))
         targets = {
             Priority(name): SlaTarget(
                 timedelta(minutes=int(item["first_response"])),
@@ -93,7 +127,15 @@ def parse_policy(data: dict[str, Any]) -> RoutingPolicy:
     queue_keys = {queue.key for queue in queues}
     if unknown := {route.queue_key for route in routes.values()} - queue_keys:
         raise PolicyError(f"routes point at undefined queues {sorted(unknown)}")
-    return RoutingPolicy(queues=queues, routes=routes, sla=SlaPolicy(targets))
+    if unknown := {t.queue_key for t in escalation if t.queue_key} - queue_keys:
+        raise PolicyError(f"escalation tiers point at undefined queues {sorted(unknown)}")
+    return RoutingPolicy(
+        queues=queues,
+        routes=routes,
+        sla=SlaPolicy(targets),
+        escalation=tuple(sorted(escalation, key=lambda tier: tier.level)),
+        reopen_window=reopen_window,
+    )
 
 
 def load_policy(path: Path = DEFAULT_POLICY_PATH) -> RoutingPolicy:

@@ -27,7 +27,7 @@ def test_seed_is_idempotent(session: Session, vault: Vault) -> None:
     seed_demo_data(session, vault=vault, say=lines.append)
     session.commit()
     assert counts(session) == first
-    assert first["Queue"] == 6
+    assert first["Queue"] == 7
     assert first["Agent"] == 6
     assert first["Customer"] == 3
     assert any("SD-100001" in line for line in lines)

@@ -2,11 +2,165 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
-from ticketing.models import Ticket, TicketEvent, TicketMessage, ticket_number
+from ticketing.enums import Channel, Priority, TicketStatus
+from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_number
+
+_ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
+_PRIORITY_RANK = case(
+    {p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0
+)
+# The sort keys clients may use; anything else is refused before it reaches SQL.
+SORT_COLUMNS: dict[str, ColumnElement] = {
+    "created_at": Ticket.created_at,
+    "updated_at": Ticket.updated_at,
+    "priority": _PRIORITY_RANK,
+    "first_response_due_at": Ticket.first_response_due_at,
+    "resolution_due_at": Ticket.resolution_due_at,
+    "number": Ticket.id,
+}
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What a ticket list is narrowed to. Empty collections mean "any"."""
+
+    statuses: Sequence[TicketStatus] = ()
+    queue_keys: Sequence[str] = ()
+    priorities: Sequence[Priority] = ()
+    channels: Sequence[Channel] = ()
+    assignee_id: int | None = None
+    unassigned: bool = False
+    customer_id: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    sla_state: str | None = None
+    # Visibility for an agent: tickets in these queues, or assigned to this agent.
+    visible_queue_ids: Sequence[int] | None = None
+    visible_assignee_id: int | None = None
+    now: datetime | None = field(default=None, compare=False)
+
+
+def _breached(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Ticket.status.in_(_ACTIVE),
+        or_(
+            and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due_at < now),
+            Ticket.resolution_due_at < now,
+        ),
+    )
+
+
+def _warning(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Ticket.status.in_(_ACTIVE),
+        ~_breached(now),
+        or_(
+            and_(Ticket.first_responded_at.is_(None), Ticket.first_response_warning_at <= now),
+            Ticket.resolution_warning_at <= now,
+        ),
+    )
+
+
+def _conditions(flt: TicketFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if flt.statuses:
+        conditions.append(Ticket.status.in_(flt.statuses))
+    if flt.queue_keys:
+        conditions.append(Ticket.queue_id.in_(select(Queue.id).where(Queue.key.in_(flt.queue_keys))))
+    if flt.priorities:
+        conditions.append(Ticket.priority.in_(flt.priorities))
+    if flt.channels:
+        conditions.append(Ticket.channel.in_(flt.channels))
+    if flt.assignee_id is not None:
+        conditions.append(Ticket.assignee_id == flt.assignee_id)
+    if flt.unassigned:
+        conditions.append(Ticket.assignee_id.is_(None))
+    if flt.customer_id is not None:
+        conditions.append(Ticket.customer_id == flt.customer_id)
+    if flt.created_after is not None:
+        conditions.append(Ticket.created_at >= flt.created_after)
+    if flt.created_before is not None:
+        conditions.append(Ticket.created_at < flt.created_before)
+    if flt.sla_state and flt.now is not None:
+        breached, warning = _breached(flt.now), _warning(flt.now)
+        conditions.append(
+            {"breached": breached, "warning": warning, "ok": and_(~breached, ~warning)}[
+                flt.sla_state
+            ]
+        )
+    if flt.visible_queue_ids is not None:
+        conditions.append(
+            or_(
+                Ticket.queue_id.in_(flt.visible_queue_ids),
+                Ticket.assignee_id == flt.visible_assignee_id,
+            )
+        )
+    return conditions
+
+
+def list_tickets(
+    session: Session,
+    flt: TicketFilter,
+    *,
+    sort: str = "-created_at",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Ticket], int]:
+    """One page of tickets matching the filter, and how many match in all."""
+    conditions = _conditions(flt)
+    total = session.scalar(select(func.count(Ticket.id)).where(*conditions)) or 0
+    column = SORT_COLUMNS[sort.removeprefix("-")]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    rows = session.scalars(
+        select(Ticket)
+        .where(*conditions)
+        .options(joinedload(Ticket.queue), joinedload(Ticket.assignee))
+        .order_by(order, Ticket.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def claim(session: Session, *, ticket_id: int, agent_id: int, now: datetime) -> bool:
+    """Give an unassigned ticket to an agent in one conditional UPDATE; False if taken.
+
+    The WHERE clause is the lock: of two agents claiming at once, the database lets
+    exactly one UPDATE match the unassigned row.
+    """
+    result = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.assignee_id.is_(None),
+            Ticket.status.in_((TicketStatus.NEW, TicketStatus.ESCALATED, TicketStatus.OPEN)),
+        )
+        .values(
+            assignee_id=agent_id,
+            status=TicketStatus.OPEN,
+            version=Ticket.version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def history(session: Session, ticket_id: int) -> list[TicketEvent]:
+    """A ticket's history, oldest first."""
+    return list(
+        session.scalars(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+        )
+    )
 
 
 def get_by_number(session: Session, number: str) -> Ticket | None:
@@ -14,7 +168,11 @@ def get_by_number(session: Session, number: str) -> Ticket | None:
     return session.scalar(
         select(Ticket)
         .where(Ticket.number == number)
-        .options(joinedload(Ticket.queue), selectinload(Ticket.messages))
+        .options(
+            joinedload(Ticket.queue),
+            joinedload(Ticket.assignee),
+            selectinload(Ticket.messages),
+        )
         .execution_options(populate_existing=True)
     )
 
@@ -24,7 +182,11 @@ def get_by_id(session: Session, ticket_id: int) -> Ticket | None:
     return session.scalar(
         select(Ticket)
         .where(Ticket.id == ticket_id)
-        .options(joinedload(Ticket.queue), selectinload(Ticket.messages))
+        .options(
+            joinedload(Ticket.queue),
+            joinedload(Ticket.assignee),
+            selectinload(Ticket.messages),
+        )
         .execution_options(populate_existing=True)
     )
 

@@ -11,8 +11,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ticketing import events
 from ticketing.enums import AuthorType, TicketStatus
 from ticketing.errors import Conflict, NotFound
+from ticketing.events import DeskEvent
 from ticketing.models import IdempotencyKey, Ticket, TicketEvent, TicketMessage, utcnow
 from ticketing.principals import Principal
 from ticketing.privacy import Vault
@@ -55,6 +57,14 @@ def request_fingerprint(payload: TicketCreate) -> str:
     """A hash of the normalised request, to tell a retry from a different request."""
     canonical = json.dumps(payload.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+SLA_WARNING_SHARE = 0.8
+
+
+def warning_time(start: datetime, due: datetime) -> datetime:
+    """When a clock from start to due has used 80 % of its time."""
+    return start + (due - start) * SLA_WARNING_SHARE
 
 
 def default_subject(description: str) -> str:
@@ -170,6 +180,8 @@ def _open_ticket(
             contact_enc=(vault.encrypt(json.dumps(contact)) if any(contact.values()) else None),
             first_response_due_at=dues.first_response_due_at,
             resolution_due_at=dues.resolution_due_at,
+            first_response_warning_at=warning_time(now, dues.first_response_due_at),
+            resolution_warning_at=warning_time(now, dues.resolution_due_at),
             created_at=now,
             updated_at=now,
         ),
@@ -210,6 +222,19 @@ def _open_ticket(
     session.flush()
     loaded = tickets_repo.get_by_id(session, ticket.id)
     assert loaded is not None  # just inserted in this transaction
+    events.record(
+        session,
+        DeskEvent(
+            "ticket.created",
+            loaded.number,
+            {
+                "queue": loaded.queue.key,
+                "priority": loaded.priority.value,
+                "channel": loaded.channel.value,
+                "language": loaded.language,
+            },
+        ),
+    )
     return loaded
 
 
@@ -223,14 +248,19 @@ def get_ticket(session: Session, *, number: str) -> Ticket:
 
 
 def change_fields(
-    session: Session, *, ticket: Ticket, actor: str, changes: dict[str, object]
+    session: Session,
+    *,
+    ticket: Ticket,
+    actor: str,
+    changes: dict[str, object],
+    now: datetime | None = None,
 ) -> list[TicketEvent]:
     """Apply field changes to a ticket, one history event per changed field.
 
-    Transition rules (who may move a ticket where) come with the lifecycle service;
-    this is the audited write they will all go through.
+    Transition rules (who may move a ticket where) live in the lifecycle service;
+    this is the audited write they all go through.
     """
-    now = utcnow()
+    now = now or utcnow()
     events: list[TicketEvent] = []
     for field, new in changes.items():
         old = getattr(ticket, field)
@@ -244,17 +274,26 @@ def change_fields(
                     ticket_id=ticket.id,
                     actor=actor,
                     field=field,
-                    old_value=None if old is None else str(old),
-                    new_value=None if new is None else str(new),
+                    old_value=_history_value(old),
+                    new_value=_history_value(new),
                     created_at=now,
                 ),
             )
         )
     if events:
+        # The flush checks the version read against the row (the mapper's version_id_col).
         ticket.version += 1
         ticket.updated_at = now
         session.flush()
     return events
+
+
+def _history_value(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def visible_messages(ticket: Ticket, *, principal: Principal) -> list[TicketMessage]:

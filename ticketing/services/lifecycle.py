@@ -1,0 +1,182 @@
+"""The ticket lifecycle: which status may follow which, who may move it, and what it records.
+
+    new ──▶ open ──▶ pending ──▶ open ...
+     │        │         │
+     └────────┴─────────┴──▶ escalated ──▶ open / pending / resolved
+                                           resolved ──▶ closed
+                                           resolved ──▶ open (reopened)
+
+Every move goes through :func:`transition`, which checks the table below, writes the
+history through ``change_fields`` and records the event the live pages listen to.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ticketing import events
+from ticketing.enums import EscalationSource, TicketStatus
+from ticketing.errors import Conflict, Forbidden
+from ticketing.events import DeskEvent
+from ticketing.models import Ticket, utcnow
+from ticketing.principals import Principal, Role
+from ticketing.routing import RoutingPolicy, default_policy
+from ticketing.services.queues import ensure_queue
+from ticketing.services.tickets import change_fields
+
+S = TicketStatus
+
+# The allowed moves. Anything not listed is refused with 409.
+TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
+    S.NEW: frozenset({S.OPEN, S.PENDING, S.ESCALATED, S.RESOLVED, S.CLOSED}),
+    S.OPEN: frozenset({S.NEW, S.PENDING, S.ESCALATED, S.RESOLVED, S.CLOSED}),
+    S.PENDING: frozenset({S.OPEN, S.ESCALATED, S.RESOLVED, S.CLOSED}),
+    S.ESCALATED: frozenset({S.OPEN, S.PENDING, S.RESOLVED, S.CLOSED}),
+    S.RESOLVED: frozenset({S.OPEN, S.NEW, S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+
+# What the bot may do for the customer of a conversation: escalate, cancel (close),
+# reopen a resolved ticket, and wake a pending one by answering. Staff may make any
+# allowed move.
+_BOT_TARGETS: dict[TicketStatus, frozenset[TicketStatus]] = {
+    S.NEW: frozenset({S.ESCALATED, S.CLOSED}),
+    S.OPEN: frozenset({S.ESCALATED, S.CLOSED}),
+    S.PENDING: frozenset({S.OPEN, S.ESCALATED, S.CLOSED}),
+    S.ESCALATED: frozenset({S.CLOSED}),
+    S.RESOLVED: frozenset({S.OPEN, S.NEW, S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+
+ACTIVE_STATUSES = frozenset({S.NEW, S.OPEN, S.PENDING, S.ESCALATED})
+_EVENT_FOR_STATUS = {
+    S.RESOLVED: "ticket.resolved",
+    S.CLOSED: "ticket.closed",
+    S.ESCALATED: "ticket.escalated",
+}
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+def allowed_targets(status: TicketStatus, *, principal: Principal) -> frozenset[TicketStatus]:
+    """The statuses this principal may move a ticket in ``status`` to."""
+    if principal.role is Role.BOT_SERVICE:
+        return TRANSITIONS[status] & _BOT_TARGETS[status]
+    if principal.role is Role.CUSTOMER:
+        return frozenset()
+    return TRANSITIONS[status]
+
+
+def transition(
+    session: Session,
+    *,
+    ticket: Ticket,
+    to: TicketStatus,
+    principal: Principal,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Move a ticket to another status, or raise 409 naming what is allowed instead."""
+    current = ticket.status
+    if to == current:
+        return
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (the ticket is closed)"
+        raise InvalidTransition(
+            f"a {current} ticket cannot become {to}; allowed: {allowed}",
+            details={"from": current.value, "to": to.value, "allowed": sorted(TRANSITIONS[current])},
+        )
+    if to not in allowed_targets(current, principal=principal):
+        raise Forbidden(
+            f"your role may not move a {current} ticket to {to}", code="transition_forbidden"
+        )
+    moment = now or utcnow()
+    changes: dict[str, object] = {"status": to}
+    if to is S.RESOLVED:
+        changes["resolved_at"] = moment
+    if to is S.CLOSED:
+        changes["closed_at"] = moment
+    if current is S.RESOLVED and to in (S.OPEN, S.NEW):
+        changes["resolved_at"] = None
+    if to is S.NEW:
+        changes["assignee_id"] = None
+    change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
+    event_type = _EVENT_FOR_STATUS.get(to)
+    if current is S.RESOLVED and to in (S.OPEN, S.NEW):
+        event_type = "ticket.reopened"
+    events.record(
+        session,
+        DeskEvent(
+            event_type or "ticket.updated",
+            ticket.number,
+            {"from": current.value, "to": to.value, "reason": reason, "by": principal.name},
+        ),
+    )
+
+
+def can_reopen(ticket: Ticket, *, policy: RoutingPolicy | None = None, now: datetime | None = None) -> bool:
+    """Whether a customer's new message should reopen this ticket rather than open a new one."""
+    if ticket.status is not S.RESOLVED or ticket.resolved_at is None:
+        return False
+    window = (policy or default_policy()).reopen_window
+    return (now or utcnow()) - ticket.resolved_at <= window
+
+
+def reopen(
+    session: Session, *, ticket: Ticket, principal: Principal, reason: str | None = None
+) -> None:
+    """Reopen a resolved ticket: back to its agent if it had one, else to the queue."""
+    to = S.OPEN if ticket.assignee_id is not None else S.NEW
+    transition(session, ticket=ticket, to=to, principal=principal, reason=reason)
+
+
+def escalate(
+    session: Session,
+    *,
+    ticket: Ticket,
+    principal: Principal,
+    reason: str,
+    source: EscalationSource,
+    policy: RoutingPolicy | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Escalate one level: raise the priority and move queues as the tier says; keep why."""
+    if ticket.status not in ACTIVE_STATUSES:
+        raise InvalidTransition(
+            f"a {ticket.status} ticket cannot be escalated", code="invalid_transition"
+        )
+    policy = policy or default_policy()
+    moment = now or utcnow()
+    level = ticket.escalation_level + 1
+    tier = policy.escalation_tier(level)
+    changes: dict[str, object] = {
+        "escalation_level": level,
+        "escalation_reason": f"{source.value}: {reason}",
+        "priority": ticket.priority.raised(tier.raise_priority),
+        "status": S.ESCALATED,
+    }
+    if tier.queue_key and tier.queue_key != ticket.queue.key:
+        queue = ensure_queue(session, policy.queue(tier.queue_key))
+        changes["queue_id"] = queue.id
+        # A new queue means new people: the ticket waits there for one of them.
+        changes["assignee_id"] = None
+    change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
+    if "queue_id" in changes:
+        session.refresh(ticket, attribute_names=["queue"])
+    events.record(
+        session,
+        DeskEvent(
+            "ticket.escalated",
+            ticket.number,
+            {
+                "level": level,
+                "source": source.value,
+                "queue": ticket.queue.key,
+                "priority": ticket.priority.value,
+            },
+        ),
+    )
