@@ -45,7 +45,9 @@ class StaffToken:
     expires_at: datetime
 
 
-def issue_staff_token(agent: Agent, settings: Settings, *, now: datetime | None = None) -> StaffToken:
+def issue_staff_token(
+    agent: Agent, settings: Settings, *, now: datetime | None = None
+) -> StaffToken:
     """Sign a token for a staff account (its id and role; nothing personal)."""
     issued = now or utcnow()
     expires = issued + timedelta(minutes=settings.staff_token_minutes)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketing.errors import DomainError
@@ -73,6 +74,13 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(error.status_code, code, message, None, headers)
 
 
+async def _stale_write(_request: Request, error: Exception) -> JSONResponse:
+    # A concurrent writer committed first; the client should re-read and try again.
+    return error_response(
+        409, "version_conflict", "Someone else changed this at the same time; reload and retry."
+    )
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     # Method and path only: bodies and query strings may carry personal data.
     logger.error(
@@ -90,4 +98,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StaleDataError, _stale_write)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -124,7 +124,11 @@ class Service:
         """Start the process in its own group, logging to log_dir/<name>.log."""
         log = (log_dir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            self.command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -200,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")
 
-    run_step("applying database migrations", [str(SERVICE_PYTHON), "-m", "alembic", "upgrade", "head"], env)
+    run_step(
+        "applying database migrations",
+        [str(SERVICE_PYTHON), "-m", "alembic", "upgrade", "head"],
+        env,
+    )
     if not args.no_seed:
         run_step("seeding demo data", [str(SERVICE_PYTHON), "-m", "ticketing.seed"], env)
     endpoints = write_endpoints(run_dir, args.actions_port, redis_url)
@@ -208,22 +216,52 @@ def main(argv: list[str] | None = None) -> int:
     services = [
         Service(
             "api",
-            [str(SERVICE_PYTHON), "-m", "uvicorn", "--factory", "api.app:create_app",
-             "--host", "127.0.0.1", "--port", str(args.api_port), "--no-access-log"],
+            [
+                str(SERVICE_PYTHON),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.api_port),
+                "--no-access-log",
+            ],
             f"http://127.0.0.1:{args.api_port}/healthz",
         ),
         Service(
             "actions",
-            [str(BOT_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
-             "--port", str(args.actions_port)],
+            [
+                str(BOT_BIN / "python"),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(args.actions_port),
+            ],
             f"http://127.0.0.1:{args.actions_port}/health",
         ),
         Service(
             "rasa",
-            [str(BOT_BIN / "rasa"), "run", "--enable-api", "--auth-token", env["DESK_RASA_TOKEN"],
-             "--model", args.model, "--endpoints", str(endpoints),
-             "--credentials", str(ROOT / "bot" / "credentials.yml"),
-             "--port", str(args.rasa_port), "--cors", "*"],
+            [
+                str(BOT_BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                env["DESK_RASA_TOKEN"],
+                "--model",
+                args.model,
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(ROOT / "bot" / "credentials.yml"),
+                "--port",
+                str(args.rasa_port),
+                "--cors",
+                "*",
+            ],
             f"http://127.0.0.1:{args.rasa_port}/",
         ),
     ]
@@ -237,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    say("starting api, action server and rasa (logs in " f"{log_dir})")
+    say(f"starting api, action server and rasa (logs in {log_dir})")
     for service in services:
         service.start(env, log_dir)
     try:
@@ -256,10 +294,14 @@ def main(argv: list[str] | None = None) -> int:
                     waiting.remove(service)
             elapsed = time.monotonic() - started
             if elapsed > args.startup_timeout:
-                say(f"gave up waiting for {', '.join(s.name for s in waiting)} after {elapsed:.0f} s")
+                say(
+                    f"gave up waiting for {', '.join(s.name for s in waiting)} after {elapsed:.0f} s"
+                )
                 return 1
             if waiting and elapsed - last_report >= 10:
-                say(f"waiting for {', '.join(s.name for s in waiting)} ({elapsed:.0f} s; Rasa loads its model in about a minute)")
+                say(
+                    f"waiting for {', '.join(s.name for s in waiting)} ({elapsed:.0f} s; Rasa loads its model in about a minute)"
+                )
                 last_report = elapsed
             time.sleep(0.5)
         if stopping:
@@ -273,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  Ticketing API          {api}/api/v1   (OpenAPI: {api}/docs)\n"
             f"  API health             {api}/healthz\n"
             f"  Chat (REST channel)    POST {rasa}/webhooks/rest/webhook\n"
-            f"                         {{\"sender\": \"me\", \"message\": \"my internet has been down since yesterday\"}}\n"
+            f'                         {{"sender": "me", "message": "my internet has been down since yesterday"}}\n'
             f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
             f"  Staff log-in           POST {api}/api/v1/auth/login   users: wang.fang, li.na,\n"
             f"                         sam.taylor, chen.jie (agents), zhao.min (supervisor),\n"

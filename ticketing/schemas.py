@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,11 +15,20 @@ from pydantic import (
     field_validator,
 )
 
-from ticketing.enums import AuthorType, Category, Channel, Language, Priority, TicketStatus
+from ticketing.enums import (
+    AuthorType,
+    Category,
+    Channel,
+    EscalationSource,
+    Language,
+    Priority,
+    TicketStatus,
+)
 from ticketing.errors import ValidationFailed
 from ticketing.privacy import normalise_email, normalise_phone
 
 MAX_DESCRIPTION_CHARS = 4000
+SlaState = Literal["ok", "warning", "breached"]
 MAX_TRANSCRIPT_LINES = 200
 
 
@@ -194,7 +203,135 @@ class TicketRead(BaseModel):
     updated_at: datetime
     first_response_due_at: datetime
     resolution_due_at: datetime
+    version: int = 1
+    assignee: str | None = None
+    escalation_level: int = 0
+    escalation_reason: str | None = None
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    sla_state: SlaState = "ok"
     messages: list[MessageRead]
+
+
+class TicketSummary(BaseModel):
+    """A ticket in a list: no thread."""
+
+    number: str
+    status: TicketStatus
+    priority: Priority
+    queue: str
+    category: Category
+    channel: Channel
+    language: str
+    customer_id: int
+    subject: str
+    assignee: str | None
+    escalation_level: int
+    version: int
+    sla_state: SlaState
+    created_at: datetime
+    updated_at: datetime
+    first_response_due_at: datetime
+    resolution_due_at: datetime
+
+
+class TicketPage(BaseModel):
+    """One page of a ticket list."""
+
+    items: list[TicketSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class TicketUpdate(BaseModel):
+    """An edit of a ticket, made against the version the client read."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"version": 3, "status": "pending"},
+                {"version": 4, "priority": "high", "queue": "billing"},
+            ]
+        },
+    )
+
+    version: int = Field(ge=1, description="The ticket's version as last read; 409 if stale.")
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    category: Category | None = None
+    subject: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+
+
+class MessageCreate(BaseModel):
+    """A reply or an internal note. The bot posts the customer's words or its own."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"body": "I've reset your line; please restart the router.", "public": True},
+                {"body": "Customer called twice already.", "public": False},
+                {"body": "路由器重启后还是不行", "author_type": "customer"},
+            ]
+        },
+    )
+
+    body: Description
+    public: bool = True
+    author_type: AuthorType | None = Field(
+        default=None, description="For the bot only: `customer` (default) or `bot`."
+    )
+
+
+class EscalationCreate(BaseModel):
+    """Why a ticket goes up a level, and who asked."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "customer asked for a human", "source": "customer"}]
+        },
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    source: EscalationSource = EscalationSource.AGENT
+
+
+class RatingCreate(BaseModel):
+    """The customer's satisfaction with a resolved ticket."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"score": 5, "comment": "很快就解决了"}]}
+    )
+
+    score: int = Field(ge=1, le=5)
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class RatingRead(BaseModel):
+    """A stored rating."""
+
+    ticket: str
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    """One change in a ticket's history."""
+
+    actor: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    at: datetime
 
 
 class CustomerRead(BaseModel):

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import AwareDatetime
 
-from api.auth import require_roles
+from api.auth import StaffOnly, require_roles
 from api.deps import SessionDep, VaultDep
+from ticketing.enums import Channel, EscalationSource, Priority, TicketStatus
 from ticketing.models import Ticket
 from ticketing.principals import Principal, Role
-from ticketing.schemas import MessageRead, TicketCreate, TicketRead
+from ticketing.repositories import agents as agents_repo
+from ticketing.repositories import tickets as tickets_repo
+from ticketing.repositories.tickets import TicketFilter
+from ticketing.schemas import (
+    EscalationCreate,
+    HistoryEntry,
+    MessageCreate,
+    MessageRead,
+    RatingCreate,
+    RatingRead,
+    SlaState,
+    TicketCreate,
+    TicketPage,
+    TicketRead,
+    TicketSummary,
+    TicketUpdate,
+)
+from ticketing.services import lifecycle
+from ticketing.services import ratings as ratings_service
+from ticketing.services import thread as thread_service
 from ticketing.services import tickets as tickets_service
+from ticketing.services import work as work_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -26,8 +48,12 @@ TicketReader = Annotated[
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
-    404: {"description": "No such ticket (`ticket_not_found`)"},
-    409: {"description": "Idempotency-Key reused for a different request"},
+    403: {"description": "Your role may not do this"},
+    404: {"description": "No such ticket, or not one you may see (`ticket_not_found`)"},
+    409: {
+        "description": "Conflict: stale version (`version_conflict`), forbidden status change "
+        "(`invalid_transition`), closed ticket, or Idempotency-Key reused"
+    },
     413: {"description": "Body too large"},
     422: {"description": "Invalid payload; `details` names each field"},
 }
@@ -51,6 +77,14 @@ def ticket_read(ticket: Ticket, *, principal: Principal) -> TicketRead:
         updated_at=ticket.updated_at,
         first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at,
+        version=ticket.version,
+        assignee=ticket.assignee.username if ticket.assignee else None,
+        escalation_level=ticket.escalation_level,
+        escalation_reason=ticket.escalation_reason,
+        first_responded_at=ticket.first_responded_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        sla_state=work_service.sla_state(ticket),
         messages=[
             MessageRead(
                 id=message.id,
@@ -62,6 +96,90 @@ def ticket_read(ticket: Ticket, *, principal: Principal) -> TicketRead:
             )
             for message in tickets_service.visible_messages(ticket, principal=principal)
         ],
+    )
+
+
+def ticket_summary(ticket: Ticket) -> TicketSummary:
+    """The list view of a ticket."""
+    assert ticket.number is not None
+    return TicketSummary(
+        number=ticket.number,
+        status=ticket.status,
+        priority=ticket.priority,
+        queue=ticket.queue.key,
+        category=ticket.category,
+        channel=ticket.channel,
+        language=ticket.language,
+        customer_id=ticket.customer_id,
+        subject=ticket.subject,
+        assignee=ticket.assignee.username if ticket.assignee else None,
+        escalation_level=ticket.escalation_level,
+        version=ticket.version,
+        sla_state=work_service.sla_state(ticket),
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        first_response_due_at=ticket.first_response_due_at,
+        resolution_due_at=ticket.resolution_due_at,
+    )
+
+
+@router.get(
+    "",
+    response_model=TicketPage,
+    responses={code: _ERRORS[code] for code in (401, 403, 422)},
+)
+def list_tickets(
+    session: SessionDep,
+    principal: TicketReader,
+    status_: Annotated[list[TicketStatus] | None, Query(alias="status")] = None,
+    queue: Annotated[list[str] | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
+    channel: Annotated[list[Channel] | None, Query()] = None,
+    assignee: Annotated[
+        str | None, Query(description="`me`, `none` (unassigned) or a username", max_length=64)
+    ] = None,
+    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    sla_state: Annotated[SlaState | None, Query()] = None,
+    created_after: Annotated[AwareDatetime | None, Query()] = None,
+    created_before: Annotated[AwareDatetime | None, Query()] = None,
+    sort: Annotated[
+        str,
+        Query(
+            description="created_at, updated_at, priority, first_response_due_at, "
+            "resolution_due_at or number; prefix - for descending",
+            max_length=40,
+        ),
+    ] = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> TicketPage:
+    """Tickets the caller may see, filtered, sorted and paginated."""
+    assignee_id: int | None = None
+    unassigned = False
+    if assignee == "me":
+        assignee_id = principal.agent_id if principal.agent_id is not None else -1
+    elif assignee == "none":
+        unassigned = True
+    elif assignee:
+        agent = agents_repo.get_by_username(session, assignee)
+        assignee_id = agent.id if agent else -1
+    flt = TicketFilter(
+        statuses=status_ or (),
+        queue_keys=queue or (),
+        priorities=priority or (),
+        channels=channel or (),
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        customer_id=customer_id,
+        sla_state=sla_state,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    items, total = work_service.list_visible(
+        session, principal=principal, flt=flt, sort=sort, limit=limit, offset=offset
+    )
+    return TicketPage(
+        items=[ticket_summary(t) for t in items], total=total, limit=limit, offset=offset
     )
 
 
@@ -102,5 +220,123 @@ def create_ticket(
 )
 def get_ticket(number: str, session: SessionDep, principal: TicketReader) -> TicketRead:
     """A ticket and its thread, by number (``SD-100001``, any case)."""
-    ticket = tickets_service.get_ticket(session, number=number)
+    ticket = work_service.get_visible(session, number=number, principal=principal)
     return ticket_read(ticket, principal=principal)
+
+
+@router.patch(
+    "/{number}",
+    response_model=TicketRead,
+    responses={code: _ERRORS[code] for code in (401, 403, 404, 409, 422)},
+)
+def update_ticket(
+    number: str, payload: TicketUpdate, session: SessionDep, principal: TicketWriter
+) -> TicketRead:
+    """Change status, priority, queue, category or subject; send the version you read."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    changes = payload.model_dump(exclude_unset=True, exclude={"version"})
+    ticket = work_service.update(
+        session, ticket=ticket, principal=principal, version=payload.version, changes=changes
+    )
+    return ticket_read(ticket, principal=principal)
+
+
+@router.get(
+    "/{number}/history",
+    response_model=list[HistoryEntry],
+    responses={code: _ERRORS[code] for code in (401, 403, 404)},
+)
+def ticket_history(number: str, session: SessionDep, principal: StaffOnly) -> list[HistoryEntry]:
+    """Every change of the ticket: who, when, from what to what."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    return [
+        HistoryEntry(
+            actor=e.actor,
+            field=e.field,
+            old_value=e.old_value,
+            new_value=e.new_value,
+            at=e.created_at,
+        )
+        for e in tickets_repo.history(session, ticket.id)
+    ]
+
+
+@router.post(
+    "/{number}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TicketRead,
+    responses={code: _ERRORS[code] for code in (401, 403, 404, 409, 413, 422)},
+)
+def post_message(
+    number: str, payload: MessageCreate, session: SessionDep, principal: TicketWriter
+) -> TicketRead:
+    """Add a public reply or (staff) an internal note to the thread."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    thread_service.post_message(
+        session,
+        ticket=ticket,
+        principal=principal,
+        body=payload.body,
+        public=payload.public,
+        author_type=payload.author_type,
+    )
+    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+
+
+@router.post(
+    "/{number}/escalate",
+    response_model=TicketRead,
+    responses={code: _ERRORS[code] for code in (401, 403, 404, 409, 422)},
+)
+def escalate_ticket(
+    number: str, payload: EscalationCreate, session: SessionDep, principal: TicketWriter
+) -> TicketRead:
+    """Raise the ticket one escalation level (priority up; level 2 goes to supervisors)."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    source = EscalationSource.CUSTOMER if principal.role is Role.BOT_SERVICE else payload.source
+    lifecycle.escalate(
+        session, ticket=ticket, principal=principal, reason=payload.reason, source=source
+    )
+    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+
+
+@router.post(
+    "/{number}/claim",
+    response_model=TicketRead,
+    responses={
+        **{code: _ERRORS[code] for code in (401, 403, 404)},
+        409: {"description": "Someone else holds the ticket (`already_claimed`)"},
+    },
+)
+def claim_ticket(number: str, session: SessionDep, principal: StaffOnly) -> TicketRead:
+    """Take an unassigned ticket of a queue you work. Of two claims at once, one wins."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    ticket = work_service.claim(session, ticket=ticket, principal=principal)
+    return ticket_read(ticket, principal=principal)
+
+
+@router.post(
+    "/{number}/rating",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RatingRead,
+    responses={
+        **{code: _ERRORS[code] for code in (401, 403, 404, 422)},
+        409: {
+            "description": "Not resolved yet (`not_resolved`) or rated already (`already_rated`)"
+        },
+    },
+)
+def rate_ticket(
+    number: str, payload: RatingCreate, session: SessionDep, principal: TicketWriter
+) -> RatingRead:
+    """The customer's one rating (1-5) of a resolved ticket."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    rating = ratings_service.rate(
+        session, ticket=ticket, score=payload.score, comment=payload.comment
+    )
+    return RatingRead(
+        ticket=number.upper(),
+        score=rating.score,
+        comment=rating.comment,
+        created_at=rating.created_at,
+    )

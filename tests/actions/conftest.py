@@ -19,7 +19,9 @@ def api() -> FakeDeskApi:
 
 
 @pytest.fixture
-def with_api(api: FakeDeskApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], Awaitable[T]]], T]]:
+def with_api(
+    api: FakeDeskApi, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[Callable[[], Awaitable[T]]], T]]:
     """Run an async scenario while the fake API listens and the settings point at it."""
 
     def run(scenario: Callable[[], Awaitable[T]]) -> T:
@@ -48,7 +50,9 @@ def api_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DESK_API_TIMEOUT", "1")
 
 
-def run_action(action: Any, tracker: Any, domain: dict[str, Any] | None = None) -> tuple[list[Any], Any]:
+def run_action(
+    action: Any, tracker: Any, domain: dict[str, Any] | None = None
+) -> tuple[list[Any], Any]:
     """Run an action's coroutine outside a fake API (for api_down tests)."""
     from rasa_sdk.executor import CollectingDispatcher
 

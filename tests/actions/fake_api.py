@@ -47,7 +47,9 @@ class FakeDeskApi:
             }
         )
         if self.fail_next:
-            return web.json_response({"error": {"code": "unavailable"}}, status=self.fail_next.pop(0))
+            return web.json_response(
+                {"error": {"code": "unavailable"}}, status=self.fail_next.pop(0)
+            )
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.json_response({"error": {"code": "unauthorized"}}, status=401)
         request["json"] = body

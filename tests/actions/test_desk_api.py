@@ -26,7 +26,11 @@ class TestDeskApiClient:
         post = api.requests[0]
         assert post["headers"]["Idempotency-Key"] == "k1"
         assert post["json"]["customer"] == {
-            "channel": "rest", "external_id": "s1", "language": "en", "phone": None, "email": None
+            "channel": "rest",
+            "external_id": "s1",
+            "language": "en",
+            "phone": None,
+            "email": None,
         }
 
     def test_unknown_ticket_is_none(self, with_api) -> None:
@@ -58,7 +62,9 @@ class TestDeskApiClient:
         import asyncio
 
         with pytest.raises(DeskApiUnavailable):
-            asyncio.run(DeskApiClient.from_settings(ActionSettings.from_env()).get_ticket("SD-100001"))
+            asyncio.run(
+                DeskApiClient.from_settings(ActionSettings.from_env()).get_ticket("SD-100001")
+            )
 
     def test_missing_token_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("DESK_SERVICE_TOKEN", raising=False)

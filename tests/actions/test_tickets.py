@@ -37,8 +37,13 @@ def tracker(
 ) -> Tracker:
     events = [
         {"event": "action", "name": "action_session_start"},
-        {"event": "user", "text": text, "timestamp": 1700000000.0, "input_channel": channel,
-         "parse_data": {"intent": {"name": "report_problem"}, "entities": []}},
+        {
+            "event": "user",
+            "text": text,
+            "timestamp": 1700000000.0,
+            "input_channel": channel,
+            "parse_data": {"intent": {"name": "report_problem"}, "entities": []},
+        },
     ]
     return Tracker(
         sender_id=sender,
@@ -64,8 +69,12 @@ def run_with_api(with_api, action: Any, tr: Tracker) -> tuple[list[Any], Collect
 class TestActionCreateTicket:
     def test_creates_ticket_and_answers_with_number(self, api: FakeDeskApi, with_api) -> None:
         tr = tracker(
-            {"problem_description": "我的宽带从昨天开始就连不上了", "contact": "13800138000",
-             "category": "technical_support", "language": "zh"},
+            {
+                "problem_description": "我的宽带从昨天开始就连不上了",
+                "contact": "13800138000",
+                "category": "technical_support",
+                "language": "zh",
+            },
             text="13800138000",
         )
         events, dispatcher = run_with_api(with_api, ActionCreateTicket(), tr)
@@ -105,8 +114,12 @@ class TestActionCreateTicket:
 class TestActionTicketStatus:
     def test_answers_with_the_real_status(self, api: FakeDeskApi, with_api) -> None:
         api.tickets["SD-100001"] = {
-            "number": "SD-100001", "status": "pending", "priority": "normal",
-            "queue": "billing", "category": "billing", "first_response_due_at": None,
+            "number": "SD-100001",
+            "status": "pending",
+            "priority": "normal",
+            "queue": "billing",
+            "category": "billing",
+            "first_response_due_at": None,
         }
         events, dispatcher = run_with_api(
             with_api, ActionTicketStatus(), tracker({"ticket_number": "sd100001"})
@@ -153,15 +166,19 @@ class TestValidateTicketForm:
 
         slots = asyncio.run(
             ValidateTicketForm().required_slots(
-                ["problem_description", "contact"], CollectingDispatcher(),
-                tracker({"contact_on_file": True}), DOMAIN,
+                ["problem_description", "contact"],
+                CollectingDispatcher(),
+                tracker({"contact_on_file": True}),
+                DOMAIN,
             )
         )
         assert slots == ["problem_description"]
 
     def test_valid_phone_is_normalised(self) -> None:
         dispatcher = CollectingDispatcher()
-        result = ValidateTicketForm().validate_contact("call me on 139 1234 5678", dispatcher, tracker(), DOMAIN)
+        result = ValidateTicketForm().validate_contact(
+            "call me on 139 1234 5678", dispatcher, tracker(), DOMAIN
+        )
         assert result == {"contact": "13912345678"} and dispatcher.messages == []
 
     def test_invalid_contact_is_refused_with_a_hint(self) -> None:
@@ -192,6 +209,8 @@ class TestValidateTicketStatusForm:
 
     def test_bad_number(self) -> None:
         dispatcher = CollectingDispatcher()
-        result = ValidateTicketStatusForm().validate_ticket_number("12", dispatcher, tracker(), DOMAIN)
+        result = ValidateTicketStatusForm().validate_ticket_number(
+            "12", dispatcher, tracker(), DOMAIN
+        )
         assert result == {"ticket_number": None}
         assert dispatcher.messages[0]["response"] == "utter_invalid_ticket_number"

@@ -85,8 +85,14 @@ class TestStaffTokens:
     ) -> None:
         agent = make_staff(session, "wang.fang")
         forged = jwt.encode(
-            {"sub": str(agent.id), "role": "admin", "iss": "service-desk",
-             "aud": "service-desk-staff", "iat": 0, "exp": 4102444800},
+            {
+                "sub": str(agent.id),
+                "role": "admin",
+                "iss": "service-desk",
+                "aud": "service-desk-staff",
+                "iat": 0,
+                "exp": 4102444800,
+            },
             "another-secret-of-at-least-thirty-two-chars",
             algorithm="HS256",
         )
@@ -100,8 +106,14 @@ class TestStaffTokens:
     ) -> None:
         agent = make_staff(session, "wang.fang")
         unsigned = jwt.encode(
-            {"sub": str(agent.id), "role": "admin", "iss": "service-desk",
-             "aud": "service-desk-staff", "iat": 0, "exp": 4102444800},
+            {
+                "sub": str(agent.id),
+                "role": "admin",
+                "iss": "service-desk",
+                "aud": "service-desk-staff",
+                "iat": 0,
+                "exp": 4102444800,
+            },
             None,
             algorithm="none",
         )

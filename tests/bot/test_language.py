@@ -9,7 +9,13 @@ from bot.nlu.language import LanguageDetector, detect_language
 class TestDetectLanguage:
     @pytest.mark.parametrize(
         "text",
-        ["我的宽带从昨天开始就连不上了", "SD-100001 现在什么进度", "我的order还没到", "wifi连不上", "ok 好的"],
+        [
+            "我的宽带从昨天开始就连不上了",
+            "SD-100001 现在什么进度",
+            "我的order还没到",
+            "wifi连不上",
+            "ok 好的",
+        ],
     )
     def test_chinese_and_chinese_led_mixed_messages_are_zh(self, text: str) -> None:
         assert detect_language(text) == "zh"
@@ -35,7 +41,9 @@ class TestDetectLanguage:
 
 class TestLanguageDetectorComponent:
     def test_adds_language_entity_and_keeps_other_entities(self) -> None:
-        message = Message(data={"text": "我的宽带坏了", "entities": [{"entity": "category", "value": "x"}]})
+        message = Message(
+            data={"text": "我的宽带坏了", "entities": [{"entity": "category", "value": "x"}]}
+        )
         LanguageDetector().process([message])
         entities = message.get("entities")
         assert {"entity": "category", "value": "x"} in entities

@@ -85,10 +85,24 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     api_port, actions_port, rasa_port = free_port(), free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "desk.py"), "run",
-         "--api-port", str(api_port), "--actions-port", str(actions_port),
-         "--rasa-port", str(rasa_port), "--run-dir", str(tmp_path / "run")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "desk.py"),
+            "run",
+            "--api-port",
+            str(api_port),
+            "--actions-port",
+            str(actions_port),
+            "--rasa-port",
+            str(rasa_port),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output: list[str] = []
     ready = threading.Event()
@@ -126,7 +140,9 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
         assert output[-1] == "[desk] stopped"
 
 
-def open_ticket(desk: Desk, sender: str, problem: str, contact: str) -> tuple[str, list[str], list[str]]:
+def open_ticket(
+    desk: Desk, sender: str, problem: str, contact: str
+) -> tuple[str, list[str], list[str]]:
     asked = desk.say(sender, problem)
     answered = desk.say(sender, contact)
     numbers = TICKET.findall(" ".join(answered))

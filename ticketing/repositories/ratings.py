@@ -10,7 +10,9 @@ from ticketing.models import SatisfactionRating
 
 def get_for_ticket(session: Session, ticket_id: int) -> SatisfactionRating | None:
     """The rating of a ticket, if it has one."""
-    return session.scalar(select(SatisfactionRating).where(SatisfactionRating.ticket_id == ticket_id))
+    return session.scalar(
+        select(SatisfactionRating).where(SatisfactionRating.ticket_id == ticket_id)
+    )
 
 
 def list_for_customer(session: Session, customer_id: int) -> list[SatisfactionRating]:

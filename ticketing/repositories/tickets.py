@@ -14,9 +14,7 @@ from ticketing.enums import Channel, Priority, TicketStatus
 from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_number
 
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
-_PRIORITY_RANK = case(
-    {p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0
-)
+_PRIORITY_RANK = case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0)
 # The sort keys clients may use; anything else is refused before it reaches SQL.
 SORT_COLUMNS: dict[str, ColumnElement] = {
     "created_at": Ticket.created_at,
@@ -74,7 +72,9 @@ def _conditions(flt: TicketFilter) -> list[ColumnElement[bool]]:
     if flt.statuses:
         conditions.append(Ticket.status.in_(flt.statuses))
     if flt.queue_keys:
-        conditions.append(Ticket.queue_id.in_(select(Queue.id).where(Queue.key.in_(flt.queue_keys))))
+        conditions.append(
+            Ticket.queue_id.in_(select(Queue.id).where(Queue.key.in_(flt.queue_keys)))
+        )
     if flt.priorities:
         conditions.append(Ticket.priority.in_(flt.priorities))
     if flt.channels:

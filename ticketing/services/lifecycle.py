@@ -88,7 +88,11 @@ def transition(
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (the ticket is closed)"
         raise InvalidTransition(
             f"a {current} ticket cannot become {to}; allowed: {allowed}",
-            details={"from": current.value, "to": to.value, "allowed": sorted(TRANSITIONS[current])},
+            details={
+                "from": current.value,
+                "to": to.value,
+                "allowed": sorted(TRANSITIONS[current]),
+            },
         )
     if to not in allowed_targets(current, principal=principal):
         raise Forbidden(
@@ -118,7 +122,9 @@ def transition(
     )
 
 
-def can_reopen(ticket: Ticket, *, policy: RoutingPolicy | None = None, now: datetime | None = None) -> bool:
+def can_reopen(
+    ticket: Ticket, *, policy: RoutingPolicy | None = None, now: datetime | None = None
+) -> bool:
     """Whether a customer's new message should reopen this ticket rather than open a new one."""
     if ticket.status is not S.RESOLVED or ticket.resolved_at is None:
         return False

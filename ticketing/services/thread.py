@@ -60,7 +60,8 @@ def post_message(
         TicketMessage(
             ticket_id=ticket.id,
             author_type=author,
-            author_name=author_name or (principal.name.removeprefix("staff:") if principal.is_staff else None),
+            author_name=author_name
+            or (principal.name.removeprefix("staff:") if principal.is_staff else None),
             body=body,
             public=public,
             created_at=moment,
@@ -69,15 +70,24 @@ def post_message(
     if author is AuthorType.CUSTOMER:
         if ticket.status is TicketStatus.PENDING:
             lifecycle.transition(
-                session, ticket=ticket, to=TicketStatus.OPEN, principal=principal,
-                reason="the customer answered", now=moment,
+                session,
+                ticket=ticket,
+                to=TicketStatus.OPEN,
+                principal=principal,
+                reason="the customer answered",
+                now=moment,
             )
         elif lifecycle.can_reopen(ticket, policy=policy, now=moment):
-            lifecycle.reopen(session, ticket=ticket, principal=principal, reason="the customer wrote again")
+            lifecycle.reopen(
+                session, ticket=ticket, principal=principal, reason="the customer wrote again"
+            )
     if author is AuthorType.AGENT and public and ticket.first_responded_at is None:
         change_fields(
-            session, ticket=ticket, actor=principal.name,
-            changes={"first_responded_at": moment}, now=moment,
+            session,
+            ticket=ticket,
+            actor=principal.name,
+            changes={"first_responded_at": moment},
+            now=moment,
         )
     session.flush()
     events.record(

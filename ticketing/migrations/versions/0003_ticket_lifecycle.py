@@ -44,7 +44,8 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"],
+            ["customer_id"],
+            ["customers.id"],
             name=op.f("fk_satisfaction_ratings_customer_id_customers"),
         ),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,209 @@
+"""Working tickets: who may see which, lists, edits with optimistic versions, claims."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ticketing import events
+from ticketing.enums import Category, Priority, TicketStatus
+from ticketing.errors import Conflict, Forbidden, ValidationFailed
+from ticketing.events import DeskEvent
+from ticketing.models import Agent, Ticket, TicketEvent, utcnow
+from ticketing.principals import Principal, Role
+from ticketing.repositories import agents as agents_repo
+from ticketing.repositories import tickets as tickets_repo
+from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
+from ticketing.routing import PolicyError, RoutingPolicy, default_policy
+from ticketing.services import lifecycle
+from ticketing.services.queues import ensure_queue
+from ticketing.services.tickets import TicketNotFound, change_fields, get_ticket
+
+MAX_PAGE = 100
+EDITABLE_FIELDS = frozenset({"status", "priority", "queue", "category", "subject"})
+
+
+class VersionConflict(Conflict):
+    code = "version_conflict"
+
+
+class AlreadyClaimed(Conflict):
+    code = "already_claimed"
+
+
+def _staff_account(session: Session, principal: Principal) -> Agent | None:
+    if principal.agent_id is None:
+        return None
+    return agents_repo.get_by_id(session, principal.agent_id)
+
+
+def _sees_everything(principal: Principal) -> bool:
+    return principal.role in (Role.SUPERVISOR, Role.ADMIN, Role.BOT_SERVICE)
+
+
+def can_see(session: Session, *, ticket: Ticket, principal: Principal) -> bool:
+    """Agents see the tickets of the queues they work and their own; supervisors see all."""
+    if _sees_everything(principal):
+        return True
+    agent = _staff_account(session, principal)
+    if agent is None:
+        return False
+    return ticket.assignee_id == agent.id or ticket.queue_id in {q.id for q in agent.queues}
+
+
+def get_visible(session: Session, *, number: str, principal: Principal) -> Ticket:
+    """A ticket this principal may see; 404 (not 403) otherwise, so numbers don't leak."""
+    ticket = get_ticket(session, number=number)
+    if not can_see(session, ticket=ticket, principal=principal):
+        raise TicketNotFound(f"no ticket with number {number[:40]!r}")
+    return ticket
+
+
+def list_visible(
+    session: Session,
+    *,
+    principal: Principal,
+    flt: TicketFilter,
+    sort: str = "-created_at",
+    limit: int = 50,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> tuple[list[Ticket], int]:
+    """One page of the tickets this principal may see that match the filter."""
+    if sort.removeprefix("-") not in SORT_COLUMNS:
+        raise ValidationFailed(
+            f"sort must be one of {sorted(SORT_COLUMNS)} (prefix - for descending)", field="sort"
+        )
+    if principal.role is Role.BOT_SERVICE and flt.customer_id is None:
+        raise Forbidden("the bot lists only one customer's tickets (customer_id)", code="forbidden")
+    flt = replace(flt, now=now or utcnow())
+    if not _sees_everything(principal):
+        agent = _staff_account(session, principal)
+        if agent is None:
+            raise Forbidden("only staff list tickets", code="forbidden")
+        flt = replace(
+            flt, visible_queue_ids=[q.id for q in agent.queues], visible_assignee_id=agent.id
+        )
+    return tickets_repo.list_tickets(
+        session, flt, sort=sort, limit=min(max(limit, 1), MAX_PAGE), offset=max(offset, 0)
+    )
+
+
+def update(
+    session: Session,
+    *,
+    ticket: Ticket,
+    principal: Principal,
+    version: int,
+    changes: dict[str, Any],
+    policy: RoutingPolicy | None = None,
+) -> Ticket:
+    """Apply an edit made against ``version``; a stale version changes nothing (409)."""
+    if unknown := set(changes) - EDITABLE_FIELDS:
+        raise ValidationFailed(f"cannot edit {sorted(unknown)}", field=sorted(unknown)[0])
+    if version != ticket.version:
+        raise VersionConflict(
+            f"{ticket.number} changed since you read it (version {version}, now {ticket.version})",
+            details={"current_version": ticket.version},
+        )
+    policy = policy or default_policy()
+    fields: dict[str, object] = {}
+    if "priority" in changes:
+        fields["priority"] = Priority(changes["priority"])
+    if "category" in changes:
+        fields["category"] = Category(changes["category"])
+    if "subject" in changes:
+        fields["subject"] = changes["subject"]
+    if "queue" in changes and changes["queue"] != ticket.queue.key:
+        try:
+            definition = policy.queue(str(changes["queue"]))
+        except PolicyError:
+            raise ValidationFailed(f"no queue {changes['queue']!r}", field="queue") from None
+        fields["queue_id"] = ensure_queue(session, definition).id
+        fields["assignee_id"] = None
+    if fields and principal.role is Role.BOT_SERVICE:
+        raise Forbidden("the bot may only change a ticket's status", code="forbidden")
+    number = ticket.number  # read now: after a failed flush the ticket cannot be loaded
+    try:
+        if fields:
+            change_fields(session, ticket=ticket, actor=principal.name, changes=fields)
+            events.record(
+                session, DeskEvent("ticket.updated", ticket.number, {"fields": sorted(fields)})
+            )
+        if "status" in changes:
+            lifecycle.transition(
+                session, ticket=ticket, to=TicketStatus(changes["status"]), principal=principal
+            )
+        session.flush()
+    except StaleDataError:
+        raise VersionConflict(f"{number} was changed by someone else at the same time") from None
+    session.refresh(ticket, attribute_names=["queue", "assignee"])
+    return ticket
+
+
+def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
+    """Take an unassigned ticket; of two agents claiming at once exactly one wins."""
+    agent = _staff_account(session, principal)
+    if agent is None:
+        raise Forbidden("only staff claim tickets", code="forbidden")
+    if principal.role is Role.AGENT and ticket.queue_id not in {q.id for q in agent.queues}:
+        raise Forbidden(f"you do not work the {ticket.queue.key} queue", code="not_your_queue")
+    if ticket.assignee_id == agent.id:
+        return ticket
+    if ticket.assignee_id is not None:
+        raise AlreadyClaimed(
+            f"{ticket.number} is already held by {ticket.assignee.username if ticket.assignee else 'another agent'}",
+        )
+    now = utcnow()
+    old_status = ticket.status
+    if not tickets_repo.claim(session, ticket_id=ticket.id, agent_id=agent.id, now=now):
+        session.expire(ticket)
+        holder = get_ticket(session, number=ticket.number or "").assignee
+        raise AlreadyClaimed(
+            f"{ticket.number} was just claimed by {holder.username if holder else 'another agent'}"
+        )
+    for field, old, new in (
+        ("assignee_id", None, agent.id),
+        ("status", old_status, TicketStatus.OPEN),
+    ):
+        if old != new:
+            tickets_repo.add_event(
+                session,
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor=principal.name,
+                    field=field,
+                    old_value=None if old is None else str(old),
+                    new_value=str(new),
+                    created_at=now,
+                ),
+            )
+    session.flush()
+    events.record(
+        session,
+        DeskEvent("ticket.assigned", ticket.number, {"agent": agent.username, "claimed": True}),
+    )
+    return get_ticket(session, number=ticket.number or "")
+
+
+def sla_state(ticket: Ticket, *, now: datetime | None = None) -> str:
+    """``ok``, ``warning`` (80 % of a target used) or ``breached``, for an active ticket."""
+    if ticket.status not in lifecycle.ACTIVE_STATUSES:
+        return "ok"
+    moment = now or utcnow()
+    waiting_first = ticket.first_responded_at is None
+    if (
+        waiting_first and ticket.first_response_due_at < moment
+    ) or ticket.resolution_due_at < moment:
+        return "breached"
+    warn_first = ticket.first_response_warning_at
+    warn_resolution = ticket.resolution_warning_at
+    if (waiting_first and warn_first is not None and warn_first <= moment) or (
+        warn_resolution is not None and warn_resolution <= moment
+    ):
+        return "warning"
+    return "ok"
