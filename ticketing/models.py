@@ -201,6 +201,14 @@ class Ticket(TimestampMixin, Base):
     # When each SLA clock reaches 80 % of its target (the warning), fixed at creation.
     first_response_warning_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolution_warning_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # SLA clocks: what the scheduler already announced (each fires once), and the pause
+    # while the ticket waits on the customer.
+    first_response_warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolution_warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    first_response_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolution_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     # Optimistic concurrency: every ORM UPDATE of a ticket says WHERE version = <the
     # version read>, so of two writers that read the same version only one wins (the

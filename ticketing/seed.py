@@ -73,7 +73,7 @@ AGENTS = [
         "zhao.min",
         "赵敏",
         ["zh", "en"],
-        ["complaints", "general"],
+        ["complaints", "general", "supervisors"],
         2,
         AgentPresence.ONLINE,
         StaffRole.SUPERVISOR,
@@ -215,6 +215,7 @@ def seed_demo_data(
             payload=demo.payload,
             idempotency_key=demo.key,
             policy=policy,
+            assign=False,  # the demo tickets get the states listed above
         )
         ticket = creation.ticket
         if creation.created:

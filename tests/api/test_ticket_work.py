@@ -13,11 +13,14 @@ StaffClient = Callable[[str], dict[str, str]]
 
 @pytest.fixture
 def staff(anonymous_client: TestClient, session: Session) -> StaffClient:
-    """Log a staff member in (creating the demo-like accounts) and return auth headers."""
-    make_staff(session, "wang.fang", queues=["technical_support"])
-    make_staff(session, "li.na", queues=["technical_support", "complaints"])
-    make_staff(session, "sam.taylor", queues=["billing"])
-    make_staff(session, "zhao.min", role="supervisor")
+    """Log a staff member in (creating the demo-like accounts) and return auth headers.
+
+    Everyone is offline, so new tickets wait in their queues instead of being assigned.
+    """
+    make_staff(session, "wang.fang", queues=["technical_support"], presence="offline")
+    make_staff(session, "li.na", queues=["technical_support", "complaints"], presence="offline")
+    make_staff(session, "sam.taylor", queues=["billing"], presence="offline")
+    make_staff(session, "zhao.min", role="supervisor", presence="offline")
 
     def headers(username: str) -> dict[str, str]:
         response = anonymous_client.post(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ticketing.models import Agent
+from ticketing.enums import AgentPresence
+from ticketing.models import Agent, agent_queues
 
 
 def get_by_username(session: Session, username: str) -> Agent | None:
@@ -26,4 +29,77 @@ def get_by_id(session: Session, agent_id: int) -> Agent | None:
     """The agent with this id, with its queues loaded."""
     return session.scalar(
         select(Agent).where(Agent.id == agent_id).options(selectinload(Agent.queues))
+    )
+
+
+def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
+    """How many unfinished tickets each agent holds."""
+    from ticketing.enums import TicketStatus
+    from ticketing.models import Ticket
+
+    if not agent_ids:
+        return {}
+    rows = session.execute(
+        select(Ticket.assignee_id, func.count(Ticket.id))
+        .where(
+            Ticket.assignee_id.in_(agent_ids),
+            Ticket.status.in_(
+                (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
+            ),
+        )
+        .group_by(Ticket.assignee_id)
+    ).all()
+    counts = {agent_id: 0 for agent_id in agent_ids}
+    counts.update({agent_id: count for agent_id, count in rows})
+    return counts
+
+
+def last_assigned(session: Session, agent_ids: list[int]) -> dict[int, datetime | None]:
+    """When each agent last got a ticket (None if never)."""
+    from ticketing.models import Ticket
+
+    rows = session.execute(
+        select(Ticket.assignee_id, func.max(Ticket.assigned_at))
+        .where(Ticket.assignee_id.in_(agent_ids))
+        .group_by(Ticket.assignee_id)
+    ).all()
+    found: dict[int, datetime | None] = {agent_id: None for agent_id in agent_ids}
+    found.update({agent_id: at for agent_id, at in rows})
+    return found
+
+
+def candidates(session: Session, *, queue_id: int, lock: bool) -> list[Agent]:
+    """Online, active agents who work a queue; rows locked when asked (PostgreSQL)."""
+    query = (
+        select(Agent)
+        .join(agent_queues, agent_queues.c.agent_id == Agent.id)
+        .where(
+            agent_queues.c.queue_id == queue_id,
+            Agent.presence == AgentPresence.ONLINE,
+            Agent.active.is_(True),
+        )
+        .order_by(Agent.id)
+    )
+    if lock:
+        # Serialise assignment per agent, so two workers cannot both fill its last slot.
+        query = query.with_for_update(of=Agent)
+    return list(session.scalars(query))
+
+
+def list_staff(session: Session) -> list[Agent]:
+    """Every active staff account with its queues."""
+    return list(
+        session.scalars(
+            select(Agent)
+            .where(Agent.active.is_(True))
+            .options(selectinload(Agent.queues))
+            .order_by(Agent.username)
+        )
+    )
+
+
+def queue_ids(session: Session, agent_id: int) -> set[int]:
+    """The ids of the queues an agent works."""
+    return set(
+        session.scalars(select(agent_queues.c.queue_id).where(agent_queues.c.agent_id == agent_id))
     )

@@ -213,3 +213,57 @@ def add_event(session: Session, event: TicketEvent) -> TicketEvent:
     """Record a change in a ticket's history."""
     session.add(event)
     return event
+
+
+def waiting_in_queues(
+    session: Session, *, queue_ids: Sequence[int], limit: int, lock: bool
+) -> list[Ticket]:
+    """Unassigned tickets waiting in these queues: most urgent first, then the oldest.
+
+    Locked with SKIP LOCKED on PostgreSQL, so two workers serving the queue at once
+    never pick the same ticket.
+    """
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.queue_id.in_(queue_ids),
+            Ticket.assignee_id.is_(None),
+            Ticket.status.in_((TicketStatus.NEW, TicketStatus.ESCALATED)),
+        )
+        .order_by(_PRIORITY_RANK.desc(), Ticket.created_at, Ticket.id)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=Ticket)
+    return list(session.scalars(query))
+
+
+def sla_due(session: Session, *, now: datetime, limit: int, lock: bool) -> list[Ticket]:
+    """Active, unpaused tickets with an SLA warning or breach not yet announced."""
+    first_open = Ticket.first_responded_at.is_(None)
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.status.in_(_ACTIVE),
+            Ticket.sla_paused_at.is_(None),
+            or_(
+                and_(
+                    first_open,
+                    Ticket.first_response_warned_at.is_(None),
+                    Ticket.first_response_warning_at <= now,
+                ),
+                and_(
+                    first_open,
+                    Ticket.first_response_breached_at.is_(None),
+                    Ticket.first_response_due_at <= now,
+                ),
+                and_(Ticket.resolution_warned_at.is_(None), Ticket.resolution_warning_at <= now),
+                and_(Ticket.resolution_breached_at.is_(None), Ticket.resolution_due_at <= now),
+            ),
+        )
+        .order_by(Ticket.id)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=Ticket)
+    return list(session.scalars(query))

@@ -23,6 +23,7 @@ from ticketing.events import DeskEvent
 from ticketing.models import Ticket, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.routing import RoutingPolicy, default_policy
+from ticketing.services import assignment, sla
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import change_fields
 
@@ -108,6 +109,8 @@ def transition(
         changes["resolved_at"] = None
     if to is S.NEW:
         changes["assignee_id"] = None
+    changes.update(sla.pause_changes(ticket, to=to, now=moment))
+    holder = ticket.assignee_id
     change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     event_type = _EVENT_FOR_STATUS.get(to)
     if current is S.RESOLVED and to in (S.OPEN, S.NEW):
@@ -120,6 +123,9 @@ def transition(
             {"from": current.value, "to": to.value, "reason": reason, "by": principal.name},
         ),
     )
+    finished = to in (S.RESOLVED, S.CLOSED, S.NEW) and current in ACTIVE_STATUSES
+    if holder is not None and finished:
+        assignment.on_capacity_freed(session, agent_id=holder)
 
 
 def can_reopen(
@@ -170,9 +176,14 @@ def escalate(
         changes["queue_id"] = queue.id
         # A new queue means new people: the ticket waits there for one of them.
         changes["assignee_id"] = None
+    changes.update(sla.pause_changes(ticket, to=S.ESCALATED, now=moment))
+    holder = ticket.assignee_id
     change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     if "queue_id" in changes:
         session.refresh(ticket, attribute_names=["queue"])
+        if holder is not None:
+            assignment.on_capacity_freed(session, agent_id=holder)
+        assignment.assign_new_ticket(session, ticket=ticket, now=moment)
     events.record(
         session,
         DeskEvent(

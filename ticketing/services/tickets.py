@@ -84,6 +84,7 @@ def create_ticket(
     idempotency_key: str | None = None,
     policy: RoutingPolicy | None = None,
     now: datetime | None = None,
+    assign: bool = True,
 ) -> TicketCreation:
     """Open a ticket: resolve the customer, route it, set priority and SLA dues, record it.
 
@@ -117,6 +118,13 @@ def create_ticket(
     if claim is not None:
         claim.ticket_id = ticket.id
         session.flush()
+    if assign:
+        from ticketing.services import assignment  # assignment writes through this module
+
+        if assignment.assign_new_ticket(session, ticket=ticket, now=now) is not None:
+            reloaded = tickets_repo.get_by_id(session, ticket.id)
+            assert reloaded is not None
+            ticket = reloaded
     logger.info(
         "ticket %s opened in queue %s with priority %s by %s",
         ticket.number,

@@ -102,3 +102,70 @@ def test_two_edits_of_one_version_exactly_one_wins(
     with clean_database.sessions() as session:
         ticket = get_ticket(session, number=ticket_number)
         assert (ticket.priority.value, ticket.version) == (winner, 2)
+
+
+def test_two_schedulers_announce_each_warning_and_breach_once(
+    clean_database: Database, vault: Vault
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from ticketing.models import TicketEvent
+    from ticketing.services import sla
+
+    opened = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    with clean_database.sessions.begin() as session:
+        for i in range(12):
+            payload = TicketCreate.model_validate(ticket_payload(customer={"external_id": f"c{i}"}))
+            create_ticket(session, vault=vault, principal=BOT, payload=payload, now=opened)
+
+    counts: list[sla.ScanResult] = []
+    barrier = threading.Barrier(2)
+
+    def scheduler() -> None:
+        with clean_database.sessions.begin() as session:
+            barrier.wait()
+            counts.append(sla.scan(session, now=opened + timedelta(hours=5), limit=5))
+        with clean_database.sessions.begin() as session:
+            counts.append(sla.scan(session, now=opened + timedelta(hours=5)))
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sum(c.breaches for c in counts) == 12
+    with clean_database.sessions() as session:
+        escalations = session.scalar(
+            select(func.count())
+            .select_from(TicketEvent)
+            .where(TicketEvent.field == "escalation_level")
+        )
+    assert escalations == 12
+
+
+def test_concurrent_tickets_never_overfill_an_agent(clean_database: Database, vault: Vault) -> None:
+    from sqlalchemy import func, select
+
+    from ticketing.models import Ticket
+
+    with clean_database.sessions() as session:
+        make_staff(session, "solo", queues=["technical_support"], capacity=2)
+
+    def opener(n: int) -> Callable[[Session], str]:
+        def open_one(session: Session) -> str:
+            payload = TicketCreate.model_validate(ticket_payload(customer={"external_id": f"x{n}"}))
+            ticket = create_ticket(session, vault=vault, principal=BOT, payload=payload).ticket
+            return "assigned" if ticket.assignee_id else "waiting"
+
+        return open_one
+
+    outcomes = race([opener(n) for n in range(6)], clean_database)
+    assert outcomes.count("assigned") == 2
+    with clean_database.sessions() as session:
+        held = session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.assignee_id.is_not(None))
+        )
+    assert held == 2
