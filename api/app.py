@@ -12,10 +12,11 @@ from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
-from api.routers import auth, customers, health, tickets
+from api.routers import agents, auth, customers, health, tickets
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.privacy import Vault
+from ticketing.scheduler import SlaScheduler
 from ticketing.settings import Settings, get_settings
 
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -37,7 +38,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = (
+            SlaScheduler(database, interval_seconds=settings.sla_scan_seconds)
+            if settings.sla_scheduler
+            else None
+        )
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         if redis_client is not None:
             redis_client.close()
         database.dispose()
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(tickets.router)
     v1.include_router(customers.router)
     v1.include_router(auth.router)
+    v1.include_router(agents.router)
     app.include_router(v1)
     # The only route under /api/v1 without a token: logging in.
     app.include_router(auth.public_router, prefix="/api/v1")

@@ -304,6 +304,17 @@ class EscalationCreate(BaseModel):
     source: EscalationSource = EscalationSource.AGENT
 
 
+class AssignmentCreate(BaseModel):
+    """Who should work the ticket; ``force`` lets a supervisor go past the agent's capacity."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"agent": "li.na", "force": False}]}
+    )
+
+    agent: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    force: bool = False
+
+
 class RatingCreate(BaseModel):
     """The customer's satisfaction with a resolved ticket."""
 

@@ -95,6 +95,15 @@ class Settings(DatabaseSettings):
         le=7 * 24 * 60,
         validation_alias=AliasChoices("staff_token_minutes", "DESK_STAFF_TOKEN_MINUTES"),
     )
+    sla_scheduler: bool = Field(
+        default=True, validation_alias=AliasChoices("sla_scheduler", "DESK_SLA_SCHEDULER")
+    )
+    sla_scan_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("sla_scan_seconds", "DESK_SLA_SCAN_SECONDS"),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         gt=0,

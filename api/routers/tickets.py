@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import AwareDatetime
 
-from api.auth import StaffOnly, require_roles
+from api.auth import StaffOnly, SupervisorOnly, require_roles
 from api.deps import SessionDep, VaultDep
 from ticketing.enums import Channel, EscalationSource, Priority, TicketStatus
 from ticketing.models import Ticket
@@ -16,6 +16,7 @@ from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import TicketFilter
 from ticketing.schemas import (
+    AssignmentCreate,
     EscalationCreate,
     HistoryEntry,
     MessageCreate,
@@ -29,7 +30,8 @@ from ticketing.schemas import (
     TicketSummary,
     TicketUpdate,
 )
-from ticketing.services import lifecycle
+from ticketing.errors import ValidationFailed
+from ticketing.services import assignment, lifecycle
 from ticketing.services import ratings as ratings_service
 from ticketing.services import thread as thread_service
 from ticketing.services import tickets as tickets_service
@@ -313,6 +315,28 @@ def claim_ticket(number: str, session: SessionDep, principal: StaffOnly) -> Tick
     ticket = work_service.get_visible(session, number=number, principal=principal)
     ticket = work_service.claim(session, ticket=ticket, principal=principal)
     return ticket_read(ticket, principal=principal)
+
+
+@router.post(
+    "/{number}/assign",
+    response_model=TicketRead,
+    responses={
+        **{code: _ERRORS[code] for code in (401, 403, 404, 422)},
+        409: {"description": "The agent is at capacity (`agent_at_capacity`); send force"},
+    },
+)
+def assign_ticket(
+    number: str, payload: AssignmentCreate, session: SessionDep, principal: SupervisorOnly
+) -> TicketRead:
+    """A supervisor gives the ticket to an agent who works its queue (transfer/reassign)."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    agent = agents_repo.get_by_username(session, payload.agent)
+    if agent is None or not agent.active:
+        raise ValidationFailed(f"no agent {payload.agent!r}", field="agent")
+    assignment.assign_to(
+        session, ticket=ticket, agent=agent, actor=principal.name, force=payload.force
+    )
+    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
 
 
 @router.post(

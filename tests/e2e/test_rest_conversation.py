@@ -164,6 +164,7 @@ class TestRestConversation:
         row = desk.ticket_row(number)
         assert row is not None, f"{number} is not in the database"
         assert row.description == problem
+        # No English-speaking technical-support agent is online in the demo: it waits.
         assert (row.channel, row.language, row.status) == ("rest", "en", "new")
         assert row.queue == "technical_support"
 
@@ -179,10 +180,11 @@ class TestRestConversation:
         assert "工单" in " ".join(answered)
         row = desk.ticket_row(number)
         assert row is not None and row.description == problem
-        assert (row.channel, row.language) == ("rest", "zh")
+        # 王芳 works technical support in Chinese and is online: it is assigned at once.
+        assert (row.channel, row.language, row.status) == ("rest", "zh", "open")
 
         status = " ".join(desk.say(sender, f"{number} 现在什么进度"))
-        assert number in status and "等待客服接手" in status
+        assert number in status and "客服已经接手" in status
 
     def test_seeded_ticket_status_comes_from_the_database(self, desk: Desk) -> None:
         row = desk.ticket_row("SD-100001")

@@ -29,6 +29,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "data_keys": f"test1:{random_key()}",
         "blind_index_key": random_key(),
         "jwt_secret": JWT_SECRET,
+        # Tests run scans themselves, at the times they choose.
+        "sla_scheduler": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
