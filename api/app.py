@@ -12,7 +12,7 @@ from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
-from api.routers import agents, auth, customers, health, tickets
+from api.routers import agents, audit, auth, customers, health, tickets
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.privacy import Vault
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(customers.router)
     v1.include_router(auth.router)
     v1.include_router(agents.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
     # The only route under /api/v1 without a token: logging in.
     app.include_router(auth.public_router, prefix="/api/v1")

@@ -104,10 +104,18 @@ class Customer(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     display_name_enc: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
+    # Resident ID number (encrypted, like every personal value).
+    id_number_enc: Mapped[str | None] = mapped_column(Text)
+    # {"channels": [...allowed...], "quiet_hours": ["22:00", "08:00"]}
+    contact_preferences: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    # Set on the customer that was merged into another (the survivor keeps everything).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="customer", lazy="raise", order_by="Identity.id"
     )
+    tags: Mapped[list[CustomerTag]] = relationship(lazy="raise", order_by="CustomerTag.tag")
 
 
 class Identity(Base):
@@ -284,3 +292,36 @@ class SatisfactionRating(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class CustomerTag(Base):
+    """A label on a customer: vip, high_value, churn_risk or a free one."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (UniqueConstraint("customer_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    tag: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who touched personal data, when and why. Append-only: no API edits or deletes it.
+
+    Never holds the personal values themselves, only which field was read or changed.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    field: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

@@ -116,3 +116,52 @@ def mask_email(value: str) -> str:
     if not sep or not local:
         return "***"
     return f"{local[0]}***@{domain}"
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def normalise_id_number(value: str, *, field: str = "id_number") -> str:
+    """An 18-character mainland resident ID number with a valid check character (GB 11643)."""
+    candidate = value.strip().upper().replace(" ", "")
+    if len(candidate) != 18 or not candidate[:17].isdigit() or candidate[17] not in "0123456789X":
+        raise ValidationFailed(
+            "a resident ID number has 17 digits and a check digit or X", field=field,
+            code="invalid_id_number",
+        )
+    total = sum(int(digit) * weight for digit, weight in zip(candidate[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != candidate[17]:
+        raise ValidationFailed(
+            "the ID number's check digit does not match", field=field, code="invalid_id_number"
+        )
+    return candidate
+
+
+def mask_id_number(value: str) -> str:
+    """``110101199003071234`` -> ``1101**********1234``."""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
+
+
+def mask_name(value: str) -> str:
+    """Surname only: ``李雷`` -> ``李*``; ``Sam Taylor`` -> ``S*** T***``.
+
+    Chinese names keep the first character (the surname); Latin names keep the first
+    letter of each part.
+    """
+    name = value.strip()
+    if not name:
+        return ""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in name):
+        return name[0] + "*" * max(len(name) - 1, 1)
+    return " ".join(f"{part[0]}***" for part in name.split())
+
+
+MASKERS = {
+    "phone": mask_phone,
+    "email": mask_email,
+    "id_number": mask_id_number,
+    "name": mask_name,
+}

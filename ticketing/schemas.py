@@ -369,3 +369,164 @@ class CustomerRead(BaseModel):
     has_email: bool
     phone_masked: str | None
     email_masked: str | None
+
+
+class IdentityRead(BaseModel):
+    """A way the desk knows a customer; contact values disclosed by role."""
+
+    kind: str
+    value: str | None
+    verified: bool
+
+
+class ProfileTicket(BaseModel):
+    number: str
+    status: TicketStatus
+    priority: Priority
+    queue: str
+    subject: str
+    created_at: datetime
+
+
+class ProfileMessage(BaseModel):
+    ticket_id: int
+    author_type: AuthorType
+    body: str
+    created_at: datetime
+
+
+class ProfileRating(BaseModel):
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+class ProfileRead(BaseModel):
+    """The 360° view of a customer. Personal fields are masked or clear by the caller's role."""
+
+    id: int
+    language: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    id_number: str | None = None
+    shown_in_clear: list[str]
+    contact_preferences: dict[str, Any]
+    tags: list[str]
+    identities: list[IdentityRead]
+    tickets: list[ProfileTicket]
+    recent_messages: list[ProfileMessage]
+    ratings: list[ProfileRating]
+    erased: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPreferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[Channel] = Field(default_factory=list, max_length=10)
+    quiet_hours: (
+        tuple[
+            Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
+            Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
+        ]
+        | None
+    ) = None
+
+
+class ProfileUpdate(BaseModel):
+    """Edits of a profile; personal ones are audited."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"display_name": "李雷", "language": "zh"},
+                {"contact_preferences": {"channels": ["wechat"], "quiet_hours": ["22:00", "08:00"]}},
+            ]
+        },
+    )
+
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    language: Language | None = None
+    contact_preferences: ContactPreferences | None = None
+
+
+class TagsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tags": ["vip"]}]})
+
+    tags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = Field(
+        max_length=20
+    )
+
+
+class IdentityCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "phone", "value": "13800138000", "verified": True}]},
+    )
+
+    kind: Literal["phone", "email"]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    verified: bool = False
+
+
+class RevealRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"field": "phone", "reason": "customer asked for a call back"}]},
+    )
+
+    field: Literal["phone", "email", "id_number", "name"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)]
+
+
+class RevealRead(BaseModel):
+    field: str
+    value: str | None
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"other_id": 7}]})
+
+    other_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "PIPL deletion request #2211"}]}
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)]
+
+
+class CustomerSearch(BaseModel):
+    """An exact phone number or e-mail address to look a customer up by."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"phone": "13800138000"}]}
+    )
+
+    phone: PhoneNumber = Field(default=None, max_length=40)
+    email: EmailAddress = Field(default=None, max_length=254)
+
+
+class CustomerMatch(BaseModel):
+    id: int
+    language: str
+
+
+class AuditRead(BaseModel):
+    """An audit log entry (no personal values, only which field)."""
+
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    customer_id: int | None
+    field: str | None
+    reason: str | None
+    details: dict[str, Any]

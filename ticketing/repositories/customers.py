@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ticketing.enums import IdentityKind
-from ticketing.models import Customer, Identity
+from ticketing.models import Customer, Identity, Ticket, TicketMessage
 
 
 def get_identity(session: Session, *, kind: IdentityKind, value_hash: str) -> Identity | None:
@@ -38,3 +38,63 @@ def add_identity(session: Session, identity: Identity) -> Identity:
     session.add(identity)
     session.flush()
     return identity
+
+
+def get_profile(session: Session, customer_id: int) -> Customer | None:
+    """A customer with identities and tags loaded."""
+    return session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .options(selectinload(Customer.identities), selectinload(Customer.tags))
+        .execution_options(populate_existing=True)
+    )
+
+
+def identities_of(session: Session, customer_id: int) -> list[Identity]:
+    """A customer's identities, oldest first."""
+    return list(
+        session.scalars(
+            select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)
+        )
+    )
+
+
+def tickets_of(session: Session, customer_id: int, *, limit: int = 50) -> list[Ticket]:
+    """A customer's tickets, newest first."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.customer_id == customer_id)
+            .options(joinedload(Ticket.queue))
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_public_messages(session: Session, customer_id: int, *, limit: int = 20) -> list[TicketMessage]:
+    """The latest public messages of a customer's tickets, newest first."""
+    return list(
+        session.scalars(
+            select(TicketMessage)
+            .join(Ticket, Ticket.id == TicketMessage.ticket_id)
+            .where(Ticket.customer_id == customer_id, TicketMessage.public.is_(True))
+            .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def all_encrypted(session: Session) -> tuple[list[Customer], list[Identity], list[Ticket]]:
+    """Every row that holds ciphertext (for key rotation)."""
+    return (
+        list(session.scalars(select(Customer))),
+        list(session.scalars(select(Identity))),
+        list(session.scalars(select(Ticket).where(Ticket.contact_enc.is_not(None)))),
+    )
+
+
+def find_by_contact(session: Session, *, kind: IdentityKind, value_hash: str) -> Customer | None:
+    """The customer a phone or e-mail identity belongs to."""
+    identity = get_identity(session, kind=kind, value_hash=value_hash)
+    return get_customer(session, identity.customer_id) if identity else None

@@ -1,0 +1,428 @@
+"""The customer profile store for staff: the 360° view, disclosure by role, reveals,
+edits, tags, identities, merges and erasure. Every access to personal data is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ticketing.enums import AuthorType, IdentityKind
+from ticketing.errors import Conflict, Forbidden, ValidationFailed
+from ticketing.models import (
+    AuditEntry,
+    Customer,
+    CustomerTag,
+    Identity,
+    SatisfactionRating,
+    Ticket,
+    TicketMessage,
+    utcnow,
+)
+from ticketing.principals import Principal, Role
+from ticketing.privacy import (
+    MASKERS,
+    DecryptionFailed,
+    Vault,
+    normalise_email,
+    normalise_id_number,
+    normalise_phone,
+)
+from ticketing.repositories import audit as audit_repo
+from ticketing.repositories import customers as customers_repo
+from ticketing.repositories import ratings as ratings_repo
+from ticketing.services.customers import CustomerNotFound
+
+DISCLOSURE_PATH = Path(__file__).resolve().parent.parent / "disclosure.yml"
+PERSONAL_FIELDS = ("phone", "email", "id_number", "name")
+KNOWN_TAGS = frozenset({"vip", "high_value", "churn_risk"})
+MAX_TAGS = 20
+ERASED = "[erased]"
+# Own channels first: when two merged profiles disagree and were updated at the same
+# time, the value that came through the desk's own channel wins over a third party's.
+CHANNEL_PRIORITY: tuple[IdentityKind, ...] = (
+    IdentityKind.WEB_SESSION,
+    IdentityKind.REST,
+    IdentityKind.VOICE,
+    IdentityKind.PHONE,
+    IdentityKind.EMAIL,
+    IdentityKind.WECHAT_OPENID,
+)
+
+
+@lru_cache(maxsize=1)
+def disclosure_policy() -> dict[str, Any]:
+    """The packaged disclosure policy (who sees which field how)."""
+    with DISCLOSURE_PATH.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = yaml.safe_load(handle)
+    return data
+
+
+def disclosure(role: Role, field_name: str) -> str:
+    """``clear``, ``masked`` or ``hidden`` for this role and field."""
+    rules = disclosure_policy()["roles"].get(role.value, {})
+    return str(rules.get(field_name, "hidden"))
+
+
+def audit(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    customer_id: int | None,
+    field_name: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append to the audit log (field names only, never values)."""
+    audit_repo.add(
+        session,
+        AuditEntry(
+            at=utcnow(),
+            actor=principal.name,
+            role=principal.role.value,
+            action=action,
+            customer_id=customer_id,
+            field=field_name,
+            reason=reason,
+            details=details or {},
+        ),
+    )
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    """A customer with identities and tags; a merged one resolves to its survivor."""
+    seen: set[int] = set()
+    current = customers_repo.get_profile(session, customer_id)
+    while current is not None and current.merged_into_id is not None and current.id not in seen:
+        seen.add(current.id)
+        current = customers_repo.get_profile(session, current.merged_into_id)
+    if current is None:
+        raise CustomerNotFound(f"no customer {customer_id}")
+    return current
+
+
+def plaintext(customer: Customer, field_name: str, *, vault: Vault) -> str | None:
+    """A personal field in clear (the newest phone or e-mail identity for contacts)."""
+    if field_name == "name":
+        return vault.decrypt(customer.display_name_enc) if customer.display_name_enc else None
+    if field_name == "id_number":
+        return vault.decrypt(customer.id_number_enc) if customer.id_number_enc else None
+    kind = IdentityKind.PHONE if field_name == "phone" else IdentityKind.EMAIL
+    values = [i for i in customer.identities if i.kind is kind]
+    return vault.decrypt(values[-1].value_enc) if values else None
+
+
+@dataclass
+class ProfileView:
+    """What one caller may see of a customer, with the fields shown in clear listed."""
+
+    customer: Customer
+    personal: dict[str, str | None]
+    identities: list[dict[str, Any]]
+    tags: list[str]
+    tickets: list[Ticket]
+    messages: list[TicketMessage]
+    ratings: list[SatisfactionRating]
+    shown_in_clear: list[str] = field(default_factory=list)
+
+
+def view(session: Session, *, vault: Vault, customer_id: int, principal: Principal) -> ProfileView:
+    """The 360° view as this principal may see it; showing anything in clear is audited."""
+    customer = get_customer(session, customer_id)
+    personal: dict[str, str | None] = {}
+    shown: list[str] = []
+    for name in PERSONAL_FIELDS:
+        rule = disclosure(principal.role, name)
+        if rule == "hidden":
+            continue
+        value = _safe_plaintext(customer, name, vault=vault)
+        if value is None:
+            personal[name] = None
+        elif rule == "clear":
+            personal[name] = value
+            shown.append(name)
+        else:
+            personal[name] = MASKERS[name](value)
+    identities = []
+    for identity in customer.identities:
+        value = _safe_decrypt(identity.value_enc, vault=vault)
+        contact = identity.kind in (IdentityKind.PHONE, IdentityKind.EMAIL)
+        rule = disclosure(principal.role, identity.kind.value) if contact else "clear"
+        shown_value = (
+            None if value is None or rule == "hidden"
+            else value if rule == "clear"
+            else MASKERS[identity.kind.value](value)
+        )
+        identities.append(
+            {"kind": identity.kind.value, "value": shown_value, "verified": identity.verified}
+        )
+    if shown:
+        audit(session, principal=principal, action="view", customer_id=customer.id,
+              details={"fields": shown})
+    return ProfileView(
+        customer=customer,
+        personal=personal,
+        identities=identities,
+        tags=[t.tag for t in customer.tags],
+        tickets=customers_repo.tickets_of(session, customer.id),
+        messages=customers_repo.recent_public_messages(session, customer.id),
+        ratings=ratings_repo.list_for_customer(session, customer.id),
+        shown_in_clear=shown,
+    )
+
+
+def reveal(
+    session: Session,
+    *,
+    vault: Vault,
+    customer_id: int,
+    field_name: str,
+    reason: str,
+    principal: Principal,
+) -> str | None:
+    """One personal field in clear, for a stated reason; always audited."""
+    if field_name not in PERSONAL_FIELDS:
+        raise ValidationFailed(f"field must be one of {list(PERSONAL_FIELDS)}", field="field")
+    if principal.role.value not in disclosure_policy()["may_reveal"]:
+        raise Forbidden("your role may not reveal personal data", code="forbidden")
+    if len(reason.strip()) < 5:
+        raise ValidationFailed("say why you need it (at least 5 characters)", field="reason")
+    customer = get_customer(session, customer_id)
+    audit(session, principal=principal, action="reveal", customer_id=customer.id,
+          field_name=field_name, reason=reason.strip())
+    return plaintext(customer, field_name, vault=vault)
+
+
+def update_profile(
+    session: Session,
+    *,
+    vault: Vault,
+    customer_id: int,
+    changes: dict[str, Any],
+    principal: Principal,
+) -> Customer:
+    """Edit name, ID number, language or contact preferences; personal changes audited."""
+    customer = get_customer(session, customer_id)
+    if customer.erased_at is not None:
+        raise Conflict("this customer was erased", code="customer_erased")
+    if "display_name" in changes:
+        value = (changes["display_name"] or "").strip()
+        customer.display_name_enc = vault.encrypt(value) if value else None
+        audit(session, principal=principal, action="update", customer_id=customer.id,
+              field_name="name")
+    if "id_number" in changes:
+        raw = changes["id_number"]
+        customer.id_number_enc = vault.encrypt(normalise_id_number(raw)) if raw else None
+        audit(session, principal=principal, action="update", customer_id=customer.id,
+              field_name="id_number")
+    if "language" in changes and changes["language"]:
+        customer.language = str(changes["language"])
+    if "contact_preferences" in changes and changes["contact_preferences"] is not None:
+        customer.contact_preferences = dict(changes["contact_preferences"])
+    customer.updated_at = utcnow()
+    session.flush()
+    return customer
+
+
+def set_tags(session: Session, *, customer_id: int, tags: list[str], principal: Principal) -> list[str]:
+    """Replace a customer's tags (lower-cased, de-duplicated)."""
+    customer = get_customer(session, customer_id)
+    wanted = sorted({t.strip().lower() for t in tags if t.strip()})
+    if len(wanted) > MAX_TAGS:
+        raise ValidationFailed(f"at most {MAX_TAGS} tags", field="tags")
+    if any(len(t) > 40 for t in wanted):
+        raise ValidationFailed("tags have at most 40 characters", field="tags")
+    current = {t.tag: t for t in customer.tags}
+    for tag in set(current) - set(wanted):
+        session.delete(current[tag])
+    for tag in set(wanted) - set(current):
+        session.add(CustomerTag(customer_id=customer.id, tag=tag))
+    session.flush()
+    audit(session, principal=principal, action="tags", customer_id=customer.id,
+          details={"tags": wanted})
+    return wanted
+
+
+def is_vip(session: Session, customer_id: int) -> bool:
+    """Whether the customer carries the VIP tag (routing raises their priority)."""
+    return session.scalar(
+        select(CustomerTag.id).where(CustomerTag.customer_id == customer_id, CustomerTag.tag == "vip")
+    ) is not None
+
+
+def add_identity(
+    session: Session,
+    *,
+    vault: Vault,
+    customer_id: int,
+    kind: IdentityKind,
+    value: str,
+    verified: bool,
+    principal: Principal,
+) -> Identity:
+    """Attach a phone or e-mail to a customer; one that belongs to someone else is a 409."""
+    if kind not in (IdentityKind.PHONE, IdentityKind.EMAIL):
+        raise ValidationFailed("staff add phone numbers and e-mail addresses", field="kind")
+    customer = get_customer(session, customer_id)
+    normal = normalise_phone(value, field="value") if kind is IdentityKind.PHONE else normalise_email(value, field="value")
+    value_hash = vault.blind_index(kind, normal)
+    existing = customers_repo.get_identity(session, kind=kind, value_hash=value_hash)
+    if existing is not None and existing.customer_id != customer.id:
+        raise Conflict(
+            "this contact belongs to another customer; merge the two if they are one person",
+            code="identity_taken", details={"other_customer_id": existing.customer_id},
+        )
+    if existing is not None:
+        existing.verified = existing.verified or verified
+        identity = existing
+    else:
+        try:
+            with session.begin_nested():
+                identity = customers_repo.add_identity(
+                    session,
+                    Identity(customer_id=customer.id, kind=kind, value_hash=value_hash,
+                             value_enc=vault.encrypt(normal), verified=verified),
+                )
+        except IntegrityError:
+            raise Conflict("this contact was just added elsewhere", code="identity_taken") from None
+    audit(session, principal=principal, action="update", customer_id=customer.id,
+          field_name=kind.value, details={"verified": verified})
+    session.flush()
+    return identity
+
+
+def _first_kind(session: Session, customer_id: int) -> int:
+    identities = customers_repo.identities_of(session, customer_id)
+    ranks = [CHANNEL_PRIORITY.index(i.kind) for i in identities if i.kind in CHANNEL_PRIORITY]
+    return min(ranks, default=len(CHANNEL_PRIORITY))
+
+
+def merge(
+    session: Session, *, survivor_id: int, other_id: int, principal: Principal
+) -> Customer:
+    """Fold ``other`` into ``survivor``: identities, tickets, tags and ratings move over.
+
+    Where both have a value, the most recently updated profile wins, then the one known
+    through an own channel; every such conflict is audited (field and winner only).
+    """
+    if survivor_id == other_id:
+        raise ValidationFailed("a customer cannot be merged with itself", field="other_id")
+    survivor = get_customer(session, survivor_id)
+    other = get_customer(session, other_id)
+    if other.id == survivor.id:
+        raise Conflict("these customers are already merged", code="already_merged")
+    if survivor.erased_at or other.erased_at:
+        raise Conflict("an erased customer cannot be merged", code="customer_erased")
+    survivor_first = (survivor.updated_at, -_first_kind(session, survivor.id))
+    other_first = (other.updated_at, -_first_kind(session, other.id))
+    other_wins = other_first > survivor_first
+    conflicts: list[dict[str, str]] = []
+    for attr in ("display_name_enc", "id_number_enc", "language"):
+        mine, theirs = getattr(survivor, attr), getattr(other, attr)
+        if theirs is None or mine == theirs:
+            continue
+        if mine is None or other_wins:
+            setattr(survivor, attr, theirs)
+        if mine is not None:
+            conflicts.append({"field": attr.removesuffix("_enc"),
+                              "winner": "other" if other_wins else "survivor"})
+    if other.contact_preferences and (other_wins or not survivor.contact_preferences):
+        survivor.contact_preferences = dict(other.contact_preferences)
+    session.execute(
+        update(Identity).where(Identity.customer_id == other.id).values(customer_id=survivor.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Ticket).where(Ticket.customer_id == other.id)
+        .values(customer_id=survivor.id, version=Ticket.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(SatisfactionRating).where(SatisfactionRating.customer_id == other.id)
+        .values(customer_id=survivor.id).execution_options(synchronize_session=False)
+    )
+    survivor_tags = {t.tag for t in survivor.tags}
+    for tag in other.tags:
+        if tag.tag not in survivor_tags:
+            session.add(CustomerTag(customer_id=survivor.id, tag=tag.tag))
+        session.delete(tag)
+    other.merged_into_id = survivor.id
+    survivor.updated_at = utcnow()
+    session.flush()
+    for conflict in conflicts:
+        audit(session, principal=principal, action="merge_conflict", customer_id=survivor.id,
+              field_name=conflict["field"], details={"winner": conflict["winner"], "merged": other.id})
+    audit(session, principal=principal, action="merge", customer_id=survivor.id,
+          details={"merged": other.id, "conflicts": len(conflicts)})
+    return get_customer(session, survivor.id)
+
+
+def erase(session: Session, *, customer_id: int, reason: str, principal: Principal, now: datetime | None = None) -> Customer:
+    """Anonymise a customer on request: personal data gone, ticket statistics kept."""
+    if len(reason.strip()) < 5:
+        raise ValidationFailed("record the request behind the erasure", field="reason")
+    customer = get_customer(session, customer_id)
+    if customer.erased_at is not None:
+        raise Conflict("this customer was already erased", code="customer_erased")
+    moment = now or utcnow()
+    for identity in customers_repo.identities_of(session, customer.id):
+        session.delete(identity)
+    for tag in customer.tags:
+        session.delete(tag)
+    customer.display_name_enc = None
+    customer.id_number_enc = None
+    customer.contact_preferences = {}
+    customer.erased_at = moment
+    tickets = select(Ticket.id).where(Ticket.customer_id == customer.id)
+    session.execute(
+        update(TicketMessage)
+        .where(TicketMessage.ticket_id.in_(tickets), TicketMessage.author_type == AuthorType.CUSTOMER)
+        .values(body=ERASED).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Ticket).where(Ticket.customer_id == customer.id)
+        .values(description=ERASED, subject=ERASED, contact_enc=None, version=Ticket.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(SatisfactionRating).where(SatisfactionRating.customer_id == customer.id)
+        .values(comment=None).execution_options(synchronize_session=False)
+    )
+    session.flush()
+    audit(session, principal=principal, action="erase", customer_id=customer.id, reason=reason.strip())
+    return get_customer(session, customer.id)
+
+
+def _safe_decrypt(token: str, *, vault: Vault) -> str | None:
+    try:
+        return vault.decrypt(token)
+    except DecryptionFailed:
+        return None
+
+
+def _safe_plaintext(customer: Customer, name: str, *, vault: Vault) -> str | None:
+    try:
+        return plaintext(customer, name, vault=vault)
+    except DecryptionFailed:
+        return None
+
+
+def search(
+    session: Session, *, vault: Vault, phone: str | None, email: str | None
+) -> Customer | None:
+    """The customer with this exact phone or e-mail, found by blind index only."""
+    if not phone and not email:
+        raise ValidationFailed("give a phone number or an e-mail address", field="phone")
+    kind, value = (IdentityKind.PHONE, phone) if phone else (IdentityKind.EMAIL, email)
+    assert value is not None
+    found = customers_repo.find_by_contact(session, kind=kind, value_hash=vault.blind_index(kind, value))
+    return get_customer(session, found.id) if found is not None else None
