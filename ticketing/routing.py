@@ -66,6 +66,7 @@ class RoutingPolicy:
     sla: SlaPolicy
     escalation: tuple[EscalationTier, ...] = ()
     reopen_window: timedelta = timedelta(days=7)
+    vip_raise_priority: int = 0
 
     def queue(self, key: str) -> QueueDefinition:
         """The definition of a queue by key (PolicyError when unknown)."""
@@ -81,10 +82,16 @@ class RoutingPolicy:
         eligible = [tier for tier in self.escalation if tier.level <= level]
         return eligible[-1] if eligible else self.escalation[0]
 
-    def route(self, category: Category, *, urgency: Priority | None = None) -> Route:
-        """The queue of a category and its priority: the category's, raised by the hint."""
+    def route(
+        self, category: Category, *, urgency: Priority | None = None, vip: bool = False
+    ) -> Route:
+        """The queue of a category and its priority: the category's, raised by the
+        urgency hint and, for VIP customers, by ``vip_raise_priority`` steps."""
         base = self.routes[category]
-        return Route(base.queue_key, Priority.highest(base.priority, urgency))
+        priority = Priority.highest(base.priority, urgency)
+        if vip:
+            priority = priority.raised(self.vip_raise_priority)
+        return Route(base.queue_key, priority)
 
 
 class PolicyError(ValueError):
@@ -111,6 +118,7 @@ def parse_policy(data: dict[str, Any]) -> RoutingPolicy:
             for item in data.get("escalation") or []
         )
         reopen_window = timedelta(days=float(data.get("reopen_window_days", 7)))
+        vip_raise = int(data.get("vip_raise_priority", 0))
         targets = {
             Priority(name): SlaTarget(
                 timedelta(minutes=int(item["first_response"])),
@@ -135,6 +143,7 @@ def parse_policy(data: dict[str, Any]) -> RoutingPolicy:
         sla=SlaPolicy(targets),
         escalation=tuple(sorted(escalation, key=lambda tier: tier.level)),
         reopen_window=reopen_window,
+        vip_raise_priority=vip_raise,
     )
 
 

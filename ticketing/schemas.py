@@ -67,6 +67,11 @@ class CustomerCreate(BaseModel):
     phone: PhoneNumber = Field(default=None, max_length=40)
     email: EmailAddress = Field(default=None, max_length=254)
     display_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    contact_verified: bool = Field(
+        default=False,
+        description="True only when the channel proved the contact (a carrier's caller "
+        "number); a verified contact links this identity to the customer who owns it.",
+    )
 
 
 class TranscriptLine(BaseModel):

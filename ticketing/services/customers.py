@@ -52,11 +52,15 @@ def resolve_customer(
     phone: str | None = None,
     email: str | None = None,
     display_name: str | None = None,
+    contact_verified: bool = False,
 ) -> Customer:
     """The customer behind a channel identity, created on first sight.
 
-    A new channel identity whose phone or e-mail is already known joins that customer.
-    Personal values are stored encrypted, found by blind index.
+    A new channel identity joins an existing customer only through a VERIFIED phone or
+    e-mail (the channel proved it, like a carrier's caller number) matching a verified
+    one on file. A typed-in contact is only a claim: anyone can type someone else's
+    number, and linking on it would show them that person's tickets. Personal values
+    are stored encrypted, found by blind index.
     """
     channel_kind = IdentityKind.for_channel(channel)
     wanted: dict[tuple[IdentityKind, str], str] = {}
@@ -73,7 +77,7 @@ def resolve_customer(
         key: customers_repo.get_identity(session, kind=key[0], value_hash=value_hash)
         for key, value_hash in wanted.items()
     }
-    owner_id = _owner(known, channel_key)
+    owner_id = _owner(known, channel_key, contact_verified=contact_verified)
     if owner_id is None:
         customer = _new_customer(
             session,
@@ -89,9 +93,15 @@ def resolve_customer(
         customer = found
 
     for key, identity in known.items():
+        verified = contact_verified and key != channel_key
         if identity is None:
-            _link_identity(session, vault=vault, customer=customer, key=key, value_hash=wanted[key])
-        elif identity.customer_id != customer.id:
+            _link_identity(
+                session, vault=vault, customer=customer, key=key, value_hash=wanted[key],
+                verified=verified,
+            )
+        elif identity.customer_id == customer.id:
+            identity.verified = identity.verified or verified
+        else:
             # Merging two customers is a staff decision; keep both and say so (no values).
             logger.info(
                 "identity of kind %s belongs to customer %s, not %s; not relinked",
@@ -109,13 +119,18 @@ def resolve_customer(
 
 
 def _owner(
-    known: dict[tuple[IdentityKind, str], Identity | None], channel_key: tuple[IdentityKind, str]
+    known: dict[tuple[IdentityKind, str], Identity | None],
+    channel_key: tuple[IdentityKind, str],
+    *,
+    contact_verified: bool,
 ) -> int | None:
     channel_identity = known[channel_key]
     if channel_identity is not None:
         return channel_identity.customer_id
+    if not contact_verified:
+        return None
     for identity in known.values():
-        if identity is not None:
+        if identity is not None and identity.verified:
             return identity.customer_id
     return None
 
@@ -159,6 +174,7 @@ def _link_identity(
     customer: Customer,
     key: tuple[IdentityKind, str],
     value_hash: str,
+    verified: bool = False,
 ) -> None:
     try:
         with session.begin_nested():
@@ -169,6 +185,7 @@ def _link_identity(
                     kind=key[0],
                     value_hash=value_hash,
                     value_enc=vault.encrypt(key[1]),
+                    verified=verified,
                 ),
             )
     except IntegrityError:

@@ -22,6 +22,7 @@ from ticketing.repositories import idempotency as idempotency_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.schemas import TicketCreate
+from ticketing.services import profiles
 from ticketing.services.customers import resolve_customer
 from ticketing.services.queues import ensure_queue
 
@@ -166,8 +167,11 @@ def _open_ticket(
         phone=customer_data.phone,
         email=customer_data.email,
         display_name=customer_data.display_name,
+        contact_verified=customer_data.contact_verified,
     )
-    route = policy.route(payload.category, urgency=payload.urgency)
+    route = policy.route(
+        payload.category, urgency=payload.urgency, vip=profiles.is_vip(session, customer.id)
+    )
     definition = next(q for q in policy.queues if q.key == route.queue_key)
     queue = ensure_queue(session, definition)
     dues = policy.sla.dues(route.priority, start=now)

@@ -26,7 +26,8 @@ class TestResolveCustomer:
 
     def test_known_phone_links_new_channel_identity(self, session: Session, vault: Vault) -> None:
         on_rest = resolve_customer(
-            session, vault=vault, channel=Channel.REST, external_id="li", phone="13812345678"
+            session, vault=vault, channel=Channel.REST, external_id="li", phone="13812345678",
+            contact_verified=True,
         )
         on_wechat = resolve_customer(
             session,
@@ -34,6 +35,7 @@ class TestResolveCustomer:
             channel=Channel.WECHAT,
             external_id="openid-li",
             phone="+86 138 1234 5678",
+            contact_verified=True,
         )
         assert on_wechat.id == on_rest.id
         kinds = {i.kind for i in session.scalars(select(Identity))}
@@ -41,12 +43,35 @@ class TestResolveCustomer:
 
     def test_known_email_links_case_insensitively(self, session: Session, vault: Vault) -> None:
         first = resolve_customer(
-            session, vault=vault, channel=Channel.REST, external_id="a", email="sam@example.com"
+            session, vault=vault, channel=Channel.REST, external_id="a", email="sam@example.com",
+            contact_verified=True,
         )
         second = resolve_customer(
-            session, vault=vault, channel=Channel.WEB, external_id="b", email="SAM@example.com"
+            session, vault=vault, channel=Channel.WEB, external_id="b", email="SAM@example.com",
+            contact_verified=True,
         )
         assert second.id == first.id
+
+    def test_a_typed_in_contact_never_links_two_people(
+        self, session: Session, vault: Vault
+    ) -> None:
+        owner = resolve_customer(
+            session, vault=vault, channel=Channel.VOICE, external_id="call-1",
+            phone="13812345678", contact_verified=True,
+        )
+        claimant = resolve_customer(
+            session, vault=vault, channel=Channel.WEB, external_id="someone", phone="13812345678"
+        )
+        assert claimant.id != owner.id
+        # Even a verified claim does not attach to a phone that was itself only typed in.
+        typed = resolve_customer(
+            session, vault=vault, channel=Channel.REST, external_id="t", email="x@example.com"
+        )
+        verified = resolve_customer(
+            session, vault=vault, channel=Channel.WEB, external_id="v", email="x@example.com",
+            contact_verified=True,
+        )
+        assert verified.id != typed.id
 
     def test_unknown_contact_makes_a_new_customer(self, session: Session, vault: Vault) -> None:
         first = resolve_customer(
