@@ -105,21 +105,35 @@ class DeskApiClient:
         base_url: str,
         token: str,
         *,
+        channel: str,
+        sender: str,
         timeout_seconds: float = 5.0,
         attempts: int = 3,
         backoff_seconds: float = 0.2,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
+        # The service token acts for one conversation; the API checks every request
+        # against the customer behind it.
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Desk-Channel": channel,
+            "X-Desk-Sender": sender,
+        }
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._attempts = attempts
         self._backoff = backoff_seconds
 
     @classmethod
-    def from_settings(cls, settings: ActionSettings) -> "DeskApiClient":
-        """Build a client from the action server's settings."""
+    def from_settings(
+        cls, settings: ActionSettings, *, channel: str, sender: str
+    ) -> "DeskApiClient":
+        """A client for one conversation, from the action server's settings."""
         return cls(
-            settings.api_url, settings.service_token, timeout_seconds=settings.timeout_seconds
+            settings.api_url,
+            settings.service_token,
+            channel=channel,
+            sender=sender,
+            timeout_seconds=settings.timeout_seconds,
         )
 
     async def create_ticket(self, ticket: NewTicket, *, idempotency_key: str) -> Ticket:

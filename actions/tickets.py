@@ -45,6 +45,13 @@ def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict
     return lines[-turns:]
 
 
+def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
+    """The API client acting for this conversation's customer."""
+    return DeskApiClient.from_settings(
+        settings, channel=conversation_channel(tracker), sender=tracker.sender_id
+    )
+
+
 def _idempotency_key(tracker: Tracker, description: str) -> str:
     """Same conversation turn and description -> same key, so a retried action is harmless."""
     last_user = next(
@@ -63,7 +70,7 @@ class ActionCheckProfile(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        client = DeskApiClient.from_settings(ActionSettings.from_env())
+        client = desk_client(ActionSettings.from_env(), tracker)
         try:
             profile = await client.find_customer(
                 channel=conversation_channel(tracker), external_id=tracker.sender_id
@@ -136,7 +143,7 @@ class ActionCreateTicket(Action):
             transcript=transcript(tracker),
         )
         try:
-            ticket = await DeskApiClient.from_settings(settings).create_ticket(
+            ticket = await desk_client(settings, tracker).create_ticket(
                 new_ticket, idempotency_key=_idempotency_key(tracker, description)
             )
         except DeskApiUnavailable as error:
@@ -186,7 +193,7 @@ class ActionTicketStatus(Action):
         if number is None:
             dispatcher.utter_message(response="utter_ask_ticket_number")
             return [SlotSet("ticket_number", None)]
-        client = DeskApiClient.from_settings(ActionSettings.from_env())
+        client = desk_client(ActionSettings.from_env(), tracker)
         try:
             ticket = await client.get_ticket(number)
         except DeskApiUnavailable as error:

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends
+from fastapi import Depends, Header
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, VaultDep
+from ticketing.enums import Channel
 from ticketing.errors import Forbidden, Unauthorized
 from ticketing.models import Agent, utcnow
 from ticketing.principals import Principal, Role
+from ticketing.privacy import Vault
+from ticketing.services import customers as customers_service
 from ticketing.services import staff as staff_service
 from ticketing.settings import Settings
 
@@ -100,15 +103,53 @@ def principal_for_token(token: str, settings: Settings, session: Session) -> Pri
 def authenticate(
     settings: SettingsDep,
     session: SessionDep,
+    vault: VaultDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_desk_channel: Annotated[
+        str | None,
+        Header(max_length=32, description="Bot only: the conversation's channel."),
+    ] = None,
+    x_desk_sender: Annotated[
+        str | None,
+        Header(max_length=200, description="Bot only: the conversation's sender id."),
+    ] = None,
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``; 401 otherwise."""
+    """The caller, from ``Authorization: Bearer <token>``; 401 otherwise.
+
+    The bot's service token acts for one conversation at a time: it must name it in
+    ``X-Desk-Channel`` and ``X-Desk-Sender``, and may then touch only the tickets and
+    profile of the customer behind that conversation.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A Bearer token is required.", code="unauthorized")
     principal = principal_for_token(credentials.credentials, settings, session)
     if principal is None:
         raise Unauthorized("The token is not valid or has expired.", code="invalid_token")
+    if principal.is_bot:
+        principal = _conversation_scope(
+            principal, session=session, vault=vault, channel=x_desk_channel, sender=x_desk_sender
+        )
     return principal
+
+
+def _conversation_scope(
+    principal: Principal, *, session: Session, vault: Vault, channel: str | None, sender: str | None
+) -> Principal:
+    if not channel or not sender or not sender.strip():
+        raise Forbidden(
+            "the service token acts for one conversation: send X-Desk-Channel and X-Desk-Sender",
+            code="conversation_required",
+        )
+    try:
+        kind_channel = Channel(channel)
+    except ValueError:
+        raise Forbidden(f"unknown channel {channel[:32]!r}", code="conversation_required") from None
+    customer_id = customers_service.customer_id_for_identity(
+        session, vault=vault, channel=kind_channel, external_id=sender
+    )
+    return replace(
+        principal, conversation=(kind_channel.value, sender.strip()), customer_id=customer_id
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

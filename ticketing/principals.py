@@ -25,6 +25,19 @@ class Principal:
     role: Role
     # The staff account behind a staff token (None for the bot and the seed).
     agent_id: int | None = None
+    # For the bot: the conversation it acts in (channel, sender id) and the customer
+    # behind it (None until the desk knows them). It may act for that customer only.
+    conversation: tuple[str, str] | None = None
+    customer_id: int | None = None
+
+    @property
+    def is_bot(self) -> bool:
+        """Whether the action server is calling for a conversation's customer."""
+        return self.role is Role.BOT_SERVICE
+
+    def may_act_for(self, customer_id: int) -> bool:
+        """Whether this caller may read or write this customer's tickets and profile."""
+        return not self.is_bot or (self.customer_id is not None and self.customer_id == customer_id)
 
     @property
     def sees_internal_messages(self) -> bool:

@@ -127,10 +127,13 @@ def normalise_id_number(value: str, *, field: str = "id_number") -> str:
     candidate = value.strip().upper().replace(" ", "")
     if len(candidate) != 18 or not candidate[:17].isdigit() or candidate[17] not in "0123456789X":
         raise ValidationFailed(
-            "a resident ID number has 17 digits and a check digit or X", field=field,
+            "a resident ID number has 17 digits and a check digit or X",
+            field=field,
             code="invalid_id_number",
         )
-    total = sum(int(digit) * weight for digit, weight in zip(candidate[:17], _ID_WEIGHTS, strict=True))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(candidate[:17], _ID_WEIGHTS, strict=True)
+    )
     if _ID_CHECK[total % 11] != candidate[17]:
         raise ValidationFailed(
             "the ID number's check digit does not match", field=field, code="invalid_id_number"

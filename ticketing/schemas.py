@@ -448,12 +448,19 @@ class ProfileUpdate(BaseModel):
         json_schema_extra={
             "examples": [
                 {"display_name": "李雷", "language": "zh"},
-                {"contact_preferences": {"channels": ["wechat"], "quiet_hours": ["22:00", "08:00"]}},
+                {
+                    "contact_preferences": {
+                        "channels": ["wechat"],
+                        "quiet_hours": ["22:00", "08:00"],
+                    }
+                },
             ]
         },
     )
 
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None
+    ) = None
     id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
     language: Language | None = None
     contact_preferences: ContactPreferences | None = None
@@ -462,15 +469,17 @@ class ProfileUpdate(BaseModel):
 class TagsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tags": ["vip"]}]})
 
-    tags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = Field(
-        max_length=20
-    )
+    tags: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    ] = Field(max_length=20)
 
 
 class IdentityCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"kind": "phone", "value": "13800138000", "verified": True}]},
+        json_schema_extra={
+            "examples": [{"kind": "phone", "value": "13800138000", "verified": True}]
+        },
     )
 
     kind: Literal["phone", "email"]
@@ -481,7 +490,9 @@ class IdentityCreate(BaseModel):
 class RevealRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"field": "phone", "reason": "customer asked for a call back"}]},
+        json_schema_extra={
+            "examples": [{"field": "phone", "reason": "customer asked for a call back"}]
+        },
     )
 
     field: Literal["phone", "email", "id_number", "name"]

@@ -17,7 +17,10 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 @router.get(
     "",
     response_model=list[AuditRead],
-    responses={401: {"description": "Missing or invalid token"}, 403: {"description": "Admins only"}},
+    responses={
+        401: {"description": "Missing or invalid token"},
+        403: {"description": "Admins only"},
+    },
 )
 def list_audit(
     session: SessionDep,
@@ -34,8 +37,15 @@ def list_audit(
     )
     return [
         AuditRead(
-            id=e.id, at=e.at, actor=e.actor, role=e.role, action=e.action,
-            customer_id=e.customer_id, field=e.field, reason=e.reason, details=e.details or {},
+            id=e.id,
+            at=e.at,
+            actor=e.actor,
+            role=e.role,
+            action=e.action,
+            customer_id=e.customer_id,
+            field=e.field,
+            reason=e.reason,
+            details=e.details or {},
         )
         for e in entries
     ]

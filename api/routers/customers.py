@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from api.auth import require_roles
 from api.deps import SessionDep, VaultDep
 from ticketing.enums import Channel
+from ticketing.errors import Forbidden
 from ticketing.principals import Principal, Role
 from ticketing.schemas import (
     CustomerMatch,
@@ -54,6 +55,10 @@ def find_by_identity(
     _principal: ProfileReader,
 ) -> CustomerRead:
     """The customer a channel's sender id belongs to, with masked contacts only."""
+    if _principal.is_bot and _principal.conversation != (channel.value, external_id.strip()):
+        raise Forbidden(
+            "the bot looks up only the customer of its conversation", code="not_your_conversation"
+        )
     customer = customers_service.find_by_identity(
         session, vault=vault, channel=channel, external_id=external_id
     )
@@ -96,20 +101,28 @@ def _profile(view: profiles.ProfileView) -> ProfileRead:
         identities=[IdentityRead(**i) for i in view.identities],
         tickets=[
             ProfileTicket(
-                number=t.number or "", status=t.status, priority=t.priority, queue=t.queue.key,
-                subject=t.subject, created_at=t.created_at,
+                number=t.number or "",
+                status=t.status,
+                priority=t.priority,
+                queue=t.queue.key,
+                subject=t.subject,
+                created_at=t.created_at,
             )
             for t in view.tickets
         ],
         recent_messages=[
             ProfileMessage(
-                ticket_id=m.ticket_id, author_type=m.author_type, body=m.body,
+                ticket_id=m.ticket_id,
+                author_type=m.author_type,
+                body=m.body,
                 created_at=m.created_at,
             )
             for m in view.messages
         ],
-        ratings=[ProfileRating(score=r.score, comment=r.comment, created_at=r.created_at)
-                 for r in view.ratings],
+        ratings=[
+            ProfileRating(score=r.score, comment=r.comment, created_at=r.created_at)
+            for r in view.ratings
+        ],
         erased=customer.erased_at is not None,
         created_at=customer.created_at,
         updated_at=customer.updated_at,
@@ -138,7 +151,9 @@ def customer_360(
     customer_id: CustomerId, session: SessionDep, vault: VaultDep, principal: StaffReader
 ) -> ProfileRead:
     """The 360° view: profile, identities, tags, tickets, recent messages, CSAT history."""
-    return _profile(profiles.view(session, vault=vault, customer_id=customer_id, principal=principal))
+    return _profile(
+        profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
+    )
 
 
 @router.patch(
@@ -155,10 +170,15 @@ def update_customer(
 ) -> ProfileRead:
     """Edit name, ID number, language or contact preferences (audited)."""
     profiles.update_profile(
-        session, vault=vault, customer_id=customer_id,
-        changes=payload.model_dump(exclude_unset=True), principal=principal,
+        session,
+        vault=vault,
+        customer_id=customer_id,
+        changes=payload.model_dump(exclude_unset=True),
+        principal=principal,
     )
-    return _profile(profiles.view(session, vault=vault, customer_id=customer_id, principal=principal))
+    return _profile(
+        profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
+    )
 
 
 @router.put(
@@ -170,7 +190,9 @@ def set_tags(
     customer_id: CustomerId, payload: TagsUpdate, session: SessionDep, principal: StaffReader
 ) -> list[str]:
     """Replace the customer's tags (vip, high_value, churn_risk or free ones)."""
-    return profiles.set_tags(session, customer_id=customer_id, tags=payload.tags, principal=principal)
+    return profiles.set_tags(
+        session, customer_id=customer_id, tags=payload.tags, principal=principal
+    )
 
 
 @router.post(
@@ -188,10 +210,17 @@ def add_identity(
 ) -> ProfileRead:
     """Attach a phone number or e-mail address; `verified` when staff checked it."""
     profiles.add_identity(
-        session, vault=vault, customer_id=customer_id, kind=payload.kind, value=payload.value,
-        verified=payload.verified, principal=principal,
+        session,
+        vault=vault,
+        customer_id=customer_id,
+        kind=payload.kind,
+        value=payload.value,
+        verified=payload.verified,
+        principal=principal,
     )
-    return _profile(profiles.view(session, vault=vault, customer_id=customer_id, principal=principal))
+    return _profile(
+        profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
+    )
 
 
 @router.post(
@@ -208,8 +237,12 @@ def reveal(
 ) -> RevealRead:
     """One personal field in clear, for a stated reason. Audited."""
     value = profiles.reveal(
-        session, vault=vault, customer_id=customer_id, field_name=payload.field,
-        reason=payload.reason, principal=principal,
+        session,
+        vault=vault,
+        customer_id=customer_id,
+        field_name=payload.field,
+        reason=payload.reason,
+        principal=principal,
     )
     return RevealRead(field=payload.field, value=value)
 
@@ -230,7 +263,9 @@ def merge(
     survivor = profiles.merge(
         session, survivor_id=customer_id, other_id=payload.other_id, principal=principal
     )
-    return _profile(profiles.view(session, vault=vault, customer_id=survivor.id, principal=principal))
+    return _profile(
+        profiles.view(session, vault=vault, customer_id=survivor.id, principal=principal)
+    )
 
 
 @router.post(
@@ -247,4 +282,6 @@ def erase(
 ) -> ProfileRead:
     """Anonymise the customer on request; tickets keep their statistics, not their words."""
     profiles.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
-    return _profile(profiles.view(session, vault=vault, customer_id=customer_id, principal=principal))
+    return _profile(
+        profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
+    )

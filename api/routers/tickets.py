@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from api.auth import StaffOnly, SupervisorOnly, require_roles
 from api.deps import SessionDep, VaultDep
 from ticketing.enums import Channel, EscalationSource, Priority, TicketStatus
+from ticketing.errors import Forbidden, ValidationFailed
 from ticketing.models import Ticket
 from ticketing.principals import Principal, Role
 from ticketing.repositories import agents as agents_repo
@@ -30,7 +31,6 @@ from ticketing.schemas import (
     TicketSummary,
     TicketUpdate,
 )
-from ticketing.errors import ValidationFailed
 from ticketing.services import assignment, lifecycle
 from ticketing.services import ratings as ratings_service
 from ticketing.services import thread as thread_service
@@ -203,6 +203,14 @@ def create_ticket(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketRead:
     """Open a ticket (201), or return the ticket an earlier identical request opened (200)."""
+    if principal.is_bot and principal.conversation != (
+        payload.customer.channel.value,
+        payload.customer.external_id,
+    ):
+        raise Forbidden(
+            "the bot opens tickets only for the customer of its conversation",
+            code="not_your_conversation",
+        )
     creation = tickets_service.create_ticket(
         session,
         vault=vault,

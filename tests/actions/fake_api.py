@@ -52,6 +52,17 @@ class FakeDeskApi:
             )
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.json_response({"error": {"code": "unauthorized"}}, status=401)
+        # Like the real API: the service token acts for one named conversation.
+        conversation = (request.headers.get("X-Desk-Channel"), request.headers.get("X-Desk-Sender"))
+        if not all(conversation):
+            return web.json_response({"error": {"code": "conversation_required"}}, status=403)
+        named = None
+        if isinstance(body, dict) and isinstance(body.get("customer"), dict):
+            named = (body["customer"].get("channel"), body["customer"].get("external_id"))
+        elif "external_id" in request.query:
+            named = (request.query.get("channel"), request.query.get("external_id"))
+        if named is not None and named != conversation:
+            return web.json_response({"error": {"code": "not_your_conversation"}}, status=403)
         request["json"] = body
         return await handler(request)
 

@@ -7,8 +7,8 @@ from actions.settings import ActionSettings
 from tests.actions.fake_api import FakeDeskApi
 
 
-def client() -> DeskApiClient:
-    return DeskApiClient.from_settings(ActionSettings.from_env())
+def client(sender: str = "s1") -> DeskApiClient:
+    return DeskApiClient.from_settings(ActionSettings.from_env(), channel="rest", sender=sender)
 
 
 NEW = NewTicket(channel="rest", external_id="s1", language="en", description="router broken")
@@ -25,6 +25,9 @@ class TestDeskApiClient:
         assert fetched == created
         post = api.requests[0]
         assert post["headers"]["Idempotency-Key"] == "k1"
+        # Every call names the conversation the service token acts for.
+        assert {r["headers"]["X-Desk-Sender"] for r in api.requests} == {"s1"}
+        assert {r["headers"]["X-Desk-Channel"] for r in api.requests} == {"rest"}
         assert post["json"]["customer"] == {
             "channel": "rest",
             "external_id": "s1",
@@ -37,7 +40,10 @@ class TestDeskApiClient:
         assert with_api(lambda: client().get_ticket("SD-999999")) is None
 
     def test_unknown_customer_is_none(self, with_api) -> None:
-        assert with_api(lambda: client().find_customer(channel="rest", external_id="new")) is None
+        assert (
+            with_api(lambda: client("new").find_customer(channel="rest", external_id="new"))
+            is None
+        )
 
     def test_gateway_errors_are_retried_with_the_same_key(self, api: FakeDeskApi, with_api) -> None:
         api.fail_next = [503, 502]
@@ -63,7 +69,7 @@ class TestDeskApiClient:
 
         with pytest.raises(DeskApiUnavailable):
             asyncio.run(
-                DeskApiClient.from_settings(ActionSettings.from_env()).get_ticket("SD-100001")
+                client().get_ticket("SD-100001")
             )
 
     def test_missing_token_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,11 +91,15 @@ class TestListAndVisibility:
         assert response.status_code == 422
         assert response.json()["error"]["details"][0]["field"] == "status.0"
 
-    def test_the_bot_lists_one_customers_tickets_only(self, client: TestClient) -> None:
+    def test_the_bot_lists_its_conversations_customer_only(self, client) -> None:
         ticket = open_ticket(client)
-        assert client.get("/api/v1/tickets").status_code == 403
-        mine = client.get(f"/api/v1/tickets?customer_id={ticket['customer_id']}").json()
+        other = open_ticket(client, customer={"external_id": "other"})
+        mine = client.get("/api/v1/tickets").json()
         assert [t["number"] for t in mine["items"]] == [ticket["number"]]
+        asking_for_other = client.get(f"/api/v1/tickets?customer_id={other['customer_id']}")
+        assert asking_for_other.json()["total"] == 0
+        client.conversation = ("rest", "never-seen")
+        assert client.get("/api/v1/tickets").json()["total"] == 0
 
 
 class TestEdit:

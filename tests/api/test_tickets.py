@@ -32,6 +32,7 @@ class TestCreateAndRead:
         assert due - opened == timedelta(minutes=240)
         assert ticket["updated_at"] == ticket["created_at"]
 
+        client.conversation = (body["customer"]["channel"], body["customer"]["external_id"])
         read = client.get(f"{TICKETS}/{ticket['number']}")
         assert read.status_code == 200
         assert read.json() == ticket
@@ -161,3 +162,23 @@ class TestBodyLimit:
             TICKETS, content=chunks(), headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 413
+
+
+class TestConversationScope:
+    def test_the_bot_reads_only_its_customers_tickets(self, client) -> None:
+        number = create(client, ticket_payload("zh")).json()["number"]
+        client.conversation = ("rest", "a-stranger")
+        response = client.get(f"{TICKETS}/{number}")
+        assert response.status_code == 404  # as if it did not exist: numbers don't leak
+        assert client.post(f"{TICKETS}/{number}/messages", json={"body": "hi"}).status_code == 404
+
+    def test_the_bot_opens_tickets_only_for_its_conversation(self, client) -> None:
+        response = client.post(
+            TICKETS, json=ticket_payload("zh"), headers={"X-Desk-Sender": "someone-else"}
+        )
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "not_your_conversation"
+
+    def test_unknown_channel_header_is_refused(self, client) -> None:
+        response = client.get(f"{TICKETS}/SD-100001", headers={"X-Desk-Channel": "fax"})
+        assert response.status_code == 403

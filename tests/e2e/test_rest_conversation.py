@@ -189,10 +189,17 @@ class TestRestConversation:
     def test_seeded_ticket_status_comes_from_the_database(self, desk: Desk) -> None:
         row = desk.ticket_row("SD-100001")
         assert row is not None
-        reply = " ".join(desk.say(f"zh-{uuid.uuid4().hex[:8]}", "SD-100001 现在什么进度"))
+        # The seeded customer 李雷 talks on the REST channel as "demo-li".
+        reply = " ".join(desk.say("demo-li", "SD-100001 现在什么进度"))
         assert "SD-100001" in reply
         expected = {"new": "等待客服接手", "open": "正在处理中", "pending": "等待您的回复"}
         assert expected.get(row.status, row.status) in reply
+
+    def test_someone_elses_ticket_is_not_found(self, desk: Desk) -> None:
+        # The bot acts only for the customer of the conversation: another customer's
+        # ticket number gets the same answer as a number that does not exist.
+        reply = " ".join(desk.say(f"zh-{uuid.uuid4().hex[:8]}", "SD-100001 现在什么进度"))
+        assert "没有找到工单 SD-100001" in reply
 
     def test_unknown_ticket_gets_no_such_ticket_in_the_customers_language(self, desk: Desk) -> None:
         zh = " ".join(desk.say(f"zh-{uuid.uuid4().hex[:8]}", "SD-999999 现在什么进度"))

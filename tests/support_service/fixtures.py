@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,11 +67,32 @@ def session(clean_database: Database) -> Iterator[Session]:
         session.close()
 
 
+class BotClient(TestClient):
+    """The action server as a client: the service token, acting for one conversation.
+
+    The conversation is ``conversation`` (the zh template's sender by default); a request
+    whose JSON body names a customer (ticket creation) speaks for that customer's
+    conversation, as the action server does.
+    """
+
+    conversation: tuple[str, str] = ("rest", "sender-123")
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        body = kwargs.get("json")
+        channel, sender = self.conversation
+        if isinstance(body, dict) and isinstance(body.get("customer"), dict):
+            channel = str(body["customer"].get("channel", channel))
+            sender = str(body["customer"].get("external_id", sender))
+        headers = {"X-Desk-Channel": channel, "X-Desk-Sender": sender}
+        headers.update(kwargs.pop("headers", None) or {})
+        return super().request(method, url, headers=headers, **kwargs)
+
+
 @pytest.fixture
-def client(clean_database: Database, settings: Settings) -> Iterator[TestClient]:
+def client(clean_database: Database, settings: Settings) -> Iterator[BotClient]:
     """The app over HTTP (ASGI, no network), on empty tables, authenticated as the bot."""
     app = create_app(settings)
-    with TestClient(app, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}) as test_client:
+    with BotClient(app, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}) as test_client:
         yield test_client
 
 

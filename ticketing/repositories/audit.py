@@ -32,6 +32,4 @@ def search(
         query = query.where(AuditEntry.actor == actor)
     if action:
         query = query.where(AuditEntry.action == action)
-    return list(
-        session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    )
+    return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)))

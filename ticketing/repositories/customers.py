@@ -72,7 +72,9 @@ def tickets_of(session: Session, customer_id: int, *, limit: int = 50) -> list[T
     )
 
 
-def recent_public_messages(session: Session, customer_id: int, *, limit: int = 20) -> list[TicketMessage]:
+def recent_public_messages(
+    session: Session, customer_id: int, *, limit: int = 20
+) -> list[TicketMessage]:
     """The latest public messages of a customer's tickets, newest first."""
     return list(
         session.scalars(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketing.enums import Channel, IdentityKind
-from ticketing.errors import NotFound
+from ticketing.errors import NotFound, ValidationFailed
 from ticketing.models import Customer, Identity
 from ticketing.privacy import Vault, mask_email, mask_phone, normalise_email, normalise_phone
 from ticketing.repositories import customers as customers_repo
@@ -96,7 +96,11 @@ def resolve_customer(
         verified = contact_verified and key != channel_key
         if identity is None:
             _link_identity(
-                session, vault=vault, customer=customer, key=key, value_hash=wanted[key],
+                session,
+                vault=vault,
+                customer=customer,
+                key=key,
+                value_hash=wanted[key],
                 verified=verified,
             )
         elif identity.customer_id == customer.id:
@@ -221,3 +225,18 @@ def contact_summary(customer: Customer, *, vault: Vault) -> ContactSummary:
         phone_masked=mask_phone(vault.decrypt(phones[-1].value_enc)) if phones else None,
         email_masked=mask_email(vault.decrypt(emails[-1].value_enc)) if emails else None,
     )
+
+
+def customer_id_for_identity(
+    session: Session, *, vault: Vault, channel: Channel, external_id: str
+) -> int | None:
+    """The id of the customer behind a channel identity, or None when nobody is known."""
+    kind = IdentityKind.for_channel(channel)
+    try:
+        value = normalise_identity(kind, external_id, field="external_id")
+    except ValidationFailed:
+        return None
+    identity = customers_repo.get_identity(
+        session, kind=kind, value_hash=vault.blind_index(kind, value)
+    )
+    return identity.customer_id if identity is not None else None

@@ -158,16 +158,23 @@ def view(session: Session, *, vault: Vault, customer_id: int, principal: Princip
         contact = identity.kind in (IdentityKind.PHONE, IdentityKind.EMAIL)
         rule = disclosure(principal.role, identity.kind.value) if contact else "clear"
         shown_value = (
-            None if value is None or rule == "hidden"
-            else value if rule == "clear"
+            None
+            if value is None or rule == "hidden"
+            else value
+            if rule == "clear"
             else MASKERS[identity.kind.value](value)
         )
         identities.append(
             {"kind": identity.kind.value, "value": shown_value, "verified": identity.verified}
         )
     if shown:
-        audit(session, principal=principal, action="view", customer_id=customer.id,
-              details={"fields": shown})
+        audit(
+            session,
+            principal=principal,
+            action="view",
+            customer_id=customer.id,
+            details={"fields": shown},
+        )
     return ProfileView(
         customer=customer,
         personal=personal,
@@ -197,8 +204,14 @@ def reveal(
     if len(reason.strip()) < 5:
         raise ValidationFailed("say why you need it (at least 5 characters)", field="reason")
     customer = get_customer(session, customer_id)
-    audit(session, principal=principal, action="reveal", customer_id=customer.id,
-          field_name=field_name, reason=reason.strip())
+    audit(
+        session,
+        principal=principal,
+        action="reveal",
+        customer_id=customer.id,
+        field_name=field_name,
+        reason=reason.strip(),
+    )
     return plaintext(customer, field_name, vault=vault)
 
 
@@ -217,14 +230,24 @@ def update_profile(
     if "display_name" in changes:
         value = (changes["display_name"] or "").strip()
         customer.display_name_enc = vault.encrypt(value) if value else None
-        audit(session, principal=principal, action="update", customer_id=customer.id,
-              field_name="name")
+        audit(
+            session,
+            principal=principal,
+            action="update",
+            customer_id=customer.id,
+            field_name="name",
+        )
     if "id_number" in changes:
         raw = changes["id_number"]
         customer.id_number_enc = vault.encrypt(normalise_id_number(raw)) if raw else None
-        audit(session, principal=principal, action="update", customer_id=customer.id,
-              field_name="id_number")
-    if "language" in changes and changes["language"]:
+        audit(
+            session,
+            principal=principal,
+            action="update",
+            customer_id=customer.id,
+            field_name="id_number",
+        )
+    if changes.get("language"):
         customer.language = str(changes["language"])
     if "contact_preferences" in changes and changes["contact_preferences"] is not None:
         customer.contact_preferences = dict(changes["contact_preferences"])
@@ -233,7 +256,9 @@ def update_profile(
     return customer
 
 
-def set_tags(session: Session, *, customer_id: int, tags: list[str], principal: Principal) -> list[str]:
+def set_tags(
+    session: Session, *, customer_id: int, tags: list[str], principal: Principal
+) -> list[str]:
     """Replace a customer's tags (lower-cased, de-duplicated)."""
     customer = get_customer(session, customer_id)
     wanted = sorted({t.strip().lower() for t in tags if t.strip()})
@@ -247,16 +272,26 @@ def set_tags(session: Session, *, customer_id: int, tags: list[str], principal: 
     for tag in set(wanted) - set(current):
         session.add(CustomerTag(customer_id=customer.id, tag=tag))
     session.flush()
-    audit(session, principal=principal, action="tags", customer_id=customer.id,
-          details={"tags": wanted})
+    audit(
+        session,
+        principal=principal,
+        action="tags",
+        customer_id=customer.id,
+        details={"tags": wanted},
+    )
     return wanted
 
 
 def is_vip(session: Session, customer_id: int) -> bool:
     """Whether the customer carries the VIP tag (routing raises their priority)."""
-    return session.scalar(
-        select(CustomerTag.id).where(CustomerTag.customer_id == customer_id, CustomerTag.tag == "vip")
-    ) is not None
+    return (
+        session.scalar(
+            select(CustomerTag.id).where(
+                CustomerTag.customer_id == customer_id, CustomerTag.tag == "vip"
+            )
+        )
+        is not None
+    )
 
 
 def add_identity(
@@ -273,13 +308,18 @@ def add_identity(
     if kind not in (IdentityKind.PHONE, IdentityKind.EMAIL):
         raise ValidationFailed("staff add phone numbers and e-mail addresses", field="kind")
     customer = get_customer(session, customer_id)
-    normal = normalise_phone(value, field="value") if kind is IdentityKind.PHONE else normalise_email(value, field="value")
+    normal = (
+        normalise_phone(value, field="value")
+        if kind is IdentityKind.PHONE
+        else normalise_email(value, field="value")
+    )
     value_hash = vault.blind_index(kind, normal)
     existing = customers_repo.get_identity(session, kind=kind, value_hash=value_hash)
     if existing is not None and existing.customer_id != customer.id:
         raise Conflict(
             "this contact belongs to another customer; merge the two if they are one person",
-            code="identity_taken", details={"other_customer_id": existing.customer_id},
+            code="identity_taken",
+            details={"other_customer_id": existing.customer_id},
         )
     if existing is not None:
         existing.verified = existing.verified or verified
@@ -289,13 +329,24 @@ def add_identity(
             with session.begin_nested():
                 identity = customers_repo.add_identity(
                     session,
-                    Identity(customer_id=customer.id, kind=kind, value_hash=value_hash,
-                             value_enc=vault.encrypt(normal), verified=verified),
+                    Identity(
+                        customer_id=customer.id,
+                        kind=kind,
+                        value_hash=value_hash,
+                        value_enc=vault.encrypt(normal),
+                        verified=verified,
+                    ),
                 )
         except IntegrityError:
             raise Conflict("this contact was just added elsewhere", code="identity_taken") from None
-    audit(session, principal=principal, action="update", customer_id=customer.id,
-          field_name=kind.value, details={"verified": verified})
+    audit(
+        session,
+        principal=principal,
+        action="update",
+        customer_id=customer.id,
+        field_name=kind.value,
+        details={"verified": verified},
+    )
     session.flush()
     return identity
 
@@ -306,9 +357,7 @@ def _first_kind(session: Session, customer_id: int) -> int:
     return min(ranks, default=len(CHANNEL_PRIORITY))
 
 
-def merge(
-    session: Session, *, survivor_id: int, other_id: int, principal: Principal
-) -> Customer:
+def merge(session: Session, *, survivor_id: int, other_id: int, principal: Principal) -> Customer:
     """Fold ``other`` into ``survivor``: identities, tickets, tags and ratings move over.
 
     Where both have a value, the most recently updated profile wins, then the one known
@@ -333,22 +382,31 @@ def merge(
         if mine is None or other_wins:
             setattr(survivor, attr, theirs)
         if mine is not None:
-            conflicts.append({"field": attr.removesuffix("_enc"),
-                              "winner": "other" if other_wins else "survivor"})
+            conflicts.append(
+                {
+                    "field": attr.removesuffix("_enc"),
+                    "winner": "other" if other_wins else "survivor",
+                }
+            )
     if other.contact_preferences and (other_wins or not survivor.contact_preferences):
         survivor.contact_preferences = dict(other.contact_preferences)
     session.execute(
-        update(Identity).where(Identity.customer_id == other.id).values(customer_id=survivor.id)
+        update(Identity)
+        .where(Identity.customer_id == other.id)
+        .values(customer_id=survivor.id)
         .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(Ticket).where(Ticket.customer_id == other.id)
+        update(Ticket)
+        .where(Ticket.customer_id == other.id)
         .values(customer_id=survivor.id, version=Ticket.version + 1)
         .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(SatisfactionRating).where(SatisfactionRating.customer_id == other.id)
-        .values(customer_id=survivor.id).execution_options(synchronize_session=False)
+        update(SatisfactionRating)
+        .where(SatisfactionRating.customer_id == other.id)
+        .values(customer_id=survivor.id)
+        .execution_options(synchronize_session=False)
     )
     survivor_tags = {t.tag for t in survivor.tags}
     for tag in other.tags:
@@ -359,14 +417,32 @@ def merge(
     survivor.updated_at = utcnow()
     session.flush()
     for conflict in conflicts:
-        audit(session, principal=principal, action="merge_conflict", customer_id=survivor.id,
-              field_name=conflict["field"], details={"winner": conflict["winner"], "merged": other.id})
-    audit(session, principal=principal, action="merge", customer_id=survivor.id,
-          details={"merged": other.id, "conflicts": len(conflicts)})
+        audit(
+            session,
+            principal=principal,
+            action="merge_conflict",
+            customer_id=survivor.id,
+            field_name=conflict["field"],
+            details={"winner": conflict["winner"], "merged": other.id},
+        )
+    audit(
+        session,
+        principal=principal,
+        action="merge",
+        customer_id=survivor.id,
+        details={"merged": other.id, "conflicts": len(conflicts)},
+    )
     return get_customer(session, survivor.id)
 
 
-def erase(session: Session, *, customer_id: int, reason: str, principal: Principal, now: datetime | None = None) -> Customer:
+def erase(
+    session: Session,
+    *,
+    customer_id: int,
+    reason: str,
+    principal: Principal,
+    now: datetime | None = None,
+) -> Customer:
     """Anonymise a customer on request: personal data gone, ticket statistics kept."""
     if len(reason.strip()) < 5:
         raise ValidationFailed("record the request behind the erasure", field="reason")
@@ -385,20 +461,28 @@ def erase(session: Session, *, customer_id: int, reason: str, principal: Princip
     tickets = select(Ticket.id).where(Ticket.customer_id == customer.id)
     session.execute(
         update(TicketMessage)
-        .where(TicketMessage.ticket_id.in_(tickets), TicketMessage.author_type == AuthorType.CUSTOMER)
-        .values(body=ERASED).execution_options(synchronize_session=False)
+        .where(
+            TicketMessage.ticket_id.in_(tickets), TicketMessage.author_type == AuthorType.CUSTOMER
+        )
+        .values(body=ERASED)
+        .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(Ticket).where(Ticket.customer_id == customer.id)
+        update(Ticket)
+        .where(Ticket.customer_id == customer.id)
         .values(description=ERASED, subject=ERASED, contact_enc=None, version=Ticket.version + 1)
         .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(SatisfactionRating).where(SatisfactionRating.customer_id == customer.id)
-        .values(comment=None).execution_options(synchronize_session=False)
+        update(SatisfactionRating)
+        .where(SatisfactionRating.customer_id == customer.id)
+        .values(comment=None)
+        .execution_options(synchronize_session=False)
     )
     session.flush()
-    audit(session, principal=principal, action="erase", customer_id=customer.id, reason=reason.strip())
+    audit(
+        session, principal=principal, action="erase", customer_id=customer.id, reason=reason.strip()
+    )
     return get_customer(session, customer.id)
 
 
@@ -424,5 +508,7 @@ def search(
         raise ValidationFailed("give a phone number or an e-mail address", field="phone")
     kind, value = (IdentityKind.PHONE, phone) if phone else (IdentityKind.EMAIL, email)
     assert value is not None
-    found = customers_repo.find_by_contact(session, kind=kind, value_hash=vault.blind_index(kind, value))
+    found = customers_repo.find_by_contact(
+        session, kind=kind, value_hash=vault.blind_index(kind, value)
+    )
     return get_customer(session, found.id) if found is not None else None

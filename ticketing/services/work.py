@@ -42,11 +42,14 @@ def _staff_account(session: Session, principal: Principal) -> Agent | None:
 
 
 def _sees_everything(principal: Principal) -> bool:
-    return principal.role in (Role.SUPERVISOR, Role.ADMIN, Role.BOT_SERVICE)
+    return principal.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
 def can_see(session: Session, *, ticket: Ticket, principal: Principal) -> bool:
-    """Agents see the tickets of the queues they work and their own; supervisors see all."""
+    """Agents see the tickets of the queues they work and their own; supervisors see all;
+    the bot sees the tickets of its conversation's customer."""
+    if principal.is_bot:
+        return principal.may_act_for(ticket.customer_id)
     if _sees_everything(principal):
         return True
     agent = _staff_account(session, principal)
@@ -78,10 +81,15 @@ def list_visible(
         raise ValidationFailed(
             f"sort must be one of {sorted(SORT_COLUMNS)} (prefix - for descending)", field="sort"
         )
-    if principal.role is Role.BOT_SERVICE and flt.customer_id is None:
-        raise Forbidden("the bot lists only one customer's tickets (customer_id)", code="forbidden")
     flt = replace(flt, now=now or utcnow())
-    if not _sees_everything(principal):
+    if principal.is_bot:
+        # The conversation's customer, whatever the client asked for; nobody yet: nothing.
+        if principal.customer_id is None or (
+            flt.customer_id is not None and flt.customer_id != principal.customer_id
+        ):
+            return [], 0
+        flt = replace(flt, customer_id=principal.customer_id)
+    elif not _sees_everything(principal):
         agent = _staff_account(session, principal)
         if agent is None:
             raise Forbidden("only staff list tickets", code="forbidden")
@@ -155,9 +163,8 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
     if ticket.assignee_id == agent.id:
         return ticket
     if ticket.assignee_id is not None:
-        raise AlreadyClaimed(
-            f"{ticket.number} is already held by {ticket.assignee.username if ticket.assignee else 'another agent'}",
-        )
+        holder = ticket.assignee.username if ticket.assignee else "another agent"
+        raise AlreadyClaimed(f"{ticket.number} is already held by {holder}")
     now = utcnow()
     old_status = ticket.status
     if not tickets_repo.claim(session, ticket_id=ticket.id, agent_id=agent.id, now=now):

@@ -26,7 +26,11 @@ class TestResolveCustomer:
 
     def test_known_phone_links_new_channel_identity(self, session: Session, vault: Vault) -> None:
         on_rest = resolve_customer(
-            session, vault=vault, channel=Channel.REST, external_id="li", phone="13812345678",
+            session,
+            vault=vault,
+            channel=Channel.REST,
+            external_id="li",
+            phone="13812345678",
             contact_verified=True,
         )
         on_wechat = resolve_customer(
@@ -43,11 +47,19 @@ class TestResolveCustomer:
 
     def test_known_email_links_case_insensitively(self, session: Session, vault: Vault) -> None:
         first = resolve_customer(
-            session, vault=vault, channel=Channel.REST, external_id="a", email="sam@example.com",
+            session,
+            vault=vault,
+            channel=Channel.REST,
+            external_id="a",
+            email="sam@example.com",
             contact_verified=True,
         )
         second = resolve_customer(
-            session, vault=vault, channel=Channel.WEB, external_id="b", email="SAM@example.com",
+            session,
+            vault=vault,
+            channel=Channel.WEB,
+            external_id="b",
+            email="SAM@example.com",
             contact_verified=True,
         )
         assert second.id == first.id
@@ -56,8 +68,12 @@ class TestResolveCustomer:
         self, session: Session, vault: Vault
     ) -> None:
         owner = resolve_customer(
-            session, vault=vault, channel=Channel.VOICE, external_id="call-1",
-            phone="13812345678", contact_verified=True,
+            session,
+            vault=vault,
+            channel=Channel.VOICE,
+            external_id="call-1",
+            phone="13812345678",
+            contact_verified=True,
         )
         claimant = resolve_customer(
             session, vault=vault, channel=Channel.WEB, external_id="someone", phone="13812345678"
@@ -68,7 +84,11 @@ class TestResolveCustomer:
             session, vault=vault, channel=Channel.REST, external_id="t", email="x@example.com"
         )
         verified = resolve_customer(
-            session, vault=vault, channel=Channel.WEB, external_id="v", email="x@example.com",
+            session,
+            vault=vault,
+            channel=Channel.WEB,
+            external_id="v",
+            email="x@example.com",
             contact_verified=True,
         )
         assert verified.id != typed.id
