@@ -18,13 +18,16 @@ RASA       := $(BOTVENV)/bin/rasa
 TRAIN_INPUTS := config.yml bot/domain.yml $(shell find bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
 RASA_DATA    := --domain bot/domain.yml --data bot/data nlu_data/train
 
-.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint clean
+.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint clean \
+	bench-api fuzz-api
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
 	@echo "make test    install what is missing, train if needed, run every test"
 	@echo "make train   (re)train the Rasa model when its data or config changed"
 	@echo "make lint    ruff over the service and the bot code"
+	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
+	@echo "make fuzz-api   schemathesis with many examples per operation"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -75,6 +78,14 @@ test-dialogue: $(MODEL)
 
 test-e2e: install $(MODEL)
 	$(SERVICE_PY) -m pytest tests/e2e
+
+# Not tests: measurements on PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL, else the
+# local server's "test" database), written to BENCHMARKS.md.
+bench-api: $(VENV)/.installed
+	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
+
+fuzz-api: $(VENV)/.installed
+	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider
 
 lint: install
 	$(VENV)/bin/ruff check ticketing api scripts tests

@@ -1,4 +1,8 @@
-"""ASGI middleware: the request body size limit."""
+"""ASGI middleware: the request body size limit, and no NUL characters anywhere.
+
+PostgreSQL text cannot hold NUL (0x00); SQLite can. Refusing NUL at the edge keeps the
+two databases answering the same, and keeps it out of logs and exports as well.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,16 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
 
+        if _carries_nul(scope, bytes(body)):
+            response = error_response(
+                422,
+                "nul_character",
+                "The request contains a NUL character (\\u0000), which no field accepts.",
+                [],
+            )
+            await response(scope, receive, send)
+            return
+
         replayed = False
 
         async def replay() -> Message:
@@ -55,3 +69,13 @@ class BodySizeLimit:
             {"max_bytes": self.max_bytes},
         )
         await response(scope, receive, send)
+
+
+def _carries_nul(scope: Scope, body: bytes) -> bool:
+    """A raw or JSON-escaped NUL in the body, or an encoded one in the path or query."""
+    target = (scope.get("raw_path") or scope.get("path", "").encode()) + scope.get(
+        "query_string", b""
+    )
+    if b"\x00" in target or b"%00" in target or "\x00" in scope.get("path", ""):
+        return True
+    return b"\x00" in body or b"\\u0000" in body.lower()

@@ -140,7 +140,7 @@ def list_tickets(
     assignee: Annotated[
         str | None, Query(description="`me`, `none` (unassigned) or a username", max_length=64)
     ] = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     sla_state: Annotated[SlaState | None, Query()] = None,
     created_after: Annotated[AwareDatetime | None, Query()] = None,
     created_before: Annotated[AwareDatetime | None, Query()] = None,
