@@ -98,3 +98,40 @@ class TestNormalisation:
     def test_invalid_email(self) -> None:
         with pytest.raises(ValidationFailed):
             normalise_email("zhang@")
+
+
+class TestIdNumbers:
+    @pytest.mark.parametrize(
+        "value", ["11010519491231002X", " 11010519491231002x ", "1101051949 1231002X"]
+    )
+    def test_valid_numbers_normalise(self, value: str) -> None:
+        from ticketing.privacy import normalise_id_number
+
+        assert normalise_id_number(value) == "11010519491231002X"
+
+    @pytest.mark.parametrize(
+        "value", ["110105194912310021", "1101051949123100", "11010519491231002Y", "abc"]
+    )
+    def test_bad_check_digit_or_shape_is_refused(self, value: str) -> None:
+        from ticketing.privacy import normalise_id_number
+
+        with pytest.raises(ValidationFailed) as error:
+            normalise_id_number(value)
+        assert error.value.field == "id_number"
+
+
+class TestMasks:
+    def test_id_number(self) -> None:
+        from ticketing.privacy import mask_id_number
+
+        assert mask_id_number("11010519491231002X") == "1101**********002X"
+        assert mask_id_number("1234") == "****"
+
+    @pytest.mark.parametrize(
+        ("name", "masked"),
+        [("李雷", "李*"), ("欧阳娜娜", "欧***"), ("Sam Taylor", "S*** T***"), ("  ", "")],
+    )
+    def test_names_keep_only_the_surname(self, name: str, masked: str) -> None:
+        from ticketing.privacy import mask_name
+
+        assert mask_name(name) == masked

@@ -1,0 +1,222 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.support_service.factories import ticket_payload
+from ticketing.enums import IdentityKind, Priority, TicketStatus
+from ticketing.errors import Conflict, Forbidden, ValidationFailed
+from ticketing.models import AuditEntry, Customer, Identity, Ticket, TicketMessage, utcnow
+from ticketing.principals import Principal, Role
+from ticketing.privacy import Vault
+from ticketing.schemas import TicketCreate
+from ticketing.services import lifecycle, profiles, ratings
+from ticketing.services.customers import find_by_identity
+from ticketing.services.tickets import create_ticket
+
+BOT = Principal(name="bot_service", role=Role.BOT_SERVICE)
+AGENT = Principal(name="staff:wang", role=Role.AGENT, agent_id=1)
+BOSS = Principal(name="staff:zhao", role=Role.SUPERVISOR, agent_id=2)
+ADMIN = Principal(name="staff:admin", role=Role.ADMIN, agent_id=3)
+
+
+def customer_with_ticket(session: Session, vault: Vault, sender: str = "sender-123", **c: object):
+    payload = TicketCreate.model_validate(
+        ticket_payload(customer={"external_id": sender, "display_name": "李雷", **c})
+    )
+    ticket = create_ticket(session, vault=vault, principal=BOT, payload=payload).ticket
+    return ticket.customer_id, ticket
+
+
+def audit_actions(session: Session) -> list[tuple[str, str | None]]:
+    return [
+        (e.action, e.field) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+    ]
+
+
+class TestDisclosure:
+    def test_agents_see_masks_supervisors_see_contacts_the_bot_nothing(
+        self, session: Session, vault: Vault
+    ) -> None:
+        customer_id, _ = customer_with_ticket(session, vault)
+        as_agent = profiles.view(session, vault=vault, customer_id=customer_id, principal=AGENT)
+        assert as_agent.personal == {
+            "phone": "138****8000",
+            "email": None,
+            "id_number": None,
+            "name": "李*",
+        }
+        assert as_agent.shown_in_clear == []
+        as_boss = profiles.view(session, vault=vault, customer_id=customer_id, principal=BOSS)
+        assert as_boss.personal["phone"] == "+8613800138000"
+        assert as_boss.shown_in_clear == ["phone", "name"]
+        as_bot = profiles.view(session, vault=vault, customer_id=customer_id, principal=BOT)
+        assert as_bot.personal == {}
+        # Only the supervisor's view showed anything in clear, so only it is audited.
+        assert audit_actions(session) == [("view", None)]
+
+    def test_reveal_needs_a_reason_and_is_audited(self, session: Session, vault: Vault) -> None:
+        customer_id, _ = customer_with_ticket(session, vault)
+        with pytest.raises(ValidationFailed):
+            profiles.reveal(
+                session,
+                vault=vault,
+                customer_id=customer_id,
+                field_name="phone",
+                reason="",
+                principal=AGENT,
+            )
+        value = profiles.reveal(
+            session,
+            vault=vault,
+            customer_id=customer_id,
+            field_name="phone",
+            reason="customer asked for a call back",
+            principal=AGENT,
+        )
+        assert value == "+8613800138000"
+        entry = session.scalars(select(AuditEntry)).one()
+        assert (entry.actor, entry.action, entry.field, entry.reason) == (
+            "staff:wang",
+            "reveal",
+            "phone",
+            "customer asked for a call back",
+        )
+        assert "13800138000" not in str(entry.details)
+
+    def test_the_bot_cannot_reveal(self, session: Session, vault: Vault) -> None:
+        customer_id, _ = customer_with_ticket(session, vault)
+        with pytest.raises(Forbidden):
+            profiles.reveal(
+                session,
+                vault=vault,
+                customer_id=customer_id,
+                field_name="phone",
+                reason="because I can",
+                principal=BOT,
+            )
+
+
+class TestEdits:
+    def test_id_number_is_checked_encrypted_and_audited(
+        self, session: Session, vault: Vault
+    ) -> None:
+        customer_id, _ = customer_with_ticket(session, vault)
+        with pytest.raises(ValidationFailed):
+            profiles.update_profile(
+                session,
+                vault=vault,
+                customer_id=customer_id,
+                changes={"id_number": "110105194912310021"},
+                principal=AGENT,
+            )
+        profiles.update_profile(
+            session,
+            vault=vault,
+            customer_id=customer_id,
+            changes={"id_number": "11010519491231002x"},
+            principal=AGENT,
+        )
+        customer = session.get(Customer, customer_id)
+        assert customer.id_number_enc and "1101" not in customer.id_number_enc
+        assert vault.decrypt(customer.id_number_enc) == "11010519491231002X"
+        assert ("update", "id_number") in audit_actions(session)
+
+    def test_tags_and_vip_priority(self, session: Session, vault: Vault) -> None:
+        customer_id, first = customer_with_ticket(session, vault)
+        assert profiles.set_tags(
+            session, customer_id=customer_id, tags=["VIP", " churn_risk", "vip"], principal=AGENT
+        ) == ["churn_risk", "vip"]
+        assert profiles.is_vip(session, customer_id)
+        _, second = customer_with_ticket(session, vault)
+        assert (first.priority, second.priority) == (Priority.NORMAL, Priority.HIGH)
+
+    def test_a_contact_of_someone_else_is_a_conflict(self, session: Session, vault: Vault) -> None:
+        first, _ = customer_with_ticket(session, vault, "a")
+        second, _ = customer_with_ticket(session, vault, "b", phone="13900001111")
+        with pytest.raises(Conflict) as error:
+            profiles.add_identity(
+                session,
+                vault=vault,
+                customer_id=first,
+                kind=IdentityKind.PHONE,
+                value="139 0000 1111",
+                verified=True,
+                principal=AGENT,
+            )
+        assert error.value.details == {"other_customer_id": second}
+
+
+class TestMerge:
+    def test_everything_moves_and_conflicts_are_audited(
+        self, session: Session, vault: Vault
+    ) -> None:
+        survivor_id, _ = customer_with_ticket(session, vault, "web-1")
+        other_id, other_ticket = customer_with_ticket(
+            session, vault, "wechat-1", display_name="李小雷", phone="13900001111"
+        )
+        lifecycle.transition(
+            session, ticket=other_ticket, to=TicketStatus.RESOLVED, principal=AGENT
+        )
+        ratings.rate(session, ticket=other_ticket, score=4)
+        profiles.set_tags(session, customer_id=other_id, tags=["vip"], principal=AGENT)
+        # The other profile was updated later, so its name wins.
+        session.get(Customer, other_id).updated_at = utcnow() + timedelta(minutes=5)
+        merged = profiles.merge(session, survivor_id=survivor_id, other_id=other_id, principal=BOSS)
+
+        assert merged.id == survivor_id
+        assert vault.decrypt(merged.display_name_enc) == "李小雷"
+        assert [t.tag for t in merged.tags] == ["vip"]
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Ticket).where(Ticket.customer_id == survivor_id)
+            )
+            == 2
+        )
+        assert {i.customer_id for i in session.scalars(select(Identity))} == {survivor_id}
+        # The old id still resolves, to the survivor.
+        assert profiles.get_customer(session, other_id).id == survivor_id
+        view = profiles.view(session, vault=vault, customer_id=other_id, principal=AGENT)
+        assert [r.score for r in view.ratings] == [4]
+        conflicts = [e for e in session.scalars(select(AuditEntry)) if e.action == "merge_conflict"]
+        assert [(e.field, e.details["winner"]) for e in conflicts] == [("display_name", "other")]
+
+    def test_self_merge_and_repeat_merge_are_refused(self, session: Session, vault: Vault) -> None:
+        a, _ = customer_with_ticket(session, vault, "a")
+        b, _ = customer_with_ticket(session, vault, "b")
+        with pytest.raises(ValidationFailed):
+            profiles.merge(session, survivor_id=a, other_id=a, principal=BOSS)
+        profiles.merge(session, survivor_id=a, other_id=b, principal=BOSS)
+        with pytest.raises(Conflict):
+            profiles.merge(session, survivor_id=a, other_id=b, principal=BOSS)
+
+
+class TestErase:
+    def test_personal_data_goes_statistics_stay(self, session: Session, vault: Vault) -> None:
+        customer_id, ticket = customer_with_ticket(session, vault)
+        lifecycle.transition(session, ticket=ticket, to=TicketStatus.RESOLVED, principal=AGENT)
+        ratings.rate(session, ticket=ticket, score=2, comment="太慢了，我的手机 13800138000")
+        profiles.erase(session, customer_id=customer_id, reason="PIPL request #17", principal=ADMIN)
+        session.expire_all()
+
+        customer = session.get(Customer, customer_id)
+        assert customer.erased_at is not None and customer.display_name_enc is None
+        assert session.scalar(select(func.count()).select_from(Identity)) == 0
+        stored = session.get(Ticket, ticket.id)
+        assert (stored.status, stored.priority, stored.description) == (
+            TicketStatus.RESOLVED,
+            Priority.NORMAL,
+            "[erased]",
+        )
+        bodies = {
+            m.body for m in session.scalars(select(TicketMessage)) if m.author_type == "customer"
+        }
+        assert bodies == {"[erased]"}
+        view = profiles.view(session, vault=vault, customer_id=customer_id, principal=BOSS)
+        assert [(r.score, r.comment) for r in view.ratings] == [(2, None)]
+        with pytest.raises(Exception, match="no customer"):
+            find_by_identity(session, vault=vault, channel="rest", external_id="sender-123")
+        assert ("erase", None) in audit_actions(session)
+        with pytest.raises(Conflict):
+            profiles.erase(session, customer_id=customer_id, reason="again please", principal=ADMIN)
