@@ -120,7 +120,7 @@ class TestIdNumbers:
         assert error.value.field == "id_number"
 
 
-class TestMasks:
+class TestMoreMasks:
     def test_id_number(self) -> None:
         from ticketing.privacy import mask_id_number
 
