@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ticketing.calendar import BusinessHours
 from ticketing.enums import Category, Priority
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("routing.yml")
@@ -34,20 +36,41 @@ class SlaTarget:
     resolution: timedelta
 
 
+WARNING_SHARE = 0.8
+
+
 @dataclass(frozen=True)
 class SlaDues:
     first_response_due_at: datetime
     resolution_due_at: datetime
+    first_response_warning_at: datetime | None = None
+    resolution_warning_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class SlaPolicy:
     targets: dict[Priority, SlaTarget]
+    # Priorities whose clocks count business minutes only (none: around the clock).
+    business_hours: BusinessHours | None = None
+    business_priorities: frozenset[Priority] = frozenset()
+
+    def _add(self, priority: Priority, start: datetime, span: timedelta) -> datetime:
+        if self.business_hours is not None and priority in self.business_priorities:
+            return self.business_hours.add(start, span.total_seconds() / 60)
+        return start + span
 
     def dues(self, priority: Priority, *, start: datetime) -> SlaDues:
-        """When the first response and the resolution are due for a ticket opened at start."""
+        """When the first response and the resolution are due for a ticket opened at start,
+        and when each clock reaches its warning (80 % of the target)."""
         target = self.targets[priority]
-        return SlaDues(start + target.first_response, start + target.resolution)
+        return SlaDues(
+            first_response_due_at=self._add(priority, start, target.first_response),
+            resolution_due_at=self._add(priority, start, target.resolution),
+            first_response_warning_at=self._add(
+                priority, start, target.first_response * WARNING_SHARE
+            ),
+            resolution_warning_at=self._add(priority, start, target.resolution * WARNING_SHARE),
+        )
 
 
 @dataclass(frozen=True)
@@ -135,16 +158,37 @@ def parse_policy(data: dict[str, Any]) -> RoutingPolicy:
     queue_keys = {queue.key for queue in queues}
     if unknown := {route.queue_key for route in routes.values()} - queue_keys:
         raise PolicyError(f"routes point at undefined queues {sorted(unknown)}")
+    hours, business_priorities = _business_hours(data.get("business_hours"))
     if unknown := {t.queue_key for t in escalation if t.queue_key} - queue_keys:
         raise PolicyError(f"escalation tiers point at undefined queues {sorted(unknown)}")
     return RoutingPolicy(
         queues=queues,
         routes=routes,
-        sla=SlaPolicy(targets),
+        sla=SlaPolicy(targets, business_hours=hours, business_priorities=business_priorities),
         escalation=tuple(sorted(escalation, key=lambda tier: tier.level)),
         reopen_window=reopen_window,
         vip_raise_priority=vip_raise,
     )
+
+
+def _business_hours(
+    block: dict[str, Any] | None,
+) -> tuple[BusinessHours | None, frozenset[Priority]]:
+    if not block:
+        return None, frozenset()
+    try:
+        hours = BusinessHours(
+            timezone=ZoneInfo(str(block.get("timezone", "Asia/Shanghai"))),
+            opens=time.fromisoformat(str(block["opens"])),
+            closes=time.fromisoformat(str(block["closes"])),
+            chinese_holidays=bool(block.get("chinese_holidays", True)),
+        )
+        priorities = frozenset(Priority(p) for p in block.get("priorities", []))
+    except (KeyError, ValueError, ZoneInfoNotFoundError) as error:
+        raise PolicyError(f"business_hours is malformed: {error}") from error
+    if hours.opens >= hours.closes:
+        raise PolicyError("business_hours must open before they close")
+    return hours, priorities
 
 
 def load_policy(path: Path = DEFAULT_POLICY_PATH) -> RoutingPolicy:

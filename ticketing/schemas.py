@@ -307,6 +307,11 @@ class EscalationCreate(BaseModel):
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     source: EscalationSource = EscalationSource.AGENT
+    transcript: list[TranscriptLine] = Field(
+        default_factory=list,
+        max_length=MAX_TRANSCRIPT_LINES,
+        description="The conversation so far, handed to the agents (kept as internal lines).",
+    )
 
 
 class AssignmentCreate(BaseModel):

@@ -304,6 +304,12 @@ def escalate_ticket(
     """Raise the ticket one escalation level (priority up; level 2 goes to supervisors)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
     source = EscalationSource.CUSTOMER if principal.role is Role.BOT_SERVICE else payload.source
+    if payload.transcript:
+        thread_service.hand_over_transcript(
+            session,
+            ticket=ticket,
+            lines=[(line.author_type, line.body, line.at) for line in payload.transcript],
+        )
     lifecycle.escalate(
         session, ticket=ticket, principal=principal, reason=payload.reason, source=source
     )

@@ -257,6 +257,27 @@ class TestClaimAndEscalate:
             "high",
         )
         assert body["escalation_reason"] == "customer: wants a human"
+
+    def test_escalation_hands_the_transcript_to_the_agents(
+        self, client: TestClient, anonymous_client: TestClient, staff: StaffClient
+    ) -> None:
+        number = open_ticket(client)["number"]
+        client.post(
+            f"/api/v1/tickets/{number}/escalate",
+            json={
+                "reason": "asked for a person",
+                "transcript": [
+                    {"author_type": "customer", "body": "我要找人工"},
+                    {"author_type": "bot", "body": "好的，正在为您转接人工客服。"},
+                ],
+            },
+        )
+        as_agent = anonymous_client.get(f"/api/v1/tickets/{number}", headers=staff("wang.fang"))
+        bodies = [(m["author_type"], m["body"], m["public"]) for m in as_agent.json()["messages"]]
+        assert ("customer", "我要找人工", False) in bodies
+        assert ("bot", "好的，正在为您转接人工客服。", False) in bodies
+        as_bot = [m["body"] for m in client.get(f"/api/v1/tickets/{number}").json()["messages"]]
+        assert "我要找人工" not in as_bot
         assert client.post(f"/api/v1/tickets/{number}/escalate", json={}).status_code == 422
 
 

@@ -99,3 +99,24 @@ def post_message(
         ),
     )
     return message
+
+
+def hand_over_transcript(
+    session: Session, *, ticket: Ticket, lines: list[tuple[AuthorType, str, datetime | None]]
+) -> int:
+    """Keep the bot's conversation on the ticket for the agents (internal, not re-sent)."""
+    now = utcnow()
+    for author, body, at in lines:
+        tickets_repo.add_message(
+            session,
+            TicketMessage(
+                ticket_id=ticket.id,
+                author_type=author,
+                body=body,
+                public=False,
+                author_name="transcript",
+                created_at=at or now,
+            ),
+        )
+    session.flush()
+    return len(lines)

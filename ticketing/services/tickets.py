@@ -60,14 +60,6 @@ def request_fingerprint(payload: TicketCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-SLA_WARNING_SHARE = 0.8
-
-
-def warning_time(start: datetime, due: datetime) -> datetime:
-    """When a clock from start to due has used 80 % of its time."""
-    return start + (due - start) * SLA_WARNING_SHARE
-
-
 def default_subject(description: str) -> str:
     """The first line of the description, shortened to fit a list view."""
     first_line = description.strip().splitlines()[0].strip()
@@ -192,8 +184,8 @@ def _open_ticket(
             contact_enc=(vault.encrypt(json.dumps(contact)) if any(contact.values()) else None),
             first_response_due_at=dues.first_response_due_at,
             resolution_due_at=dues.resolution_due_at,
-            first_response_warning_at=warning_time(now, dues.first_response_due_at),
-            resolution_warning_at=warning_time(now, dues.resolution_due_at),
+            first_response_warning_at=dues.first_response_warning_at,
+            resolution_warning_at=dues.resolution_warning_at,
             created_at=now,
             updated_at=now,
         ),
