@@ -43,6 +43,7 @@ class Desk:
     api_url: str
     engine: sa.Engine
     output: list[str]
+    run_dir: Path
 
     def say(self, sender: str, message: str) -> list[str]:
         response = httpx.post(
@@ -124,7 +125,13 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 
     engine = sa.create_engine(url)
     try:
-        yield Desk(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{api_port}", engine, output)
+        yield Desk(
+            f"http://127.0.0.1:{rasa_port}",
+            f"http://127.0.0.1:{api_port}",
+            engine,
+            output,
+            tmp_path / "run",
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -206,3 +213,36 @@ class TestRestConversation:
         en = " ".join(desk.say(f"en-{uuid.uuid4().hex[:8]}", "what's the status of SD-999999"))
         assert "没有找到工单 SD-999999" in zh
         assert "couldn't find a ticket SD-999999" in en
+
+
+class TestWeChatChannel:
+    """Last in the module, so Rasa has warmed up (the passive reply has 4.5 s)."""
+
+    def test_a_signed_push_gets_a_chinese_passive_reply(self, desk: Desk) -> None:
+        import hashlib
+        import xml.etree.ElementTree as ElementTree
+
+        secrets_file = (desk.run_dir / "desk.env").read_text()
+        token = next(
+            line.split("=", 1)[1]
+            for line in secrets_file.splitlines()
+            if line.startswith("WECHAT_TOKEN=")
+        )
+        timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
+        signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+        openid = f"oE2e{uuid.uuid4().hex[:12]}"
+        body = (
+            "<xml><ToUserName><![CDATA[gh_desk]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            "<Content><![CDATA[我的宽带从昨天开始就连不上了]]></Content>"
+            f"<MsgId>{uuid.uuid4().int % 10**15}</MsgId></xml>"
+        )
+        url = f"{desk.rasa_url}/webhooks/wechat/webhook"
+        params = {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+        reply = httpx.post(url, params=params, content=body.encode(), timeout=10)
+        assert reply.status_code == 200
+        content = ElementTree.fromstring(reply.text).findtext("Content") or ""
+        assert "手机号" in content, content  # the ticket form asks how to reach them
+        forged = httpx.post(url, params={**params, "signature": "0" * 40}, content=body.encode())
+        assert forged.status_code == 403
