@@ -28,8 +28,9 @@ import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Text
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
 import aiohttp
@@ -133,9 +134,9 @@ def text_reply(push: Push, content: str, *, now: float) -> str:
     )
 
 
-def render_messages(messages: List[Dict[str, Any]]) -> str:
+def render_messages(messages: list[dict[str, Any]]) -> str:
     """Bot messages as one WeChat text: texts in order, buttons as a numbered list."""
-    parts: List[str] = []
+    parts: list[str] = []
     for message in messages:
         if message.get("text"):
             parts.append(str(message["text"]))
@@ -168,7 +169,7 @@ class MemoryDeduper:
         self._ttl = ttl_seconds
         self._max = max_keys
         self._seen: OrderedDict[str, float] = OrderedDict()
-        self._replies: Dict[str, str] = {}
+        self._replies: dict[str, str] = {}
 
     def _expire(self, now: float) -> None:
         while self._seen and (
@@ -226,7 +227,7 @@ class CustomerServiceClient:
     app_secret: str
     api_base: str = DEFAULT_API_BASE
     timeout_seconds: float = 5.0
-    _token: Optional[str] = field(default=None, repr=False)
+    _token: str | None = field(default=None, repr=False)
     _expires_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -263,12 +264,13 @@ class CustomerServiceClient:
                 raise CustomerServiceError(f"custom/send refused: errcode {code}")
         raise CustomerServiceError("custom/send refused the fresh token too")
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Dict[str, Any]:
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.request(
-                method, self.api_base.rstrip("/") + path, **kwargs
-            ) as reply:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.request(method, self.api_base.rstrip("/") + path, **kwargs) as reply,
+            ):
                 data = await reply.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise CustomerServiceError(f"{path}: {type(error).__name__}") from error
@@ -298,7 +300,7 @@ class WeChatSettings:
     )
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatSettings":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatSettings:
         config = credentials or {}
         env = os.environ
         return cls(
@@ -318,24 +320,26 @@ class WeChatInput(InputChannel):
     """The WeChat official-account push as a Rasa input channel."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return CHANNEL
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
         return cls(WeChatSettings.from_credentials(credentials))
 
     def __init__(
         self,
         settings: WeChatSettings,
         *,
-        deduper: Optional[Deduper] = None,
-        customer_service: Optional[CustomerServiceClient] = None,
+        deduper: Deduper | None = None,
+        customer_service: CustomerServiceClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         redis_url = os.environ.get("REDIS_URL")
-        self.deduper: Deduper = deduper or (RedisDeduper(redis_url) if redis_url else MemoryDeduper())
+        self.deduper: Deduper = deduper or (
+            RedisDeduper(redis_url) if redis_url else MemoryDeduper()
+        )
         self.customer_service = customer_service or (
             CustomerServiceClient(settings.app_id, settings.app_secret, settings.api_base)
             if settings.app_id and settings.app_secret
@@ -355,9 +359,7 @@ class WeChatInput(InputChannel):
             window=self.settings.timestamp_window,
         )
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """GET verification and POST pushes under /webhooks/wechat/webhook."""
         hook = Blueprint("wechat_webhook", __name__)
 
@@ -406,7 +408,7 @@ class WeChatInput(InputChannel):
     async def _handle(
         self, push: Push, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> HTTPResponse:
-        metadata: Dict[str, Any] = {"wechat": {"to_user": push.to_user, "msg_type": push.msg_type}}
+        metadata: dict[str, Any] = {"wechat": {"to_user": push.to_user, "msg_type": push.msg_type}}
         if push.msg_type == "text" and push.content:
             text = push.content
         elif push.msg_type == "voice":
@@ -416,7 +418,7 @@ class WeChatInput(InputChannel):
             metadata["transcript"] = True
         elif push.msg_type == "event" and push.event == "subscribe":
             # A new follower: greet them in the account's language.
-            text = '/greet{"language": "%s"}' % self.settings.default_language
+            text = f'/greet{{"language": "{self.settings.default_language}"}}'
         elif push.msg_type == "event":
             return response.text("success")  # unsubscribe, menu views...: nothing to say
         else:
@@ -425,7 +427,9 @@ class WeChatInput(InputChannel):
         collector = CollectingOutputChannel()
         task = asyncio.ensure_future(
             on_new_message(
-                UserMessage(text, collector, push.from_user, input_channel=CHANNEL, metadata=metadata)
+                UserMessage(
+                    text, collector, push.from_user, input_channel=CHANNEL, metadata=metadata
+                )
             )
         )
         done, _ = await asyncio.wait({task}, timeout=self.settings.reply_budget)
@@ -442,7 +446,7 @@ class WeChatInput(InputChannel):
         return response.text("success")
 
     async def _send_later(
-        self, task: "asyncio.Future[Any]", collector: CollectingOutputChannel, openid: str
+        self, task: asyncio.Future[Any], collector: CollectingOutputChannel, openid: str
     ) -> None:
         try:
             await task

@@ -60,8 +60,11 @@ def push_xml(msg_type: str = "text", *, msg_id: str | None = "1001", **fields: s
 
 def signed(token: str = TOKEN, *, age: float = 0) -> dict[str, str]:
     timestamp, nonce = str(int(time.time() - age)), uuid.uuid4().hex[:10]
-    return {"signature": signature_of(token, timestamp, nonce), "timestamp": timestamp,
-            "nonce": nonce}
+    return {
+        "signature": signature_of(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
 
 
 @dataclass
@@ -97,11 +100,15 @@ class FakeWeChatApi:
     async def token(self, request: web.Request) -> web.Response:
         query = request.query
         if (query.get("grant_type"), query.get("appid"), query.get("secret")) != (
-            "client_credential", "wx-app", "wx-secret"
+            "client_credential",
+            "wx-app",
+            "wx-secret",
         ):
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
         self.tokens_issued += 1
-        return web.json_response({"access_token": f"token-{self.tokens_issued}", "expires_in": 7200})
+        return web.json_response(
+            {"access_token": f"token-{self.tokens_issued}", "expires_in": 7200}
+        )
 
     async def send(self, request: web.Request) -> web.Response:
         if request.query.get("access_token") != f"token-{self.tokens_issued}":
@@ -135,7 +142,9 @@ def run_channel(
             token=TOKEN,
             app_id="wx-app",
             app_secret="wx-secret",
-            api_base=str(api_server.make_url("")).rstrip("/") if api_server else "http://127.0.0.1:9",
+            api_base=str(api_server.make_url("")).rstrip("/")
+            if api_server
+            else "http://127.0.0.1:9",
             reply_budget=budget,
         )
         channel = WeChatInput(settings, deduper=deduper or MemoryDeduper())
@@ -174,15 +183,22 @@ class TestSignature:
         ts = str(int(now))
         good = signature_of(TOKEN, ts, "n1")
         assert signature_ok(TOKEN, signature=good, timestamp=ts, nonce="n1", now=now, window=300)
-        assert not signature_ok(TOKEN, signature=good, timestamp=ts, nonce="n1", now=now + 400, window=300)
-        assert not signature_ok("other", signature=good, timestamp=ts, nonce="n1", now=now, window=300)
-        assert not signature_ok(TOKEN, signature=good, timestamp="abc", nonce="n1", now=now, window=300)
+        assert not signature_ok(
+            TOKEN, signature=good, timestamp=ts, nonce="n1", now=now + 400, window=300
+        )
+        assert not signature_ok(
+            "other", signature=good, timestamp=ts, nonce="n1", now=now, window=300
+        )
+        assert not signature_ok(
+            TOKEN, signature=good, timestamp="abc", nonce="n1", now=now, window=300
+        )
 
     def test_known_vector(self) -> None:
         # sha1("1409659813" + "nonce" + "token") with the three parts sorted
-        assert signature_of("token", "1409659813", "nonce") == __import__("hashlib").sha1(
-            b"1409659813noncetoken"
-        ).hexdigest()
+        assert (
+            signature_of("token", "1409659813", "nonce")
+            == __import__("hashlib").sha1(b"1409659813noncetoken").hexdigest()
+        )
 
 
 class TestParsing:
@@ -193,8 +209,10 @@ class TestParsing:
         assert event.event == "subscribe" and event.dedupe_key.startswith(OPENID)
 
     def test_entities_are_refused(self) -> None:
-        bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
-                b'<!ENTITY b "&a;&a;&a;&a;">]><xml><ToUserName>&b;</ToUserName></xml>')
+        bomb = (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;">]><xml><ToUserName>&b;</ToUserName></xml>'
+        )
         with pytest.raises(ValueError):
             parse_push(bomb)
 
@@ -278,7 +296,9 @@ class TestPushes:
 
     def test_images_get_a_polite_answer_without_the_bot(self) -> None:
         bot = FakeBot()
-        _, body = run_channel(lambda h, u: post(h, u, push_xml("image", PicUrl="http://x/p.jpg")), bot=bot)
+        _, body = run_channel(
+            lambda h, u: post(h, u, push_xml("image", PicUrl="http://x/p.jpg")), bot=bot
+        )
         assert "只能读文字和语音" in SafeXml.fromstring(body).find("Content").text
         assert bot.received == []
 
@@ -290,7 +310,7 @@ class TestPushes:
             bye = await post(http, url, push_xml("event", msg_id=None, Event="unsubscribe"))
             return [hello[1], bye[1]]
 
-        hello, bye = run_channel(scenario, bot=bot)
+        _hello, bye = run_channel(scenario, bot=bot)
         assert bot.received[0].text == '/greet{"language": "zh"}'
         assert bye == "success"
 
@@ -298,12 +318,18 @@ class TestPushes:
         bot, api = FakeBot(delay=0.6), FakeWeChatApi()
         status, body = run_channel(
             lambda h, u: post(h, u, push_xml(Content="发票怎么开")),
-            bot=bot, api=api, budget=0.2, settle=1.5,
+            bot=bot,
+            api=api,
+            budget=0.2,
+            settle=1.5,
         )
         assert (status, body) == (200, "success")
         assert api.sent == [
-            {"touser": OPENID, "msgtype": "text",
-             "text": {"content": "收到：发票怎么开\n\n还有别的吗？\n\n1. 查询工单"}}
+            {
+                "touser": OPENID,
+                "msgtype": "text",
+                "text": {"content": "收到：发票怎么开\n\n还有别的吗？\n\n1. 查询工单"},
+            }
         ]
 
 
