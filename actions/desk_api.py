@@ -62,6 +62,8 @@ class NewTicket:
     category: str | None = None
     phone: str | None = None
     email: str | None = None
+    # True when the channel proved the phone (a voice caller's number from the carrier).
+    contact_verified: bool = False
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +75,7 @@ class NewTicket:
                 "language": self.language,
                 "phone": self.phone,
                 "email": self.email,
+                "contact_verified": self.contact_verified,
             },
             "description": self.description,
             "category": self.category,
@@ -126,7 +129,7 @@ class DeskApiClient:
     @classmethod
     def from_settings(
         cls, settings: ActionSettings, *, channel: str, sender: str
-    ) -> "DeskApiClient":
+    ) -> DeskApiClient:
         """A client for one conversation, from the action server's settings."""
         return cls(
             settings.api_url,

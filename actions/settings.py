@@ -16,7 +16,7 @@ class ActionSettings:
     timezone: str
 
     @classmethod
-    def from_env(cls) -> "ActionSettings":
+    def from_env(cls) -> ActionSettings:
         """Read DESK_API_URL, DESK_SERVICE_TOKEN, DESK_API_TIMEOUT and DESK_TIMEZONE."""
         token = os.environ.get("DESK_SERVICE_TOKEN", "")
         if not token:

@@ -45,6 +45,17 @@ def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict
     return lines[-turns:]
 
 
+def caller_number(tracker: Tracker) -> str | None:
+    """On a phone call, the caller's number as the carrier gave it (verified)."""
+    if conversation_channel(tracker) != "voice":
+        return None
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            number = (event.get("metadata") or {}).get("caller_number")
+            return str(number) if number else None
+    return None
+
+
 def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
     """The API client acting for this conversation's customer."""
     return DeskApiClient.from_settings(
@@ -70,6 +81,8 @@ class ActionCheckProfile(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if caller_number(tracker):
+            return [SlotSet("contact_on_file", True)]  # the number they are calling from
         client = desk_client(ActionSettings.from_env(), tracker)
         try:
             profile = await client.find_customer(
@@ -132,14 +145,16 @@ class ActionCreateTicket(Action):
         settings = ActionSettings.from_env()
         description = str(tracker.get_slot("problem_description") or "").strip()
         contact = tracker.get_slot("contact")
+        caller = caller_number(tracker)
         new_ticket = NewTicket(
             channel=conversation_channel(tracker),
             external_id=tracker.sender_id,
             language=conversation_language(tracker),
             description=description,
             category=tracker.get_slot("category"),
-            phone=contact if contact and not is_email(contact) else None,
+            phone=contact if contact and not is_email(contact) else caller,
             email=contact if contact and is_email(contact) else None,
+            contact_verified=bool(caller) and not contact,
             transcript=transcript(tracker),
         )
         try:

@@ -47,6 +47,8 @@ SECRET_FACTORIES = {
     "DESK_DEMO_PASSWORD": lambda: secrets.token_urlsafe(9),
     # The WeChat push token; copy it into the official account's console to connect one.
     "WECHAT_TOKEN": lambda: secrets.token_hex(16),
+    # Shared with the phone gateway, which signs each transcribed turn with it.
+    "VOICE_GATEWAY_SECRET": lambda: secrets.token_urlsafe(32),
 }
 
 
@@ -319,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  Chat (REST channel)    POST {rasa}/webhooks/rest/webhook\n"
             f'                         {{"sender": "me", "message": "my internet has been down since yesterday"}}\n'
             f"  WeChat push URL        {rasa}/webhooks/wechat/webhook   (token: WECHAT_TOKEN)\n"
+            f"  Voice gateway          POST {rasa}/webhooks/voice/webhook (VOICE_GATEWAY_SECRET)\n"
             f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
             f"  Staff log-in           POST {api}/api/v1/auth/login   users: wang.fang, li.na,\n"
             f"                         sam.taylor, chen.jie (agents), zhao.min (supervisor),\n"

@@ -27,10 +27,9 @@ import hmac
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import aiohttp
@@ -40,6 +39,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.channels.dedupe import Deduper, MemoryDeduper, RedisDeduper
 
 logger = logging.getLogger(__name__)
 
@@ -144,75 +145,6 @@ def render_messages(messages: list[dict[str, Any]]) -> str:
         if buttons:
             parts.append("\n".join(f"{i}. {b.get('title', '')}" for i, b in enumerate(buttons, 1)))
     return "\n\n".join(p for p in parts if p.strip())
-
-
-class Deduper(Protocol):
-    """Remembers which pushes were seen and what was answered to them."""
-
-    async def claim(self, key: str) -> bool:
-        """True the first time a key is seen (within the TTL), False for a retry."""
-        ...
-
-    async def remember_reply(self, key: str, reply: str) -> None:
-        """Keep the answer given, for a retry whose first reply got lost."""
-        ...
-
-    async def reply_for(self, key: str) -> str | None:
-        """The answer given to this push, if any."""
-        ...
-
-
-class MemoryDeduper:
-    """Bounded in-process dedupe (one Rasa instance)."""
-
-    def __init__(self, ttl_seconds: float = 120, max_keys: int = 10_000) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_keys
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._replies: dict[str, str] = {}
-
-    def _expire(self, now: float) -> None:
-        while self._seen and (
-            len(self._seen) > self._max or next(iter(self._seen.values())) < now - self._ttl
-        ):
-            key, _ = self._seen.popitem(last=False)
-            self._replies.pop(key, None)
-
-    async def claim(self, key: str) -> bool:
-        now = time.monotonic()
-        self._expire(now)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
-
-    async def remember_reply(self, key: str, reply: str) -> None:
-        if key in self._seen:
-            self._replies[key] = reply
-
-    async def reply_for(self, key: str) -> str | None:
-        return self._replies.get(key)
-
-
-class RedisDeduper:
-    """Dedupe shared by every Rasa instance: SET NX with a TTL."""
-
-    def __init__(self, url: str, *, ttl_seconds: int = 120, prefix: str = "desk:wechat") -> None:
-        import redis.asyncio as redis_asyncio
-
-        self._redis = redis_asyncio.Redis.from_url(url)
-        self._ttl = ttl_seconds
-        self._prefix = prefix
-
-    async def claim(self, key: str) -> bool:
-        return bool(await self._redis.set(f"{self._prefix}:seen:{key}", "1", nx=True, ex=self._ttl))
-
-    async def remember_reply(self, key: str, reply: str) -> None:
-        await self._redis.set(f"{self._prefix}:reply:{key}", reply, ex=self._ttl)
-
-    async def reply_for(self, key: str) -> str | None:
-        value = await self._redis.get(f"{self._prefix}:reply:{key}")
-        return value.decode() if isinstance(value, bytes) else value
 
 
 class CustomerServiceError(Exception):
@@ -338,7 +270,7 @@ class WeChatInput(InputChannel):
         self.settings = settings
         redis_url = os.environ.get("REDIS_URL")
         self.deduper: Deduper = deduper or (
-            RedisDeduper(redis_url) if redis_url else MemoryDeduper()
+            RedisDeduper(redis_url, prefix="desk:wechat") if redis_url else MemoryDeduper()
         )
         self.customer_service = customer_service or (
             CustomerServiceClient(settings.app_id, settings.app_secret, settings.api_base)

@@ -8,8 +8,6 @@ the user dictionary of domain terms that ``JiebaTokenizer`` loads.
 
 from __future__ import annotations
 
-from typing import List, Optional, Text
-
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
@@ -23,10 +21,10 @@ class BilingualJiebaTokenizer(JiebaTokenizer):
     """Jieba segmentation for Chinese, English and mixed messages."""
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> list[str] | None:
         """Chinese, English and anything mixed."""
         return None
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Segment with jieba and drop whitespace tokens."""
         return [token for token in super().tokenize(message, attribute) if token.text.strip()]

@@ -34,6 +34,7 @@ class TestDeskApiClient:
             "language": "en",
             "phone": None,
             "email": None,
+            "contact_verified": False,
         }
 
     def test_unknown_ticket_is_none(self, with_api) -> None:

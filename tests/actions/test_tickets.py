@@ -34,6 +34,7 @@ def tracker(
     sender: str = "customer-1",
     channel: str = "rest",
     active_loop: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
     events = [
         {"event": "action", "name": "action_session_start"},
@@ -43,6 +44,7 @@ def tracker(
             "timestamp": 1700000000.0,
             "input_channel": channel,
             "parse_data": {"intent": {"name": "report_problem"}, "entities": []},
+            "metadata": metadata or {},
         },
     ]
     return Tracker(
@@ -214,3 +216,29 @@ class TestValidateTicketStatusForm:
         )
         assert result == {"ticket_number": None}
         assert dispatcher.messages[0]["response"] == "utter_invalid_ticket_number"
+
+
+class TestVoiceCallers:
+    def test_the_caller_number_is_the_verified_contact(self, api: FakeDeskApi, with_api) -> None:
+        from actions.tickets import ActionCheckProfile, ActionCreateTicket
+
+        call = tracker(
+            {"problem_description": "宽带断了", "language": "zh"},
+            text="宽带断了",
+            sender="call-7",
+            channel="voice",
+            metadata={"caller_number": "+8613912345678", "transcript": True},
+        )
+        events, _ = run_with_api(with_api, ActionCheckProfile(), call)
+        assert events == [SlotSet("contact_on_file", True)]  # no need to ask for a number
+        run_with_api(with_api, ActionCreateTicket(), call)
+        customer = api.requests[-1]["json"]["customer"]
+        assert (customer["channel"], customer["external_id"]) == ("voice", "call-7")
+        assert (customer["phone"], customer["contact_verified"]) == ("+8613912345678", True)
+
+    def test_a_typed_contact_is_not_verified(self, api: FakeDeskApi, with_api) -> None:
+        from actions.tickets import ActionCreateTicket
+
+        chat = tracker({"problem_description": "router broken", "contact": "13800138000"})
+        run_with_api(with_api, ActionCreateTicket(), chat)
+        assert api.requests[-1]["json"]["customer"]["contact_verified"] is False

@@ -20,10 +20,9 @@ from aiohttp.test_utils import TestServer
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from bot.channels.dedupe import MemoryDeduper, RedisDeduper
 from bot.channels.wechat import (
     CustomerServiceClient,
-    MemoryDeduper,
-    RedisDeduper,
     WeChatInput,
     WeChatSettings,
     parse_push,
