@@ -167,7 +167,8 @@ class ActionCreateTicket(Action):
             return []
 
         due = ticket.first_response_due_at
-        due_time = due.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M") if due else "-"
+        local_due = due.astimezone(ZoneInfo(settings.timezone)) if due else None
+        due_time = local_due.strftime("%Y-%m-%d %H:%M") if local_due else "-"
         dispatcher.utter_message(
             response="utter_ticket_created", ticket_number=ticket.number, due_time=due_time
         )
