@@ -216,6 +216,27 @@ class TestRestConversation:
         assert "couldn't find a ticket SD-999999" in en
 
 
+class TestHumanHandover:
+    def test_asking_for_a_human_escalates_with_the_conversation(self, desk: Desk) -> None:
+        sender = f"zh-{uuid.uuid4().hex[:8]}"
+        desk.say(sender, "我的宽带从昨天开始就连不上了")
+        reply = " ".join(desk.say(sender, "我要找人工客服"))
+        numbers = TICKET.findall(reply)
+        assert numbers and "人工客服" in reply, reply
+        row = desk.ticket_row(numbers[0])
+        assert row is not None and row.status in ("escalated", "open")
+        with desk.engine.connect() as connection:
+            level, transcript_lines = connection.execute(
+                sa.text(
+                    "SELECT t.escalation_level, (SELECT count(*) FROM ticket_messages m"
+                    " WHERE m.ticket_id = t.id AND m.public = false)"
+                    " FROM tickets t WHERE t.number = :n"
+                ),
+                {"n": numbers[0]},
+            ).one()
+        assert level == 1 and transcript_lines >= 2
+
+
 class TestWeChatChannel:
     """Last in the module, so Rasa has warmed up (the passive reply has 4.5 s)."""
 
