@@ -15,8 +15,8 @@ SERVICE_PY := $(VENV)/bin/python
 BOT_PY     := $(BOTVENV)/bin/python
 RASA       := $(BOTVENV)/bin/rasa
 
-TRAIN_INPUTS := config.yml bot/domain.yml $(shell find bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
-RASA_DATA    := --domain bot/domain.yml --data bot/data nlu_data/train
+TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
+RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
 	bench-api fuzz-api
