@@ -484,9 +484,11 @@
       content.appendChild(el("span", { className: "sr-only", text: who + ": " }));
       var bubble = el("div", { className: "bubble" });
       splitLinks(message.text).forEach(function (part) {
-        bubble.appendChild(part.href
-          ? el("a", { href: part.href, target: "_blank", rel: "noopener noreferrer nofollow", text: part.text })
-          : document.createTextNode(part.text));
+        if (part.href) {
+          bubble.appendChild(el("a", { href: part.href, target: "_blank", rel: "noopener noreferrer nofollow", text: part.text }));
+        } else {
+          appendWithTicketNumbers(bubble, part.text);
+        }
       });
       content.appendChild(bubble);
     }
@@ -510,6 +512,23 @@
     }, [avatar(message.from), content]);
     fragment.appendChild(row);
     return fragment;
+  }
+
+  // Ticket numbers stay on one line ("SD-" at a line end reads badly).
+  function appendWithTicketNumbers(parent, text) {
+    var last = 0;
+    var match;
+    var numbers = new RegExp(TICKET_NUMBER.source, "g");
+    while ((match = numbers.exec(text)) !== null) {
+      if (match.index > last) {
+        parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      }
+      parent.appendChild(el("span", { className: "ticket-ref", text: match[0] }));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) {
+      parent.appendChild(document.createTextNode(text.slice(last)));
+    }
   }
 
   function ticketCard(card) {
