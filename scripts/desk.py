@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  API health             {api}/healthz\n"
             f"  Chat (REST channel)    POST {rasa}/webhooks/rest/webhook\n"
             f"                         {{\"sender\": \"me\", \"message\": \"my internet has been down since yesterday\"}}\n"
-            f"  Chat widget demo       {api}/widget/demo.html?rasa={rasa}   (add &lang=zh or &lang=en)\n"
+            f"  Chat widget demo       {api}/widget/demo.html?rasa={rasa}\n"
             f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
             f"  Staff log-in           POST {api}/api/v1/auth/login   users: wang.fang, li.na,\n"
             f"                         sam.taylor, chen.jie (agents), zhao.min (supervisor),\n"
