@@ -278,18 +278,25 @@ class TestWidgetOnTheDesk:
         hostile = (
             '<img src=x onerror="window.__xss=1"><b>bold</b>'
             " Help: https://example.com/help?a=1. javascript:alert(1)"
+            " [our guide](https://example.com/guide) [trap](javascript:alert(3)) www.example.org."
         )
         desk.push_bot_message(widget.session_id(), hostile, image="javascript:alert(2)")
 
         bubble = widget.bot_rows.last.locator(".bubble")
-        expect(bubble).to_have_text(hostile)
+        expect(bubble).to_contain_text('<img src=x onerror="window.__xss=1"><b>bold</b> Help:')
+        expect(bubble).to_contain_text("javascript:alert(1) our guide [trap](javascript:alert(3))")
         assert bubble.locator("img, b").count() == 0
         assert widget.bot_rows.last.locator("img").count() == 0
         links = bubble.locator("a")
-        expect(links).to_have_count(1)
-        expect(links).to_have_attribute("href", "https://example.com/help?a=1")
-        expect(links).to_have_attribute("target", "_blank")
-        assert "noopener" in (links.get_attribute("rel") or "")
+        expect(links).to_have_count(3)
+        assert links.evaluate_all("as => as.map(a => [a.textContent, a.href])") == [
+            ["https://example.com/help?a=1", "https://example.com/help?a=1"],
+            ["our guide", "https://example.com/guide"],
+            ["www.example.org", "https://www.example.org/"],
+        ]
+        for link in links.all():
+            expect(link).to_have_attribute("target", "_blank")
+            assert "noopener" in (link.get_attribute("rel") or "")
         assert page.evaluate("window.__xss") is None
 
     def test_messages_pushed_while_the_chat_is_closed_raise_a_badge(
@@ -519,6 +526,42 @@ class TestWidgetOnAnySite:
         assert [who for who, _text in widget.transcript()] == ["bot"]
         assert widget.bot_texts()[0].startswith("Hi! I'm the service desk assistant.")
         assert re.fullmatch(r"[0-9a-f]{32}", widget.session_id())
+
+    def test_saved_history_keeps_the_last_100_messages(
+        self, page: Page, static_site: StaticSite, nowhere: str
+    ) -> None:
+        key = f"desk-widget:v1:{nowhere}:history"
+        saved = [
+            {"id": f"m{i}", "from": "bot", "text": f"message {i}", "ts": 1_700_000_000_000 + i}
+            for i in range(100)
+        ]
+        page.add_init_script(
+            f"if (!sessionStorage.getItem('seeded')) {{"
+            f" localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(saved))});"
+            f" sessionStorage.setItem('seeded', '1'); }}"
+        )
+        page.goto(embed(static_site, "bounded.html", f'data-rasa-url="{nowhere}" data-lang="en"'))
+        widget = Widget(page)
+        widget.open()
+        expect(widget.rows).to_have_count(100)
+        widget.send("one more")
+        stored = json.loads(page.evaluate(f"localStorage.getItem({json.dumps(key)})"))
+        assert len(stored) == 100
+        assert stored[0]["text"] == "message 1"
+        assert (stored[-1]["text"], stored[-1]["status"]) == ("one more", "queued")
+        expect(widget.rows).to_have_count(100)
+
+    def test_a_missing_socket_io_client_is_reported(
+        self, page: Page, page_logs: dict[Page, PageLog], static_site: StaticSite, nowhere: str
+    ) -> None:
+        page.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(status=404))
+        page.goto(embed(static_site, "novendor.html", f'data-rasa-url="{nowhere}" data-lang="zh"'))
+        widget = Widget(page)
+        widget.open()
+        expect(widget.banner).to_have_text("聊天组件加载失败，请稍后刷新页面")
+        expect(widget.panel).to_have_attribute("data-connection", "offline")
+        errors = page_logs[page].messages("error")
+        assert any("[desk-widget] could not load" in e and "socket.io.min.js" in e for e in errors)
 
     def test_keyboard_enter_sends_shift_enter_breaks_escape_closes(
         self, page: Page, static_site: StaticSite, nowhere: str

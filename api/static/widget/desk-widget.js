@@ -32,6 +32,7 @@
   var ACK_TIMEOUT_MS = 60000;
   var TIME_DIVIDER_GAP_MS = 5 * 60 * 1000;
   var RECONNECTED_NOTICE_MS = 2500;
+  var LOAD_RETRY_MS = 10000;
   var LANGUAGES = ["zh", "en"];
   // Long-polling only by default: Rasa 3.6 serves socket.io on Sanic 21.12, whose
   // websocket reader fails on Python 3.11 ("Passing coroutines is forbidden"), so an
@@ -125,7 +126,8 @@
   // is not a ticket of this customer: no card for it.
   var NOT_A_TICKET = /(?:格式如|例如|looks like|for example|没有找到工单|couldn't find a ticket)\s*$/i;
   var TICKET_NUMBER = /\bSD-\d+\b/g;
-  var LINK = /\b(?:https?:\/\/|www\.)[^\s<>"'，。！？、）]+/gi;
+  // A Markdown link [text](http...) as Rasa responses often write them, or a bare URL.
+  var LINK = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)|\b(?:https?:\/\/|www\.)[^\s<>"'，。！？、）]+/gi;
 
   // ---------------------------------------------------------------- configuration
 
@@ -230,10 +232,17 @@
     var match;
     LINK.lastIndex = 0;
     while ((match = LINK.exec(text)) !== null) {
-      var raw = match[0].replace(/[.,;:!?)\]]+$/, "");
       if (match.index > last) {
         parts.push({ text: text.slice(last, match.index) });
       }
+      if (match[1]) {
+        var target = safeHref(match[2]);
+        parts.push(target ? { text: match[1], href: target } : { text: match[0] });
+        last = match.index + match[0].length;
+        continue;
+      }
+      // Punctuation that ends the sentence is not part of the address.
+      var raw = match[0].replace(/[.,;:!?)\]]+$/, "");
       var href = safeHref(/^www\./i.test(raw) ? "https://" + raw : raw);
       parts.push(href ? { text: raw, href: href } : { text: raw });
       last = match.index + raw.length;
@@ -297,9 +306,18 @@
     }
   }
 
+  function isButton(b) {
+    return b && typeof b.title === "string" && typeof b.payload === "string";
+  }
+
+  /** Whether a saved value is a message this widget wrote (storage can be edited by hand). */
   function isStoredMessage(m) {
-    return m && typeof m === "object" && typeof m.id === "string" && typeof m.ts === "number" &&
-      (m.from === "customer" || m.from === "bot");
+    return Boolean(m) && typeof m === "object" && typeof m.id === "string" && typeof m.ts === "number" &&
+      (m.from === "customer" || m.from === "bot") &&
+      (m.text === undefined || typeof m.text === "string") &&
+      (m.payload === undefined || typeof m.payload === "string") &&
+      (m.image === undefined || (typeof m.image === "string" && safeHref(m.image) !== null)) &&
+      (m.buttons === undefined || (Array.isArray(m.buttons) && m.buttons.every(isButton)));
   }
 
   var history = load("history", []);
@@ -609,6 +627,7 @@
   }
 
   var socketIoPromise = null;
+  var retryTimer = null;
 
   function loadSocketIo() {
     if (socketIoPromise) {
@@ -714,7 +733,11 @@
       }
     }).catch(function (error) {
       console.error("[desk-widget] " + error.message);
-      setConnection("offline", T.bannerUnavailable);
+      setConnection("offline", navigator.onLine === false ? T.bannerOffline : T.bannerUnavailable);
+      // Try again later (or as soon as the browser is back online).
+      socketIoPromise = null;
+      window.clearTimeout(retryTimer);
+      retryTimer = window.setTimeout(connect, LOAD_RETRY_MS);
     });
   }
 
@@ -734,7 +757,11 @@
     showDisconnected();
   });
   window.addEventListener("online", function () {
-    if (socket && !socket.connected) {
+    if (!socket && (socketIoPromise === null && retryTimer !== null)) {
+      window.clearTimeout(retryTimer);
+      retryTimer = null;
+      connect();
+    } else if (socket && !socket.connected) {
       setConnection("connecting", everReady ? T.bannerReconnecting : null);
       socket.connect();
     }
