@@ -103,7 +103,7 @@ test-browser: install $(MODEL) chromium
 $(CHROMIUM):
 	@echo "[make] installing Debian's chromium for the browser tests (about 1-2 min, 300 MB)"
 	$(SUDO) apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-wqy-microhei
 	@echo "[make] chromium installed: $$($(CHROMIUM) --version 2>/dev/null)"
 
 chromium: $(CHROMIUM)
