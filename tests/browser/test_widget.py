@@ -420,6 +420,7 @@ class TestWidgetOnAnySite:
             "utter_ticket_not_found": [],
             "utter_ask_ticket_number": [],
             "utter_invalid_ticket_number": [],
+            "utter_human_on_the_way": [{"number": number, "status": "escalated"}],
         }
         for status in ("new", "open", "pending", "escalated", "resolved", "closed"):
             expected[f"utter_ticket_status_{status}"] = [{"number": number, "status": status}]
@@ -432,8 +433,10 @@ class TestWidgetOnAnySite:
             want = expected.get(name, [])
             assert len(variations) == 2, f"{name} should have a Chinese and an English text"
             for text in variations:
-                filled = text.replace("{ticket_number}", number).replace(
-                    "{due_time}", "2026-11-24 18:00"
+                filled = (
+                    text.replace("{ticket_number}", number)
+                    .replace("{due_time}", "2026-11-24 18:00")
+                    .replace("{queue}", "技术支持")
                 )
                 cards = page.evaluate("text => window.DeskWidget.readTicketCards(text)", filled)
                 assert cards == want, f"{name}: {filled!r} gave {cards}, expected {want}"

@@ -118,7 +118,7 @@
     ["new", /已为您创建工单|等待客服接手|I've opened ticket|waiting for an agent/i],
     ["open", /正在处理中|is being worked on/i],
     ["pending", /等待您的回复|waiting for a reply from you/i],
-    ["escalated", /已升级|has been escalated/i],
+    ["escalated", /已升级|has been escalated|已为您转接人工|I'm bringing in a person/i],
     ["resolved", /已解决|has been resolved/i],
     ["closed", /已关闭|is closed/i]
   ];
