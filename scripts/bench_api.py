@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, don't edit BENCHMARKS.md")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_URL
     if not url.startswith("postgresql"):
         say(f"needs PostgreSQL, not {url.split(':')[0]}; set BENCH_DATABASE_URL")
@@ -322,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
 
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL on the same
 machine; the API ran as {args.workers} uvicorn worker(s) without Redis, the client as
-{args.concurrency} concurrent asyncio clients on the same cores. Command: `{command}`.
+{args.concurrency} concurrent asyncio clients on the same cores; 1-minute load average before
+the run: {load_before:.1f} (anything well above 0 means other work shared the cores). Command: `{command}`.
 
 | what | requests | per second | p50 ms | p99 ms |
 | --- | ---: | ---: | ---: | ---: |
