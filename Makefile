@@ -18,7 +18,7 @@ RASA       := $(BOTVENV)/bin/rasa
 TRAIN_INPUTS := config.yml bot/domain.yml $(shell find bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
 RASA_DATA    := --domain bot/domain.yml --data bot/data nlu_data/train
 
-.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint clean \
+.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
 	bench-api fuzz-api
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make test    install what is missing, train if needed, run every test"
 	@echo "make train   (re)train the Rasa model when its data or config changed"
 	@echo "make lint    ruff over the service and the bot code"
+	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
 
@@ -64,7 +65,7 @@ demo: install $(MODEL)
 	$(SERVICE_PY) scripts/desk.py run
 
 test: install $(MODEL)
-	$(MAKE) test-service test-bot test-dialogue test-e2e
+	$(MAKE) lint types test-service test-bot test-dialogue test-e2e
 
 test-service: $(VENV)/.installed
 	$(SERVICE_PY) -m pytest tests/ticketing tests/api
@@ -90,6 +91,9 @@ fuzz-api: $(VENV)/.installed
 lint: install
 	$(VENV)/bin/ruff check ticketing api scripts tests
 	$(VENV)/bin/ruff check --target-version py310 actions bot
+
+types: $(VENV)/.installed
+	$(VENV)/bin/mypy ticketing api
 
 clean:
 	rm -rf $(RUN_DIR) models

@@ -35,6 +35,11 @@ class Ticket:
     queue: str
     category: str
     first_response_due_at: datetime | None
+    queue_names: dict[str, str] = field(default_factory=dict)
+
+    def queue_name(self, language: str) -> str:
+        """The queue's name in the customer's language (its key if the API gave none)."""
+        return self.queue_names.get(language) or self.queue_names.get("en") or self.queue
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ def _ticket_from_json(data: dict[str, Any]) -> Ticket:
         queue=data["queue"],
         category=data["category"],
         first_response_due_at=_parse_time(data.get("first_response_due_at")),
+        queue_names=dict(data.get("queue_names") or {}),
     )
 
 
@@ -158,6 +164,24 @@ class DeskApiClient:
             return None
         if status != 200:
             raise DeskApiUnavailable(f"reading a ticket answered {status}: {_error_code(data)}")
+        return _ticket_from_json(data)
+
+    async def escalate(
+        self, number: str, *, reason: str, transcript: list[dict[str, Any]] | None = None
+    ) -> Ticket | None:
+        """Raise a ticket one escalation level for the customer, handing over the transcript.
+
+        None when that ticket cannot be escalated (resolved, closed, not theirs).
+        """
+        status, data = await self._request(
+            "POST",
+            f"/api/v1/tickets/{number}/escalate",
+            json={"reason": reason, "source": "customer", "transcript": transcript or []},
+        )
+        if status in (404, 409):
+            return None
+        if status != 200:
+            raise DeskApiUnavailable(f"escalating a ticket answered {status}: {_error_code(data)}")
         return _ticket_from_json(data)
 
     async def find_customer(self, *, channel: str, external_id: str) -> CustomerProfile | None:

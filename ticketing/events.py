@@ -146,7 +146,9 @@ class RedisStreamBus:
 
     def read(self, *, after: str | None, limit: int = 100, wait_ms: int = 0) -> list[Delivered]:
         """XREAD after an id; ``$`` (only new events) when None."""
-        streams = self._client.xread({self._key: after or "$"}, count=limit, block=wait_ms or None)
+        streams: Any = self._client.xread(
+            {self._key: after or "$"}, count=limit, block=wait_ms or None
+        )
         delivered: list[Delivered] = []
         for _key, entries in streams or []:
             for raw_id, fields in entries:

@@ -209,6 +209,9 @@ class TicketRead(BaseModel):
     first_response_due_at: datetime
     resolution_due_at: datetime
     version: int = 1
+    queue_names: dict[str, str] = Field(
+        default_factory=dict, description="The queue's name by language (`en`, `zh`)."
+    )
     assignee: str | None = None
     escalation_level: int = 0
     escalation_reason: str | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from api.auth import require_roles
 from api.deps import SessionDep, VaultDep
-from ticketing.enums import Channel
+from ticketing.enums import Channel, IdentityKind
 from ticketing.errors import Forbidden
 from ticketing.principals import Principal, Role
 from ticketing.schemas import (
@@ -213,7 +213,7 @@ def add_identity(
         session,
         vault=vault,
         customer_id=customer_id,
-        kind=payload.kind,
+        kind=IdentityKind(payload.kind),
         value=payload.value,
         verified=payload.verified,
         principal=principal,

@@ -80,6 +80,7 @@ def ticket_read(ticket: Ticket, *, principal: Principal) -> TicketRead:
         first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at,
         version=ticket.version,
+        queue_names={"en": ticket.queue.name_en, "zh": ticket.queue.name_zh},
         assignee=ticket.assignee.username if ticket.assignee else None,
         escalation_level=ticket.escalation_level,
         escalation_reason=ticket.escalation_reason,

@@ -29,6 +29,7 @@ class FakeDeskApi:
         app.router.add_post("/api/v1/tickets", self._create_ticket)
         app.router.add_get("/api/v1/tickets/{number}", self._get_ticket)
         app.router.add_get("/api/v1/customers/by-identity", self._find_customer)
+        app.router.add_post("/api/v1/tickets/{number}/escalate", self._escalate)
         return app
 
     def server(self) -> TestServer:
@@ -82,6 +83,7 @@ class FakeDeskApi:
             "channel": body["channel"],
             "customer_id": 1,
             "first_response_due_at": "2026-11-23T08:00:00Z",
+            "queue_names": {"en": "General enquiries", "zh": "综合咨询"},
         }
         self.tickets[number] = ticket
         if key:
@@ -92,6 +94,15 @@ class FakeDeskApi:
         ticket = self.tickets.get(request.match_info["number"].upper())
         if ticket is None:
             return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        return web.json_response(ticket)
+
+    async def _escalate(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(request.match_info["number"].upper())
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        if ticket["status"] in ("resolved", "closed"):
+            return web.json_response({"error": {"code": "invalid_transition"}}, status=409)
+        ticket.update(status="escalated", priority="high")
         return web.json_response(ticket)
 
     async def _find_customer(self, request: web.Request) -> web.Response:

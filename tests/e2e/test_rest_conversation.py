@@ -58,8 +58,9 @@ class Desk:
         with self.engine.connect() as connection:
             return connection.execute(
                 sa.text(
-                    "SELECT t.number, t.status, t.description, t.channel, t.language, q.key AS queue"
-                    " FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.number = :n"
+                    "SELECT t.number, t.status, t.description, t.channel, t.language,"
+                    " q.key AS queue FROM tickets t JOIN queues q ON q.id = t.queue_id"
+                    " WHERE t.number = :n"
                 ),
                 {"n": number},
             ).first()
@@ -165,7 +166,7 @@ class TestRestConversation:
     def test_english_customer_opens_a_ticket_and_asks_its_status(self, desk: Desk) -> None:
         sender = f"en-{uuid.uuid4().hex[:8]}"
         problem = "my internet has been down since yesterday"
-        number, asked, answered = open_ticket(desk, sender, problem, "13800138000")
+        number, asked, _answered = open_ticket(desk, sender, problem, "13800138000")
 
         assert any("phone" in text or "e-mail" in text for text in asked), asked
         row = desk.ticket_row(number)
@@ -213,6 +214,27 @@ class TestRestConversation:
         en = " ".join(desk.say(f"en-{uuid.uuid4().hex[:8]}", "what's the status of SD-999999"))
         assert "没有找到工单 SD-999999" in zh
         assert "couldn't find a ticket SD-999999" in en
+
+
+class TestHumanHandover:
+    def test_asking_for_a_human_escalates_with_the_conversation(self, desk: Desk) -> None:
+        sender = f"zh-{uuid.uuid4().hex[:8]}"
+        desk.say(sender, "我的宽带从昨天开始就连不上了")
+        reply = " ".join(desk.say(sender, "我要找人工客服"))
+        numbers = TICKET.findall(reply)
+        assert numbers and "人工客服" in reply, reply
+        row = desk.ticket_row(numbers[0])
+        assert row is not None and row.status in ("escalated", "open")
+        with desk.engine.connect() as connection:
+            level, transcript_lines = connection.execute(
+                sa.text(
+                    "SELECT t.escalation_level, (SELECT count(*) FROM ticket_messages m"
+                    " WHERE m.ticket_id = t.id AND m.public = false)"
+                    " FROM tickets t WHERE t.number = :n"
+                ),
+                {"n": numbers[0]},
+            ).one()
+        assert level == 1 and transcript_lines >= 2
 
 
 class TestWeChatChannel:

@@ -50,7 +50,7 @@ def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
         .group_by(Ticket.assignee_id)
     ).all()
     counts = {agent_id: 0 for agent_id in agent_ids}
-    counts.update({agent_id: count for agent_id, count in rows})
+    counts.update({agent_id: int(count) for agent_id, count in rows if agent_id is not None})
     return counts
 
 
@@ -64,7 +64,7 @@ def last_assigned(session: Session, agent_ids: list[int]) -> dict[int, datetime 
         .group_by(Ticket.assignee_id)
     ).all()
     found: dict[int, datetime | None] = {agent_id: None for agent_id in agent_ids}
-    found.update({agent_id: at for agent_id, at in rows})
+    found.update({agent_id: at for agent_id, at in rows if agent_id is not None})
     return found
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -16,7 +17,7 @@ from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_n
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
 _PRIORITY_RANK = case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0)
 # The sort keys clients may use; anything else is refused before it reaches SQL.
-SORT_COLUMNS: dict[str, ColumnElement] = {
+SORT_COLUMNS: dict[str, Any] = {
     "created_at": Ticket.created_at,
     "updated_at": Ticket.updated_at,
     "priority": _PRIORITY_RANK,
@@ -151,7 +152,7 @@ def claim(session: Session, *, ticket_id: int, agent_id: int, now: datetime) -> 
         )
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def history(session: Session, ticket_id: int) -> list[TicketEvent]:

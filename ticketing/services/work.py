@@ -19,6 +19,7 @@ from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
 from ticketing.routing import PolicyError, RoutingPolicy, default_policy
+from ticketing.schemas import SlaState
 from ticketing.services import lifecycle
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import TicketNotFound, change_fields, get_ticket
@@ -169,9 +170,9 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
     old_status = ticket.status
     if not tickets_repo.claim(session, ticket_id=ticket.id, agent_id=agent.id, now=now):
         session.expire(ticket)
-        holder = get_ticket(session, number=ticket.number or "").assignee
+        winner = get_ticket(session, number=ticket.number or "").assignee
         raise AlreadyClaimed(
-            f"{ticket.number} was just claimed by {holder.username if holder else 'another agent'}"
+            f"{ticket.number} was just claimed by {winner.username if winner else 'another agent'}"
         )
     for field, old, new in (
         ("assignee_id", None, agent.id),
@@ -197,7 +198,7 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
     return get_ticket(session, number=ticket.number or "")
 
 
-def sla_state(ticket: Ticket, *, now: datetime | None = None) -> str:
+def sla_state(ticket: Ticket, *, now: datetime | None = None) -> SlaState:
     """``ok``, ``warning`` (80 % of a target used) or ``breached``, for an active ticket."""
     if ticket.status not in lifecycle.ACTIVE_STATUSES:
         return "ok"
