@@ -15,11 +15,18 @@ SERVICE_PY := $(VENV)/bin/python
 BOT_PY     := $(BOTVENV)/bin/python
 RASA       := $(BOTVENV)/bin/rasa
 
-TRAIN_INPUTS := config.yml bot/domain.yml $(shell find bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
-RASA_DATA    := --domain bot/domain.yml --data bot/data nlu_data/train
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+CHROMIUM         := /usr/bin/chromium
+SUDO             := $(if $(filter 0,$(shell id -u)),,sudo)
+# The socket.io browser client the chat widget uses, vendored from the npm registry.
+SOCKETIO_VERSION := 4.8.4
+VENDOR_DIR       := api/static/vendor
+
+TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
+RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
-	bench-api fuzz-api
+	bench-api fuzz-api test-browser chromium vendor
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -29,6 +36,7 @@ help:
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
+	@echo "make vendor  copy the socket.io browser client from the npm registry again"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -64,8 +72,8 @@ train: $(MODEL)
 demo: install $(MODEL)
 	$(SERVICE_PY) scripts/desk.py run
 
-test: install $(MODEL)
-	$(MAKE) lint types test-service test-bot test-dialogue test-e2e
+test: install $(MODEL) chromium
+	$(MAKE) lint types test-service test-bot test-dialogue test-e2e test-browser
 
 test-service: $(VENV)/.installed
 	$(SERVICE_PY) -m pytest tests/ticketing tests/api
@@ -87,6 +95,29 @@ bench-api: $(VENV)/.installed
 
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider
+
+test-browser: install $(MODEL) chromium
+	$(SERVICE_PY) -m pytest tests/browser
+
+# Installed once per machine, when missing; a Chinese font so pages render as customers see them.
+$(CHROMIUM):
+	@echo "[make] installing Debian's chromium for the browser tests (about 1-2 min, 300 MB)"
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-wqy-microhei
+	@echo "[make] chromium installed: $$($(CHROMIUM) --version 2>/dev/null)"
+
+chromium: $(CHROMIUM)
+
+# The committed copy in $(VENDOR_DIR) is what runs; this only refreshes it.
+vendor:
+	@echo "[make] vendoring socket.io-client $(SOCKETIO_VERSION) into $(VENDOR_DIR)"
+	@tmp=$$(mktemp -d) && \
+	  (cd $$tmp && npm pack --silent socket.io-client@$(SOCKETIO_VERSION) >/dev/null && \
+	   tar xzf socket.io-client-$(SOCKETIO_VERSION).tgz) && \
+	  cp $$tmp/package/dist/socket.io.min.js $(VENDOR_DIR)/socket.io.min.js && \
+	  cp $$tmp/package/LICENSE $(VENDOR_DIR)/socket.io-client.LICENSE && \
+	  rm -rf $$tmp
+	@head -2 $(VENDOR_DIR)/socket.io.min.js | tail -1
 
 lint: install
 	$(VENV)/bin/ruff check ticketing api scripts tests

@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
 from api.routers import agents, audit, auth, customers, health, tickets
+from api.web import mount_web_assets
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.privacy import Vault
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The only route under /api/v1 without a token: logging in.
     app.include_router(auth.public_router, prefix="/api/v1")
     app.include_router(health.router)
+    mount_web_assets(app)  # public on purpose: sites embed the widget with one script tag
 
     install_error_handlers(app)
     install_log_filters()

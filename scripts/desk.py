@@ -323,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  Ticketing API          {api}/api/v1   (OpenAPI: {api}/docs)\n"
             f"  API health             {api}/healthz\n"
             f"  Chat (REST channel)    POST {rasa}/webhooks/rest/webhook\n"
+            f"  Chat widget demo       {api}/widget/demo.html?rasa={rasa}\n"
             f'                         {{"sender": "me", "message": "my internet has been down since yesterday"}}\n'
             f"  WeChat push URL        {rasa}/webhooks/wechat/webhook   (token: WECHAT_TOKEN)\n"
             f"  Voice gateway          POST {rasa}/webhooks/voice/webhook (VOICE_GATEWAY_SECRET)\n"
