@@ -49,7 +49,7 @@ class FakeAgent(Agent):
     """A real Agent (domain, NLG, tracker store) whose understanding is scripted."""
 
     def __init__(self, script: Script = echo, *, delay: float = 0.0) -> None:
-        super().__init__(domain=Domain.load(str(ROOT / "bot" / "domain.yml")))
+        super().__init__(domain=Domain.load(str(ROOT / "bot" / "domain")))
         self.script = script
         self.delay = delay
         self.received: list[UserMessage] = []
