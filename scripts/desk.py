@@ -257,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(BOT_BIN / "rasa"),
                 "run",
                 "--enable-api",
-                "--auth-token",
-                env["DESK_RASA_TOKEN"],
+                # "=" form: a generated token may start with "-", which argparse would take for an option.
+                f"--auth-token={env['DESK_RASA_TOKEN']}",
                 "--model",
                 args.model,
                 "--endpoints",

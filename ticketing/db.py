@@ -42,6 +42,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for SQLite (file dir created, FKs on, WAL) or PostgreSQL (psycopg 3)."""
+    # Bound values may be personal data: keep them out of SQL error messages and logs.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         _ensure_sqlite_directory(url)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)

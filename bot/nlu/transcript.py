@@ -555,8 +555,13 @@ class TranscriptNormaliser(GraphComponent):
 
     @staticmethod
     def required_packages() -> list[str]:
-        """Number conversion libraries."""
-        return ["cn2an", "text_to_num"]
+        """Number conversion libraries.
+
+        Rasa checks these names both as imports and as distributions; text2num's import
+        name (``text_to_num``) differs from its distribution name, so only cn2an is
+        listed (text2num is pinned in requirements/bot.lock all the same).
+        """
+        return ["cn2an"]
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Rewrite each message's text; keep the original under ``original_text``."""

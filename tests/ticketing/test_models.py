@@ -24,3 +24,21 @@ class TestUtcDateTime:
         assert loaded is not None
         assert loaded.created_at == moment
         assert loaded.created_at.tzinfo is not None
+
+
+def test_sql_errors_never_carry_the_values(tmp_path) -> None:
+    """A failed statement's message names the SQL, never the bound (maybe personal) values."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from ticketing.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (phone TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO t VALUES (:p)"), {"p": "13800138000"})
+    with pytest.raises(IntegrityError) as error, engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (:p)"), {"p": "13800138000"})
+    assert "13800138000" not in str(error.value)
+    engine.dispose()
