@@ -202,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     env = {**load_secrets(run_dir), **os.environ}
     env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
     env.setdefault("DESK_ENV", "development")
+    # bot/credentials.yml names these as ${...}; Rasa refuses to start on an unset one.
+    # Empty means "not configured": no customer-service API for WeChat, the default base.
+    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
+        env.setdefault(optional, "")
     env["DESK_API_URL"] = f"http://127.0.0.1:{args.api_port}"
     env["PYTHONUNBUFFERED"] = "1"
     redis_url = env.get("REDIS_URL") or None

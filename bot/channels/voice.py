@@ -6,16 +6,18 @@
     -> {"call_id", "turn", "replies": ["...", ...], "end_call": false}
 
 The gateway signs each request: ``X-Desk-Timestamp`` (unix seconds) and
-``X-Desk-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`` with
-``VOICE_GATEWAY_SECRET``; a bad or stale signature is 401 and nothing is processed.
+``X-Desk-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`` with the
+shared secret. The timestamp is inside the signed bytes, so an old request cannot be
+replayed with a fresh timestamp; a bad or stale signature is 401 and nothing is processed.
 
-The call id is the conversation; the caller number (the carrier's, so verified) and the
-recogniser's confidence travel in the message metadata, and the message is marked as a
-transcript so the NLU normalises spoken forms. When the recogniser is unsure (confidence
-under ``confirm_below``) the channel first reads back what it heard and acts on the
-caller's "yes"; on "no" it asks them to say it again. Replies are plain speech: no
-markdown, buttons read out as choices, ticket and phone numbers read digit by digit.
-A repeated turn (same call id and turn) gets the first answer, never a second one.
+The call id is the conversation. The message metadata carries ``transcript: true`` (so
+the NLU normalises spoken forms), ``caller_number`` (the carrier's, hence verified; the
+actions file it as the customer's phone) and ``asr_confidence``. When the recogniser is
+unsure (confidence under ``confirm_below``) the channel first reads back what it heard
+(domain response ``utter_confirm_transcript``) and acts on it only when the NLU hears a
+yes; on a no it asks again (``utter_ask_to_repeat``). Replies are plain speech: no
+markdown, links or emoji, buttons read out as choices, ticket and phone numbers digit by
+digit. A repeated turn (same call id and turn) gets the first answer, never a second.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import logging
 import os
 import re
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -36,7 +39,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.dedupe import Deduper, MemoryDeduper, RedisDeduper
+from bot.channels import plain_text
+from bot.channels.responses import agent_of, conversation_language, render
+from bot.channels.store import ChannelStore, store_for, wait_for_reply
 from bot.nlu.language import detect_language
 
 logger = logging.getLogger(__name__)
@@ -44,12 +49,16 @@ logger = logging.getLogger(__name__)
 CHANNEL = "voice"
 MAX_BODY_BYTES = 32 * 1024
 MAX_TRANSCRIPT_CHARS = 2000
+MAX_ALTERNATIVES = 10
 
-_MARKDOWN = re.compile(r"[*_`#>]+")
+_CALL_ID = re.compile(r"^[\w.:@+\-]{1,128}$")
+_PHONE = re.compile(r"^\+?[\d\s()\-]{3,32}$")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 _URL = re.compile(r"https?://\S+")
+_EMPHASIS = re.compile(r"\*\*|__|~~|`+|\*")
+_LINE_MARKUP = re.compile(r"(?m)^\s*(?:#{1,6}\s+|>\s?|[-+]\s+|\d+[.)]\s+)")
 _TICKET = re.compile(r"\bSD-?(\d{6,12})\b", re.IGNORECASE)
-_PHONE = re.compile(r"(?<!\d)(1\d{10})(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)(1\d{10})(?!\d)")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -59,62 +68,170 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def for_speech(text: str) -> str:
-    """Text a speech synthesiser reads well: no markup, no links, numbers digit by digit."""
+    """Text a speech synthesiser reads well: no markup, links or emoji; numbers digit by digit."""
     spoken = _LINK.sub(r"\1", text)
     spoken = _URL.sub("", spoken)
-    spoken = _MARKDOWN.sub("", spoken)
+    spoken = _LINE_MARKUP.sub("", spoken)
+    spoken = _EMPHASIS.sub("", spoken)
+    spoken = "".join(c for c in spoken if unicodedata.category(c) not in ("So", "Cs", "Co"))
     spoken = _TICKET.sub(lambda m: "SD " + " ".join(m.group(1)), spoken)
-    spoken = _PHONE.sub(lambda m: " ".join(m.group(1)), spoken)
+    spoken = _MOBILE.sub(lambda m: " ".join(m.group(1)), spoken)
     return re.sub(r"\s+", " ", spoken).strip()
 
 
+class InvalidTurn(ValueError):
+    """The gateway's JSON is not a turn; ``status`` is 400 (not JSON) or 422 (a field)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_turn(body: bytes) -> dict[str, Any]:
+    """Validate the gateway's JSON; InvalidTurn names the field that is wrong."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidTurn("the body is not JSON", 400) from None
+    if not isinstance(data, dict):
+        raise InvalidTurn("the body must be a JSON object", 400)
+    call_id = data.get("call_id")
+    if not isinstance(call_id, str) or not _CALL_ID.match(call_id):
+        raise InvalidTurn("call_id: 1 to 128 letters, digits or . : @ + - _")
+    turn = data.get("turn")
+    if isinstance(turn, bool) or not (
+        (isinstance(turn, int) and turn >= 0) or (isinstance(turn, str) and 1 <= len(turn) <= 64)
+    ):
+        raise InvalidTurn("turn: required, an integer >= 0 or a string of 1 to 64 characters")
+    transcript = _transcript(data.get("transcript"), "transcript")
+    confidence = _confidence(data.get("confidence"), "confidence")
+    alternatives = data.get("alternatives") or []
+    if not isinstance(alternatives, list) or len(alternatives) > MAX_ALTERNATIVES:
+        raise InvalidTurn(f"alternatives: a list of at most {MAX_ALTERNATIVES}")
+    best = (transcript, confidence)
+    for index, alternative in enumerate(alternatives):
+        if not isinstance(alternative, dict):
+            raise InvalidTurn(f"alternatives[{index}]: an object with transcript and confidence")
+        candidate = (
+            _transcript(alternative.get("transcript"), f"alternatives[{index}].transcript"),
+            _confidence(alternative.get("confidence"), f"alternatives[{index}].confidence"),
+        )
+        if candidate[1] > best[1]:  # a better-scored alternative wins over the first
+            best = candidate
+    return {
+        "call_id": call_id,
+        "turn": turn,
+        "transcript": best[0],
+        "confidence": best[1],
+        "caller_number": _caller_number(data.get("caller_number")),
+    }
+
+
+def _transcript(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidTurn(f"{name}: a non-empty string")
+    if len(value) > MAX_TRANSCRIPT_CHARS:
+        raise InvalidTurn(f"{name}: at most {MAX_TRANSCRIPT_CHARS} characters")
+    return value.strip()
+
+
+def _confidence(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InvalidTurn(f"{name}: required, a number from 0 to 1")
+    return float(value)
+
+
+def _caller_number(value: Any) -> str | None:
+    """The caller's number without spaces and dashes; None when withheld."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 32:
+        raise InvalidTurn("caller_number: a phone number string, or null when withheld")
+    if not _PHONE.match(value.strip()):
+        return None  # "anonymous", "unknown", "private": the carrier withheld it
+    return re.sub(r"[\s()\-]", "", value)
+
+
+class SpeechCollector(CollectingOutputChannel):
+    """Collects the bot's answer (named ``voice`` for channel variations) and notes which
+    responses it used and whether one asks to end the call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.responses: list[str] = []
+        self.end_call = False
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Note the response's name and an ``end_call`` custom payload, then collect it."""
+        if message.get("utter_action"):
+            self.responses.append(str(message["utter_action"]))
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("end_call") is True:
+            self.end_call = True
+        await super().send_response(recipient_id, message)
+
+
+def _names(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def _number(config: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    raw = config.get(key)
+    try:
+        value = float(default if raw is None or raw == "" else raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"voice channel: {key} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"voice channel: {key} must be between {low} and {high}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
-class VoicePhrases:
-    """What the channel itself says, per language (data from credentials.yml)."""
+class VoiceSettings:
+    """What the channel needs, from its section of credentials.yml."""
 
-    heard: dict[str, str] = field(
-        default_factory=lambda: {
-            "zh": "我听到的是：{text}。对吗？",
-            "en": "I heard: {text}. Is that right?",
-        }
-    )
-    say_again: dict[str, str] = field(
-        default_factory=lambda: {
-            "zh": "好的，请再说一遍您的问题。",
-            "en": "All right, please say that again.",
-        }
-    )
-    choices: dict[str, str] = field(
-        default_factory=lambda: {"zh": "您可以说：{options}。", "en": "You can say: {options}."}
-    )
-    yes: tuple[str, ...] = (
-        "是",
-        "对",
-        "是的",
-        "对的",
-        "没错",
-        "嗯",
-        "好",
-        "yes",
-        "yeah",
-        "right",
-        "correct",
-        "yep",
-    )
-    no: tuple[str, ...] = ("不是", "不对", "错了", "不", "no", "nope", "wrong", "not right")
+    secret: str
+    confirm_below: float = 0.6
+    timestamp_window: float = 300.0
+    default_language: str = "zh"
+    # How long a read-back waits for the caller's yes or no.
+    confirm_ttl: float = 300.0
+    # How long a repeated turn waits for the first one's answer before a 409.
+    repeat_wait: float = 3.0
+    affirm_intents: tuple[str, ...] = ("affirm",)
+    deny_intents: tuple[str, ...] = ("deny",)
+    confirm_response: str = "utter_confirm_transcript"
+    repeat_response: str = "utter_ask_to_repeat"
+    choices_response: str = "utter_voice_choices"
+    # After these responses the gateway may hang up.
+    end_call_after: tuple[str, ...] = ("utter_goodbye",)
 
-    def say(self, which: dict[str, str], language: str, **values: str) -> str:
-        return which.get(language, which["en"]).format(**values)
-
-
-def answer_of(text: str, phrases: VoicePhrases) -> str | None:
-    """``yes``, ``no`` or None for a short spoken answer."""
-    cleaned = re.sub(r"[\s，。,.!！?？]+", " ", text.lower()).strip()
-    if cleaned in phrases.no or any(cleaned.startswith(n + " ") for n in phrases.no):
-        return "no"
-    if cleaned in phrases.yes or any(cleaned.startswith(y + " ") for y in phrases.yes):
-        return "yes"
-    return None
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> VoiceSettings:
+        """Read and check the settings; ValueError names what is wrong."""
+        config = credentials or {}
+        return cls(
+            secret=str(config.get("secret") or ""),
+            confirm_below=_number(config, "confirm_below", 0.6, 0, 1),
+            timestamp_window=_number(config, "timestamp_window", 300, 1, 3600),
+            default_language=str(config.get("default_language") or "zh"),
+            confirm_ttl=_number(config, "confirm_ttl", 300, 10, 3600),
+            repeat_wait=_number(config, "repeat_wait", 3, 0, 30),
+            affirm_intents=_names(config.get("affirm_intents"), ("affirm",)),
+            deny_intents=_names(config.get("deny_intents"), ("deny",)),
+            confirm_response=str(config.get("confirm_response") or "utter_confirm_transcript"),
+            repeat_response=str(config.get("repeat_response") or "utter_ask_to_repeat"),
+            choices_response=str(config.get("choices_response") or "utter_voice_choices"),
+            end_call_after=_names(config.get("end_call_after"), ("utter_goodbye",)),
+        )
 
 
 class VoiceInput(InputChannel):
@@ -126,43 +243,30 @@ class VoiceInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> VoiceInput:
-        config = credentials or {}
-        return cls(
-            secret=str(config.get("secret") or os.environ.get("VOICE_GATEWAY_SECRET") or ""),
-            confirm_below=float(config.get("confirm_below", 0.6)),
-            timestamp_window=float(config.get("timestamp_window", 300)),
-        )
+        return cls(VoiceSettings.from_credentials(credentials))
 
     def __init__(
         self,
+        settings: VoiceSettings,
         *,
-        secret: str,
-        confirm_below: float = 0.6,
-        timestamp_window: float = 300.0,
-        phrases: VoicePhrases | None = None,
-        deduper: Deduper | None = None,
+        store: ChannelStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.secret = secret
-        self.confirm_below = confirm_below
-        self.timestamp_window = timestamp_window
-        self.phrases = phrases or VoicePhrases()
-        redis_url = os.environ.get("REDIS_URL")
-        self.deduper: Deduper = deduper or (
-            RedisDeduper(redis_url, prefix="desk:voice") if redis_url else MemoryDeduper()
-        )
+        self.settings = settings
+        self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:voice")
         self.clock = clock
-        # call id -> the transcript waiting for the caller's yes (one per live call).
-        self._pending: dict[str, tuple[str, str]] = {}
+        if not settings.secret:
+            logger.warning("the voice channel has no gateway secret: it answers 503 until set")
 
     def _signed(self, request: Request) -> bool:
         timestamp = request.headers.get("X-Desk-Timestamp", "")
         signature = request.headers.get("X-Desk-Signature", "")
         if not (timestamp.isdigit() and signature):
             return False
-        if abs(self.clock() - int(timestamp)) > self.timestamp_window:
+        if abs(self.clock() - int(timestamp)) > self.settings.timestamp_window:
             return False
-        return hmac.compare_digest(sign(self.secret, timestamp, request.body or b""), signature)
+        expected = sign(self.settings.secret, timestamp, request.body or b"")
+        return hmac.compare_digest(expected, signature)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """POST /webhooks/voice/webhook."""
@@ -170,141 +274,181 @@ class VoiceInput(InputChannel):
 
         @hook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.secret else "not configured"})
+            return response.json({"status": "ok" if self.settings.secret else "not configured"})
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            if not self.secret:
+            if not self.settings.secret:
                 return _error(503, "not_configured", "the voice channel has no gateway secret")
             if len(request.body or b"") > MAX_BODY_BYTES:
                 return _error(413, "payload_too_large", f"at most {MAX_BODY_BYTES} bytes")
             if not self._signed(request):
                 return _error(401, "bad_signature", "missing, wrong or stale signature")
             try:
-                turn = _parse_turn(request.body or b"")
-            except ValueError as error:
-                return _error(422, "invalid_turn", str(error))
+                turn = parse_turn(request.body or b"")
+            except InvalidTurn as error:
+                code = "invalid_json" if error.status == 400 else "invalid_turn"
+                return _error(error.status, code, str(error))
             key = f"{turn['call_id']}:{turn['turn']}"
-            if not await self.deduper.claim(key):
-                earlier = await self.deduper.reply_for(key)
+            if not await self.store.claim(key):
+                # The gateway retried: give the first answer, waiting a little if the first
+                # request is still being answered.
+                earlier = await wait_for_reply(self.store, key, timeout=self.settings.repeat_wait)
                 if earlier is None:
                     return _error(409, "turn_in_progress", "this turn is still being answered")
                 return response.json(json.loads(earlier))
-            body = await self._answer(turn, on_new_message)
-            await self.deduper.remember_reply(key, json.dumps(body, ensure_ascii=False))
+            try:
+                body = await self._answer(turn, request, on_new_message)
+            except Exception as error:
+                # Let the gateway's retry of this turn be processed afresh.
+                await self.store.release(key)
+                logger.error("the bot failed on a voice turn: %s", type(error).__name__)
+                return _error(500, "bot_failed", "the assistant could not answer this turn")
+            await self.store.remember_reply(key, json.dumps(body, ensure_ascii=False))
             return response.json(body)
 
         return hook
 
     async def _answer(
-        self, turn: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        turn: dict[str, Any],
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> dict[str, Any]:
+        agent = agent_of(request)
         call_id, transcript = turn["call_id"], turn["transcript"]
-        language = detect_language(transcript) or "zh"
-        pending = self._pending.pop(call_id, None)
+        pending_key = f"pending:{call_id}"
+        pending = await self.store.take(pending_key)
         if pending is not None:
-            heard, heard_language = pending
-            verdict = answer_of(transcript, self.phrases)
+            heard = json.loads(pending)
+            verdict = await self._verdict(agent, transcript)
             if verdict == "yes":
-                transcript, language = heard, heard_language
-            elif verdict == "no":
-                return self._reply(turn, [self.phrases.say(self.phrases.say_again, heard_language)])
-            # Anything else is a new utterance: treat it as such.
-        elif turn["confidence"] < self.confirm_below:
-            self._pending[call_id] = (transcript, language)
-            return self._reply(
-                turn, [self.phrases.say(self.phrases.heard, language, text=transcript)]
-            )
-
-        collector = CollectingOutputChannel()
-        metadata = {
-            "transcript": True,
-            "caller_number": turn.get("caller_number"),
-            "asr_confidence": turn["confidence"],
-        }
-        await on_new_message(
-            UserMessage(transcript, collector, call_id, input_channel=CHANNEL, metadata=metadata)
-        )
-        return self._reply(turn, self._speech(collector.messages, language))
-
-    def _speech(self, messages: list[dict[str, Any]], language: str) -> list[str]:
-        spoken: list[str] = []
-        for message in messages:
-            if message.get("text"):
-                spoken.append(for_speech(str(message["text"])))
-            buttons = message.get("buttons") or message.get("quick_replies") or []
-            if buttons:
-                options = ("、" if language == "zh" else ", ").join(
-                    for_speech(str(b.get("title", ""))) for b in buttons
+                return await self._process(
+                    turn,
+                    heard["transcript"],
+                    heard["confidence"],
+                    agent,
+                    on_new_message,
+                    confirmed=True,
                 )
-                spoken.append(self.phrases.say(self.phrases.choices, language, options=options))
+            if verdict == "no":
+                message = await render(
+                    agent,
+                    self.settings.repeat_response,
+                    sender_id=call_id,
+                    language=heard["language"],
+                    output_channel=CHANNEL,
+                )
+                return self._reply(turn, self._speech_of([message] if message else []))
+            # Neither: the caller said something new; treat it as a turn of its own.
+        if turn["confidence"] < self.settings.confirm_below:
+            language = (
+                detect_language(transcript)
+                or await conversation_language(agent, call_id)
+                or self.settings.default_language
+            )
+            message = await render(
+                agent,
+                self.settings.confirm_response,
+                sender_id=call_id,
+                language=language,
+                output_channel=CHANNEL,
+                heard=transcript,
+            )
+            if message is not None:
+                await self.store.put(
+                    pending_key,
+                    json.dumps(
+                        {
+                            "transcript": transcript,
+                            "confidence": turn["confidence"],
+                            "language": language,
+                        }
+                    ),
+                    ttl_seconds=self.settings.confirm_ttl,
+                )
+                return self._reply(turn, self._speech_of([message]))
+            # A model without the read-back response: act on what was heard.
+        return await self._process(
+            turn, transcript, turn["confidence"], agent, on_new_message, confirmed=False
+        )
+
+    async def _verdict(self, agent: Any | None, text: str) -> str | None:
+        """``yes`` or ``no`` when the NLU hears an affirmation or a denial, else None."""
+        try:
+            parsed = await agent.parse_message(plain_text(text)) if agent is not None else None
+        except Exception as error:  # no model loaded yet, NLU failure: not a yes
+            logger.warning("could not classify the caller's answer: %s", type(error).__name__)
+            return None
+        intent = ((parsed or {}).get("intent") or {}).get("name")
+        if intent in self.settings.affirm_intents:
+            return "yes"
+        if intent in self.settings.deny_intents:
+            return "no"
+        return None
+
+    async def _process(
+        self,
+        turn: dict[str, Any],
+        transcript: str,
+        confidence: float,
+        agent: Any | None,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        *,
+        confirmed: bool,
+    ) -> dict[str, Any]:
+        """Hand the transcript to the bot and turn its answer into speech."""
+        call_id = turn["call_id"]
+        metadata: dict[str, Any] = {"transcript": True, "asr_confidence": confidence}
+        if turn["caller_number"]:
+            metadata["caller_number"] = turn["caller_number"]
+        if confirmed:
+            metadata["confirmed_by_caller"] = True
+        collector = SpeechCollector()
+        await on_new_message(
+            UserMessage(
+                plain_text(transcript), collector, call_id, input_channel=CHANNEL, metadata=metadata
+            )
+        )
+        replies = self._speech_of(collector.messages)
+        choices = [
+            str(b.get("title", ""))
+            for m in collector.messages
+            for b in (m.get("buttons") or m.get("quick_replies") or [])
+            if b.get("title")
+        ]
+        if choices:
+            language = await conversation_language(agent, call_id)
+            message = await render(
+                agent,
+                self.settings.choices_response,
+                sender_id=call_id,
+                language=language or self.settings.default_language,
+                output_channel=CHANNEL,
+                choices=", ".join(for_speech(c) for c in choices),
+            )
+            replies += self._speech_of([message] if message else [])
+        end_call = collector.end_call or any(
+            name in self.settings.end_call_after for name in collector.responses
+        )
+        return self._reply(turn, replies, end_call=end_call)
+
+    @staticmethod
+    def _speech_of(messages: list[dict[str, Any]]) -> list[str]:
+        spoken = (for_speech(str(m["text"])) for m in messages if m.get("text"))
         return [s for s in spoken if s]
 
     @staticmethod
-    def _reply(turn: dict[str, Any], replies: list[str]) -> dict[str, Any]:
+    def _reply(
+        turn: dict[str, Any], replies: list[str], *, end_call: bool = False
+    ) -> dict[str, Any]:
         return {
             "call_id": turn["call_id"],
             "turn": turn["turn"],
             "replies": replies,
-            "end_call": False,
+            "end_call": end_call,
         }
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
     return response.json({"error": {"code": code, "message": message}}, status=status)
-
-
-def _parse_turn(body: bytes) -> dict[str, Any]:
-    """Validate the gateway's JSON; ValueError names the field that is wrong."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    call_id = data.get("call_id")
-    if not isinstance(call_id, str) or not 1 <= len(call_id) <= 128:
-        raise ValueError("call_id: a string of 1 to 128 characters")
-    transcript = data.get("transcript")
-    if not isinstance(transcript, str) or not transcript.strip():
-        raise ValueError("transcript: a non-empty string")
-    if len(transcript) > MAX_TRANSCRIPT_CHARS:
-        raise ValueError(f"transcript: at most {MAX_TRANSCRIPT_CHARS} characters")
-    confidence = data.get("confidence", 1.0)
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, (int, float))
-        or not 0 <= confidence <= 1
-    ):
-        raise ValueError("confidence: a number from 0 to 1")
-    turn = data.get("turn", 0)
-    if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
-        raise ValueError("turn: a non-negative integer")
-    caller = data.get("caller_number")
-    if caller is not None and (not isinstance(caller, str) or len(caller) > 32):
-        raise ValueError("caller_number: a phone number string")
-    alternatives = data.get("alternatives") or []
-    if not isinstance(alternatives, list):
-        raise ValueError("alternatives: a list")
-    text = transcript.strip()
-    best = float(confidence)
-    # A better-scored alternative wins over the first transcript.
-    for alternative in alternatives[:5]:
-        if (
-            isinstance(alternative, dict)
-            and isinstance(alternative.get("transcript"), str)
-            and alternative["transcript"].strip()
-            and isinstance(alternative.get("confidence"), (int, float))
-            and alternative["confidence"] > best
-        ):
-            text, best = (
-                alternative["transcript"].strip()[:MAX_TRANSCRIPT_CHARS],
-                float(alternative["confidence"]),
-            )
-    return {
-        "call_id": call_id,
-        "turn": turn,
-        "transcript": text,
-        "confidence": best,
-        "caller_number": caller,
-    }

@@ -12,11 +12,12 @@ processed once (deduplicated by MsgId, in Redis when REDIS_URL is set so that se
 Rasa instances agree, in memory otherwise). If the bot answers within the reply budget
 the answer goes back as the passive XML reply; otherwise the push is answered
 ``success`` and the answer follows through the customer-service message API, whose
-access token is cached and refreshed.
+access token is cached and refreshed. The same API carries messages the desk starts
+(``output_channel=latest`` on Rasa's HTTP API), within WeChat's 48-hour window.
 
-Secrets come from the environment (WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET);
-the rest from ``credentials.yml``. Without a token the channel answers 503 to
-everything. Only plaintext mode is supported, not the encrypted (AES) mode.
+Configuration comes from ``credentials.yml``, where the secrets are ``${ENV_VAR}``
+references that Rasa fills in. With an empty token the channel answers 503 to
+everything. Only the plaintext message mode is supported, not the encrypted (AES) mode.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,21 +38,36 @@ from xml.etree.ElementTree import Element
 import aiohttp
 import defusedxml.ElementTree as SafeXml
 from defusedxml import DefusedXmlException
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.dedupe import Deduper, MemoryDeduper, RedisDeduper
+from bot.channels import plain_text
+from bot.channels.responses import agent_of, conversation_language, render
+from bot.channels.store import ChannelStore, store_for
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "wechat"
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 MAX_BODY_BYTES = 64 * 1024
-# WeChat refreshes tokens every 7200 s; renew a little before they run out.
+# WeChat refuses text messages over 2048 bytes; stay under it.
+MAX_TEXT_BYTES = 2000
+# WeChat waits 5 s for an answer; the passive reply must leave before that.
+MAX_REPLY_BUDGET = 4.8
+# WeChat tokens live 7200 s; renew a little before they run out.
 TOKEN_MARGIN_SECONDS = 300
+# invalid credential, invalid access token, access token expired
 TOKEN_ERRORS = {40001, 40014, 42001}
+# How long a numbered list of choices can be answered with its number.
+CHOICES_TTL_SECONDS = 600
+_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.、。]?\s*$")
 
 
 def signature_of(token: str, timestamp: str, nonce: str) -> str:
@@ -61,7 +79,7 @@ def signature_ok(
     token: str, *, signature: str, timestamp: str, nonce: str, now: float, window: float
 ) -> bool:
     """A matching signature over a timestamp within ``window`` seconds of now."""
-    if not (signature and timestamp.isdigit() and nonce):
+    if not (token and signature and timestamp.isdigit() and nonce):
         return False
     if abs(now - int(timestamp)) > window:
         return False
@@ -91,6 +109,10 @@ class MalformedPush(ValueError):
     """The body is not a WeChat push we can read."""
 
 
+class EncryptedPush(MalformedPush):
+    """A push in the encrypted (AES) mode, which this channel does not support."""
+
+
 def parse_push(body: bytes) -> Push:
     """Parse a push safely (defusedxml refuses entities and DTDs)."""
     try:
@@ -103,6 +125,8 @@ def parse_push(body: bytes) -> Push:
         return node.text.strip() if node is not None and node.text is not None else None
 
     to_user, from_user, msg_type = text("ToUserName"), text("FromUserName"), text("MsgType")
+    if not msg_type and text("Encrypt"):
+        raise EncryptedPush("encrypted (AES) pushes are not supported; use plaintext mode")
     if not (to_user and from_user and msg_type):
         raise MalformedPush("ToUserName, FromUserName and MsgType are required")
     return Push(
@@ -144,7 +168,55 @@ def render_messages(messages: list[dict[str, Any]]) -> str:
         buttons = message.get("buttons") or message.get("quick_replies") or []
         if buttons:
             parts.append("\n".join(f"{i}. {b.get('title', '')}" for i, b in enumerate(buttons, 1)))
+        for link in (message.get("image"), message.get("attachment")):
+            if isinstance(link, str) and link:
+                parts.append(link)
     return "\n\n".join(p for p in parts if p.strip())
+
+
+def choices_of(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The buttons of the bot's last message that had any, as {title, payload}."""
+    for message in reversed(messages):
+        buttons = message.get("buttons") or message.get("quick_replies") or []
+        if buttons:
+            return [
+                {
+                    "title": str(b.get("title", "")),
+                    "payload": str(b.get("payload") or b.get("title", "")),
+                }
+                for b in buttons
+            ]
+    return []
+
+
+def chosen_payload(text: str, choices: list[dict[str, str]]) -> str | None:
+    """The payload a customer picked by typing a choice's number or its title."""
+    match = _CHOICE.match(text)
+    if match and 1 <= int(match.group(1)) <= len(choices):
+        return choices[int(match.group(1)) - 1]["payload"]
+    wanted = text.strip().casefold()
+    return next((c["payload"] for c in choices if c["title"].strip().casefold() == wanted), None)
+
+
+def split_text(content: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Cut a text into WeChat-sized messages, at paragraph or line ends where possible."""
+    chunks: list[str] = []
+    current = ""
+    for piece in re.split(r"(?<=\n)", content):
+        while len(piece.encode()) > limit:  # one very long line: cut it by characters
+            cut = len(piece.encode()[:limit].decode(errors="ignore"))
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(piece[:cut])
+            piece = piece[cut:]
+        if len((current + piece).encode()) > limit:
+            chunks.append(current)
+            current = ""
+        current += piece
+    if current.strip():
+        chunks.append(current)
+    return [c.strip() for c in chunks if c.strip()]
 
 
 class CustomerServiceError(Exception):
@@ -163,11 +235,16 @@ class CustomerServiceClient:
     _expires_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
-    async def access_token(self, *, refresh: bool = False) -> str:
-        """A valid access token, fetched again when it is about to expire (or refused)."""
+    async def access_token(self, *, refresh: bool = False, refused: str | None = None) -> str:
+        """A valid access token, fetched again when it is about to expire or was refused.
+
+        ``refused`` is the token WeChat just turned down: when several sends hit the
+        refusal at once, only the first fetches a new token and the others use it.
+        """
         async with self._lock:
-            if not refresh and self._token and time.monotonic() < self._expires_at:
-                return self._token
+            usable = self._token and time.monotonic() < self._expires_at
+            if usable and not refresh and (refused is None or self._token != refused):
+                return str(self._token)
             params = {
                 "grant_type": "client_credential",
                 "appid": self.app_id,
@@ -184,8 +261,9 @@ class CustomerServiceClient:
     async def send_text(self, openid: str, content: str) -> None:
         """Send a text message to a follower; retries once with a fresh token."""
         body = {"touser": openid, "msgtype": "text", "text": {"content": content}}
-        for attempt in (1, 2):
-            token = await self.access_token(refresh=attempt == 2)
+        refused: str | None = None
+        for _attempt in (1, 2):
+            token = await self.access_token(refused=refused)
             data = await self._call(
                 "POST", "/cgi-bin/message/custom/send", params={"access_token": token}, json=body
             )
@@ -193,7 +271,9 @@ class CustomerServiceClient:
             if code == 0:
                 return
             if code not in TOKEN_ERRORS:
+                # 45015: the follower has not written in 48 hours; WeChat forbids the send.
                 raise CustomerServiceError(f"custom/send refused: errcode {code}")
+            refused = token
         raise CustomerServiceError("custom/send refused the fresh token too")
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -211,40 +291,84 @@ class CustomerServiceClient:
         return data
 
 
+class WeChatCollector(CollectingOutputChannel):
+    """Collects the bot's answer to a push (named ``wechat`` for channel variations)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+
+class WeChatOutput(OutputChannel):
+    """Sends the bot's messages through the customer-service API (desk-initiated messages)."""
+
+    def __init__(self, client: CustomerServiceClient) -> None:
+        self.client = client
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send one bot message as WeChat text (buttons as a numbered list)."""
+        content = render_messages([message])
+        for chunk in split_text(content):
+            await self.client.send_text(recipient_id, chunk)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send a text."""
+        await self.send_response(recipient_id, {"text": text})
+
+
+def _number(config: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    raw = config.get(key)
+    try:
+        value = float(default if raw is None or raw == "" else raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"wechat channel: {key} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"wechat channel: {key} must be between {low} and {high}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class WeChatSettings:
-    """What the channel needs; secrets from the environment, the rest from credentials."""
+    """What the channel needs, from its section of credentials.yml."""
 
     token: str
-    app_id: str
-    app_secret: str
+    app_id: str = ""
+    app_secret: str = ""
     api_base: str = DEFAULT_API_BASE
     timestamp_window: float = 300.0
     reply_budget: float = 4.5
+    # The account's language: new followers are greeted in it.
     default_language: str = "zh"
-    unsupported_reply: str = (
-        "抱歉，我暂时只能读文字和语音消息，请用文字描述您的问题。\n"
-        "Sorry, I can only read text and voice messages for now; please describe it in words."
-    )
-    unheard_reply: str = (
-        "抱歉，没有听清您的语音，请再说一次或者打字告诉我。\n"
-        "Sorry, I couldn't make out that voice message; please say it again or type it."
-    )
+    welcome_intent: str = "greet"
+    # Domain responses for what the bot cannot read, and for a voice message WeChat
+    # could not transcribe.
+    unsupported_response: str = "utter_cannot_read_message"
+    unheard_response: str = "utter_voice_not_understood"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatSettings:
+        """Read and check the settings; ValueError names what is wrong."""
         config = credentials or {}
-        env = os.environ
+        api_base = str(config.get("api_base") or DEFAULT_API_BASE).rstrip("/")
+        if not api_base.startswith(("https://", "http://")):
+            raise ValueError(f"wechat channel: api_base must be an http(s) URL, got {api_base!r}")
         return cls(
-            token=str(config.get("token") or env.get("WECHAT_TOKEN") or ""),
-            app_id=str(config.get("app_id") or env.get("WECHAT_APP_ID") or ""),
-            app_secret=str(config.get("app_secret") or env.get("WECHAT_APP_SECRET") or ""),
-            api_base=str(config.get("api_base") or env.get("WECHAT_API_BASE") or DEFAULT_API_BASE),
-            timestamp_window=float(config.get("timestamp_window", 300)),
-            reply_budget=float(config.get("reply_budget", 4.5)),
-            default_language=str(config.get("default_language", "zh")),
-            unsupported_reply=str(config.get("unsupported_reply") or cls.unsupported_reply),
-            unheard_reply=str(config.get("unheard_reply") or cls.unheard_reply),
+            token=str(config.get("token") or ""),
+            app_id=str(config.get("app_id") or ""),
+            app_secret=str(config.get("app_secret") or ""),
+            api_base=api_base,
+            timestamp_window=_number(config, "timestamp_window", 300, 1, 3600),
+            reply_budget=_number(config, "reply_budget", 4.5, 0.1, MAX_REPLY_BUDGET),
+            default_language=str(config.get("default_language") or "zh"),
+            welcome_intent=str(config.get("welcome_intent") or "greet"),
+            unsupported_response=str(
+                config.get("unsupported_response") or "utter_cannot_read_message"
+            ),
+            unheard_response=str(config.get("unheard_response") or "utter_voice_not_understood"),
         )
 
 
@@ -263,15 +387,12 @@ class WeChatInput(InputChannel):
         self,
         settings: WeChatSettings,
         *,
-        deduper: Deduper | None = None,
+        store: ChannelStore | None = None,
         customer_service: CustomerServiceClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        redis_url = os.environ.get("REDIS_URL")
-        self.deduper: Deduper = deduper or (
-            RedisDeduper(redis_url, prefix="desk:wechat") if redis_url else MemoryDeduper()
-        )
+        self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:wechat")
         self.customer_service = customer_service or (
             CustomerServiceClient(settings.app_id, settings.app_secret, settings.api_base)
             if settings.app_id and settings.app_secret
@@ -279,6 +400,12 @@ class WeChatInput(InputChannel):
         )
         self.clock = clock
         self._background: set[asyncio.Task[Any]] = set()
+        if not settings.token:
+            logger.warning("the wechat channel has no token: it answers 503 until one is set")
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """The customer-service API, for messages the desk sends first (e.g. an agent's)."""
+        return WeChatOutput(self.customer_service) if self.customer_service else None
 
     def _verified(self, request: Request) -> bool:
         args = request.args
@@ -318,13 +445,18 @@ class WeChatInput(InputChannel):
                 return response.text("payload too large", status=413)
             try:
                 push = parse_push(body)
+            except EncryptedPush as error:
+                logger.error("wechat push refused: %s", error)
+                return response.text(str(error), status=501)
             except MalformedPush as error:
                 logger.info("wechat push refused: %s", error)
                 return response.text("malformed push", status=400)
-            if not await self.deduper.claim(push.dedupe_key):
-                earlier = await self.deduper.reply_for(push.dedupe_key)
+            if not await self.store.claim(push.dedupe_key):
+                # A retry: the first answer again if there was one; otherwise the push is
+                # still being answered (or went the customer-service way), so say nothing.
+                earlier = await self.store.reply_for(push.dedupe_key)
                 return self._xml(earlier) if earlier else response.text("success")
-            return await self._handle(push, on_new_message)
+            return await self._handle(push, request, on_new_message)
 
         return hook
 
@@ -332,31 +464,50 @@ class WeChatInput(InputChannel):
     def _xml(body: str) -> HTTPResponse:
         return response.text(body, content_type="application/xml; charset=utf-8")
 
-    async def _reply(self, push: Push, text: str) -> HTTPResponse:
+    async def _passive(self, push: Push, text: str) -> HTTPResponse:
         reply = text_reply(push, text, now=self.clock())
-        await self.deduper.remember_reply(push.dedupe_key, reply)
+        await self.store.remember_reply(push.dedupe_key, reply)
         return self._xml(reply)
 
+    async def _say(self, push: Push, request: Request, response_name: str) -> HTTPResponse:
+        """Answer with a domain response in the conversation's language, without the bot."""
+        agent = agent_of(request)
+        language = await conversation_language(agent, push.from_user)
+        message = await render(
+            agent,
+            response_name,
+            sender_id=push.from_user,
+            language=language or self.settings.default_language,
+            output_channel=CHANNEL,
+        )
+        content = render_messages([message]) if message else ""
+        return await self._passive(push, content) if content else response.text("success")
+
     async def _handle(
-        self, push: Push, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        push: Push,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> HTTPResponse:
         metadata: dict[str, Any] = {"wechat": {"to_user": push.to_user, "msg_type": push.msg_type}}
         if push.msg_type == "text" and push.content:
-            text = push.content
+            text = await self._with_choice(push.from_user, plain_text(push.content))
         elif push.msg_type == "voice":
             if not push.recognition:
-                return await self._reply(push, self.settings.unheard_reply)
-            text = push.recognition
+                return await self._say(push, request, self.settings.unheard_response)
+            text = plain_text(push.recognition)
             metadata["transcript"] = True
         elif push.msg_type == "event" and push.event == "subscribe":
             # A new follower: greet them in the account's language.
-            text = f'/greet{{"language": "{self.settings.default_language}"}}'
+            language = json.dumps({"language": self.settings.default_language})
+            text = f"/{self.settings.welcome_intent}{language}"
         elif push.msg_type == "event":
             return response.text("success")  # unsubscribe, menu views...: nothing to say
         else:
-            return await self._reply(push, self.settings.unsupported_reply)
+            # Images, locations, links, videos, files: nothing the bot can read.
+            return await self._say(push, request, self.settings.unsupported_response)
 
-        collector = CollectingOutputChannel()
+        collector = WeChatCollector()
         task = asyncio.ensure_future(
             on_new_message(
                 UserMessage(
@@ -365,17 +516,52 @@ class WeChatInput(InputChannel):
             )
         )
         done, _ = await asyncio.wait({task}, timeout=self.settings.reply_budget)
-        if task in done and task.exception() is None:
-            content = render_messages(collector.messages)
-            return await self._reply(push, content) if content else response.text("success")
-        if task in done:
+        if task not in done:
+            # Too slow for the passive reply: the answer goes through the
+            # customer-service API once the bot is done.
+            self._spawn(self._send_later(task, collector, push.from_user))
+            return response.text("success")
+        if task.exception() is not None:
             logger.error("the bot failed on a wechat message: %s", type(task.exception()).__name__)
             return response.text("success")
-        # Too slow for the passive reply: answer later through the customer-service API.
-        follow_up = asyncio.ensure_future(self._send_later(task, collector, push.from_user))
-        self._background.add(follow_up)
-        follow_up.add_done_callback(self._background.discard)
+        chunks = await self._render(push.from_user, collector.messages)
+        if not chunks:
+            return response.text("success")
+        if len(chunks) == 1:
+            return await self._passive(push, chunks[0])
+        if self.customer_service is None:
+            logger.warning("a long wechat reply was cut: no app id/secret configured")
+            return await self._passive(push, chunks[0])
+        # Too long for one message: all parts go through the customer-service API.
+        self._spawn(self._deliver(push.from_user, chunks))
         return response.text("success")
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        # Keep a reference until done: the event loop holds tasks only weakly.
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _with_choice(self, openid: str, text: str) -> str:
+        """The text, or the payload of the choice it picks from the bot's last list."""
+        if len(text) > 40:  # a sentence, not a pick from a list
+            return text
+        saved = await self.store.take(f"choices:{openid}")
+        if saved is None:
+            return text
+        choices = json.loads(saved)
+        return chosen_payload(text, choices) or text
+
+    async def _render(self, openid: str, messages: list[dict[str, Any]]) -> list[str]:
+        """The answer as WeChat texts; remembers its choices so "2" picks the second."""
+        choices = choices_of(messages)
+        if choices:
+            await self.store.put(
+                f"choices:{openid}", json.dumps(choices), ttl_seconds=CHOICES_TTL_SECONDS
+            )
+        else:
+            await self.store.take(f"choices:{openid}")  # older choices no longer apply
+        return split_text(render_messages(messages))
 
     async def _send_later(
         self, task: asyncio.Future[Any], collector: CollectingOutputChannel, openid: str
@@ -385,13 +571,17 @@ class WeChatInput(InputChannel):
         except Exception as error:  # the customer must not wait on a crashed turn
             logger.error("the bot failed on a wechat message: %s", type(error).__name__)
             return
-        content = render_messages(collector.messages)
-        if not content:
+        await self._deliver(openid, await self._render(openid, collector.messages))
+
+    async def _deliver(self, openid: str, chunks: list[str]) -> None:
+        """Send texts through the customer-service API, in order."""
+        if not chunks:
             return
         if self.customer_service is None:
             logger.warning("a slow wechat reply was dropped: no app id/secret configured")
             return
         try:
-            await self.customer_service.send_text(openid, content)
+            for chunk in chunks:
+                await self.customer_service.send_text(openid, chunk)
         except CustomerServiceError as error:
             logger.error("wechat customer-service send failed: %s", error)

@@ -268,3 +268,54 @@ class TestWeChatChannel:
         assert "手机号" in content, content  # the ticket form asks how to reach them
         forged = httpx.post(url, params={**params, "signature": "0" * 40}, content=body.encode())
         assert forged.status_code == 403
+
+
+class TestVoiceChannel:
+    """After the WeChat test, so Rasa has warmed up."""
+
+    def test_a_caller_opens_a_ticket_without_being_asked_for_a_number(self, desk: Desk) -> None:
+        import hashlib
+        import hmac
+        import json
+
+        secrets_file = (desk.run_dir / "desk.env").read_text()
+        secret = next(
+            line.split("=", 1)[1]
+            for line in secrets_file.splitlines()
+            if line.startswith("VOICE_GATEWAY_SECRET=")
+        )
+        call_id = f"call-e2e-{uuid.uuid4().hex[:10]}"
+        body = json.dumps(
+            {
+                "call_id": call_id,
+                "turn": 1,
+                "caller_number": "+86 139 1234 5678",
+                "transcript": "我的宽带从昨天开始就连不上了",
+                "confidence": 0.93,
+                "alternatives": [],
+            },
+            ensure_ascii=False,
+        ).encode()
+        timestamp = str(int(time.time()))
+        digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+        headers = {
+            "X-Desk-Timestamp": timestamp,
+            "X-Desk-Signature": f"sha256={digest.hexdigest()}",
+            "Content-Type": "application/json",
+        }
+        url = f"{desk.rasa_url}/webhooks/voice/webhook"
+        reply = httpx.post(url, content=body, headers=headers, timeout=60)
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()
+        assert (answer["call_id"], answer["turn"], answer["end_call"]) == (call_id, 1, False)
+        spoken = " ".join(answer["replies"])
+        # The caller's number is on file already; the ticket number is read digit by digit.
+        match = re.search(r"SD((?: \d){6,})", spoken)
+        assert match, spoken
+        assert "*" not in spoken and "手机号" not in spoken
+        row = desk.ticket_row("SD-" + match.group(1).replace(" ", ""))
+        assert row is not None and row.channel == "voice"
+        again = httpx.post(url, content=body, headers=headers, timeout=60)
+        assert again.json() == answer  # a repeated turn is answered from the cache
+        forged = httpx.post(url, content=body, headers={**headers, "X-Desk-Signature": "sha256=00"})
+        assert forged.status_code == 401

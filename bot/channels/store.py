@@ -1,0 +1,161 @@
+"""Short-lived state the channels share: which requests were handled, and what was said.
+
+Gateways retry (WeChat after 5 s, phone gateways on a timeout): a retried request must
+be processed once and answered the same way. A caller's pending "is that right?" must be
+found by whichever Rasa instance gets the answer. So this state lives in Redis when
+REDIS_URL is set (several Rasa instances behind a load balancer agree) and in a bounded
+in-process map otherwise (one instance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+# A retry comes within seconds (WeChat: three tries 5 s apart); two minutes is ample.
+DEFAULT_TTL_SECONDS = 120
+
+
+class ChannelStore(Protocol):
+    """Claims on requests, the replies given to them, and small values with a lifetime."""
+
+    async def claim(self, key: str) -> bool:
+        """True the first time a key is seen (within the TTL), False for a retry."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Forget a claim, so that a retry of a request that failed is processed."""
+        ...
+
+    async def remember_reply(self, key: str, reply: str) -> None:
+        """Keep the answer given, for a retry whose first answer got lost."""
+        ...
+
+    async def reply_for(self, key: str) -> str | None:
+        """The answer given to this request, if any yet."""
+        ...
+
+    async def put(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        """Keep a value for a while."""
+        ...
+
+    async def take(self, key: str) -> str | None:
+        """Return a value and forget it, atomically (one taker wins)."""
+        ...
+
+
+async def wait_for_reply(
+    store: ChannelStore, key: str, *, timeout: float, interval: float = 0.1
+) -> str | None:
+    """The reply to a claimed request once it is there, or None after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = await store.reply_for(key)
+        if reply is not None or time.monotonic() >= deadline:
+            return reply
+        await asyncio.sleep(interval)
+
+
+class MemoryStore:
+    """Bounded in-process store with per-key lifetimes (one Rasa instance)."""
+
+    def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_keys
+        # key -> (expires at, value); insertion order is age order for eviction.
+        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    def _live(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] <= time.monotonic():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def _set(self, key: str, value: str, ttl: float) -> None:
+        self._items.pop(key, None)
+        self._items[key] = (time.monotonic() + ttl, value)
+        now = time.monotonic()
+        while self._items:
+            oldest_key, (expires, _) = next(iter(self._items.items()))
+            if len(self._items) <= self._max and expires > now:
+                break
+            del self._items[oldest_key]
+
+    async def claim(self, key: str) -> bool:
+        if self._live(f"seen:{key}") is not None:
+            return False
+        self._set(f"seen:{key}", "1", self._ttl)
+        return True
+
+    async def release(self, key: str) -> None:
+        self._items.pop(f"seen:{key}", None)
+
+    async def remember_reply(self, key: str, reply: str) -> None:
+        self._set(f"reply:{key}", reply, self._ttl)
+
+    async def reply_for(self, key: str) -> str | None:
+        return self._live(f"reply:{key}")
+
+    async def put(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        self._set(f"data:{key}", value, ttl_seconds)
+
+    async def take(self, key: str) -> str | None:
+        value = self._live(f"data:{key}")
+        self._items.pop(f"data:{key}", None)
+        return value
+
+
+class RedisStore:
+    """The store shared by every Rasa instance: SET NX claims, values with expiry."""
+
+    def __init__(self, url: str, *, prefix: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
+        # Imported here: redis is only needed when REDIS_URL is set. The client connects
+        # lazily, on the event loop of the first request.
+        import redis.asyncio as redis_asyncio
+
+        self._redis = redis_asyncio.Redis.from_url(url)
+        self._ttl = ttl_seconds
+        self._prefix = prefix
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self._prefix}:{kind}:{key}"
+
+    async def claim(self, key: str) -> bool:
+        return bool(await self._redis.set(self._key("seen", key), "1", nx=True, ex=self._ttl))
+
+    async def release(self, key: str) -> None:
+        await self._redis.delete(self._key("seen", key))
+
+    async def remember_reply(self, key: str, reply: str) -> None:
+        await self._redis.set(self._key("reply", key), reply, ex=self._ttl)
+
+    async def reply_for(self, key: str) -> str | None:
+        return _text(await self._redis.get(self._key("reply", key)))
+
+    async def put(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        await self._redis.set(self._key("data", key), value, px=max(int(ttl_seconds * 1000), 1))
+
+    async def take(self, key: str) -> str | None:
+        # GET and DEL in one MULTI: of two instances taking at once, one gets the value.
+        name = self._key("data", key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            value, _ = await pipe.get(name).delete(name).execute()
+        return _text(value)
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._redis.close()
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def store_for(redis_url: str | None, *, prefix: str) -> ChannelStore:
+    """Redis when a URL is given, memory otherwise."""
+    return RedisStore(redis_url, prefix=prefix) if redis_url else MemoryStore()
