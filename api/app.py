@@ -12,8 +12,9 @@ from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
-from api.routers import agents, audit, auth, customers, health, tickets
+from api.routers import agents, audit, auth, customers, handoff, health, tickets
 from api.web import mount_web_assets
+from ticketing import relay
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.privacy import Vault
@@ -46,7 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if scheduler is not None:
             scheduler.start()
+        relay_worker = relay.from_settings(database, settings) if settings.relay else None
+        if relay_worker is not None:
+            relay_worker.start()
         yield
+        if relay_worker is not None:
+            relay_worker.stop()
         if scheduler is not None:
             scheduler.stop()
         if redis_client is not None:
@@ -69,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Everything under /api/v1 requires a principal; add routers here, not beside it.
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
     v1.include_router(tickets.router)
+    v1.include_router(handoff.router)
     v1.include_router(customers.router)
     v1.include_router(auth.router)
     v1.include_router(agents.router)

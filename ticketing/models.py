@@ -217,6 +217,9 @@ class Ticket(TimestampMixin, Base):
     resolution_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sla_paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The Rasa conversation (sender id) the customer reached the desk in, when the bot
+    # opened or escalated the ticket: where agents' replies are relayed to.
+    conversation_id: Mapped[str | None] = mapped_column(String(200))
 
     # Optimistic concurrency: every ORM UPDATE of a ticket says WHERE version = <the
     # version read>, so of two writers that read the same version only one wins (the
@@ -233,6 +236,29 @@ class Ticket(TimestampMixin, Base):
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", lazy="raise", order_by="TicketEvent.id"
     )
+
+
+class RelayDelivery(Base):
+    """Something to deliver to the customer's conversation: an agent's public reply, or
+    the news that the ticket is resolved (the bot takes over and asks for a rating).
+
+    Written in the same transaction as the reply or the status change (a transactional
+    outbox), so nothing is lost when Rasa is down: the relay retries until delivered.
+    """
+
+    __tablename__ = "relay_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_messages.id"))
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class TicketMessage(Base):

@@ -104,15 +104,34 @@ class Settings(DatabaseSettings):
         le=3600,
         validation_alias=AliasChoices("sla_scan_seconds", "DESK_SLA_SCAN_SECONDS"),
     )
+    rasa_url: str | None = Field(
+        default=None,
+        description="Rasa's HTTP API, where the handoff relay delivers agents' replies",
+        validation_alias=AliasChoices("rasa_url", "DESK_RASA_URL"),
+    )
+    rasa_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("rasa_token", "DESK_RASA_TOKEN")
+    )
+    relay: bool = Field(
+        default=True,
+        description="Run the handoff relay in the API process (when rasa_url is set)",
+        validation_alias=AliasChoices("relay", "DESK_RELAY"),
+    )
+    relay_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("relay_poll_seconds", "DESK_RELAY_POLL_SECONDS"),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         gt=0,
         validation_alias=AliasChoices("max_body_bytes", "DESK_MAX_BODY_BYTES"),
     )
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "rasa_url", "rasa_token", mode="before")
     @classmethod
-    def _empty_redis_is_none(cls, value: Any) -> Any:
+    def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("service_token")

@@ -42,8 +42,7 @@ class TestDeskApiClient:
 
     def test_unknown_customer_is_none(self, with_api) -> None:
         assert (
-            with_api(lambda: client("new").find_customer(channel="rest", external_id="new"))
-            is None
+            with_api(lambda: client("new").find_customer(channel="rest", external_id="new")) is None
         )
 
     def test_gateway_errors_are_retried_with_the_same_key(self, api: FakeDeskApi, with_api) -> None:
@@ -69,9 +68,7 @@ class TestDeskApiClient:
         import asyncio
 
         with pytest.raises(DeskApiUnavailable):
-            asyncio.run(
-                client().get_ticket("SD-100001")
-            )
+            asyncio.run(client().get_ticket("SD-100001"))
 
     def test_missing_token_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("DESK_SERVICE_TOKEN", raising=False)

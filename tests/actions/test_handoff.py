@@ -19,11 +19,21 @@ def tracker(slots: dict[str, Any] | None = None, *, text: str = "转人工") -> 
         slots={"language": "zh", "requested_slot": None, **(slots or {})},
         latest_message={"text": text, "intent": {"name": "request_human"}, "entities": []},
         events=[
-            {"event": "user", "text": "我的宽带断了", "timestamp": 1700000000.0,
-             "input_channel": "rest", "metadata": {}},
+            {
+                "event": "user",
+                "text": "我的宽带断了",
+                "timestamp": 1700000000.0,
+                "input_channel": "rest",
+                "metadata": {},
+            },
             {"event": "bot", "text": "请留下手机号。", "timestamp": 1700000001.0},
-            {"event": "user", "text": text, "timestamp": 1700000002.0,
-             "input_channel": "rest", "metadata": {}},
+            {
+                "event": "user",
+                "text": text,
+                "timestamp": 1700000002.0,
+                "input_channel": "rest",
+                "metadata": {},
+            },
         ],
         paused=False,
         followup_action=None,
@@ -46,7 +56,8 @@ class TestRequestHuman:
         self, api: FakeDeskApi, with_api
     ) -> None:
         events, dispatcher = run(
-            with_api, ActionRequestHuman(),
+            with_api,
+            ActionRequestHuman(),
             tracker({"problem_description": "我的宽带断了", "contact": "13800138000"}),
         )
         created, escalated = api.requests[0], api.requests[1]
@@ -54,7 +65,9 @@ class TestRequestHuman:
         assert created["json"]["description"] == "我的宽带断了"
         assert created["json"]["customer"]["phone"] == "13800138000"
         assert [line["body"] for line in created["json"]["transcript"]] == [
-            "我的宽带断了", "请留下手机号。", "转人工"
+            "我的宽带断了",
+            "请留下手机号。",
+            "转人工",
         ]
         assert escalated["path"] == "/api/v1/tickets/SD-100001/escalate"
         assert escalated["json"]["source"] == "customer"

@@ -23,7 +23,7 @@ from ticketing.events import DeskEvent
 from ticketing.models import Ticket, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.routing import RoutingPolicy, default_policy
-from ticketing.services import assignment, sla
+from ticketing.services import assignment, relay, sla
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import change_fields
 
@@ -123,6 +123,9 @@ def transition(
             {"from": current.value, "to": to.value, "reason": reason, "by": principal.name},
         ),
     )
+    if to is S.RESOLVED:
+        # The bot takes the conversation back and asks the customer for a rating.
+        relay.enqueue(session, ticket=ticket, kind=relay.RESOLVED)
     finished = to in (S.RESOLVED, S.CLOSED, S.NEW) and current in ACTIVE_STATUSES
     if holder is not None and finished:
         assignment.on_capacity_freed(session, agent_id=holder)
@@ -177,6 +180,9 @@ def escalate(
         # A new queue means new people: the ticket waits there for one of them.
         changes["assignee_id"] = None
     changes.update(sla.pause_changes(ticket, to=S.ESCALATED, now=moment))
+    if principal.is_bot and principal.conversation:
+        # The customer asks for a person from this conversation: relay replies here.
+        ticket.conversation_id = principal.conversation[1]
     holder = ticket.assignee_id
     change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     if "queue_id" in changes:

@@ -14,7 +14,7 @@ from ticketing.models import Ticket, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy
-from ticketing.services import lifecycle
+from ticketing.services import lifecycle, relay
 from ticketing.services.tickets import change_fields
 
 
@@ -90,6 +90,9 @@ def post_message(
             now=moment,
         )
     session.flush()
+    if author is AuthorType.AGENT and public:
+        # On its way to the customer's chat, WeChat or call (see ticketing.relay).
+        relay.enqueue(session, ticket=ticket, kind=relay.REPLY, message_id=message.id)
     events.record(
         session,
         DeskEvent(

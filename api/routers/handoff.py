@@ -1,0 +1,59 @@
+"""Live handoff over HTTP: where a waiting customer stands in the queue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from api.auth import require_roles
+from api.deps import SessionDep
+from ticketing.enums import TicketStatus
+from ticketing.principals import Principal, Role
+from ticketing.services import relay
+from ticketing.services import work as work_service
+
+router = APIRouter(prefix="/tickets", tags=["handoff"])
+
+QueueReader = Annotated[
+    Principal,
+    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
+]
+
+
+class QueuePositionRead(BaseModel):
+    """Where a ticket stands: waiting (with its place) or held by an agent."""
+
+    number: str
+    status: TicketStatus
+    queue: str
+    position: int | None = Field(
+        description="1 = the next ticket an agent of the queue takes; null when not waiting"
+    )
+    waiting: int = Field(description="Tickets waiting in the queue, this one included")
+    assignee: str | None = Field(description="The display name of the agent who holds it")
+
+
+@router.get(
+    "/{number}/queue-position",
+    response_model=QueuePositionRead,
+    responses={
+        401: {"description": "Missing or invalid token"},
+        403: {"description": "Your role may not do this"},
+        404: {"description": "No such ticket, or not one you may see (`ticket_not_found`)"},
+    },
+)
+def queue_position(number: str, session: SessionDep, principal: QueueReader) -> QueuePositionRead:
+    """The ticket's place among the tickets waiting in its queue, or who holds it."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    place = relay.queue_position(session, ticket=ticket)
+    assert ticket.number is not None
+    return QueuePositionRead(
+        number=ticket.number,
+        status=place.status,
+        queue=place.queue,
+        position=place.position,
+        waiting=place.waiting,
+        assignee=place.assignee,
+    )

@@ -1,0 +1,72 @@
+"""Live handoff over HTTP: queue positions for the bot, relay entries from agents' work."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.api.test_ticket_work import StaffClient, open_ticket, staff  # noqa: F401
+from ticketing.db import Database
+from ticketing.models import RelayDelivery
+
+
+def test_the_bot_hears_the_customers_place_in_the_queue(client: TestClient) -> None:
+    first = open_ticket(client)
+    second = open_ticket(client)
+    response = client.get(f"/api/v1/tickets/{second['number'].lower()}/queue-position")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == {
+        "number": second["number"],
+        "status": "new",
+        "queue": first["queue"],
+        "position": 2,
+        "waiting": 2,
+        "assignee": None,
+    }
+
+
+def test_an_agent_holding_the_ticket_is_named(
+    client: TestClient,
+    anonymous_client: TestClient,
+    staff: StaffClient,  # noqa: F811
+) -> None:
+    ticket = open_ticket(client)
+    claimed = anonymous_client.post(
+        f"/api/v1/tickets/{ticket['number']}/claim", headers=staff("wang.fang")
+    )
+    assert claimed.status_code == 200, claimed.text
+    body = client.get(f"/api/v1/tickets/{ticket['number']}/queue-position").json()
+    assert (body["status"], body["position"], body["assignee"]) == ("open", None, "Wang Fang")
+
+
+def test_another_customers_ticket_is_not_found(client: TestClient) -> None:
+    theirs = open_ticket(client, customer={"external_id": "someone-else"})
+    response = client.get(f"/api/v1/tickets/{theirs['number']}/queue-position")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ticket_not_found"
+
+
+def test_without_a_token_it_is_401(client: TestClient, anonymous_client: TestClient) -> None:
+    ticket = open_ticket(client)
+    response = anonymous_client.get(f"/api/v1/tickets/{ticket['number']}/queue-position")
+    assert response.status_code == 401
+
+
+def test_an_agents_reply_over_http_is_queued_for_the_conversation(
+    client: TestClient,
+    anonymous_client: TestClient,
+    staff: StaffClient,  # noqa: F811
+    clean_database: Database,
+    session: Session,
+) -> None:
+    ticket = open_ticket(client, customer={"channel": "wechat", "external_id": "oPENID-1"})
+    headers = staff("wang.fang")
+    for body, public in (("We're on it", True), ("internal only", False)):
+        response = anonymous_client.post(
+            f"/api/v1/tickets/{ticket['number']}/messages",
+            json={"body": body, "public": public},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+    [delivery] = session.scalars(select(RelayDelivery)).all()
+    assert (delivery.kind, delivery.conversation_id) == ("reply", "oPENID-1")

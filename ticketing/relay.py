@@ -1,0 +1,238 @@
+"""The relay: delivers agents' replies and resolutions to the customer's conversation.
+
+``python -m ticketing.relay`` runs it on its own; the API runs one in-process when
+``DESK_RASA_URL`` is set (``make demo`` sets it). Each pass takes the due deliveries
+from the outbox (:mod:`ticketing.services.relay`) and hands them to Rasa's HTTP API:
+
+- a reply becomes the external intent ``agent_reply`` (entities ``agent_message`` and
+  ``agent_name``) triggered with ``output_channel=latest``: Rasa's action
+  ``action_deliver_agent_reply`` says it on the channel the customer last wrote on,
+  pushed into the chat widget, sent through WeChat's customer-service API, or kept for
+  the caller's next turn on the phone;
+- a resolution first clears the ``handoff_ticket`` slot (the bot answers again), then
+  triggers ``ticket_resolved`` so that the bot asks for a rating.
+
+Delivery is at least once: when Rasa took a message but its answer got lost, the
+message is sent again. Several relays may run at once (SKIP LOCKED on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from ticketing.db import Database
+from ticketing.models import RelayDelivery, Ticket, TicketMessage
+from ticketing.services import relay
+from ticketing.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+REPLY_INTENT = "agent_reply"
+RESOLVED_INTENT = "ticket_resolved"
+HANDOFF_SLOT = "handoff_ticket"
+# Deliveries attempted in one pass at most (the rest wait for the next tick).
+MAX_PER_PASS = 200
+
+
+class DeliveryFailed(Exception):
+    """Rasa did not take the delivery; it is retried later."""
+
+
+@dataclass(frozen=True)
+class RasaConversations:
+    """The parts of Rasa's HTTP API (``rasa run --enable-api``) the relay uses."""
+
+    base_url: str
+    token: str | None
+    timeout: float = 15.0
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        return f"{self.base_url.rstrip('/')}/conversations/{quote(conversation_id, safe='')}/{tail}"
+
+    def _post(self, client: httpx.Client, url: str, body: object) -> None:
+        params = {"output_channel": "latest"}
+        if self.token:
+            params["token"] = self.token
+        try:
+            response = client.post(url, json=body, params=params, timeout=self.timeout)
+        except httpx.HTTPError as error:
+            raise DeliveryFailed(f"Rasa unreachable: {type(error).__name__}") from error
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"Rasa answered {response.status_code}")
+
+    def trigger(
+        self, client: httpx.Client, conversation_id: str, intent: str, entities: dict[str, str]
+    ) -> None:
+        """Trigger an intent in the conversation; the bot answers on its latest channel."""
+        self._post(
+            client,
+            self._url(conversation_id, "trigger_intent"),
+            {"name": intent, "entities": entities},
+        )
+
+    def clear_slot(self, client: httpx.Client, conversation_id: str, slot: str) -> None:
+        """Append ``slot = null`` to the conversation's tracker."""
+        self._post(
+            client,
+            self._url(conversation_id, "tracker/events"),
+            [{"event": "slot", "name": slot, "value": None}],
+        )
+
+
+def deliver(
+    client: httpx.Client,
+    rasa: RasaConversations,
+    delivery: RelayDelivery,
+    *,
+    ticket: Ticket,
+    message: TicketMessage | None,
+) -> None:
+    """Hand one delivery to Rasa, or raise DeliveryFailed."""
+    assert ticket.number is not None
+    if delivery.kind == relay.REPLY:
+        if message is None:
+            raise DeliveryFailed("the reply is gone")
+        rasa.trigger(
+            client,
+            delivery.conversation_id,
+            REPLY_INTENT,
+            {
+                "agent_message": message.body,
+                "agent_name": message.author_name or "",
+                "ticket_number": ticket.number,
+            },
+        )
+    elif delivery.kind == relay.RESOLVED:
+        rasa.clear_slot(client, delivery.conversation_id, HANDOFF_SLOT)
+        rasa.trigger(
+            client, delivery.conversation_id, RESOLVED_INTENT, {"ticket_number": ticket.number}
+        )
+    else:  # pragma: no cover - the outbox only holds known kinds
+        raise DeliveryFailed(f"unknown kind {delivery.kind}")
+
+
+@dataclass(frozen=True)
+class PassResult:
+    delivered: int = 0
+    retried: int = 0
+    given_up: int = 0
+
+
+def run_once(database: Database, rasa: RasaConversations, client: httpx.Client) -> PassResult:
+    """One pass: every due delivery attempted once, each in its own transaction."""
+    delivered = retried = given_up = 0
+    for _ in range(MAX_PER_PASS):
+        with database.sessions.begin() as session:
+            batch = relay.due(session, limit=1)
+            if not batch:
+                break
+            delivery = batch[0]
+            ticket = session.get(Ticket, delivery.ticket_id)
+            message = (
+                session.get(TicketMessage, delivery.message_id) if delivery.message_id else None
+            )
+            try:
+                if ticket is None:
+                    raise DeliveryFailed("the ticket is gone")
+                deliver(client, rasa, delivery, ticket=ticket, message=message)
+            except DeliveryFailed as error:
+                if relay.mark_failed_attempt(session, delivery, error=str(error)):
+                    given_up += 1
+                    logger.error("gave up relaying %s #%d: %s", delivery.kind, delivery.id, error)
+                else:
+                    retried += 1
+                    logger.warning(
+                        "relaying %s #%d failed (%s); will retry", delivery.kind, delivery.id, error
+                    )
+                # The next due delivery may belong to another ticket; this one waits.
+                continue
+            relay.mark_delivered(delivery)
+            delivered += 1
+    return PassResult(delivered, retried, given_up)
+
+
+class RelayWorker(threading.Thread):
+    """A daemon thread that runs a pass every ``interval_seconds`` until stopped."""
+
+    def __init__(
+        self,
+        database: Database,
+        rasa: RasaConversations,
+        *,
+        interval_seconds: float,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(name="handoff-relay", daemon=True)
+        self._transport = transport
+        self._database = database
+        self._rasa = rasa
+        self._interval = interval_seconds
+        self._stopping = threading.Event()
+
+    @property
+    def rasa(self) -> RasaConversations:
+        """Where this relay delivers."""
+        return self._rasa
+
+    def run(self) -> None:
+        """Deliver, then sleep; a failed pass is logged and retried on the next tick."""
+        with httpx.Client(transport=self._transport) as client:
+            while not self._stopping.is_set():
+                try:
+                    result = run_once(self._database, self._rasa, client)
+                    if result.delivered:
+                        logger.info("relayed %d deliveries", result.delivered)
+                except Exception:  # keep the relay alive through a database hiccup
+                    logger.exception("relay pass failed")
+                self._stopping.wait(self._interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to stop and wait for it."""
+        self._stopping.set()
+        self.join(timeout)
+
+
+def from_settings(database: Database, settings: Settings) -> RelayWorker | None:
+    """The relay the settings ask for; None when no Rasa URL is configured."""
+    if not settings.rasa_url:
+        return None
+    token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
+    return RelayWorker(
+        database,
+        RasaConversations(settings.rasa_url, token),
+        interval_seconds=settings.relay_poll_seconds,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the relay in the foreground (``--once`` for a single pass)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    worker = from_settings(database, settings)
+    if worker is None:
+        parser.error("set DESK_RASA_URL (and DESK_RASA_TOKEN) to say where Rasa is")
+    if args.once:
+        with httpx.Client() as client:
+            result = run_once(database, worker.rasa, client)
+        print(f"delivered={result.delivered} retried={result.retried} given_up={result.given_up}")
+        return 0
+    worker.start()
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        worker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
