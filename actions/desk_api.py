@@ -106,6 +106,22 @@ def _ticket_from_json(data: dict[str, Any]) -> Ticket:
     )
 
 
+@dataclass(frozen=True)
+class QueuePosition:
+    """A waiting ticket's place in its queue (1 = next), or the agent who holds it."""
+
+    status: str
+    queue: str
+    position: int | None
+    waiting: int
+    assignee: str | None
+    queue_names: dict[str, str] = field(default_factory=dict)
+
+    def queue_name(self, language: str) -> str:
+        """The queue's name in the customer's language."""
+        return self.queue_names.get(language) or self.queue
+
+
 class DeskApiClient:
     """Calls the ticketing API with the bot's service token."""
 
@@ -133,9 +149,7 @@ class DeskApiClient:
         self._backoff = backoff_seconds
 
     @classmethod
-    def from_settings(
-        cls, settings: ActionSettings, *, channel: str, sender: str
-    ) -> DeskApiClient:
+    def from_settings(cls, settings: ActionSettings, *, channel: str, sender: str) -> DeskApiClient:
         """A client for one conversation, from the action server's settings."""
         return cls(
             settings.api_url,
@@ -199,6 +213,38 @@ class DeskApiClient:
             id=data["id"], has_phone=bool(data["has_phone"]), has_email=bool(data["has_email"])
         )
 
+    async def relay_customer_message(self, number: str, body: str) -> bool:
+        """Append the customer's words to the ticket thread for the agent.
+
+        False when the ticket no longer takes messages (closed, or not theirs).
+        """
+        status, data = await self._request(
+            "POST",
+            f"/api/v1/tickets/{number}/messages",
+            json={"body": body[:4000], "author_type": "customer"},
+        )
+        if status in (404, 409):
+            return False
+        if status != 201:
+            raise DeskApiUnavailable(f"adding a message answered {status}: {_error_code(data)}")
+        return True
+
+    async def queue_position(self, number: str) -> QueuePosition | None:
+        """Where the ticket stands in its queue; None when it is gone."""
+        status, data = await self._request("GET", f"/api/v1/tickets/{number}/queue-position")
+        if status == 404:
+            return None
+        if status != 200:
+            raise DeskApiUnavailable(f"queue position answered {status}: {_error_code(data)}")
+        return QueuePosition(
+            status=data["status"],
+            queue=data["queue"],
+            position=data.get("position"),
+            waiting=int(data.get("waiting") or 0),
+            assignee=data.get("assignee"),
+            queue_names=dict(data.get("queue_names") or {}),
+        )
+
     async def _request(
         self,
         method: str,
@@ -212,11 +258,12 @@ class DeskApiClient:
         last_error: str = ""
         for attempt in range(1, self._attempts + 1):
             try:
-                async with aiohttp.ClientSession(
-                    timeout=self._timeout, headers=self._headers
-                ) as session, session.request(
-                    method, self._base_url + path, json=json, params=params, headers=headers
-                ) as response:
+                async with (
+                    aiohttp.ClientSession(timeout=self._timeout, headers=self._headers) as session,
+                    session.request(
+                        method, self._base_url + path, json=json, params=params, headers=headers
+                    ) as response,
+                ):
                     data = await response.json(content_type=None)
                     if response.status not in _RETRY_STATUSES:
                         return response.status, data
@@ -225,7 +272,11 @@ class DeskApiClient:
                 last_error = f"{type(error).__name__}: {error}"
             logger.warning(
                 "ticketing API %s %s failed (attempt %d/%d): %s",
-                method, path, attempt, self._attempts, last_error,
+                method,
+                path,
+                attempt,
+                self._attempts,
+                last_error,
             )
             if attempt < self._attempts:
                 await asyncio.sleep(self._backoff * attempt)

@@ -15,6 +15,7 @@ from actions.desk_api import DeskApiUnavailable, NewTicket, Ticket
 from actions.parsing import is_email
 from actions.settings import ActionSettings
 from actions.tickets import (
+    EXTERNAL_PREFIX,
     _idempotency_key,
     caller_number,
     conversation_channel,
@@ -30,8 +31,9 @@ HUMAN_REASON = "the customer asked for a human agent"
 
 def _last_customer_text(tracker: Tracker) -> str:
     for event in reversed(tracker.events):
-        if event.get("event") == "user" and event.get("text"):
-            return str(event["text"])
+        text = str(event.get("text") or "")
+        if event.get("event") == "user" and text and not text.startswith(EXTERNAL_PREFIX):
+            return text
     return ""
 
 
@@ -75,7 +77,12 @@ class ActionRequestHuman(Action):
             queue=ticket.queue_name(language),
             due_time=_due_time(ticket, settings),
         )
-        return [SlotSet("ticket_number", ticket.number), SlotSet("problem_description", None)]
+        # From now on the HandoffPolicy relays the customer's messages to the agent.
+        return [
+            SlotSet("ticket_number", ticket.number),
+            SlotSet("problem_description", None),
+            SlotSet("handoff_ticket", ticket.number),
+        ]
 
     @staticmethod
     async def _open_and_escalate(

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 _CHANNELS = {"rest": "rest", "socketio": "web", "wechat": "wechat", "voice": "voice"}
 _MAX_DESCRIPTION = 4000
 _TRANSCRIPT_TURNS = 20
+# Rasa's text for intents triggered from outside (POST /conversations/{id}/trigger_intent).
+EXTERNAL_PREFIX = "EXTERNAL: "
 
 
 def conversation_channel(tracker: Tracker) -> str:
@@ -40,6 +42,8 @@ def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict
     for event in tracker.events:
         if event.get("event") not in ("user", "bot") or not event.get("text"):
             continue
+        if str(event["text"]).startswith(EXTERNAL_PREFIX):
+            continue  # an intent the desk triggered (an agent's reply), not the customer
         author = "customer" if event["event"] == "user" else "bot"
         lines.append({"author_type": author, "body": event["text"][:_MAX_DESCRIPTION]})
     return lines[-turns:]

@@ -28,6 +28,7 @@ class QueuePositionRead(BaseModel):
     number: str
     status: TicketStatus
     queue: str
+    queue_names: dict[str, str] = Field(description="The queue's name in en and zh")
     position: int | None = Field(
         description="1 = the next ticket an agent of the queue takes; null when not waiting"
     )
@@ -53,6 +54,7 @@ def queue_position(number: str, session: SessionDep, principal: QueueReader) -> 
         number=ticket.number,
         status=place.status,
         queue=place.queue,
+        queue_names=place.queue_names,
         position=place.position,
         waiting=place.waiting,
         assignee=place.assignee,

@@ -34,7 +34,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -152,6 +157,37 @@ def _caller_number(value: Any) -> str | None:
     return re.sub(r"[\s()\-]", "", value)
 
 
+# How long an agent's reply waits for the caller's next turn before it is dropped.
+RELAYED_TTL_SECONDS = 3600
+
+
+class SpeechForLater(OutputChannel):
+    """Where messages the desk pushes between turns go (an agent's reply through Rasa's
+    ``trigger_intent``): a phone call can only answer a turn, so they are kept in the
+    channel store and spoken at the start of the caller's next turn."""
+
+    def __init__(self, store: ChannelStore) -> None:
+        self.store = store
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Keep the text for the call's next turn, after what is kept already."""
+        key = relayed_key(recipient_id)
+        kept = json.loads(await self.store.take(key) or "[]")
+        kept.append(text)
+        await self.store.put(
+            key, json.dumps(kept, ensure_ascii=False), ttl_seconds=RELAYED_TTL_SECONDS
+        )
+
+
+def relayed_key(call_id: str) -> str:
+    """The store key of what waits for a call's next turn."""
+    return f"relayed:{call_id}"
+
+
 class SpeechCollector(CollectingOutputChannel):
     """Collects the bot's answer (named ``voice`` for channel variations) and notes which
     responses it used and whether one asks to end the call."""
@@ -258,6 +294,10 @@ class VoiceInput(InputChannel):
         if not settings.secret:
             logger.warning("the voice channel has no gateway secret: it answers 503 until set")
 
+    def get_output_channel(self) -> OutputChannel:
+        """Where Rasa sends what it says between turns (see SpeechForLater)."""
+        return SpeechForLater(self.store)
+
     def _signed(self, request: Request) -> bool:
         timestamp = request.headers.get("X-Desk-Timestamp", "")
         signature = request.headers.get("X-Desk-Signature", "")
@@ -304,6 +344,13 @@ class VoiceInput(InputChannel):
                 await self.store.release(key)
                 logger.error("the bot failed on a voice turn: %s", type(error).__name__)
                 return _error(500, "bot_failed", "the assistant could not answer this turn")
+            # What an agent said since the last turn comes first.
+            relayed = await self.store.take(relayed_key(turn["call_id"]))
+            if relayed:
+                body["replies"] = (
+                    self._speech_of([{"text": text} for text in json.loads(relayed)])
+                    + body["replies"]
+                )
             await self.store.remember_reply(key, json.dumps(body, ensure_ascii=False))
             return response.json(body)
 

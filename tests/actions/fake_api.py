@@ -30,6 +30,8 @@ class FakeDeskApi:
         app.router.add_get("/api/v1/tickets/{number}", self._get_ticket)
         app.router.add_get("/api/v1/customers/by-identity", self._find_customer)
         app.router.add_post("/api/v1/tickets/{number}/escalate", self._escalate)
+        app.router.add_post("/api/v1/tickets/{number}/messages", self._post_message)
+        app.router.add_get("/api/v1/tickets/{number}/queue-position", self._queue_position)
         return app
 
     def server(self) -> TestServer:
@@ -104,6 +106,32 @@ class FakeDeskApi:
             return web.json_response({"error": {"code": "invalid_transition"}}, status=409)
         ticket.update(status="escalated", priority="high")
         return web.json_response(ticket)
+
+    async def _post_message(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(request.match_info["number"].upper())
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        if ticket["status"] == "closed":
+            return web.json_response({"error": {"code": "ticket_closed"}}, status=409)
+        ticket.setdefault("messages", []).append(request["json"])
+        return web.json_response(ticket, status=201)
+
+    async def _queue_position(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(request.match_info["number"].upper())
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        held = ticket.get("assignee")
+        return web.json_response(
+            {
+                "number": ticket["number"],
+                "status": ticket["status"],
+                "queue": ticket["queue"],
+                "queue_names": ticket["queue_names"],
+                "position": None if held else ticket.get("position", 1),
+                "waiting": 0 if held else ticket.get("position", 1),
+                "assignee": held,
+            }
+        )
 
     async def _find_customer(self, request: web.Request) -> web.Response:
         key = (request.query["channel"], request.query["external_id"])

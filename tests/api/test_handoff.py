@@ -19,6 +19,7 @@ def test_the_bot_hears_the_customers_place_in_the_queue(client: TestClient) -> N
         "number": second["number"],
         "status": "new",
         "queue": first["queue"],
+        "queue_names": first["queue_names"],
         "position": 2,
         "waiting": 2,
         "assignee": None,

@@ -148,6 +148,7 @@ class QueuePosition:
 
     status: TicketStatus
     queue: str
+    queue_names: dict[str, str]
     position: int | None
     waiting: int
     assignee: str | None
@@ -182,6 +183,7 @@ def queue_position(session: Session, *, ticket: Ticket) -> QueuePosition:
     return QueuePosition(
         status=ticket.status,
         queue=ticket.queue.key,
+        queue_names={"en": ticket.queue.name_en, "zh": ticket.queue.name_zh},
         position=position,
         waiting=waiting,
         assignee=ticket.assignee.display_name if ticket.assignee else None,

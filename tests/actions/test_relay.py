@@ -1,0 +1,148 @@
+"""Relaying between customer and agent, with a real Tracker and CollectingDispatcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.relay import ActionDeliverAgentReply, ActionRelayToAgent
+from tests.actions.conftest import run_action
+from tests.actions.fake_api import FakeDeskApi
+
+NUMBER = "SD-100001"
+
+
+def tracker(
+    slots: dict[str, Any] | None = None,
+    *,
+    text: str = "我刚重启了路由器，还是不行",
+    intent: str = "report_problem",
+    entities: list[dict[str, Any]] | None = None,
+) -> Tracker:
+    return Tracker(
+        sender_id="widget-session-7",
+        slots={"language": "zh", "handoff_ticket": NUMBER, **(slots or {})},
+        latest_message={"text": text, "intent": {"name": intent}, "entities": entities or []},
+        events=[
+            {
+                "event": "user",
+                "text": text,
+                "timestamp": 1700000002.0,
+                "input_channel": "socketio",
+                "metadata": {},
+            }
+        ],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+def waiting_ticket(
+    api: FakeDeskApi, *, position: int | None = 3, status: str = "escalated"
+) -> None:
+    api.tickets[NUMBER] = {
+        "number": NUMBER,
+        "status": status,
+        "priority": "high",
+        "queue": "technical_support",
+        "category": "technical_support",
+        "channel": "web",
+        "customer_id": 1,
+        "queue_names": {"en": "Technical support", "zh": "技术支持"},
+        "position": position,
+        "assignee": None if position else "Wang Fang",
+    }
+
+
+def run(with_api, action: Any, tr: Tracker) -> tuple[list[Any], CollectingDispatcher]:
+    async def scenario() -> tuple[list[Any], CollectingDispatcher]:
+        dispatcher = CollectingDispatcher()
+        events = await action.run(dispatcher, tr, {})
+        return events, dispatcher
+
+    return with_api(scenario)
+
+
+class TestRelayToAgent:
+    def test_a_waiting_customer_hears_their_place_and_the_agent_gets_the_words(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        waiting_ticket(api, position=3)
+        events, dispatcher = run(with_api, ActionRelayToAgent(), tracker())
+        posted = [r for r in api.requests if r["method"] == "POST"]
+        assert [r["path"] for r in posted] == [f"/api/v1/tickets/{NUMBER}/messages"]
+        assert posted[0]["json"] == {
+            "body": "我刚重启了路由器，还是不行",
+            "author_type": "customer",
+        }
+        # Scoped to this conversation, like every call of the bot.
+        assert posted[0]["headers"]["X-Desk-Channel"] == "web"
+        assert posted[0]["headers"]["X-Desk-Sender"] == "widget-session-7"
+        [message] = dispatcher.messages
+        assert message["response"] == "utter_queue_position"
+        assert (message["position"], message["queue"]) == (3, "技术支持")
+        assert events == [SlotSet("pending_relay", None)]
+
+    def test_while_an_agent_holds_it_the_bot_stays_quiet(self, api: FakeDeskApi, with_api) -> None:
+        waiting_ticket(api, position=None, status="open")
+        _events, dispatcher = run(with_api, ActionRelayToAgent(), tracker(text="thanks, trying"))
+        assert dispatcher.messages == []
+        assert api.tickets[NUMBER]["messages"][0]["body"] == "thanks, trying"
+
+    def test_an_outage_keeps_the_message_and_says_so(self, api_down) -> None:
+        events, dispatcher = run_action(ActionRelayToAgent(), tracker(text="hello?"))
+        assert dispatcher.messages[0]["response"] == "utter_relay_kept"
+        assert events == [SlotSet("pending_relay", ["hello?"])]
+
+    def test_kept_messages_go_first_once_the_desk_is_back(self, api: FakeDeskApi, with_api) -> None:
+        waiting_ticket(api, position=None, status="open")
+        run(
+            with_api, ActionRelayToAgent(), tracker({"pending_relay": ["one", "two"]}, text="three")
+        )
+        assert [m["body"] for m in api.tickets[NUMBER]["messages"]] == ["one", "two", "three"]
+
+    def test_a_closed_ticket_ends_the_handoff(self, api: FakeDeskApi, with_api) -> None:
+        waiting_ticket(api, status="closed")
+        events, dispatcher = run(with_api, ActionRelayToAgent(), tracker())
+        assert dispatcher.messages[0]["response"] == "utter_handoff_over"
+        assert SlotSet("handoff_ticket", None) in events
+
+
+class TestDeliverAgentReply:
+    def test_the_agents_words_are_said_with_their_name(self, api: FakeDeskApi, with_api) -> None:
+        entities = [
+            {"entity": "agent_message", "value": "请把路由器背面的型号发给我。"},
+            {"entity": "agent_name", "value": "wang.fang"},
+        ]
+        events, dispatcher = run(
+            with_api,
+            ActionDeliverAgentReply(),
+            tracker(text="EXTERNAL: agent_reply", intent="agent_reply", entities=entities),
+        )
+        [message] = dispatcher.messages
+        assert message["response"] == "utter_agent_reply"
+        assert message["agent_message"] == "请把路由器背面的型号发给我。"
+        assert message["agent_name"] == "wang.fang"
+        assert events == []
+
+    def test_kept_messages_are_flushed_when_a_reply_arrives(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        waiting_ticket(api, position=None, status="open")
+        entities = [{"entity": "agent_message", "value": "Hi"}]
+        events, _ = run(
+            with_api,
+            ActionDeliverAgentReply(),
+            tracker({"pending_relay": ["kept"]}, intent="agent_reply", entities=entities),
+        )
+        assert [m["body"] for m in api.tickets[NUMBER]["messages"]] == ["kept"]
+        assert events == [SlotSet("pending_relay", None)]
+
+    def test_a_reply_without_words_says_nothing(self) -> None:
+        _events, dispatcher = run_action(ActionDeliverAgentReply(), tracker(intent="agent_reply"))
+        assert dispatcher.messages == []
