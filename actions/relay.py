@@ -6,8 +6,8 @@ thread (the agent console shows them live) and, while the ticket still waits for
 agent, the customer hears their place in the queue. When the ticket system is down,
 the message is kept in the ``pending_relay`` slot and sent first once it answers.
 
-``action_deliver_agent_reply`` runs when the desk's relay triggers ``agent_reply``:
-it says the agent's words on the channel the customer last wrote on.
+Agents' replies come back without the action server: the desk triggers
+``agent_reply`` and the response ``utter_agent_reply`` says it (bot/policies/handoff.py).
 """
 
 from __future__ import annotations
@@ -29,13 +29,6 @@ HANDOFF_SLOT = "handoff_ticket"
 PENDING_SLOT = "pending_relay"
 # Kept messages beyond this many (a very long outage) are dropped oldest first.
 MAX_PENDING = 50
-
-
-def _entity(tracker: Tracker, name: str) -> str:
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == name and entity.get("value") is not None:
-            return str(entity["value"])
-    return ""
 
 
 async def _flush(client: DeskApiClient, number: str, messages: list[str]) -> tuple[list[str], bool]:
@@ -91,31 +84,3 @@ class ActionRelayToAgent(Action):
             )
         # Held by an agent: the bot stays quiet; the agent answers.
         return [SlotSet(PENDING_SLOT, None)]
-
-
-class ActionDeliverAgentReply(Action):
-    """Say an agent's reply on the customer's channel (triggered by the desk's relay)."""
-
-    def name(self) -> str:
-        return "action_deliver_agent_reply"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        message = _entity(tracker, "agent_message").strip()
-        if not message:
-            logger.warning("agent_reply without a message in %s", tracker.sender_id)
-            return []
-        name = _entity(tracker, "agent_name").strip()
-        dispatcher.utter_message(
-            response="utter_agent_reply", agent_message=message, agent_name=name or "-"
-        )
-        events: list[EventType] = []
-        # Messages kept during an outage go out now that the desk is reachable again.
-        number = str(tracker.get_slot(HANDOFF_SLOT) or "")
-        pending = _pending(tracker)
-        if number and pending:
-            client = desk_client(ActionSettings.from_env(), tracker)
-            unsent, _open = await _flush(client, number, pending)
-            events.append(SlotSet(PENDING_SLOT, unsent or None))
-        return events

@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
         env.setdefault(optional, "")
     env["DESK_API_URL"] = f"http://127.0.0.1:{args.api_port}"
+    # Where the API's handoff relay delivers agents' replies (Rasa's HTTP API).
+    env["DESK_RASA_URL"] = f"http://127.0.0.1:{args.rasa_port}"
     env["PYTHONUNBUFFERED"] = "1"
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"

@@ -6,7 +6,7 @@ from the outbox (:mod:`ticketing.services.relay`) and hands them to Rasa's HTTP 
 
 - a reply becomes the external intent ``agent_reply`` (entities ``agent_message`` and
   ``agent_name``) triggered with ``output_channel=latest``: Rasa's action
-  ``action_deliver_agent_reply`` says it on the channel the customer last wrote on,
+  ``utter_agent_reply`` says it on the channel the customer last wrote on,
   pushed into the chat widget, sent through WeChat's customer-service API, or kept for
   the caller's next turn on the phone;
 - a resolution first clears the ``handoff_ticket`` slot (the bot answers again), then

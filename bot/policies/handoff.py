@@ -8,8 +8,10 @@ by the bot, whatever NLU made of it. The desk's relay clears the slot when the a
 resolves the ticket, and triggers ``ticket_resolved``: the rules take over again.
 
 An agent's reply arrives as the external intent ``agent_reply``, at any time (also
-for tickets the bot opened without a handoff): ``action_deliver_agent_reply`` says
-it on the customer's channel.
+for tickets the bot opened without a handoff); its entities fill the ``agent_message``
+and ``agent_name`` slots, and ``utter_agent_reply`` says it on the customer's channel
+(a response, not a custom action: replies get through even when the action server
+is down).
 
 The policy predicts with certainty and a priority above the RulePolicy's, so the
 ensemble always follows it when it has something to say; otherwise it abstains.
@@ -33,7 +35,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 HANDOFF_SLOT = "handoff_ticket"
 AGENT_REPLY_INTENT = "agent_reply"
 RELAY_ACTION = "action_relay_to_agent"
-DELIVER_ACTION = "action_deliver_agent_reply"
+DELIVER_ACTION = "utter_agent_reply"
 # Intents that keep their usual handling even during a handoff.
 PASS_THROUGH_INTENTS = frozenset({USER_INTENT_RESTART, "session_start", "ticket_resolved"})
 

@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.relay import ActionDeliverAgentReply, ActionRelayToAgent
+from actions.relay import ActionRelayToAgent
 from tests.actions.conftest import run_action
 from tests.actions.fake_api import FakeDeskApi
 
@@ -111,38 +111,3 @@ class TestRelayToAgent:
         events, dispatcher = run(with_api, ActionRelayToAgent(), tracker())
         assert dispatcher.messages[0]["response"] == "utter_handoff_over"
         assert SlotSet("handoff_ticket", None) in events
-
-
-class TestDeliverAgentReply:
-    def test_the_agents_words_are_said_with_their_name(self, api: FakeDeskApi, with_api) -> None:
-        entities = [
-            {"entity": "agent_message", "value": "请把路由器背面的型号发给我。"},
-            {"entity": "agent_name", "value": "wang.fang"},
-        ]
-        events, dispatcher = run(
-            with_api,
-            ActionDeliverAgentReply(),
-            tracker(text="EXTERNAL: agent_reply", intent="agent_reply", entities=entities),
-        )
-        [message] = dispatcher.messages
-        assert message["response"] == "utter_agent_reply"
-        assert message["agent_message"] == "请把路由器背面的型号发给我。"
-        assert message["agent_name"] == "wang.fang"
-        assert events == []
-
-    def test_kept_messages_are_flushed_when_a_reply_arrives(
-        self, api: FakeDeskApi, with_api
-    ) -> None:
-        waiting_ticket(api, position=None, status="open")
-        entities = [{"entity": "agent_message", "value": "Hi"}]
-        events, _ = run(
-            with_api,
-            ActionDeliverAgentReply(),
-            tracker({"pending_relay": ["kept"]}, intent="agent_reply", entities=entities),
-        )
-        assert [m["body"] for m in api.tickets[NUMBER]["messages"]] == ["kept"]
-        assert events == [SlotSet("pending_relay", None)]
-
-    def test_a_reply_without_words_says_nothing(self) -> None:
-        _events, dispatcher = run_action(ActionDeliverAgentReply(), tracker(intent="agent_reply"))
-        assert dispatcher.messages == []

@@ -53,9 +53,9 @@ def test_without_a_handoff_the_policy_abstains(domain: Domain) -> None:
 
 def test_an_agents_reply_is_delivered_with_or_without_a_handoff(domain: Domain) -> None:
     assert next_action(tracker(domain, *said("agent_reply", "EXTERNAL: agent_reply"))) == (
-        "action_deliver_agent_reply"
+        "utter_agent_reply"
     )
-    t = tracker(domain, *said("agent_reply"), ActionExecuted("action_deliver_agent_reply"))
+    t = tracker(domain, *said("agent_reply"), ActionExecuted("utter_agent_reply"))
     assert next_action(t) == "action_listen"
 
 
