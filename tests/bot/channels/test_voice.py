@@ -290,6 +290,35 @@ class TestTurns:
         assert heard == ["我听到的是：查一下工单。对吗？"]
         assert yes == ["收到：查一下工单"]
 
+    def test_an_agents_reply_between_turns_is_spoken_first_on_the_next_turn(
+        self, stores: StoreFactory
+    ) -> None:
+        agent = FakeAgent()
+
+        async def main() -> list[Any]:
+            settings = VoiceSettings(secret=SECRET)
+            # The relay's trigger_intent reaches one Rasa instance, the next turn another.
+            one, two = VoiceInput(settings, store=stores()), VoiceInput(settings, store=stores())
+            pushed = one.get_output_channel()
+            assert pushed.name() == "voice"
+            await pushed.send_text_message("call-7", "客服王芳：请把 **路由器** 重启一下。")
+            await pushed.send_text_message("call-7", "重启后告诉我指示灯颜色。")
+            async with serve(two, agent) as url, aiohttp.ClientSession() as http:
+                first = await send(http, url, turn("call-7", "好的", turn=3))
+                again = await send(http, url, turn("call-7", "重启好了", turn=4))
+                other = await send(http, url, turn("call-8", "你好"))
+            return [first[1]["replies"], again[1]["replies"], other[1]["replies"]]
+
+        first, again, other = run(main())
+        assert first == [
+            "客服王芳：请把 路由器 重启一下。",
+            "重启后告诉我指示灯颜色。",
+            "收到：好的",
+        ]
+        # Spoken once, and only on that call.
+        assert again == ["收到：重启好了"]
+        assert other == ["收到：你好"]
+
     def test_a_repeated_turn_is_answered_once(self, stores: StoreFactory) -> None:
         agent = FakeAgent()
 
