@@ -28,6 +28,7 @@ import httpx
 
 from ticketing.db import Database
 from ticketing.models import RelayDelivery, Ticket, TicketMessage
+from ticketing.repositories import agents as agents_repo
 from ticketing.services import relay
 from ticketing.settings import Settings, get_settings
 
@@ -92,8 +93,12 @@ def deliver(
     *,
     ticket: Ticket,
     message: TicketMessage | None,
+    agent_name: str | None = None,
 ) -> None:
-    """Hand one delivery to Rasa, or raise DeliveryFailed."""
+    """Hand one delivery to Rasa, or raise DeliveryFailed.
+
+    The customer sees the agent's display name (王芳), not their login.
+    """
     assert ticket.number is not None
     if delivery.kind == relay.REPLY:
         if message is None:
@@ -104,7 +109,7 @@ def deliver(
             REPLY_INTENT,
             {
                 "agent_message": message.body,
-                "agent_name": message.author_name or "",
+                "agent_name": agent_name or message.author_name or "",
                 "ticket_number": ticket.number,
             },
         )
@@ -137,10 +142,22 @@ def run_once(database: Database, rasa: RasaConversations, client: httpx.Client) 
             message = (
                 session.get(TicketMessage, delivery.message_id) if delivery.message_id else None
             )
+            author = (
+                agents_repo.get_by_username(session, message.author_name)
+                if message is not None and message.author_name
+                else None
+            )
             try:
                 if ticket is None:
                     raise DeliveryFailed("the ticket is gone")
-                deliver(client, rasa, delivery, ticket=ticket, message=message)
+                deliver(
+                    client,
+                    rasa,
+                    delivery,
+                    ticket=ticket,
+                    message=message,
+                    agent_name=author.display_name if author else None,
+                )
             except DeliveryFailed as error:
                 if relay.mark_failed_attempt(session, delivery, error=str(error)):
                     given_up += 1

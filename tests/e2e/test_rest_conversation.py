@@ -319,3 +319,111 @@ class TestVoiceChannel:
         assert again.json() == answer  # a repeated turn is answered from the cache
         forged = httpx.post(url, content=body, headers={**headers, "X-Desk-Signature": "sha256=00"})
         assert forged.status_code == 401
+
+
+def voice_turn(desk: Desk, call_id: str, turn: int, transcript: str) -> dict:
+    """One signed turn from the phone gateway; the gateway's JSON answer."""
+    import hashlib
+    import hmac
+    import json
+
+    secret = read_secret(desk, "VOICE_GATEWAY_SECRET")
+    body = json.dumps(
+        {
+            "call_id": call_id,
+            "turn": turn,
+            "caller_number": "+86 137 0000 1111",
+            "transcript": transcript,
+            "confidence": 0.95,
+            "alternatives": [],
+        },
+        ensure_ascii=False,
+    ).encode()
+    timestamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    reply = httpx.post(
+        f"{desk.rasa_url}/webhooks/voice/webhook",
+        content=body,
+        headers={
+            "X-Desk-Timestamp": timestamp,
+            "X-Desk-Signature": f"sha256={digest.hexdigest()}",
+            "Content-Type": "application/json",
+        },
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def read_secret(desk: Desk, name: str) -> str:
+    lines = (desk.run_dir / "desk.env").read_text().splitlines()
+    return next(line.split("=", 1)[1] for line in lines if line.startswith(f"{name}="))
+
+
+def staff_headers(desk: Desk, username: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{desk.api_url}/api/v1/auth/login",
+        json={"username": username, "password": read_secret(desk, "DESK_DEMO_PASSWORD")},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+class TestVoiceHandoff:
+    """A caller asks for a person; the agent's reply is spoken on the caller's next turn."""
+
+    def test_the_agents_reply_reaches_the_caller_on_the_next_turn(self, desk: Desk) -> None:
+        call_id = f"call-handoff-{uuid.uuid4().hex[:10]}"
+        voice_turn(desk, call_id, 1, "我要找人工客服")
+        with desk.engine.connect() as connection:
+            number = connection.execute(
+                sa.text("SELECT number FROM tickets WHERE conversation_id = :c"), {"c": call_id}
+            ).scalar_one()
+
+        # The caller goes on talking: that goes to the ticket, the bot does not answer it.
+        voice_turn(desk, call_id, 2, "路由器的灯一直是红色的")
+        with desk.engine.connect() as connection:
+            bodies = (
+                connection.execute(
+                    sa.text(
+                        "SELECT m.body FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id"
+                        " WHERE t.number = :n AND m.author_type = 'customer' AND m.public"
+                    ),
+                    {"n": number},
+                )
+                .scalars()
+                .all()
+            )
+        assert "路由器的灯一直是红色的" in bodies
+
+        supervisor = staff_headers(desk, "zhao.min")
+        ticket = httpx.get(f"{desk.api_url}/api/v1/tickets/{number}", headers=supervisor).json()
+        agent = staff_headers(desk, ticket["assignee"] or "wang.fang")
+        if ticket["assignee"] is None:
+            httpx.post(
+                f"{desk.api_url}/api/v1/tickets/{number}/claim", headers=agent
+            ).raise_for_status()
+        httpx.post(
+            f"{desk.api_url}/api/v1/tickets/{number}/messages",
+            json={"body": "您好，我是客服，请把路由器断电后再开机。", "public": True},
+            headers=agent,
+        ).raise_for_status()
+
+        deadline = time.monotonic() + 30
+        delivered = None
+        while delivered is None and time.monotonic() < deadline:
+            with desk.engine.connect() as connection:
+                delivered = connection.execute(
+                    sa.text(
+                        "SELECT d.delivered_at FROM relay_deliveries d JOIN tickets t"
+                        " ON t.id = d.ticket_id WHERE t.number = :n AND d.kind = 'reply'"
+                    ),
+                    {"n": number},
+                ).scalar()
+            time.sleep(0.3)
+        assert delivered is not None, "the relay did not deliver the reply"
+
+        answer = voice_turn(desk, call_id, 3, "喂，还在吗")
+        assert answer["replies"], answer
+        assert "请把路由器断电后再开机" in answer["replies"][0], answer

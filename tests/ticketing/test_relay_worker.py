@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from tests.support_service.factories import ticket_payload
+from tests.support_service.factories import make_staff, ticket_payload
 from ticketing import relay as relay_worker
 from ticketing.db import Database
 from ticketing.enums import TicketStatus
-from ticketing.models import RelayDelivery, utcnow
+from ticketing.models import Agent, RelayDelivery, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
@@ -88,6 +88,12 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
     clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
 ) -> None:
     fake, client = rasa
+    with clean_database.sessions() as session:
+        make_staff(session, "wang.fang")
+    with clean_database.sessions.begin() as session:
+        session.execute(
+            update(Agent).where(Agent.username == "wang.fang").values(display_name="王芳")
+        )
     number = open_ticket(clean_database, vault)
     agent_replies(clean_database, number, "您好，我是王芳，正在为您处理。")
 
@@ -102,7 +108,7 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
         "name": "agent_reply",
         "entities": {
             "agent_message": "您好，我是王芳，正在为您处理。",
-            "agent_name": "wang.fang",
+            "agent_name": "王芳",
             "ticket_number": number,
         },
     }
