@@ -10,7 +10,9 @@ from the outbox (:mod:`ticketing.services.relay`) and hands them to Rasa's HTTP 
   pushed into the chat widget, sent through WeChat's customer-service API, or kept for
   the caller's next turn on the phone;
 - a resolution first clears the ``handoff_ticket`` slot (the bot answers again), then
-  triggers ``ticket_resolved`` so that the bot asks for a rating.
+  triggers ``ticket_resolved`` so that the bot asks for a rating;
+- an agent handing the conversation back without resolving clears the slot the same
+  way and triggers ``handed_back``: the bot says it is there again.
 
 Delivery is at least once: when Rasa took a message but its answer got lost, the
 message is sent again. Several relays may run at once (SKIP LOCKED on PostgreSQL).
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 REPLY_INTENT = "agent_reply"
 RESOLVED_INTENT = "ticket_resolved"
+HANDBACK_INTENT = "handed_back"
 HANDOFF_SLOT = "handoff_ticket"
 # Deliveries attempted in one pass at most (the rest wait for the next tick).
 MAX_PER_PASS = 200
@@ -113,11 +116,10 @@ def deliver(
                 "ticket_number": ticket.number,
             },
         )
-    elif delivery.kind == relay.RESOLVED:
+    elif delivery.kind in (relay.RESOLVED, relay.HANDBACK):
         rasa.clear_slot(client, delivery.conversation_id, HANDOFF_SLOT)
-        rasa.trigger(
-            client, delivery.conversation_id, RESOLVED_INTENT, {"ticket_number": ticket.number}
-        )
+        intent = RESOLVED_INTENT if delivery.kind == relay.RESOLVED else HANDBACK_INTENT
+        rasa.trigger(client, delivery.conversation_id, intent, {"ticket_number": ticket.number})
     else:  # pragma: no cover - the outbox only holds known kinds
         raise DeliveryFailed(f"unknown kind {delivery.kind}")
 

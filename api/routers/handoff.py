@@ -1,13 +1,14 @@
-"""Live handoff over HTTP: where a waiting customer stands in the queue."""
+"""Live handoff over HTTP: where a waiting customer stands, and handing a chat back."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.auth import require_roles
+from api.auth import StaffOnly, require_roles
 from api.deps import SessionDep
 from ticketing.enums import TicketStatus
 from ticketing.principals import Principal, Role
@@ -22,6 +23,13 @@ QueueReader = Annotated[
 ]
 
 
+class HandbackRead(BaseModel):
+    """The handback is on its way to the customer's conversation."""
+
+    number: str
+    queued_at: datetime
+
+
 class QueuePositionRead(BaseModel):
     """Where a ticket stands: waiting (with its place) or held by an agent."""
 
@@ -34,6 +42,28 @@ class QueuePositionRead(BaseModel):
     )
     waiting: int = Field(description="Tickets waiting in the queue, this one included")
     assignee: str | None = Field(description="The display name of the agent who holds it")
+
+
+@router.post(
+    "/{number}/handback",
+    status_code=202,
+    response_model=HandbackRead,
+    responses={
+        401: {"description": "Missing or invalid token"},
+        403: {"description": "Your role may not do this"},
+        404: {"description": "No such ticket, or not one you may see (`ticket_not_found`)"},
+        409: {"description": "The ticket has no conversation to hand back (`no_conversation`)"},
+    },
+)
+def hand_back(number: str, session: SessionDep, principal: StaffOnly) -> HandbackRead:
+    """Give the customer's conversation back to the assistant without resolving the ticket.
+
+    The bot answers the customer again (and tells them so); the ticket stays as it is.
+    """
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    delivery = relay.hand_back(session, ticket=ticket, principal=principal)
+    assert ticket.number is not None
+    return HandbackRead(number=ticket.number, queued_at=delivery.created_at)
 
 
 @router.get(

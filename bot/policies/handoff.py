@@ -37,7 +37,9 @@ AGENT_REPLY_INTENT = "agent_reply"
 RELAY_ACTION = "action_relay_to_agent"
 DELIVER_ACTION = "utter_agent_reply"
 # Intents that keep their usual handling even during a handoff.
-PASS_THROUGH_INTENTS = frozenset({USER_INTENT_RESTART, "session_start", "ticket_resolved"})
+PASS_THROUGH_INTENTS = frozenset(
+    {USER_INTENT_RESTART, "session_start", "ticket_resolved", "handed_back"}
+)
 
 
 @DefaultV1Recipe.register(

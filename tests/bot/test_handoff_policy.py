@@ -60,7 +60,7 @@ def test_an_agents_reply_is_delivered_with_or_without_a_handoff(domain: Domain) 
 
 
 def test_restart_and_the_resolution_keep_their_usual_handling(domain: Domain) -> None:
-    for intent in ("restart", "ticket_resolved"):
+    for intent in ("restart", "ticket_resolved", "handed_back"):
         t = tracker(domain, SlotSet("handoff_ticket", "SD-100001"), *said(intent))
         assert next_action(t) is None
 

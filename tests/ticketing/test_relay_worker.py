@@ -189,3 +189,22 @@ def test_the_worker_thread_delivers_and_stops(
         worker.stop()
     assert not worker.is_alive()
     assert len(fake.requests) == 1
+
+
+def test_a_handback_clears_the_handoff_and_tells_the_customer(
+    clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
+) -> None:
+    from ticketing.services import relay
+    from ticketing.services.tickets import get_ticket
+
+    fake, client = rasa
+    number = open_ticket(clean_database, vault)
+    with clean_database.sessions.begin() as session:
+        relay.hand_back(session, ticket=get_ticket(session, number=number), principal=AGENT)
+
+    relay_worker.run_once(clean_database, RASA, client)
+
+    assert [(path.rsplit("/", 1)[-1], body) for path, _, body in fake.requests] == [
+        ("events", [{"event": "slot", "name": "handoff_ticket", "value": None}]),
+        ("trigger_intent", {"name": "handed_back", "entities": {"ticket_number": number}}),
+    ]

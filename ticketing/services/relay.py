@@ -20,12 +20,15 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ticketing.enums import AuthorType, TicketStatus
+from ticketing.errors import Conflict
 from ticketing.models import RelayDelivery, Ticket, TicketMessage, utcnow
+from ticketing.principals import Principal
 from ticketing.repositories import tickets as tickets_repo
 
 REPLY = "reply"
 RESOLVED = "resolved"
-KINDS = frozenset({REPLY, RESOLVED})
+HANDBACK = "handback"
+KINDS = frozenset({REPLY, RESOLVED, HANDBACK})
 
 # Back-off between attempts: 2, 4, 8 ... seconds, at most five minutes apart; after
 # a day of failures the delivery is given up and the agents are told.
@@ -55,6 +58,36 @@ def enqueue(
     )
     session.add(delivery)
     session.flush()
+    return delivery
+
+
+class NoConversation(Conflict):
+    code = "no_conversation"
+
+
+def hand_back(
+    session: Session, *, ticket: Ticket, principal: Principal, now: datetime | None = None
+) -> RelayDelivery:
+    """An agent gives the conversation back to the bot without resolving the ticket."""
+    if not ticket.conversation_id:
+        raise NoConversation(
+            f"{ticket.number} has no chat, WeChat or call conversation to hand back"
+        )
+    moment = now or utcnow()
+    who = principal.name.removeprefix("staff:")
+    tickets_repo.add_message(
+        session,
+        TicketMessage(
+            ticket_id=ticket.id,
+            author_type=AuthorType.SYSTEM,
+            author_name="relay",
+            body=f"{who} handed the conversation back to the assistant.",
+            public=False,
+            created_at=moment,
+        ),
+    )
+    delivery = enqueue(session, ticket=ticket, kind=HANDBACK)
+    assert delivery is not None
     return delivery
 
 
