@@ -95,7 +95,7 @@ def test_customer_and_agent_talk_through_the_desk_until_it_is_resolved(
     # While waiting the bot may have said the customer's place in the queue; never more.
     assert widget.bot_rows.count() - bot_rows_before <= 1
 
-    reply = "您好，我是客服王芳。请把路由器断电一分钟再开机，然后告诉我灯的颜色。"
+    reply = "您好，我是负责您工单的客服。请把路由器断电一分钟再开机，然后告诉我灯的颜色。"
     posted = httpx.post(
         f"{desk.api_url}/api/v1/tickets/{number}/messages",
         json={"body": reply, "public": True},
