@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
 from api.routers import agents, audit, auth, customers, handoff, health, tickets
+from api.throttle import LoginThrottle
 from api.web import mount_web_assets
 from ticketing import relay
 from ticketing.db import Database
@@ -69,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.vault = Vault.from_settings(settings)
     app.state.redis = redis_client
+    app.state.login_throttle = LoginThrottle(
+        secret=settings.blind_index_key_bytes, redis_client=redis_client
+    )
     app.state.events = RedisStreamBus(redis_client) if redis_client is not None else InProcessBus()
     install_publisher(database.sessions, app.state.events)
 

@@ -50,6 +50,9 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
 async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return error_response(error.status_code, error.code, error.message, error.details, headers)
 
 

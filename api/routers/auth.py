@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentPrincipal, issue_staff_token
 from api.deps import SessionDep, SettingsDep
+from api.throttle import LoginThrottle
 from ticketing.enums import StaffRole
-from ticketing.errors import NotFound
+from ticketing.errors import NotFound, Unauthorized
 from ticketing.models import Agent
 from ticketing.services import staff as staff_service
 
@@ -60,13 +61,29 @@ def _staff_read(agent: Agent) -> StaffRead:
 @public_router.post(
     "/login",
     response_model=LoginResponse,
-    responses={401: {"description": "Wrong username or password (`invalid_credentials`)"}},
+    responses={
+        401: {"description": "Wrong username or password (`invalid_credentials`)"},
+        429: {
+            "description": "Too many failed log-ins for this account or address "
+            "(`too_many_attempts`); see Retry-After"
+        },
+    },
 )
-def login(payload: LoginRequest, session: SessionDep, settings: SettingsDep) -> LoginResponse:
+def login(
+    payload: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> LoginResponse:
     """Exchange a staff username and password for a Bearer token."""
-    agent = staff_service.authenticate(
-        session, username=payload.username, password=payload.password
-    )
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    throttle.check(payload.username, address)
+    try:
+        agent = staff_service.authenticate(
+            session, username=payload.username, password=payload.password
+        )
+    except Unauthorized:
+        throttle.failed(payload.username, address)
+        raise
+    throttle.succeeded(payload.username, address)
     issued = issue_staff_token(agent, settings)
     return LoginResponse(
         access_token=issued.token, expires_at=issued.expires_at, staff=_staff_read(agent)

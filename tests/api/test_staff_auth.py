@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -150,3 +151,51 @@ class TestStaffTokens:
         response = client.get("/api/v1/auth/me")
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_staff"
+
+
+class TestLoginThrottle:
+    def test_five_wrong_passwords_lock_the_account_for_a_while(
+        self, anonymous_client: TestClient, session: Session
+    ) -> None:
+        make_staff(session, "wang.fang")
+        for _ in range(5):
+            assert login(anonymous_client, "wang.fang", "wrong").status_code == 401
+        locked = login(anonymous_client, "wang.fang")  # even the right password
+        assert locked.status_code == 429
+        assert locked.json()["error"]["code"] == "too_many_attempts"
+        assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
+        # Another account from the same address is not locked by it.
+        make_staff(session, "li.na")
+        assert login(anonymous_client, "li.na").status_code == 200
+
+    def test_a_right_password_clears_the_accounts_failures(
+        self, anonymous_client: TestClient, session: Session
+    ) -> None:
+        make_staff(session, "wang.fang")
+        for _ in range(4):
+            login(anonymous_client, "wang.fang", "wrong")
+        assert login(anonymous_client, "wang.fang").status_code == 200
+        for _ in range(4):
+            assert login(anonymous_client, "wang.fang", "wrong").status_code == 401
+        assert login(anonymous_client, "wang.fang").status_code == 200
+
+    def test_spraying_many_accounts_from_one_address_is_stopped(
+        self, anonymous_client: TestClient
+    ) -> None:
+        codes = [login(anonymous_client, f"user{i}", "guess").status_code for i in range(31)]
+        assert codes[:30] == [401] * 30
+        assert codes[30] == 429
+
+
+def test_the_window_ends() -> None:
+    from api.throttle import LoginThrottle, TooManyAttempts
+
+    now = [0.0]
+    throttle = LoginThrottle(secret=b"k", per_account=2, window_seconds=60, clock=lambda: now[0])
+    throttle.failed("a", "1.2.3.4")
+    throttle.failed("a", "1.2.3.4")
+    with pytest.raises(TooManyAttempts) as locked:
+        throttle.check("a", "1.2.3.4")
+    assert locked.value.retry_after == 60
+    now[0] = 61.0
+    throttle.check("a", "1.2.3.4")  # a new window
