@@ -20,23 +20,12 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_widget import open_demo
-from tests.support_desk import Desk, read_env_file
+from tests.support_desk import Desk
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)
 
 TICKET = re.compile(r"SD-\d{6,}")
-
-
-def staff_headers(desk: Desk, username: str) -> dict[str, str]:
-    password = read_env_file(desk.run_dir / "desk.env")["DESK_DEMO_PASSWORD"]
-    response = httpx.post(
-        f"{desk.api_url}/api/v1/auth/login",
-        json={"username": username, "password": password},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def thread(desk: Desk, number: str) -> list[tuple[str, str, bool]]:
@@ -81,12 +70,12 @@ def test_customer_and_agent_talk_through_the_desk_until_it_is_resolved(
     wait_for(lambda: ("customer", "型号是 AX3000，背面的灯也不亮", True) in thread(desk, number))
 
     # The agent who has the ticket (or the one who claims it) answers through the API.
-    supervisor = staff_headers(desk, "zhao.min")
+    supervisor = desk.staff_headers("zhao.min")
     ticket = httpx.get(
         f"{desk.api_url}/api/v1/tickets/{number}", headers=supervisor, timeout=30
     ).json()
     agent = ticket["assignee"] or "wang.fang"
-    headers = staff_headers(desk, agent)
+    headers = desk.staff_headers(agent)
     if ticket["assignee"] is None:
         claimed = httpx.post(
             f"{desk.api_url}/api/v1/tickets/{number}/claim", headers=headers, timeout=30

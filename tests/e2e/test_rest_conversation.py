@@ -7,145 +7,34 @@ a SQLite file; Rasa keeps conversations in Redis when REDIS_URL is set.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "desk.tar.gz"
+from tests.support_desk import Desk, DeskDidNotStart, running_desk
+
 TICKET = re.compile(r"SD-\d{6,}")
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Desk:
-    rasa_url: str
-    api_url: str
-    engine: sa.Engine
-    output: list[str]
-    run_dir: Path
-
-    def say(self, sender: str, message: str) -> list[str]:
-        response = httpx.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": message},
-            timeout=60,
-        )
-        response.raise_for_status()
-        return [m["text"] for m in response.json() if "text" in m]
-
-    def ticket_row(self, number: str) -> sa.Row | None:
-        with self.engine.connect() as connection:
-            return connection.execute(
-                sa.text(
-                    "SELECT t.number, t.status, t.description, t.channel, t.language,"
-                    " q.key AS queue FROM tickets t JOIN queues q ON q.id = t.queue_id"
-                    " WHERE t.number = :n"
-                ),
-                {"n": number},
-            ).first()
-
-
-def database_url(tmp_path: Path) -> tuple[str, str | None]:
-    """A database for this run: a fresh PostgreSQL schema, or a SQLite file."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        return f"sqlite:///{tmp_path / 'desk.db'}", None
-    schema = f"e2e_{uuid.uuid4().hex[:8]}"
-    with sa.create_engine(url).begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}", schema
-
-
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}; run `make train`")
-    tmp_path = tmp_path_factory.mktemp("desk")
-    url, schema = database_url(tmp_path)
-    api_port, actions_port, rasa_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": url}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "desk.py"),
-            "run",
-            "--api-port",
-            str(api_port),
-            "--actions-port",
-            str(actions_port),
-            "--rasa-port",
-            str(rasa_port),
-            "--run-dir",
-            str(tmp_path / "run"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line.rstrip())
-            if line.strip() == "READY":
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + 420
-    while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if not ready.is_set():
-        process.kill()
-        pytest.fail("the desk did not start:\n" + "\n".join(output[-60:]))
-
-    engine = sa.create_engine(url)
+    running: Desk | None = None
     try:
-        yield Desk(
-            f"http://127.0.0.1:{rasa_port}",
-            f"http://127.0.0.1:{api_port}",
-            engine,
-            output,
-            tmp_path / "run",
-        )
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = -1
-        engine.dispose()
-        if schema:
-            with sa.create_engine(os.environ["DATABASE_URL"]).begin() as connection:
-                connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        assert code == 0, "Ctrl-C did not stop the desk cleanly:\n" + "\n".join(output[-40:])
-        assert output[-1] == "[desk] stopped"
+        with running_desk(tmp_path_factory.mktemp("desk")) as running:
+            yield running
+    except DeskDidNotStart as problem:
+        pytest.fail(str(problem))
+    assert running is not None
+    tail = "\n".join(running.output[-40:])
+    assert running.exit_code == 0, "Ctrl-C did not stop the desk cleanly:\n" + tail
+    assert running.output[-1] == "[desk] stopped", tail
 
 
 def open_ticket(
@@ -327,7 +216,7 @@ def voice_turn(desk: Desk, call_id: str, turn: int, transcript: str) -> dict:
     import hmac
     import json
 
-    secret = read_secret(desk, "VOICE_GATEWAY_SECRET")
+    secret = desk.secret("VOICE_GATEWAY_SECRET")
     body = json.dumps(
         {
             "call_id": call_id,
@@ -353,21 +242,6 @@ def voice_turn(desk: Desk, call_id: str, turn: int, transcript: str) -> dict:
     )
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
-
-
-def read_secret(desk: Desk, name: str) -> str:
-    lines = (desk.run_dir / "desk.env").read_text().splitlines()
-    return next(line.split("=", 1)[1] for line in lines if line.startswith(f"{name}="))
-
-
-def staff_headers(desk: Desk, username: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{desk.api_url}/api/v1/auth/login",
-        json={"username": username, "password": read_secret(desk, "DESK_DEMO_PASSWORD")},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 class TestVoiceHandoff:
@@ -397,9 +271,9 @@ class TestVoiceHandoff:
             )
         assert any("路由器的灯一直是红色的" in body for body in bodies), bodies
 
-        supervisor = staff_headers(desk, "zhao.min")
+        supervisor = desk.staff_headers("zhao.min")
         ticket = httpx.get(f"{desk.api_url}/api/v1/tickets/{number}", headers=supervisor).json()
-        agent = staff_headers(desk, ticket["assignee"] or "wang.fang")
+        agent = desk.staff_headers(ticket["assignee"] or "wang.fang")
         if ticket["assignee"] is None:
             httpx.post(
                 f"{desk.api_url}/api/v1/tickets/{number}/claim", headers=agent

@@ -60,6 +60,32 @@ class Desk:
     run_dir: Path
     engine: sa.Engine
     output: list[str] = field(default_factory=list)
+    # How the desk's process ended once the context closed (None while it runs).
+    exit_code: int | None = None
+
+    def say(self, sender: str, message: str) -> list[str]:
+        """A customer's message through Rasa's REST channel; the texts of the replies."""
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return [m["text"] for m in response.json() if "text" in m]
+
+    def secret(self, name: str) -> str:
+        """One of the desk's generated secrets (desk.env in its run directory)."""
+        return read_env_file(self.run_dir / "desk.env")[name]
+
+    def staff_headers(self, username: str) -> dict[str, str]:
+        """Log a seeded staff account in; the Authorization header for its token."""
+        response = httpx.post(
+            f"{self.api_url}/api/v1/auth/login",
+            json={"username": username, "password": self.secret("DESK_DEMO_PASSWORD")},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     @property
     def rasa_token(self) -> str:
@@ -166,21 +192,25 @@ def running_desk(tmp_path: Path) -> Iterator[Desk]:
     try:
         if not ready.is_set():
             raise DeskDidNotStart("the desk did not start:\n" + "\n".join(output[-60:]))
-        yield Desk(
+        desk = Desk(
             api_url=f"http://127.0.0.1:{api_port}",
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             run_dir=run_dir,
             engine=engine,
             output=output,
         )
+        yield desk
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            code = -1
+        if ready.is_set():
+            desk.exit_code = code
         engine.dispose()
         if schema:
             with sa.create_engine(os.environ["DATABASE_URL"]).begin() as connection:
