@@ -59,3 +59,17 @@ def run_action(
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, domain or {}))
     return events, dispatcher
+
+
+def run_with_api(
+    with_api: Callable[[Callable[[], Awaitable[Any]]], Any], action: Any, tracker: Any
+) -> tuple[list[Any], Any]:
+    """Run an action while the fake API listens: (events, dispatcher)."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    async def scenario() -> tuple[list[Any], Any]:
+        dispatcher = CollectingDispatcher()
+        events = await action.run(dispatcher, tracker, {})
+        return events, dispatcher
+
+    return with_api(scenario)

@@ -6,10 +6,9 @@ from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionRequestHuman, ActionStartComplaint
-from tests.actions.conftest import run_action
+from tests.actions.conftest import run_action, run_with_api
 from tests.actions.fake_api import FakeDeskApi
 
 
@@ -42,13 +41,7 @@ def tracker(slots: dict[str, Any] | None = None, *, text: str = "转人工") -> 
     )
 
 
-def run(with_api, action: Any, tr: Tracker) -> tuple[list[Any], CollectingDispatcher]:
-    async def scenario() -> tuple[list[Any], CollectingDispatcher]:
-        dispatcher = CollectingDispatcher()
-        events = await action.run(dispatcher, tr, {})
-        return events, dispatcher
-
-    return with_api(scenario)
+run = run_with_api
 
 
 class TestRequestHuman:

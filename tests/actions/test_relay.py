@@ -6,10 +6,9 @@ from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.relay import ActionRelayToAgent
-from tests.actions.conftest import run_action
+from tests.actions.conftest import run_action, run_with_api
 from tests.actions.fake_api import FakeDeskApi
 
 NUMBER = "SD-100001"
@@ -59,13 +58,7 @@ def waiting_ticket(
     }
 
 
-def run(with_api, action: Any, tr: Tracker) -> tuple[list[Any], CollectingDispatcher]:
-    async def scenario() -> tuple[list[Any], CollectingDispatcher]:
-        dispatcher = CollectingDispatcher()
-        events = await action.run(dispatcher, tr, {})
-        return events, dispatcher
-
-    return with_api(scenario)
+run = run_with_api
 
 
 class TestRelayToAgent:

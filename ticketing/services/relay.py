@@ -73,22 +73,30 @@ def hand_back(
         raise NoConversation(
             f"{ticket.number} has no chat, WeChat or call conversation to hand back"
         )
-    moment = now or utcnow()
     who = principal.name.removeprefix("staff:")
-    tickets_repo.add_message(
-        session,
-        TicketMessage(
-            ticket_id=ticket.id,
-            author_type=AuthorType.SYSTEM,
-            author_name="relay",
-            body=f"{who} handed the conversation back to the assistant.",
-            public=False,
-            created_at=moment,
-        ),
+    _note_for_agents(
+        session, ticket.id, f"{who} handed the conversation back to the assistant.", now=now
     )
     delivery = enqueue(session, ticket=ticket, kind=HANDBACK)
     assert delivery is not None
     return delivery
+
+
+def _note_for_agents(
+    session: Session, ticket_id: int, body: str, *, now: datetime | None = None
+) -> None:
+    """An internal note from the relay on the ticket's thread."""
+    tickets_repo.add_message(
+        session,
+        TicketMessage(
+            ticket_id=ticket_id,
+            author_type=AuthorType.SYSTEM,
+            author_name="relay",
+            body=body,
+            public=False,
+            created_at=now or utcnow(),
+        ),
+    )
 
 
 def due(session: Session, *, now: datetime | None = None, limit: int = 20) -> list[RelayDelivery]:
@@ -139,22 +147,13 @@ def mark_failed_attempt(
     delivery.last_error = error[:300]
     if moment - delivery.created_at >= GIVE_UP_AFTER:
         delivery.failed_at = moment
-        ticket = session.get(Ticket, delivery.ticket_id)
-        if ticket is not None:
-            tickets_repo.add_message(
-                session,
-                TicketMessage(
-                    ticket_id=ticket.id,
-                    author_type=AuthorType.SYSTEM,
-                    author_name="relay",
-                    body=(
-                        f"Could not deliver the {delivery.kind} to the customer's conversation "
-                        f"for a day ({delivery.last_error}); please contact them another way."
-                    ),
-                    public=False,
-                    created_at=moment,
-                ),
-            )
+        _note_for_agents(
+            session,
+            delivery.ticket_id,
+            f"Could not deliver the {delivery.kind} to the customer's conversation "
+            f"for a day ({delivery.last_error}); please contact them another way.",
+            now=moment,
+        )
         return True
     wait = min(FIRST_RETRY_SECONDS * 2 ** (delivery.attempts - 1), MAX_RETRY_SECONDS)
     delivery.next_attempt_at = moment + timedelta(seconds=wait)
