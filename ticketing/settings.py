@@ -104,6 +104,14 @@ class Settings(DatabaseSettings):
         le=3600,
         validation_alias=AliasChoices("sla_scan_seconds", "DESK_SLA_SCAN_SECONDS"),
     )
+    # A live-event stream ends after this long; the page reconnects with a fresh stream
+    # ticket (so a deactivated account or a changed role stops receiving events).
+    event_stream_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("event_stream_seconds", "DESK_EVENT_STREAM_SECONDS"),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         gt=0,
