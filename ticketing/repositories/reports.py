@@ -46,7 +46,7 @@ BOT_ACTOR = "bot_service"
 
 @dataclass(frozen=True)
 class ReportScope:
-    """Which tickets a trend report covers: created in [start, end), optionally one queue/channel."""
+    """The tickets a trend covers: created in [start, end), optionally one queue or channel."""
 
     start: datetime
     end: datetime
@@ -93,15 +93,13 @@ def _histogram(
     edges: Sequence[float],
     conditions: list[ColumnElement[bool]],
 ) -> tuple[list[int], float | None]:
-    """Counts per bucket (below edges[0], between consecutive edges, above the last), and the mean."""
+    """Counts per bucket (below edges[0], between edges, above the last) and the mean."""
     index = case(
         *[(seconds < edge, literal(i)) for i, edge in enumerate(edges)],
         else_=literal(len(edges)),
     ).label("bucket")
     counts = [0] * (len(edges) + 1)
-    rows = session.execute(
-        select(index, func.count()).where(*conditions).group_by(index)
-    ).all()
+    rows = session.execute(select(index, func.count()).where(*conditions).group_by(index)).all()
     for bucket, count in rows:
         counts[int(bucket)] = int(count)
     mean = session.scalar(select(func.avg(seconds)).where(*conditions))
@@ -155,9 +153,7 @@ def sla_attainment_by_day(
     it was *met* when it stopped at or before its due time. Running clocks count nowhere.
     """
     day = _bucket(session, Ticket.created_at, "day").label("day")
-    first_decided = or_(
-        Ticket.first_responded_at.is_not(None), Ticket.first_response_due_at <= now
-    )
+    first_decided = or_(Ticket.first_responded_at.is_not(None), Ticket.first_response_due_at <= now)
     first_met = and_(
         Ticket.first_responded_at.is_not(None),
         Ticket.first_responded_at <= Ticket.first_response_due_at,
@@ -230,9 +226,7 @@ def containment(session: Session, scope: ReportScope) -> tuple[int, int, int]:
         TicketMessage.ticket_id == Ticket.id, TicketMessage.author_type == AuthorType.AGENT
     )
     finished = Ticket.status.in_(FINISHED)
-    untouched = and_(
-        Ticket.assignee_id.is_(None), Ticket.escalation_level == 0, ~agent_wrote
-    )
+    untouched = and_(Ticket.assignee_id.is_(None), Ticket.escalation_level == 0, ~agent_wrote)
     row = session.execute(
         select(
             func.count(Ticket.id),

@@ -207,7 +207,9 @@ def trends(session: Session, *, scope: ReportScope, now: datetime | None = None)
         per_hour=per_hour,
         first_response=Histogram(FIRST_RESPONSE_LABELS, first_counts, first_mean),
         resolution=Histogram(RESOLUTION_LABELS, resolution_counts, resolution_mean),
-        sla=[SlaDay(*row) for row in reports_repo.sla_attainment_by_day(session, scope, now=moment)],
+        sla=[
+            SlaDay(*row) for row in reports_repo.sla_attainment_by_day(session, scope, now=moment)
+        ],
         csat=[CsatDay(*row) for row in reports_repo.csat_by_day(session, scope)],
         containment=Containment(opened, contained, by_staff),
         categories=reports_repo.top_categories(session, scope, limit=TOP_CATEGORIES),
@@ -249,9 +251,11 @@ def export_csv(session: Session, *, scope: ReportScope) -> str:
                 _plain(values["priority"]),
                 _plain(values["status"]),
                 values["assignee"] or "",
-                "" if values["first_response_seconds"] is None
+                ""
+                if values["first_response_seconds"] is None
                 else round(float(values["first_response_seconds"])),
-                "" if values["resolution_seconds"] is None
+                ""
+                if values["resolution_seconds"] is None
                 else round(float(values["resolution_seconds"])),
                 int(bool(values["first_response_breached"])),
                 int(bool(values["resolution_breached"])),

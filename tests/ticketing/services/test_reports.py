@@ -59,8 +59,14 @@ class TestTrends:
             "resolution_decided": 2,
         }
         # 19th: t3 never answered, both dues passed.
-        assert (by_day["2026-11-19"].first_response_decided, by_day["2026-11-19"].first_response_met) == (1, 0)
-        assert (by_day["2026-11-19"].resolution_decided, by_day["2026-11-19"].resolution_met) == (1, 0)
+        assert (
+            by_day["2026-11-19"].first_response_decided,
+            by_day["2026-11-19"].first_response_met,
+        ) == (1, 0)
+        assert (by_day["2026-11-19"].resolution_decided, by_day["2026-11-19"].resolution_met) == (
+            1,
+            0,
+        )
         # 20th: t4 and t5 still within their targets at NOW: nothing decided yet.
         assert by_day["2026-11-20"].first_response_decided == 0
         assert by_day["2026-11-20"].resolution_decided == 0
@@ -121,7 +127,8 @@ class TestScope:
         assert (scope.start, scope.end) == (NOW - timedelta(days=7), NOW)
 
     @pytest.mark.parametrize(
-        ("start", "end"), [(NOW, NOW), (NOW, NOW - timedelta(hours=1)), (NOW - timedelta(days=93), NOW)]
+        ("start", "end"),
+        [(NOW, NOW), (NOW, NOW - timedelta(hours=1)), (NOW - timedelta(days=93), NOW)],
     )
     def test_refuses_empty_backwards_and_too_long_periods(self, start, end) -> None:  # type: ignore[no-untyped-def]
         with pytest.raises(ValidationFailed):
