@@ -12,7 +12,17 @@ from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
-from api.routers import agents, audit, auth, customers, events, health, reports, tickets
+from api.routers import (
+    agents,
+    audit,
+    auth,
+    customers,
+    events,
+    health,
+    queues,
+    reports,
+    tickets,
+)
 from api.web import mount_web_assets
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
@@ -73,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(auth.router)
     v1.include_router(agents.router)
     v1.include_router(audit.router)
+    v1.include_router(queues.router)
     v1.include_router(reports.router)
     v1.include_router(events.router)
     app.include_router(v1)
