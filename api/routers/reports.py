@@ -44,6 +44,7 @@ class RiskTicketRead(BaseModel):
     sla_state: SlaState
     first_response_due_at: datetime
     resolution_due_at: datetime
+    first_responded_at: datetime | None
     created_at: datetime
 
 
@@ -149,6 +150,7 @@ def _risk(ticket: Ticket) -> RiskTicketRead:
         sla_state=work_service.sla_state(ticket),
         first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at,
+        first_responded_at=ticket.first_responded_at,
         created_at=ticket.created_at,
     )
 
