@@ -82,7 +82,7 @@ def seed_history(
     channels = [Channel.REST, Channel.WEB, Channel.WECHAT, Channel.WECHAT, Channel.VOICE]
     created_count = 0
     plan: list[tuple[str, timedelta, str]] = [
-        (f"seed-history-{i}", timedelta(minutes=rng.randint(60 * 9, 60 * 24 * 7)), "done")
+        (f"seed-history-{i}", timedelta(minutes=rng.randint(60 * 9, 60 * 24 * 7 - 120)), "done")
         for i in range(HISTORY_TICKETS)
     ]
     # Still waiting now: one past its first-response target, one near it, three fresh.
