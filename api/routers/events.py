@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from fastapi.security import APIKeyQuery
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +38,12 @@ STREAM_TICKET_SECONDS = 60
 HEARTBEAT_SECONDS = 15.0
 READ_WAIT_MS = 1000
 _EVENT_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+
+_stream_ticket = APIKeyQuery(
+    name="ticket",
+    auto_error=False,
+    description="A stream ticket from `POST /api/v1/events/ticket` (valid 60 s).",
+)
 
 router = APIRouter(prefix="/events", tags=["events"])
 # Authenticated by the stream ticket in the query string, not by a Bearer token.
@@ -122,14 +129,14 @@ def stream(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    ticket: Annotated[str, Query(min_length=1, max_length=2000)],
+    ticket: Annotated[str | None, Depends(_stream_ticket)],
     last_event_id: Annotated[str | None, Query(max_length=64)] = None,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=64)
     ] = None,
 ) -> StreamingResponse:
     """Desk events as they happen (ids and states, no personal data), after Last-Event-ID."""
-    found = _stream_agent_id(ticket, settings)
+    found = _stream_agent_id(ticket, settings) if ticket and len(ticket) <= 2000 else None
     agent = staff_service.get_active(session, agent_id=found[0]) if found else None
     if found is None or agent is None or agent.role.value != found[1]:
         raise Unauthorized(
