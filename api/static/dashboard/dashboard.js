@@ -170,6 +170,7 @@ function renderTrends() {
   const channels = [...new Set(tr.per_hour.map((p) => p.channel))];
   const counts = new Map(tr.per_hour.map((p) => [`${p.hour}|${p.channel}`, p.tickets]));
   chart("chart-hour").setOption({
+    animation: false,
     color: COLORS, tooltip: { trigger: "axis" }, legend: { top: 0, data: channels.map(term) },
     grid: GRID,
     xAxis: { type: "category", data: hours.map((hour) => clockTime(`${hour}:00Z`)), ...AXIS },
@@ -181,6 +182,7 @@ function renderTrends() {
   }, true);
 
   const histogram = (id, data, color) => chart(id).setOption({
+    animation: false,
     color: [color], tooltip: { trigger: "axis" }, grid: GRID,
     xAxis: { type: "category", data: data.labels, ...AXIS },
     yAxis: { type: "value", minInterval: 1, ...AXIS },
@@ -195,6 +197,7 @@ function renderTrends() {
 
   const pct = (met, decided) => (decided ? Math.round((1000 * met) / decided) / 10 : null);
   chart("chart-sla").setOption({
+    animation: false,
     color: [COLORS[0], COLORS[1]], tooltip: { trigger: "axis", valueFormatter: (v) => (v === null ? "—" : `${v}%`) },
     legend: { top: 0, data: [t("sla_first"), t("sla_resolution")] }, grid: GRID,
     xAxis: { type: "category", data: tr.sla.map((d) => d.day.slice(5)), ...AXIS },
@@ -206,6 +209,7 @@ function renderTrends() {
   }, true);
 
   chart("chart-csat").setOption({
+    animation: false,
     color: [COLORS[2], "#c9d3de"], tooltip: { trigger: "axis" },
     legend: { top: 0, data: [t("mean_score"), t("ratings_count")] }, grid: { ...GRID, right: 36 },
     xAxis: { type: "category", data: tr.csat.map((d) => d.day.slice(5)), ...AXIS },
@@ -221,7 +225,8 @@ function renderTrends() {
 
   const categories = [...tr.top_categories].reverse();
   chart("chart-categories").setOption({
-    color: [COLORS[4]], tooltip: { trigger: "axis" }, grid: { ...GRID, left: 96 },
+    animation: false,
+    color: [COLORS[4]], tooltip: { trigger: "axis" }, grid: { ...GRID, left: 96, right: 36 },
     xAxis: { type: "value", minInterval: 1, ...AXIS },
     yAxis: { type: "category", data: categories.map((cat) => term(cat.category)), ...AXIS },
     series: [{ type: "bar", data: categories.map((cat) => cat.tickets), label: { show: true, position: "right" } }],
@@ -229,6 +234,7 @@ function renderTrends() {
 
   const open = Math.max(0, c.bot_opened - c.contained - c.handled_by_staff);
   chart("chart-containment").setOption({
+    animation: false,
     color: [COLORS[1], COLORS[0], "#c9d3de"], tooltip: { trigger: "item" },
     legend: { bottom: 0 },
     series: [{

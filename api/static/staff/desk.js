@@ -2,7 +2,7 @@
 // log-in, live events, safe DOM building and SLA clocks. Plain ES module, no build step.
 //
 // Safety rules: every value from the API reaches the page through textContent or an
-// attribute set by h() (never innerHTML); the staff token lives in sessionStorage
+// attribute set by h(), never parsed as HTML; the staff token lives in sessionStorage
 // (gone when the tab closes) and never in a URL.
 import { STRINGS, TERMS } from "./i18n.js";
 
