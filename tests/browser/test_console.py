@@ -284,6 +284,10 @@ class TestSupervisorDashboard:
                 {"n": number},
             ).one()
         expect(page.locator(f"[data-testid=waiting-{key}]")).to_have_text(str(still_waiting))
+        # The ticket number links to the console, still logged in (same tab, same session).
+        page.locator(f"#risk-table a[href$='{number}']").click()
+        expect(page.locator("#detail-number")).to_have_text(number or "")
+        expect(page.locator("#detail-assignee")).to_contain_text(target)
 
     def test_english_dashboard_and_csv_export(
         self, desk: Desk, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]

@@ -243,7 +243,8 @@ async function act(action, doneMessage) {
     if (problem instanceof ApiError && problem.code === "version_conflict") {
       toast(t("version_conflict"), "error");
     } else if (problem instanceof ApiError && problem.code === "already_claimed") {
-      state.notice = `${t("already_claimed")}: ${problem.message}`;
+      const holder = problem.details && problem.details.holder;
+      state.notice = holder ? `${t("already_claimed")}: ${holder}` : `${t("already_claimed")}: ${problem.message}`;
       toast(state.notice, "error");
     } else {
       toast(`${t("error")}: ${problem.message}`, "error");
@@ -432,6 +433,9 @@ async function main() {
     state.list = "queue";
     renderLists();
   }
+  // /console/#SD-100001 (the dashboard links here) opens that ticket.
+  const linked = decodeURIComponent(location.hash.slice(1));
+  if (/^SD-\d{6,12}$/.test(linked)) openTicket(linked);
 
   const refresh = debounce(async () => {
     await loadLists();
