@@ -20,6 +20,8 @@ CHROMIUM         := /usr/bin/chromium
 SUDO             := $(if $(filter 0,$(shell id -u)),,sudo)
 # The socket.io browser client the chat widget uses, vendored from the npm registry.
 SOCKETIO_VERSION := 4.8.4
+# Apache ECharts for the supervisor dashboard's charts (the "common" build: line, bar, pie).
+ECHARTS_VERSION  := 6.1.0
 VENDOR_DIR       := api/static/vendor
 
 TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
@@ -36,7 +38,7 @@ help:
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
-	@echo "make vendor  copy the socket.io browser client from the npm registry again"
+	@echo "make vendor  copy the socket.io client and Apache ECharts from the npm registry again"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -118,6 +120,14 @@ vendor:
 	  cp $$tmp/package/LICENSE $(VENDOR_DIR)/socket.io-client.LICENSE && \
 	  rm -rf $$tmp
 	@head -2 $(VENDOR_DIR)/socket.io.min.js | tail -1
+	@echo "[make] vendoring echarts $(ECHARTS_VERSION) into $(VENDOR_DIR)"
+	@tmp=$$(mktemp -d) && \
+	  (cd $$tmp && npm pack --silent echarts@$(ECHARTS_VERSION) >/dev/null && \
+	   tar xzf echarts-$(ECHARTS_VERSION).tgz) && \
+	  cp $$tmp/package/dist/echarts.common.min.js $(VENDOR_DIR)/echarts.common.min.js && \
+	  cp $$tmp/package/LICENSE $(VENDOR_DIR)/echarts.LICENSE && \
+	  cp $$tmp/package/NOTICE $(VENDOR_DIR)/echarts.NOTICE && \
+	  rm -rf $$tmp
 
 lint: install
 	$(VENV)/bin/ruff check ticketing api scripts tests

@@ -12,7 +12,18 @@ from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit
-from api.routers import agents, audit, auth, customers, handoff, health, tickets
+from api.routers import (
+    agents,
+    audit,
+    auth,
+    customers,
+    events,
+    handoff,
+    health,
+    queues,
+    reports,
+    tickets,
+)
 from api.throttle import LoginThrottle
 from api.web import mount_web_assets
 from ticketing import relay
@@ -84,11 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(auth.router)
     v1.include_router(agents.router)
     v1.include_router(audit.router)
+    v1.include_router(queues.router)
+    v1.include_router(reports.router)
+    v1.include_router(events.router)
     app.include_router(v1)
-    # The only route under /api/v1 without a token: logging in.
+    # The only routes under /api/v1 without a Bearer token: logging in, and the event
+    # stream, which checks its own short-lived stream ticket (EventSource sends no headers).
     app.include_router(auth.public_router, prefix="/api/v1")
+    app.include_router(events.stream_router, prefix="/api/v1")
     app.include_router(health.router)
-    mount_web_assets(app)  # public on purpose: sites embed the widget with one script tag
+    mount_web_assets(app)  # public on purpose: static files only; data needs a token
 
     install_error_handlers(app)
     install_log_filters()

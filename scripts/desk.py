@@ -329,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             f'                         {{"sender": "me", "message": "my internet has been down since yesterday"}}\n'
             f"  WeChat push URL        {rasa}/webhooks/wechat/webhook   (token: WECHAT_TOKEN)\n"
             f"  Voice gateway          POST {rasa}/webhooks/voice/webhook (VOICE_GATEWAY_SECRET)\n"
+            f"  Agent console          {api}/console/   (log in as an agent below)\n"
+            f"  Supervisor dashboard   {api}/dashboard/ (log in as zhao.min or admin)\n"
             f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
             f"  Staff log-in           POST {api}/api/v1/auth/login   users: wang.fang, li.na,\n"
             f"                         sam.taylor, chen.jie (agents), zhao.min (supervisor),\n"

@@ -35,9 +35,14 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
+    # IMMEDIATE: take the write lock when the transaction starts. A deferred transaction
+    # that read first and writes later fails at once with "database is locked" when
+    # another connection wrote in between (WAL snapshot; busy_timeout cannot help), so
+    # two agents claiming one ticket gave the loser a 500 instead of 409. Writers now
+    # queue for up to busy_timeout; PostgreSQL is the engine for heavy concurrency.
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

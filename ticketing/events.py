@@ -98,6 +98,10 @@ class EventBus(Protocol):
         """Events after the given id (the newest ones when None), waiting up to wait_ms."""
         ...
 
+    def last_id(self) -> str:
+        """The id of the newest event so far, to read on from without missing any."""
+        ...
+
 
 class InProcessBus:
     """A bounded, ordered event log in this process (no Redis)."""
@@ -125,6 +129,11 @@ class InProcessBus:
                 self._changed.wait(timeout=wait_ms / 1000)
                 found = self._after(start, limit)
             return found
+
+    def last_id(self) -> str:
+        """The id of the newest event published so far ("0" when none)."""
+        with self._changed:
+            return str(self._next_id - 1)
 
     def _after(self, start: int, limit: int) -> list[Delivered]:
         return [Delivered(str(i), e) for i, e in self._events if i > start][:limit]
@@ -156,6 +165,18 @@ class RedisStreamBus:
                 raw = fields.get(b"event") or fields.get("event")
                 delivered.append(Delivered(event_id, DeskEvent.from_json(raw)))
         return delivered
+
+    def last_id(self) -> str:
+        """The id of the newest entry in the stream ("0-0" when it is empty)."""
+        return _redis_last_id(self._client, self._key)
+
+
+def _redis_last_id(client: redis.Redis, key: str) -> str:
+    newest: Any = client.xrevrange(key, count=1)
+    if not newest:
+        return "0-0"
+    raw_id = newest[0][0]
+    return raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
 
 
 def record(session: Session, event: DeskEvent) -> None:

@@ -242,6 +242,8 @@ class TicketSummary(BaseModel):
     updated_at: datetime
     first_response_due_at: datetime
     resolution_due_at: datetime
+    # When an agent first answered (None: the first-response clock still runs).
+    first_responded_at: datetime | None = None
 
 
 class TicketPage(BaseModel):

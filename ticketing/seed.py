@@ -25,6 +25,7 @@ from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import queues as queues_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.schemas import CustomerCreate, TicketCreate, TranscriptLine
+from ticketing.seed_history import seed_history
 from ticketing.services import staff as staff_service
 from ticketing.services import tickets as tickets_service
 from ticketing.services.customers import resolve_customer
@@ -233,6 +234,9 @@ def seed_demo_data(
             )
         state = "created" if creation.created else "already there"
         say(f"[seed] ticket {ticket.number} ({ticket.status}): {state}")
+
+    created = seed_history(session, vault=vault, policy=policy)
+    say(f"[seed] a week of history for the console and dashboard: {created} tickets created")
 
 
 def main() -> None:

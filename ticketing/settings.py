@@ -123,6 +123,14 @@ class Settings(DatabaseSettings):
         le=60,
         validation_alias=AliasChoices("relay_poll_seconds", "DESK_RELAY_POLL_SECONDS"),
     )
+    # A live-event stream ends after this long; the page reconnects with a fresh stream
+    # ticket (so a deactivated account or a changed role stops receiving events).
+    event_stream_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("event_stream_seconds", "DESK_EVENT_STREAM_SECONDS"),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         gt=0,

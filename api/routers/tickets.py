@@ -123,6 +123,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         updated_at=ticket.updated_at,
         first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at,
+        first_responded_at=ticket.first_responded_at,
     )
 
 

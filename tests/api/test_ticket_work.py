@@ -230,6 +230,8 @@ class TestClaimAndEscalate:
         assert lost.status_code == 409
         assert lost.json()["error"]["code"] == "already_claimed"
         assert "wang.fang" in lost.json()["error"]["message"]
+        # Named in details too, so a console can say it in its own language.
+        assert lost.json()["error"]["details"] == {"holder": "wang.fang"}
 
     def test_agents_claim_only_in_their_queues(
         self, client: TestClient, anonymous_client: TestClient, staff: StaffClient

@@ -19,6 +19,15 @@ class TestWebAssets:
             ("/widget/desk-widget.css", "text/css"),
             ("/widget/demo.html", "text/html"),
             ("/vendor/socket.io.min.js", "text/javascript"),
+            ("/vendor/echarts.common.min.js", "text/javascript"),
+            ("/console/index.html", "text/html"),
+            ("/console/console.js", "text/javascript"),
+            ("/console/canned.json", "application/json"),
+            ("/dashboard/index.html", "text/html"),
+            ("/dashboard/dashboard.js", "text/javascript"),
+            ("/staff/desk.js", "text/javascript"),
+            ("/staff/i18n.js", "text/javascript"),
+            ("/staff/staff.css", "text/css"),
         ],
     )
     def test_served_without_a_token(
@@ -50,3 +59,24 @@ class TestWebAssets:
         assert "MIT License" in (STATIC_DIR / "vendor" / "socket.io-client.LICENSE").read_text()
         makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
         assert re.search(r"^SOCKETIO_VERSION\s*:=\s*4\.8\.4$", makefile, re.MULTILINE)
+
+
+class TestStaffPages:
+    @pytest.mark.parametrize("page", ["console", "dashboard"])
+    def test_reached_at_their_short_address(self, anonymous_client: TestClient, page: str) -> None:
+        response = anonymous_client.get(f"/{page}/")
+        assert response.status_code == 200
+        assert response.text == (STATIC_DIR / page / "index.html").read_text()
+        # The page itself holds no data: everything comes from authenticated API calls.
+        assert "SD-1" not in response.text
+
+    def test_pages_never_put_markup_from_data_into_the_document(self) -> None:
+        # Rendering goes through h() (textContent and properties); innerHTML is not used.
+        for script in ("console/console.js", "dashboard/dashboard.js", "staff/desk.js"):
+            source = (STATIC_DIR / script).read_text()
+            assert "innerHTML" not in source and "insertAdjacentHTML" not in source, script
+
+    def test_the_token_lives_in_session_storage_only(self) -> None:
+        source = (STATIC_DIR / "staff" / "desk.js").read_text()
+        assert "sessionStorage.setItem(TOKEN_KEY" in source
+        assert "localStorage.setItem(TOKEN_KEY" not in source

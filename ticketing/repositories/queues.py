@@ -23,3 +23,8 @@ def add(session: Session, queue: Queue) -> Queue:
     session.add(queue)
     session.flush()
     return queue
+
+
+def list_all(session: Session) -> list[Queue]:
+    """Every queue, in the order they were created."""
+    return list(session.scalars(select(Queue).order_by(Queue.id)))

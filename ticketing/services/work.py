@@ -165,14 +165,17 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
         return ticket
     if ticket.assignee_id is not None:
         holder = ticket.assignee.username if ticket.assignee else "another agent"
-        raise AlreadyClaimed(f"{ticket.number} is already held by {holder}")
+        raise AlreadyClaimed(
+            f"{ticket.number} is already held by {holder}", details={"holder": holder}
+        )
     now = utcnow()
     old_status = ticket.status
     if not tickets_repo.claim(session, ticket_id=ticket.id, agent_id=agent.id, now=now):
         session.expire(ticket)
         winner = get_ticket(session, number=ticket.number or "").assignee
+        holder = winner.username if winner else "another agent"
         raise AlreadyClaimed(
-            f"{ticket.number} was just claimed by {winner.username if winner else 'another agent'}"
+            f"{ticket.number} was just claimed by {holder}", details={"holder": holder}
         )
     for field, old, new in (
         ("assignee_id", None, agent.id),
