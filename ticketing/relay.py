@@ -89,39 +89,44 @@ class RasaConversations:
         )
 
 
-def deliver(
-    client: httpx.Client,
-    rasa: RasaConversations,
-    delivery: RelayDelivery,
-    *,
-    ticket: Ticket,
-    message: TicketMessage | None,
-    agent_name: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Parcel:
+    """What one delivery sends, read from the database before any network call."""
+
+    delivery_id: int
+    kind: str
+    conversation_id: str
+    ticket_number: str
+    body: str | None = None
+    agent_name: str | None = None
+
+
+def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> None:
     """Hand one delivery to Rasa, or raise DeliveryFailed.
 
     The customer sees the agent's display name (王芳), not their login.
     """
-    assert ticket.number is not None
-    if delivery.kind == relay.REPLY:
-        if message is None:
+    if parcel.kind == relay.REPLY:
+        if parcel.body is None:
             raise DeliveryFailed("the reply is gone")
         rasa.trigger(
             client,
-            delivery.conversation_id,
+            parcel.conversation_id,
             REPLY_INTENT,
             {
-                "agent_message": message.body,
-                "agent_name": agent_name or message.author_name or "",
-                "ticket_number": ticket.number,
+                "agent_message": parcel.body,
+                "agent_name": parcel.agent_name or "",
+                "ticket_number": parcel.ticket_number,
             },
         )
-    elif delivery.kind in (relay.RESOLVED, relay.HANDBACK):
-        rasa.clear_slot(client, delivery.conversation_id, HANDOFF_SLOT)
-        intent = RESOLVED_INTENT if delivery.kind == relay.RESOLVED else HANDBACK_INTENT
-        rasa.trigger(client, delivery.conversation_id, intent, {"ticket_number": ticket.number})
+    elif parcel.kind in (relay.RESOLVED, relay.HANDBACK):
+        rasa.clear_slot(client, parcel.conversation_id, HANDOFF_SLOT)
+        intent = RESOLVED_INTENT if parcel.kind == relay.RESOLVED else HANDBACK_INTENT
+        rasa.trigger(
+            client, parcel.conversation_id, intent, {"ticket_number": parcel.ticket_number}
+        )
     else:  # pragma: no cover - the outbox only holds known kinds
-        raise DeliveryFailed(f"unknown kind {delivery.kind}")
+        raise DeliveryFailed(f"unknown kind {parcel.kind}")
 
 
 @dataclass(frozen=True)
@@ -131,48 +136,68 @@ class PassResult:
     given_up: int = 0
 
 
+def claim_next(database: Database) -> Parcel | None:
+    """Take the next due delivery for a lease and read what it sends; None when none is due.
+
+    The claim is committed before anything goes over the network: no transaction (and on
+    SQLite no write lock) is held while Rasa answers. A relay that dies mid-delivery
+    leaves the lease to run out; the delivery is then tried again.
+    """
+    with database.sessions.begin() as session:
+        batch = relay.due(session, limit=1)
+        if not batch:
+            return None
+        delivery = batch[0]
+        relay.lease(delivery)
+        ticket = session.get(Ticket, delivery.ticket_id)
+        message = session.get(TicketMessage, delivery.message_id) if delivery.message_id else None
+        author = (
+            agents_repo.get_by_username(session, message.author_name)
+            if message is not None and message.author_name
+            else None
+        )
+        return Parcel(
+            delivery_id=delivery.id,
+            kind=delivery.kind,
+            conversation_id=delivery.conversation_id,
+            ticket_number=(ticket.number if ticket is not None else None) or "",
+            body=message.body if message is not None else None,
+            agent_name=author.display_name
+            if author
+            else (message.author_name if message else None),
+        )
+
+
 def run_once(database: Database, rasa: RasaConversations, client: httpx.Client) -> PassResult:
-    """One pass: every due delivery attempted once, each in its own transaction."""
+    """One pass: every due delivery attempted once."""
     delivered = retried = given_up = 0
     for _ in range(MAX_PER_PASS):
+        parcel = claim_next(database)
+        if parcel is None:
+            break
+        error: str | None = None
+        try:
+            deliver(client, rasa, parcel)
+        except DeliveryFailed as failure:
+            error = str(failure)
         with database.sessions.begin() as session:
-            batch = relay.due(session, limit=1)
-            if not batch:
-                break
-            delivery = batch[0]
-            ticket = session.get(Ticket, delivery.ticket_id)
-            message = (
-                session.get(TicketMessage, delivery.message_id) if delivery.message_id else None
-            )
-            author = (
-                agents_repo.get_by_username(session, message.author_name)
-                if message is not None and message.author_name
-                else None
-            )
-            try:
-                if ticket is None:
-                    raise DeliveryFailed("the ticket is gone")
-                deliver(
-                    client,
-                    rasa,
-                    delivery,
-                    ticket=ticket,
-                    message=message,
-                    agent_name=author.display_name if author else None,
-                )
-            except DeliveryFailed as error:
-                if relay.mark_failed_attempt(session, delivery, error=str(error)):
-                    given_up += 1
-                    logger.error("gave up relaying %s #%d: %s", delivery.kind, delivery.id, error)
-                else:
-                    retried += 1
-                    logger.warning(
-                        "relaying %s #%d failed (%s); will retry", delivery.kind, delivery.id, error
-                    )
-                # The next due delivery may belong to another ticket; this one waits.
+            delivery = session.get(RelayDelivery, parcel.delivery_id)
+            if delivery is None:  # pragma: no cover - deliveries are never deleted
                 continue
-            relay.mark_delivered(delivery)
-            delivered += 1
+            if error is None:
+                relay.mark_delivered(delivery)
+                delivered += 1
+            elif relay.mark_failed_attempt(session, delivery, error=error):
+                given_up += 1
+                logger.error("gave up relaying %s #%d: %s", parcel.kind, parcel.delivery_id, error)
+            else:
+                retried += 1
+                logger.warning(
+                    "relaying %s #%d failed (%s); will retry",
+                    parcel.kind,
+                    parcel.delivery_id,
+                    error,
+                )
     return PassResult(delivered, retried, given_up)
 
 

@@ -1,10 +1,11 @@
-"""Live handoff end to end: a customer in the chat widget, an agent through the API.
+"""Live handoff end to end, in two browsers: a customer in the chat widget, an agent in
+the console.
 
 The whole desk runs (API with its relay, action server, Rasa on the trained model).
 The customer asks for a person in the widget; what they write next lands on the
-ticket instead of being answered by the bot; the agent's reply, written through the
-ticketing API, appears in the customer's widget; when the agent resolves the ticket
-the bot takes the conversation back.
+ticket (the agent sees it in the console) instead of being answered by the bot; the
+agent's reply, typed in the console, appears in the customer's widget; when the agent
+resolves the ticket, or hands the chat back, the bot takes the conversation again.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_widget import open_demo
+from tests.browser.test_console import HOLDER, log_in
+from tests.browser.test_widget import Widget, open_demo
 from tests.support_desk import Desk
 
 pytestmark = pytest.mark.browser
@@ -48,77 +49,92 @@ def wait_for(check: Callable[[], bool], *, seconds: float = 30) -> None:
         time.sleep(0.2)
 
 
-def test_customer_and_agent_talk_through_the_desk_until_it_is_resolved(
-    page: Page, desk: Desk, screenshot: Callable[[Page, str], Path]
-) -> None:
-    widget = open_demo(page, desk, "zh")
+def hand_over(widget: Widget, desk: Desk) -> str:
+    """The customer asks for a person; the ticket's number."""
     replies = widget.say("我要找人工客服")
     numbers = TICKET.findall(" ".join(replies))
     assert numbers, replies
-    number = numbers[0]
-
     with desk.engine.connect() as connection:
         conversation = connection.execute(
-            sa.text("SELECT conversation_id FROM tickets WHERE number = :n"), {"n": number}
+            sa.text("SELECT conversation_id FROM tickets WHERE number = :n"), {"n": numbers[0]}
         ).scalar_one()
     assert conversation == widget.session_id()
+    return numbers[0]
 
-    # Handed over: the customer's next words go to the ticket, not to the bot.
+
+def open_in_console(agent: Page, desk: Desk, number: str) -> None:
+    """Log in as whoever holds the ticket (claiming it when nobody does) and open it."""
+    with desk.engine.connect() as connection:
+        holder = connection.execute(sa.text(HOLDER), {"n": number}).scalar()
+    log_in(agent, desk, "/console/", holder or "wang.fang")
+    if holder is None:
+        agent.click("#tab-queue")
+    item = agent.locator(f"#ticket-list li[data-number='{number}']")
+    expect(item).to_be_visible(timeout=15_000)
+    item.click()
+    expect(agent.locator("#detail-number")).to_have_text(number)
+    if holder is None:
+        agent.click("#claim")
+
+
+def test_customer_and_agent_talk_until_the_ticket_is_resolved(
+    new_page: Callable[..., Page], desk: Desk, screenshot: Callable[[Page, str], Path]
+) -> None:
+    customer, agent = new_page(), new_page()
+    widget = open_demo(customer, desk, "zh")
+    number = hand_over(widget, desk)
+    open_in_console(agent, desk, number)
+
+    # Handed over: the customer's words go to the ticket, and the agent sees them live.
     bot_rows_before = widget.bot_rows.count()
     widget.send("型号是 AX3000，背面的灯也不亮")
     expect(widget.customer_rows.last).to_have_attribute("data-status", "sent")
+    expect(agent.locator("#thread .msg").last).to_contain_text("型号是 AX3000")
     wait_for(lambda: ("customer", "型号是 AX3000，背面的灯也不亮", True) in thread(desk, number))
 
-    # The agent who has the ticket (or the one who claims it) answers through the API.
-    supervisor = desk.staff_headers("zhao.min")
-    ticket = httpx.get(
-        f"{desk.api_url}/api/v1/tickets/{number}", headers=supervisor, timeout=30
-    ).json()
-    agent = ticket["assignee"] or "wang.fang"
-    headers = desk.staff_headers(agent)
-    if ticket["assignee"] is None:
-        claimed = httpx.post(
-            f"{desk.api_url}/api/v1/tickets/{number}/claim", headers=headers, timeout=30
-        )
-        assert claimed.status_code == 200, claimed.text
-    # While waiting the bot may have said the customer's place in the queue; never more.
-    assert widget.bot_rows.count() - bot_rows_before <= 1
-
+    # The agent's reply, typed in the console, appears in the customer's chat.
     reply = "您好，我是负责您工单的客服。请把路由器断电一分钟再开机，然后告诉我灯的颜色。"
-    posted = httpx.post(
-        f"{desk.api_url}/api/v1/tickets/{number}/messages",
-        json={"body": reply, "public": True},
-        headers=headers,
-        timeout=30,
-    )
-    assert posted.status_code == 201, posted.text
+    agent.locator("#compose").fill(reply)
+    agent.click("#send")
     expect(widget.bot_rows.last).to_contain_text(reply)
-    screenshot(page, "zh-agent-reply")
+    # While waiting the bot said at most the customer's place in the queue.
+    assert widget.bot_rows.count() - bot_rows_before <= 2
+    screenshot(customer, "zh-agent-reply")
 
     # An internal note never reaches the customer.
-    httpx.post(
-        f"{desk.api_url}/api/v1/tickets/{number}/messages",
-        json={"body": "客户很着急，优先处理", "public": False},
-        headers=headers,
-        timeout=30,
-    ).raise_for_status()
+    agent.keyboard.press("Escape")
+    agent.locator("body").click(position={"x": 5, "y": 790})
+    agent.keyboard.press("n")
+    agent.locator("#compose").fill("客户很着急，优先处理")
+    agent.click("#send")
+    expect(agent.locator("#thread .msg.internal[data-author=agent]")).to_have_count(1)
 
     widget.send("重启以后变成绿灯了，可以上网了")
-    wait_for(lambda: ("customer", "重启以后变成绿灯了，可以上网了", True) in thread(desk, number))
+    expect(agent.locator("#thread .msg").last).to_contain_text("变成绿灯了")
+    screenshot(agent, "zh-console-live-chat")
 
-    current = httpx.get(f"{desk.api_url}/api/v1/tickets/{number}", headers=headers, timeout=30)
-    resolved = httpx.patch(
-        f"{desk.api_url}/api/v1/tickets/{number}",
-        json={"status": "resolved", "version": current.json()["version"]},
-        headers=headers,
-        timeout=30,
-    )
-    assert resolved.status_code == 200, resolved.text
+    agent.click("#resolve")
+    expect(agent.locator("#detail-status")).to_have_text("已解决")
 
-    # The bot has the conversation again: the handoff slot is cleared by the relay.
+    # The bot has the conversation again: the relay cleared the handoff.
     wait_for(lambda: desk.tracker(widget.session_id())["slots"].get("handoff_ticket") is None)
-    texts = " ".join(widget.bot_texts())
-    assert "客户很着急" not in texts
+    assert "客户很着急" not in " ".join(widget.bot_texts())
     answer = widget.say("谢谢")
     assert answer and not any("排第" in text for text in answer), answer
-    screenshot(page, "zh-after-resolution")
+    screenshot(customer, "zh-after-resolution")
+
+
+def test_an_agent_hands_the_chat_back_to_the_bot(new_page: Callable[..., Page], desk: Desk) -> None:
+    customer, agent = new_page(), new_page()
+    widget = open_demo(customer, desk, "zh")
+    number = hand_over(widget, desk)
+    open_in_console(agent, desk, number)
+
+    agent.click("#handback")
+    expect(widget.bot_rows.last).to_contain_text("客服已把对话交还给我")
+    expect(widget.bot_rows.last).to_contain_text(number)
+    wait_for(lambda: desk.tracker(widget.session_id())["slots"].get("handoff_ticket") is None)
+    # The ticket itself stays with the agent, with a note of the handback.
+    assert any("handed the conversation back" in body for _, body, _ in thread(desk, number))
+    row = desk.ticket_row(number)
+    assert row is not None and row.status not in ("resolved", "closed")

@@ -35,6 +35,8 @@ KINDS = frozenset({REPLY, RESOLVED, HANDBACK})
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 300.0
 GIVE_UP_AFTER = timedelta(days=1)
+# How long a relay holds a delivery it is sending before another may try it.
+LEASE = timedelta(seconds=60)
 
 # Statuses in which a ticket waits in its queue for an agent to pick it up.
 WAITING_STATUSES = (TicketStatus.NEW, TicketStatus.ESCALATED)
@@ -129,6 +131,11 @@ def due(session: Session, *, now: datetime | None = None, limit: int = 20) -> li
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=RelayDelivery)
     return list(session.scalars(query))
+
+
+def lease(delivery: RelayDelivery, *, now: datetime | None = None) -> None:
+    """Hold the delivery for one attempt: no relay picks it up again until the lease ends."""
+    delivery.next_attempt_at = (now or utcnow()) + LEASE
 
 
 def mark_delivered(delivery: RelayDelivery, *, now: datetime | None = None) -> None:

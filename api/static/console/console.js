@@ -7,6 +7,8 @@ import {
 
 const ACTIVE = ["new", "open", "pending", "escalated"];
 const STATUSES = ["new", "open", "pending", "escalated", "resolved", "closed"];
+// Channels where a live conversation can be handed back to the assistant.
+const CONVERSATION_CHANNELS = ["web", "wechat", "voice", "rest"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
 
 const state = {
@@ -145,6 +147,9 @@ function renderDetail() {
     h("span", { class: "sep" }),
     claimable ? h("button", { type: "button", class: "primary", id: "claim", onclick: claim }, t("claim")) : null,
     active ? h("button", { type: "button", id: "resolve", onclick: resolve }, t("resolve")) : null,
+    active && CONVERSATION_CHANNELS.includes(ticket.channel)
+      ? h("button", { type: "button", id: "handback", title: t("hand_back_hint"), onclick: handBack }, t("hand_back"))
+      : null,
     isSupervisor() && active
       ? h("span", { class: "controls" },
           h("select", { id: "transfer-agent", "aria-label": t("transfer_agent") },
@@ -265,6 +270,11 @@ function resolve() {
   return act(() => api(`/tickets/${state.ticket.number}`, {
     method: "PATCH", body: { version: state.ticket.version, status: "resolved" },
   }), "resolved_done");
+}
+
+// The customer's chat, WeChat or call goes back to the assistant; the ticket stays as it is.
+function handBack() {
+  return act(() => api(`/tickets/${state.ticket.number}/handback`, { method: "POST" }), "handed_back_done");
 }
 
 function saveFields(form) {

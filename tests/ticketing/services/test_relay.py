@@ -141,6 +141,18 @@ class TestDue:
         assert note.public is False and "Could not deliver the reply" in note.body
         assert relay.backlog(session) == 0
 
+    def test_a_leased_delivery_waits_for_its_lease_to_end(
+        self, session: Session, vault: Vault
+    ) -> None:
+        ticket = new_ticket(session, vault)
+        thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
+        [delivery] = relay.due(session)
+        now = utcnow()
+        relay.lease(delivery, now=now)
+        # Being sent (or its relay died): nobody else takes it until the lease ends.
+        assert relay.due(session, now=now + relay.LEASE - timedelta(seconds=1)) == []
+        assert relay.due(session, now=now + relay.LEASE) == [delivery]
+
     def test_delivered_is_done(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault)
         thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
