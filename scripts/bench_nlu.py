@@ -3,7 +3,7 @@
 Runs in .venv-bot. Reads the datasets read-only from ../shared/eval/data, converts them to
 Rasa NLU YAML under .run/bench/ (git-ignored; the data is never committed), trains the
 pipeline of config.yml on each training set (ResponseSelector dropped: the benchmarks
-have no retrieval intents; DIET epochs as given on the command line), parses the test
+have no retrieval intents; DIET's epochs may be reduced on the command line), parses the test
 sets in process, and writes accuracy, out-of-scope recall, training time and parse
 latency beside the published numbers to BENCHMARKS.md.
 
@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import copy
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,16 +44,21 @@ WORK = ROOT / ".run" / "bench"
 OOS = "oos"
 
 
-def bench_config(config: Path, epochs: int, overrides: dict[str, Any]) -> dict[str, Any]:
-    """config.yml's NLU pipeline without the ResponseSelector, DIET with fewer epochs."""
+CLASSIFIERS = ("DIETClassifier", "LogisticRegressionClassifier")
+
+
+def bench_config(config: Path, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """config.yml's NLU pipeline without the ResponseSelector; the intent classifier with
+    ``overrides`` (and ``epochs``, when it is DIET)."""
     source = yaml.safe_load(config.read_text(encoding="utf-8"))
     pipeline = []
     for component in source["pipeline"]:
         if component["name"] == "ResponseSelector":
             continue
         component = copy.deepcopy(component)
-        if component["name"] == "DIETClassifier":
-            component["epochs"] = epochs
+        if component["name"] in CLASSIFIERS:
+            if component["name"] == "DIETClassifier" and epochs is not None:
+                component["epochs"] = epochs
             component.update(overrides)
         pipeline.append(component)
     return {
@@ -76,7 +82,7 @@ def train(name: str, examples: list[tuple[str, str]], config: dict[str, Any]) ->
     )
     plain = {k: v for k, v in config.items() if not k.startswith("_")}
     (folder / "config.yml").write_text(yaml.safe_dump(plain, sort_keys=False), encoding="utf-8")
-    print(f"[bench] {name}: training on {len(examples)} examples (DIET progress below)", file=sys.stderr)
+    print(f"[bench] {name}: training on {len(examples)} examples (progress below)", file=sys.stderr)
     started = time.perf_counter()
     model = train_nlu(
         config=str(folder / "config.yml"),
@@ -177,16 +183,16 @@ def clinc150(config: dict[str, Any], results: dict[str, Any]) -> None:
 
 def render(results: dict[str, Any], args: argparse.Namespace, config: dict[str, Any], started: str) -> str:
     """The Markdown section for BENCHMARKS.md."""
-    diet = next(c for c in config["pipeline"] if c["name"] == "DIETClassifier")
-    diet_text = ", ".join(f"{k} {v}" for k, v in diet.items() if k != "name")
+    classifier = next(c for c in config["pipeline"] if c["name"] in CLASSIFIERS)
+    settings = ", ".join(f"{k} {v}" for k, v in classifier.items() if k != "name")
     lines = [
         f"Measured {started} on {machine()}. Command: `make bench-nlu` "
-        f"(`scripts/bench_nlu.py --epochs {args.epochs}`). Pipeline: the components of "
+        f"(`scripts/bench_nlu.py{f' --epochs {args.epochs}' if args.epochs else ''}{''.join(' --set ' + o for o in args.set)}`). Pipeline: the components of "
         f"`config.yml` in order (transcript normaliser, language detector, bilingual jieba "
         f"tokenizer, regex and lexical-syntactic features, word and char_wb 1-4 count vectors, "
-        f"DIET, regex entity extractor, synonyms, FallbackClassifier), minus the "
-        f"ResponseSelector (no retrieval intents here). DIET: {diet_text} "
-        f"(config.yml trains {config['_desk_epochs']} epochs; fewer here for time). "
+        f"{classifier['name']}, regex entity extractor, synonyms, FallbackClassifier), minus the "
+        f"ResponseSelector (no retrieval intents here). {classifier['name']}: {settings or 'defaults'}"
+        f"{' (differs from config.yml: ' + config['_changed'] + ')' if config['_changed'] else ' (as in config.yml)'}. "
         f"Parse latency: in-process `Agent.parse_message` over every test message, one at a time "
         f"(no HTTP), on the same shared cores.",
         "",
@@ -238,20 +244,32 @@ def main(argv: list[str] | None = None) -> int:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, help="DIET's epochs (default: as in config.yml)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of the intent classifier, e.g. number_of_transformer_layers=0",
+    )
     parser.add_argument("--only", choices=["banking77", "clinc150"])
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
+    # config.yml names the jieba dictionary relative to the project.
+    os.chdir(ROOT)
     started = stamp()
-    config = bench_config(args.config, args.epochs, {})
+    overrides = {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in args.set)}
+    config = bench_config(args.config, args.epochs, overrides)
     source = yaml.safe_load(args.config.read_text(encoding="utf-8"))
-    diet = next(c for c in source["pipeline"] if c["name"] == "DIETClassifier")
     fallback = next((c for c in source["pipeline"] if c["name"] == "FallbackClassifier"), {})
     results: dict[str, Any] = {}
     run_config = dict(config)
     meta = {
-        "_desk_epochs": diet.get("epochs", 300),
+        "_changed": ", ".join(
+            [f"epochs {args.epochs}"] * (args.epochs is not None)
+            + [f"{k} {v}" for k, v in overrides.items()]
+        ),
         "_desk_threshold": float(fallback.get("threshold", 0.3)),
         "_desk_ambiguity": float(fallback.get("ambiguity_threshold", 0.1)),
     }

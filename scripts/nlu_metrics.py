@@ -176,18 +176,27 @@ def fallback_outcome(
     )
 
 
+def expected_cost(outcome: FallbackOutcome, wrong_cost: float) -> float:
+    """Mean cost per message: 0 when handled, 1 for an in-scope message that falls back
+    (the customer is asked to rephrase), ``wrong_cost`` for a wrong answer."""
+    fell = 1 - outcome.handled - outcome.wrong_answered
+    return fell + wrong_cost * outcome.wrong_answered
+
+
 def choose_threshold(
     items: Sequence[Scored],
     candidates: Iterable[float],
     ambiguity_threshold: float,
     out_of_scope: str = "out_of_scope",
+    wrong_cost: float = 1.0,
 ) -> tuple[FallbackOutcome, list[FallbackOutcome]]:
-    """The threshold that handles the most messages correctly; on a tie the lowest one
-    (fewer customers sent to the fallback for the same result). Returns it and all."""
+    """The threshold with the lowest expected cost; with ``wrong_cost`` 1 that is the one
+    that handles the most messages right. On a tie, the lowest threshold (fewer customers
+    sent to the fallback). Returns it and all outcomes."""
     outcomes = [fallback_outcome(items, t, ambiguity_threshold, out_of_scope) for t in candidates]
     if not outcomes:
         raise ValueError("no candidate thresholds")
-    best = max(outcomes, key=lambda o: (round(o.handled, 9), -o.threshold))
+    best = min(outcomes, key=lambda o: (round(expected_cost(o, wrong_cost), 9), o.threshold))
     return best, outcomes
 
 

@@ -10,6 +10,7 @@ from scripts.nlu_metrics import (
     classification_report,
     confusion_pairs,
     entity_scores,
+    expected_cost,
     fallback_outcome,
     falls_back,
     percentile,
@@ -112,3 +113,18 @@ def test_percentile_interpolates() -> None:
     assert percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
     assert percentile([5], 99) == 5
     assert percentile(list(range(101)), 99) == pytest.approx(99)
+
+
+def test_a_costly_wrong_answer_raises_the_threshold() -> None:
+    items = [
+        Scored("a", (("a", 0.9),)),
+        Scored("a", (("a", 0.5),)),  # right, but unsure
+        Scored("b", (("a", 0.45),)),  # wrong and unsure
+        Scored("b", (("a", 0.4),)),  # wrong and unsure
+    ]
+    # counting a fallback as bad as a wrong answer, the fallback gains nothing here
+    assert choose_threshold(items, [0.0, 0.55], 0.0, wrong_cost=1.0)[0].threshold == 0.0
+    # when a wrong answer costs twice a fallback, falling back on the unsure three pays
+    best, _ = choose_threshold(items, [0.0, 0.55], 0.0, wrong_cost=2.0)
+    assert best.threshold == 0.55
+    assert expected_cost(best, 2.0) == pytest.approx(3 / 4)
