@@ -28,7 +28,7 @@ TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/tra
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
-	bench-api fuzz-api test-browser chromium vendor
+	bench-api fuzz-api test-browser chromium vendor eval tune-fallback bench-nlu
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -38,6 +38,9 @@ help:
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
+	@echo "make eval       NLU on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
+	@echo "make tune-fallback  fallback threshold on a validation split of the training data"
+	@echo "make bench-nlu  the NLU pipeline on BANKING77 and CLINC150 (about 15 min) -> BENCHMARKS.md"
 	@echo "make vendor  copy the socket.io client and Apache ECharts from the npm registry again"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
@@ -81,7 +84,7 @@ test-service: $(VENV)/.installed
 	$(SERVICE_PY) -m pytest tests/ticketing tests/api
 
 test-bot: $(BOTVENV)/.installed
-	$(BOT_PY) -m pytest tests/bot tests/actions
+	$(BOT_PY) -m pytest tests/bot tests/actions tests/scripts
 
 test-dialogue: $(MODEL)
 	$(RASA) data validate --config config.yml $(RASA_DATA)
@@ -94,6 +97,20 @@ test-e2e: install $(MODEL)
 # local server's "test" database), written to BENCHMARKS.md.
 bench-api: $(VENV)/.installed
 	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
+
+# NLU measurements (.venv-bot). The held-out sets in nlu_data/heldout are never trained on.
+eval: $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
+
+tune-fallback: $(BOTVENV)/.installed
+	$(BOT_PY) scripts/eval_nlu.py tune
+
+# Public benchmarks from ../shared/eval/data, converted into .run/bench (never committed).
+# The pipeline of config.yml as it is; BENCH_ARGS can change the classifier's settings
+# (for DIET, e.g. BENCH_ARGS="--epochs 30 --set number_of_transformer_layers=0").
+BENCH_ARGS ?=
+bench-nlu: $(BOTVENV)/.installed
+	$(BOT_PY) scripts/bench_nlu.py $(BENCH_ARGS)
 
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider
