@@ -65,8 +65,8 @@ def _ticket_buttons(tickets: list[Ticket], language: str, intent: str) -> list[d
 class ActionPrepareCancel(Action):
     """Find the ticket the customer wants cancelled and ask them to confirm.
 
-    The number comes from the message, else the conversation's ticket, else the
-    customer's only open ticket; with several open, the customer picks one (buttons).
+    The number comes from the message, else the conversation's ticket (if still open),
+    else the customer's only open ticket; with several open, the customer picks one.
     ``cancel_pending`` is set only when the confirmation question was asked.
     """
 
@@ -78,11 +78,15 @@ class ActionPrepareCancel(Action):
     ) -> list[EventType]:
         language = conversation_language(tracker)
         client = desk_client(ActionSettings.from_env(), tracker)
-        number = mentioned_ticket(tracker) or parse_ticket_number(
-            str(tracker.get_slot("ticket_number") or "")
-        )
+        number = mentioned_ticket(tracker)
+        remembered = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
         nothing_pending: list[EventType] = [SlotSet("cancel_pending", None)]
         try:
+            if number is None and remembered is not None:
+                # The conversation's ticket, unless it is finished: then the open ones.
+                ticket = await client.get_ticket(remembered)
+                if ticket is not None and ticket.status not in FINISHED_STATUSES:
+                    number = remembered
             if number is None:
                 open_tickets = await client.list_tickets(statuses=OPEN_STATUSES)
                 if not open_tickets:

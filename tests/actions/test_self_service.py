@@ -68,12 +68,22 @@ class TestActionPrepareCancel:
 
     def test_a_resolved_ticket_cannot_be_cancelled(self, api: FakeDeskApi, with_api) -> None:
         api.add_ticket("SD-100001", "resolved")
-        tr = make_tracker({"ticket_number": "SD-100001"}, text="cancel my ticket", language="zh")
+        tr = make_tracker(text="cancel SD-100001", intent="cancel_ticket", language="zh")
         events, dispatcher = run_with(with_api, ActionPrepareCancel(), tr)
         assert responses(dispatcher) == ["utter_ticket_not_cancellable"]
         assert dispatcher.messages[0]["status"] == "已解决"
         assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
         assert events == [SlotSet("cancel_pending", None)]
+
+    def test_a_finished_conversation_ticket_gives_way_to_the_open_one(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        api.add_ticket("SD-100001", "closed")
+        api.add_ticket("SD-100002", "open")
+        tr = make_tracker({"ticket_number": "SD-100001"}, text="cancel my ticket")
+        events, dispatcher = run_with(with_api, ActionPrepareCancel(), tr)
+        assert responses(dispatcher) == ["utter_confirm_cancel"]
+        assert SlotSet("cancel_pending", "SD-100002") in events
 
     def test_someone_elses_ticket_is_not_found(self, api: FakeDeskApi, with_api) -> None:
         api.add_ticket("SD-100009", "open", owner=STRANGER)
