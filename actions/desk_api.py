@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,15 @@ _RETRY_STATUSES = {502, 503, 504}
 
 class DeskApiUnavailable(Exception):
     """The ticketing API could not serve the request (down, timing out or failing)."""
+
+
+class TicketConflict(Exception):
+    """The API refused a change because of the ticket's state (409); ``code`` says why:
+    ``not_cancellable``, ``ticket_closed``, ``not_resolved``, ``already_rated``..."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,64 @@ class DeskApiClient:
             raise DeskApiUnavailable(f"escalating a ticket answered {status}: {_error_code(data)}")
         return _ticket_from_json(data)
 
+    async def list_tickets(
+        self, *, statuses: Sequence[str], sort: str = "-updated_at", limit: int = 20
+    ) -> list[Ticket]:
+        """The conversation customer's tickets in these statuses (the API scopes the bot)."""
+        params = [("status", status) for status in statuses]
+        params += [("sort", sort), ("limit", str(limit))]
+        status, data = await self._request("GET", "/api/v1/tickets", params=params)
+        if status != 200:
+            raise DeskApiUnavailable(f"listing tickets answered {status}: {_error_code(data)}")
+        return [_ticket_from_json(item) for item in data["items"]]
+
+    async def cancel_ticket(self, number: str, *, reason: str) -> Ticket | None:
+        """Close an unfinished ticket for the customer, keeping the reason.
+
+        None when there is no such ticket of theirs; ``TicketConflict`` when it is
+        already resolved or closed.
+        """
+        status, data = await self._request(
+            "POST", f"/api/v1/tickets/{number}/cancel", json={"reason": reason}
+        )
+        return self._ticket_or_conflict(status, data, "cancelling a ticket")
+
+    async def add_message(self, number: str, *, body: str) -> Ticket | None:
+        """Append the customer's words to a ticket's thread.
+
+        None when there is no such ticket of theirs; ``TicketConflict`` when it is closed.
+        """
+        status, data = await self._request(
+            "POST",
+            f"/api/v1/tickets/{number}/messages",
+            json={"body": body, "author_type": "customer"},
+        )
+        return self._ticket_or_conflict(status, data, "adding to a ticket")
+
+    async def rate_ticket(self, number: str, *, score: int, comment: str | None = None) -> bool:
+        """Store the customer's 1-5 rating of a resolved ticket; False when there is no
+        such ticket of theirs, ``TicketConflict`` when not resolved or already rated."""
+        status, data = await self._request(
+            "POST", f"/api/v1/tickets/{number}/rating", json={"score": score, "comment": comment}
+        )
+        if status == 404:
+            return False
+        if status == 409:
+            raise TicketConflict(_error_code(data))
+        if status != 201:
+            raise DeskApiUnavailable(f"rating a ticket answered {status}: {_error_code(data)}")
+        return True
+
+    @staticmethod
+    def _ticket_or_conflict(status: int, data: Any, doing: str) -> Ticket | None:
+        if status == 404:
+            return None
+        if status == 409:
+            raise TicketConflict(_error_code(data))
+        if status not in (200, 201):
+            raise DeskApiUnavailable(f"{doing} answered {status}: {_error_code(data)}")
+        return _ticket_from_json(data)
+
     async def find_customer(self, *, channel: str, external_id: str) -> CustomerProfile | None:
         """The customer behind a channel identity, or None for someone new."""
         status, data = await self._request(
@@ -251,7 +319,7 @@ class DeskApiClient:
         path: str,
         *,
         json: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
+        params: dict[str, str] | list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """Send one request, retrying connection failures and gateway errors."""

@@ -1,4 +1,4 @@
-"""Recognise contacts and ticket numbers in what a customer typed."""
+"""Recognise contacts, ticket numbers, order numbers and ratings in what a customer typed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,27 @@ _EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[
 # ("139 1234 5678", "+86 138-0013-8000").
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?!\d)")
 _TICKET = re.compile(r"(?i)(?<![a-z0-9])sd[\s-]?(\d{6,9})(?!\d)")
+# The shop's orders are DD + 10 digits; marketplace orders plain runs of 12-20 digits.
+_ORDER = re.compile(r"(?i)(?<![a-z0-9])dd[\s-]?(\d{10})(?!\d)")
+_LONG_ORDER = re.compile(r"(?<![\d-])(\d{12,20})(?!\d)")
+# A rating in digits: "5", "4 stars", "3/5", "4分", "5星", "10/10".
+_RATING_DIGITS = re.compile(
+    r"(?i)(?<![\d.])(10|[1-5])\s*(?:(?:/|out of)\s*(5|10)|stars?|星|颗星|分)?(?![\d.])"
+)
+# Ratings in words, most specific first ("非常不满意" before "满意").
+_RATING_WORDS: tuple[tuple[str, int], ...] = (
+    ("非常不满意", 1), ("很不满意", 1), ("极差", 1), ("terrible", 1), ("very poor", 1),
+    ("very dissatisfied", 1), ("awful", 1), ("不满意", 2), ("差评", 2), ("太差", 1),
+    ("not satisfied", 2), ("dissatisfied", 2), ("poor", 2), ("一般", 3), ("还行", 3),
+    ("average", 3), ("so-so", 3), ("meh", 3), ("ok", 3), ("非常满意", 5), ("很满意", 5),
+    ("满分", 5), ("好评", 5), ("full marks", 5), ("top marks", 5), ("excellent", 5),
+    ("fantastic", 5), ("very satisfied", 5), ("very pleased", 5), ("满意", 4),
+    ("satisfied", 4), ("good", 4), ("happy", 4), ("pleased", 4),
+)
+_CHINESE_STARS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
+_CHINESE_RATING = re.compile(r"([一两二三四五])\s*(?:颗)?[星分]")
+_ENGLISH_STARS = re.compile(r"(?i)\b(one|two|three|four|five)\s+stars?\b")
+_ENGLISH_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
 def parse_contact(text: str) -> str | None:
@@ -31,3 +52,37 @@ def parse_ticket_number(text: str) -> str | None:
     """Return the ticket number in ``text`` in its canonical form ``SD-100001``, or None."""
     match = _TICKET.search(text)
     return f"SD-{match.group(1)}" if match else None
+
+
+def parse_order_number(text: str) -> str | None:
+    """Return the order number in ``text`` (``DD2026112001`` or 12-20 digits), or None."""
+    match = _ORDER.search(text)
+    if match:
+        return f"DD{match.group(1)}"
+    long_number = _LONG_ORDER.search(text)
+    return long_number.group(1) if long_number else None
+
+
+def parse_rating(text: str) -> int | None:
+    """Return the 1-5 rating a customer gave in ``text`` (digits, stars or words), or None.
+
+    Out of ten is halved and rounded up ("8/10" -> 4).
+    """
+    # Ticket and order numbers are digits too, but never a rating.
+    lowered = _LONG_ORDER.sub(" ", _ORDER.sub(" ", _TICKET.sub(" ", text))).lower()
+    english = _ENGLISH_STARS.search(lowered)
+    if english:
+        return _ENGLISH_NUMBERS[english.group(1)]
+    chinese = _CHINESE_RATING.search(lowered)
+    if chinese:
+        return _CHINESE_STARS[chinese.group(1)]
+    digits = _RATING_DIGITS.search(lowered)
+    if digits:
+        score, scale = int(digits.group(1)), digits.group(2)
+        if score == 10 or scale == "10":
+            score = min(5, max(1, -(-score // 2)))
+        return score if 1 <= score <= 5 else None
+    for word, score in _RATING_WORDS:
+        if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", lowered):
+            return score
+    return None

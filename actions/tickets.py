@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.dates import parse_date
 from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
-from actions.parsing import is_email, parse_contact, parse_ticket_number
+from actions.labels import detail_label
+from actions.parsing import is_email, parse_contact, parse_order_number, parse_ticket_number
 from actions.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,10 @@ _MAX_DESCRIPTION = 4000
 _TRANSCRIPT_TURNS = 20
 # Rasa's text for intents triggered from outside (POST /conversations/{id}/trigger_intent).
 EXTERNAL_PREFIX = "EXTERNAL: "
+# Categories whose tickets need the order number (asked by the ticket form).
+ORDER_CATEGORIES = frozenset({"after_sales", "billing"})
+# The order_number slot's value when the customer said they have none.
+NO_ORDER_NUMBER = "none"
 
 
 def conversation_channel(tracker: Tracker) -> str:
@@ -58,6 +65,31 @@ def caller_number(tracker: Tracker) -> str | None:
             number = (event.get("metadata") or {}).get("caller_number")
             return str(number) if number else None
     return None
+
+
+def local_today(settings: ActionSettings) -> date:
+    """Today's date where the desk is (what "yesterday" is relative to)."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def ticket_details(
+    *,
+    language: str,
+    today: date,
+    order_number: str | None = None,
+    product: str | None = None,
+    day: str | None = None,
+) -> str:
+    """Lines naming the order number, the product and the day (as an ISO date), or ''."""
+    lines: list[str] = []
+    if order_number and order_number != NO_ORDER_NUMBER:
+        lines.append(f"{detail_label('order_number', language)}: {order_number}")
+    if product:
+        lines.append(f"{detail_label('product', language)}: {product}")
+    found = parse_date(day, today=today) if day else None
+    if found:
+        lines.append(f"{detail_label('date', language)}: {found.isoformat()}")
+    return "\n".join(lines)
 
 
 def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
@@ -113,10 +145,14 @@ class ValidateTicketForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        """Skip the contact when the customer's profile already has one."""
+        """Skip the contact when the customer's profile already has one, and the order
+        number unless the problem is about an order or a bill."""
+        skipped = set()
         if tracker.get_slot("contact_on_file"):
-            return [slot for slot in domain_slots if slot != "contact"]
-        return domain_slots
+            skipped.add("contact")
+        if tracker.get_slot("category") not in ORDER_CATEGORIES:
+            skipped.add("order_number")
+        return [slot for slot in domain_slots if slot not in skipped]
 
     def validate_problem_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -126,6 +162,18 @@ class ValidateTicketForm(FormValidationAction):
         if not text:
             return {"problem_description": None}
         return {"problem_description": text[:_MAX_DESCRIPTION]}
+
+    def validate_order_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept DD + 10 digits or 12-20 digits; a "no" means the customer has none."""
+        number = parse_order_number(str(value or ""))
+        if number:
+            return {"order_number": number}
+        if (tracker.latest_message.get("intent") or {}).get("name") == "deny":
+            return {"order_number": NO_ORDER_NUMBER}
+        dispatcher.utter_message(response="utter_invalid_order_number")
+        return {"order_number": None}
 
     def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -148,13 +196,22 @@ class ActionCreateTicket(Action):
     ) -> list[EventType]:
         settings = ActionSettings.from_env()
         description = str(tracker.get_slot("problem_description") or "").strip()
+        language = conversation_language(tracker)
+        details = ticket_details(
+            language=language,
+            today=local_today(settings),
+            order_number=tracker.get_slot("order_number"),
+            product=tracker.get_slot("product"),
+            day=tracker.get_slot("incident_date"),
+        )
+        full_description = f"{description}\n\n{details}" if details else description
         contact = tracker.get_slot("contact")
         caller = caller_number(tracker)
         new_ticket = NewTicket(
             channel=conversation_channel(tracker),
             external_id=tracker.sender_id,
-            language=conversation_language(tracker),
-            description=description,
+            language=language,
+            description=full_description[:_MAX_DESCRIPTION],
             category=tracker.get_slot("category"),
             phone=contact if contact and not is_email(contact) else caller,
             email=contact if contact and is_email(contact) else None,
@@ -180,6 +237,9 @@ class ActionCreateTicket(Action):
             SlotSet("ticket_number", ticket.number),
             SlotSet("problem_description", None),
             SlotSet("category", None),
+            SlotSet("order_number", None),
+            SlotSet("product", None),
+            SlotSet("incident_date", None),
             SlotSet("contact_on_file", True),
         ]
 

@@ -319,6 +319,22 @@ class EscalationCreate(BaseModel):
     )
 
 
+class CancellationCreate(BaseModel):
+    """Why the customer (or staff for them) cancels an unfinished ticket."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reason": "the internet works again"},
+                {"reason": "重复提交的工单"},
+            ]
+        },
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class AssignmentCreate(BaseModel):
     """Who should work the ticket; ``force`` lets a supervisor go past the agent's capacity."""
 

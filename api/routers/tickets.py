@@ -18,6 +18,7 @@ from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import TicketFilter
 from ticketing.schemas import (
     AssignmentCreate,
+    CancellationCreate,
     EscalationCreate,
     HistoryEntry,
     MessageCreate,
@@ -315,6 +316,23 @@ def escalate_ticket(
     lifecycle.escalate(
         session, ticket=ticket, principal=principal, reason=payload.reason, source=source
     )
+    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+
+
+@router.post(
+    "/{number}/cancel",
+    response_model=TicketRead,
+    responses={
+        **{code: _ERRORS[code] for code in (401, 403, 404, 422)},
+        409: {"description": "Already resolved or closed (`not_cancellable`)"},
+    },
+)
+def cancel_ticket(
+    number: str, payload: CancellationCreate, session: SessionDep, principal: TicketWriter
+) -> TicketRead:
+    """Close an unfinished ticket at the customer's request; the reason joins the thread."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    lifecycle.cancel(session, ticket=ticket, principal=principal, reason=payload.reason)
     return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
 
 

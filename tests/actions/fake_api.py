@@ -22,7 +22,29 @@ class FakeDeskApi:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     by_idempotency_key: dict[str, str] = field(default_factory=dict)
+    # Ticket number -> conversation (channel, sender) of its customer. Tickets put in
+    # ``tickets`` by a test without an owner belong to every conversation.
+    owners: dict[str, tuple[str, str]] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ratings: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 100001
+
+    def add_ticket(
+        self, number: str, status: str = "new", *, owner: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Put a ticket of ``owner`` (default: the tests' rest conversation) in the fake."""
+        ticket = {
+            "number": number,
+            "status": status,
+            "priority": "normal",
+            "queue": "technical_support",
+            "category": "technical_support",
+            "first_response_due_at": None,
+            "updated_at": f"2026-11-2{len(self.tickets) % 10}T08:00:00Z",
+        }
+        self.tickets[number] = ticket
+        self.owners[number] = owner or ("rest", "customer-1")
+        return ticket
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._record_and_check])
@@ -30,7 +52,10 @@ class FakeDeskApi:
         app.router.add_get("/api/v1/tickets/{number}", self._get_ticket)
         app.router.add_get("/api/v1/customers/by-identity", self._find_customer)
         app.router.add_post("/api/v1/tickets/{number}/escalate", self._escalate)
+        app.router.add_get("/api/v1/tickets", self._list_tickets)
+        app.router.add_post("/api/v1/tickets/{number}/cancel", self._cancel)
         app.router.add_post("/api/v1/tickets/{number}/messages", self._post_message)
+        app.router.add_post("/api/v1/tickets/{number}/rating", self._rate)
         app.router.add_get("/api/v1/tickets/{number}/queue-position", self._queue_position)
         return app
 
@@ -45,6 +70,7 @@ class FakeDeskApi:
                 "method": request.method,
                 "path": request.path,
                 "query": dict(request.query),
+                "query_all": {key: request.query.getall(key) for key in request.query},
                 "headers": dict(request.headers),
                 "json": body,
             }
@@ -67,7 +93,17 @@ class FakeDeskApi:
         if named is not None and named != conversation:
             return web.json_response({"error": {"code": "not_your_conversation"}}, status=403)
         request["json"] = body
+        request["conversation"] = conversation
         return await handler(request)
+
+    def _visible(self, request: web.Request) -> dict[str, Any] | None:
+        """The ticket in the path, if the conversation's customer may see it (else 404)."""
+        number = request.match_info["number"].upper()
+        ticket = self.tickets.get(number)
+        owner = self.owners.get(number)
+        if ticket is None or (owner is not None and owner != request["conversation"]):
+            return None
+        return ticket
 
     async def _create_ticket(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
@@ -90,10 +126,11 @@ class FakeDeskApi:
         self.tickets[number] = ticket
         if key:
             self.by_idempotency_key[key] = number
+        self.owners[number] = request["conversation"]
         return web.json_response(ticket, status=201)
 
     async def _get_ticket(self, request: web.Request) -> web.Response:
-        ticket = self.tickets.get(request.match_info["number"].upper())
+        ticket = self._visible(request)
         if ticket is None:
             return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
         return web.json_response(ticket)
@@ -106,15 +143,6 @@ class FakeDeskApi:
             return web.json_response({"error": {"code": "invalid_transition"}}, status=409)
         ticket.update(status="escalated", priority="high")
         return web.json_response(ticket)
-
-    async def _post_message(self, request: web.Request) -> web.Response:
-        ticket = self.tickets.get(request.match_info["number"].upper())
-        if ticket is None:
-            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
-        if ticket["status"] == "closed":
-            return web.json_response({"error": {"code": "ticket_closed"}}, status=409)
-        ticket.setdefault("messages", []).append(request["json"])
-        return web.json_response(ticket, status=201)
 
     async def _queue_position(self, request: web.Request) -> web.Response:
         ticket = self.tickets.get(request.match_info["number"].upper())
@@ -139,3 +167,57 @@ class FakeDeskApi:
         if customer is None:
             return web.json_response({"error": {"code": "customer_not_found"}}, status=404)
         return web.json_response(customer)
+
+    async def _list_tickets(self, request: web.Request) -> web.Response:
+        statuses = set(request.query.getall("status", []))
+        mine = [
+            t
+            for number, t in self.tickets.items()
+            if self.owners.get(number, request["conversation"]) == request["conversation"]
+            and (not statuses or t["status"] in statuses)
+        ]
+        mine.sort(key=lambda t: str(t.get("updated_at") or ""), reverse=True)
+        limit = int(request.query.get("limit", "50"))
+        return web.json_response(
+            {"items": mine[:limit], "total": len(mine), "limit": limit, "offset": 0}
+        )
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        ticket = self._visible(request)
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        if ticket["status"] in ("resolved", "closed"):
+            return web.json_response({"error": {"code": "not_cancellable"}}, status=409)
+        ticket["status"] = "closed"
+        self.messages.setdefault(ticket["number"], []).append(
+            {"author_type": "system", "body": request["json"]["reason"]}
+        )
+        return web.json_response(ticket)
+
+    async def _post_message(self, request: web.Request) -> web.Response:
+        ticket = self._visible(request)
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        if ticket["status"] == "closed":
+            return web.json_response({"error": {"code": "ticket_closed"}}, status=409)
+        self.messages.setdefault(ticket["number"], []).append(request["json"])
+        if ticket["status"] == "pending":
+            ticket["status"] = "open"
+        return web.json_response(ticket, status=201)
+
+    async def _rate(self, request: web.Request) -> web.Response:
+        ticket = self._visible(request)
+        if ticket is None:
+            return web.json_response({"error": {"code": "ticket_not_found"}}, status=404)
+        body = request["json"]
+        if not isinstance(body.get("score"), int) or not 1 <= body["score"] <= 5:
+            return web.json_response({"error": {"code": "validation_failed"}}, status=422)
+        if ticket["status"] not in ("resolved", "closed"):
+            return web.json_response({"error": {"code": "not_resolved"}}, status=409)
+        if ticket["number"] in self.ratings:
+            return web.json_response({"error": {"code": "already_rated"}}, status=409)
+        self.ratings[ticket["number"]] = body
+        return web.json_response(
+            {"ticket": ticket["number"], "score": body["score"], "comment": body.get("comment")},
+            status=201,
+        )

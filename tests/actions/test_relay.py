@@ -85,7 +85,7 @@ class TestRelayToAgent:
         waiting_ticket(api, position=None, status="open")
         _events, dispatcher = run(with_api, ActionRelayToAgent(), tracker(text="thanks, trying"))
         assert dispatcher.messages == []
-        assert api.tickets[NUMBER]["messages"][0]["body"] == "thanks, trying"
+        assert api.messages[NUMBER][0]["body"] == "thanks, trying"
 
     def test_an_outage_keeps_the_message_and_says_so(self, api_down) -> None:
         events, dispatcher = run_action(ActionRelayToAgent(), tracker(text="hello?"))
@@ -97,7 +97,7 @@ class TestRelayToAgent:
         run(
             with_api, ActionRelayToAgent(), tracker({"pending_relay": ["one", "two"]}, text="three")
         )
-        assert [m["body"] for m in api.tickets[NUMBER]["messages"]] == ["one", "two", "three"]
+        assert [m["body"] for m in api.messages[NUMBER]] == ["one", "two", "three"]
 
     def test_a_closed_ticket_ends_the_handoff(self, api: FakeDeskApi, with_api) -> None:
         waiting_ticket(api, status="closed")

@@ -242,3 +242,81 @@ class TestVoiceCallers:
         chat = tracker({"problem_description": "router broken", "contact": "13800138000"})
         run_with_api(with_api, ActionCreateTicket(), chat)
         assert api.requests[-1]["json"]["customer"]["contact_verified"] is False
+
+
+class TestOrderNumberAndDetails:
+    def test_order_number_is_asked_only_for_orders_and_bills(self) -> None:
+        import asyncio
+
+        slots = ["problem_description", "order_number", "contact"]
+
+        def required(category: str | None) -> list[str]:
+            return asyncio.run(
+                ValidateTicketForm().required_slots(
+                    slots, CollectingDispatcher(), tracker({"category": category}), DOMAIN
+                )
+            )
+
+        assert required("after_sales") == slots
+        assert required("billing") == slots
+        assert required("technical_support") == ["problem_description", "contact"]
+        assert required(None) == ["problem_description", "contact"]
+
+    def test_order_number_forms(self) -> None:
+        form = ValidateTicketForm()
+        for said, stored in (
+            ("dd 2026112001", "DD2026112001"),
+            ("订单号是202611180045771", "202611180045771"),
+        ):
+            dispatcher = CollectingDispatcher()
+            assert form.validate_order_number(said, dispatcher, tracker(), DOMAIN) == {
+                "order_number": stored
+            }
+            assert dispatcher.messages == []
+
+    def test_a_no_means_there_is_none_and_gibberish_is_asked_again(self) -> None:
+        form = ValidateTicketForm()
+        no = tracker(text="没有")
+        no.latest_message["intent"] = {"name": "deny"}
+        assert form.validate_order_number("没有", CollectingDispatcher(), no, DOMAIN) == {
+            "order_number": "none"
+        }
+        dispatcher = CollectingDispatcher()
+        assert form.validate_order_number("12345", dispatcher, tracker(), DOMAIN) == {
+            "order_number": None
+        }
+        assert dispatcher.messages[0]["response"] == "utter_invalid_order_number"
+
+    def test_order_product_and_date_go_into_the_description(
+        self, api: FakeDeskApi, with_api, monkeypatch
+    ) -> None:
+        from datetime import date
+
+        import actions.tickets as tickets_module
+
+        monkeypatch.setattr(tickets_module, "local_today", lambda settings: date(2026, 11, 28))
+        tr = tracker(
+            {
+                "problem_description": "昨天收到的破壁机漏水",
+                "contact": "13800138000",
+                "category": "after_sales",
+                "order_number": "DD2026112045",
+                "product": "破壁机",
+                "incident_date": "昨天",
+                "language": "zh",
+            },
+            text="13800138000",
+        )
+        events, _ = run_with_api(with_api, ActionCreateTicket(), tr)
+        assert api.requests[0]["json"]["description"] == (
+            "昨天收到的破壁机漏水\n\n订单号: DD2026112045\n商品: 破壁机\n发生日期: 2026-11-27"
+        )
+        assert SlotSet("order_number", None) in events and SlotSet("product", None) in events
+
+    def test_none_is_not_an_order_number(self, api: FakeDeskApi, with_api) -> None:
+        tr = tracker(
+            {"problem_description": "refund missing", "contact": "a@b.com",
+             "order_number": "none", "category": "billing"}
+        )
+        run_with_api(with_api, ActionCreateTicket(), tr)
+        assert api.requests[0]["json"]["description"] == "refund missing"

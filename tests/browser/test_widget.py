@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -173,10 +175,12 @@ class TestWidgetOnTheDesk:
         expect(card).to_have_attribute("aria-label", f"工单 {number}, 状态: 待受理")
         row = desk.ticket_row(number)
         assert row is not None, f"{number} is not in the database"
+        # The customer's words, then the day they named ("昨天") as an ISO date.
+        yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date()
         assert (row.channel, row.language, row.description) == (
             "web",
             "zh",
-            "我的宽带从昨天开始就连不上了",
+            f"我的宽带从昨天开始就连不上了\n\n发生日期: {yesterday.isoformat()}",
         )
 
         # Rasa's conversation is the widget's session, and each message carries its id.

@@ -11,6 +11,8 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -47,6 +49,11 @@ def open_ticket(
     return numbers[0], asked, answered
 
 
+def _yesterday() -> str:
+    """Yesterday where the desk is (the action server's DESK_TIMEZONE default)."""
+    return (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date().isoformat()
+
+
 class TestRestConversation:
     def test_services_are_healthy(self, desk: Desk) -> None:
         health = httpx.get(f"{desk.api_url}/healthz", timeout=5).json()
@@ -60,7 +67,8 @@ class TestRestConversation:
         assert any("phone" in text or "e-mail" in text for text in asked), asked
         row = desk.ticket_row(number)
         assert row is not None, f"{number} is not in the database"
-        assert row.description == problem
+        # The customer's words, then the day they named as an ISO date.
+        assert row.description == f"{problem}\n\nDate: {_yesterday()}"
         # No English-speaking technical-support agent is online in the demo: it waits.
         assert (row.channel, row.language, row.status) == ("rest", "en", "new")
         assert row.queue == "technical_support"
@@ -76,12 +84,31 @@ class TestRestConversation:
         assert any("手机号" in text for text in asked), asked
         assert "工单" in " ".join(answered)
         row = desk.ticket_row(number)
-        assert row is not None and row.description == problem
+        assert row is not None and row.description == f"{problem}\n\n发生日期: {_yesterday()}"
         # 王芳 works technical support in Chinese and is online: it is assigned at once.
         assert (row.channel, row.language, row.status) == ("rest", "zh", "open")
 
         status = " ".join(desk.say(sender, f"{number} 现在什么进度"))
         assert number in status and "客服已经接手" in status
+
+    def test_a_customer_lists_then_cancels_their_ticket(self, desk: Desk) -> None:
+        sender = f"zh-{uuid.uuid4().hex[:8]}"
+        number, _asked, _answered = open_ticket(
+            desk, sender, "路由器一直闪红灯，上不了网", "13912345670"
+        )
+
+        listed = " ".join(desk.say(sender, "我的工单"))
+        assert number in listed, listed
+
+        asked = " ".join(desk.say(sender, f"帮我取消工单{number}，已经好了"))
+        assert number in asked and "确认" in asked, asked
+        assert desk.ticket_row(number).status != "closed"  # not before the yes
+        done = " ".join(desk.say(sender, "确认"))
+        assert number in done and "已取消" in done, done
+        assert desk.ticket_row(number).status == "closed"
+
+        again = " ".join(desk.say(sender, f"取消{number}"))
+        assert number in again and "不能再取消" in again, again
 
     def test_seeded_ticket_status_comes_from_the_database(self, desk: Desk) -> None:
         row = desk.ticket_row("SD-100001")

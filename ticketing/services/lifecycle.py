@@ -17,11 +17,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ticketing import events
-from ticketing.enums import EscalationSource, TicketStatus
+from ticketing.enums import AuthorType, EscalationSource, TicketStatus
 from ticketing.errors import Conflict, Forbidden
 from ticketing.events import DeskEvent
-from ticketing.models import Ticket, utcnow
+from ticketing.models import Ticket, TicketEvent, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
+from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.services import assignment, relay, sla
 from ticketing.services.queues import ensure_queue
@@ -61,6 +62,10 @@ _EVENT_FOR_STATUS = {
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class NotCancellable(Conflict):
+    code = "not_cancellable"
 
 
 def allowed_targets(status: TicketStatus, *, principal: Principal) -> frozenset[TicketStatus]:
@@ -203,3 +208,57 @@ def escalate(
             },
         ),
     )
+
+
+def cancel(
+    session: Session,
+    *,
+    ticket: Ticket,
+    principal: Principal,
+    reason: str,
+    now: datetime | None = None,
+) -> None:
+    """Close an unfinished ticket at the customer's request, keeping why.
+
+    The reason goes into the thread (a public system line the agents and the customer
+    see) and the history; a resolved or closed ticket is finished and answers 409
+    ``not_cancellable`` (a resolved one is closed by the desk, or rated).
+    """
+    if ticket.status not in ACTIVE_STATUSES:
+        raise NotCancellable(
+            f"{ticket.number} is {ticket.status}; only unfinished tickets can be cancelled",
+            details={"status": ticket.status.value},
+        )
+    moment = now or utcnow()
+    who = "the customer" if principal.is_bot else principal.name
+    tickets_repo.add_message(
+        session,
+        TicketMessage(
+            ticket_id=ticket.id,
+            author_type=AuthorType.SYSTEM,
+            author_name=principal.name,
+            body=f"Cancelled by {who}: {reason}",
+            public=True,
+            created_at=moment,
+        ),
+    )
+    tickets_repo.add_event(
+        session,
+        TicketEvent(
+            ticket_id=ticket.id,
+            actor=principal.name,
+            field="cancel_reason",
+            old_value=None,
+            new_value=reason,
+            created_at=moment,
+        ),
+    )
+    transition(
+        session,
+        ticket=ticket,
+        to=S.CLOSED,
+        principal=principal,
+        reason=f"cancelled: {reason}",
+        now=moment,
+    )
+    session.flush()

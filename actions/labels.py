@@ -1,0 +1,41 @@
+"""Words the actions assemble into replies (status names, intent names), per language.
+
+They live in ``actions/labels.yml``, read on first use, so that bilingual text stays
+data: the code only picks the customer's language.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+_FILE = Path(__file__).with_name("labels.yml")
+
+
+@cache
+def _labels() -> dict[str, dict[str, dict[str, str]]]:
+    with _FILE.open(encoding="utf-8") as handle:
+        data: dict[str, dict[str, dict[str, str]]] = yaml.safe_load(handle)
+    return data
+
+
+def status_label(status: str, language: str) -> str:
+    """A ticket status in the customer's language (the status itself if unknown)."""
+    names = _labels()["status"].get(status, {})
+    return names.get(language) or names.get("en") or status
+
+
+def intent_label(intent: str, language: str) -> str | None:
+    """What an intent means, for a button, in the customer's language; None if unlabelled."""
+    names = _labels()["intent"].get(intent)
+    if not names:
+        return None
+    return names.get(language) or names.get("en")
+
+
+def detail_label(detail: str, language: str) -> str:
+    """The name of a detail line (order number, product, date) in the ticket's language."""
+    names = _labels()["detail"][detail]
+    return names.get(language) or names["en"]
