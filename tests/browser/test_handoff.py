@@ -5,7 +5,8 @@ The whole desk runs (API with its relay, action server, Rasa on the trained mode
 The customer asks for a person in the widget; what they write next lands on the
 ticket (the agent sees it in the console) instead of being answered by the bot; the
 agent's reply, typed in the console, appears in the customer's widget; when the agent
-resolves the ticket, or hands the chat back, the bot takes the conversation again.
+resolves the ticket the bot takes the conversation again and asks for a rating, which
+lands in the database; an agent can also hand the chat back without resolving.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_console import HOLDER, log_in
+from tests.browser.test_console import HOLDER, db_value, log_in
 from tests.browser.test_widget import Widget, open_demo
 from tests.support_desk import Desk
 
@@ -116,11 +117,26 @@ def test_customer_and_agent_talk_until_the_ticket_is_resolved(
     agent.click("#resolve")
     expect(agent.locator("#detail-status")).to_have_text("已解决")
 
-    # The bot has the conversation again: the relay cleared the handoff.
-    wait_for(lambda: desk.tracker(widget.session_id())["slots"].get("handoff_ticket") is None)
+    # The bot has the conversation again and asks for a rating; the customer gives five stars.
+    expect(widget.bot_rows.last).to_contain_text(f"工单 {number} 已解决")
+    stars = customer.locator("#desk-widget .quick-reply")
+    expect(stars).to_have_count(5)
+    assert desk.tracker(widget.session_id())["slots"].get("handoff_ticket") is None
     assert "客户很着急" not in " ".join(widget.bot_texts())
-    answer = widget.say("谢谢")
-    assert answer and not any("排第" in text for text in answer), answer
+    screenshot(customer, "zh-rating-asked")
+    stars.first.click()
+    wait_for(
+        lambda: (
+            db_value(
+                desk,
+                "SELECT r.score FROM satisfaction_ratings r JOIN tickets t ON t.id = r.ticket_id"
+                " WHERE t.number = :n",
+                n=number,
+            )
+            == 5
+        )
+    )
+    expect(widget.bot_rows.last).not_to_contain_text("已解决")
     screenshot(customer, "zh-after-resolution")
 
 
