@@ -21,6 +21,8 @@ from actions.tickets import (
     conversation_channel,
     conversation_language,
     desk_client,
+    local_today,
+    ticket_details,
     transcript,
 )
 
@@ -92,6 +94,17 @@ class ActionRequestHuman(Action):
         if not description:
             # Nothing described yet: the agents get the customer's own last words.
             description = _last_customer_text(tracker).strip() or HUMAN_REASON
+        # What the ticket form gathered before the customer asked for a person travels too.
+        details = ticket_details(
+            language=conversation_language(tracker),
+            today=local_today(ActionSettings.from_env()),
+            order_number=tracker.get_slot("order_number"),
+            product=tracker.get_slot("product"),
+            day=tracker.get_slot("incident_date"),
+        )
+        key = description
+        if details:
+            description = f"{description}\n\n{details}"
         contact = tracker.get_slot("contact")
         caller = caller_number(tracker)
         new_ticket = NewTicket(
@@ -106,7 +119,7 @@ class ActionRequestHuman(Action):
             transcript=lines,
         )
         created = await client.create_ticket(
-            new_ticket, idempotency_key=_idempotency_key(tracker, description)
+            new_ticket, idempotency_key=_idempotency_key(tracker, key)
         )
         escalated = await client.escalate(created.number, reason=HUMAN_REASON)
         return escalated or created

@@ -70,6 +70,26 @@ class TestRequestHuman:
         assert message["due_time"] == "2026-11-23 16:00"  # 08:00Z in Asia/Shanghai
         assert SlotSet("ticket_number", "SD-100001") in events
 
+    def test_order_number_product_and_date_gathered_so_far_travel_with_the_ticket(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        run(
+            with_api,
+            ActionRequestHuman(),
+            tracker(
+                {
+                    "problem_description": "耳机没声音",
+                    "order_number": "DD2026112003",
+                    "product": "耳机",
+                    "incident_date": "2026-11-20",
+                }
+            ),
+        )
+        description = api.requests[0]["json"]["description"]
+        assert description.startswith("耳机没声音\n\n")
+        assert "DD2026112003" in description and "耳机" in description
+        assert "2026-11-20" in description
+
     def test_the_conversations_ticket_is_escalated_with_the_transcript(
         self, api: FakeDeskApi, with_api
     ) -> None:
