@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ import httpx
 
 from ticketing.db import Database
 from ticketing.models import RelayDelivery, Ticket, TicketMessage
+from ticketing.periodic import PeriodicWorker
 from ticketing.repositories import agents as agents_repo
 from ticketing.services import relay
 from ticketing.settings import Settings, get_settings
@@ -201,7 +201,7 @@ def run_once(database: Database, rasa: RasaConversations, client: httpx.Client) 
     return PassResult(delivered, retried, given_up)
 
 
-class RelayWorker(threading.Thread):
+class RelayWorker(PeriodicWorker):
     """A daemon thread that runs a pass every ``interval_seconds`` until stopped."""
 
     def __init__(
@@ -212,34 +212,28 @@ class RelayWorker(threading.Thread):
         interval_seconds: float,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(name="handoff-relay", daemon=True)
-        self._transport = transport
+        super().__init__("handoff-relay", interval_seconds=interval_seconds)
         self._database = database
         self._rasa = rasa
-        self._interval = interval_seconds
-        self._stopping = threading.Event()
+        self._transport = transport
+        self._client: httpx.Client | None = None
 
     @property
     def rasa(self) -> RasaConversations:
         """Where this relay delivers."""
         return self._rasa
 
-    def run(self) -> None:
-        """Deliver, then sleep; a failed pass is logged and retried on the next tick."""
-        with httpx.Client(transport=self._transport) as client:
-            while not self._stopping.is_set():
-                try:
-                    result = run_once(self._database, self._rasa, client)
-                    if result.delivered:
-                        logger.info("relayed %d deliveries", result.delivered)
-                except Exception:  # keep the relay alive through a database hiccup
-                    logger.exception("relay pass failed")
-                self._stopping.wait(self._interval)
+    def tick(self) -> None:
+        """One pass over the due deliveries."""
+        assert self._client is not None, "ticks run inside run()"
+        result = run_once(self._database, self._rasa, self._client)
+        if result.delivered:
+            logger.info("relayed %d deliveries", result.delivered)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it."""
-        self._stopping.set()
-        self.join(timeout)
+    def run(self) -> None:
+        """Pass after pass until stopped, with one HTTP client for all of them."""
+        with httpx.Client(transport=self._transport) as self._client:
+            super().run()
 
 
 def from_settings(database: Database, settings: Settings) -> RelayWorker | None:

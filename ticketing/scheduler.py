@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 
 from ticketing.db import Database
+from ticketing.periodic import PeriodicWorker
 from ticketing.services import sla
 from ticketing.settings import Settings, get_settings
 
@@ -24,32 +24,18 @@ def run_once(database: Database) -> sla.ScanResult:
         return sla.scan(session)
 
 
-class SlaScheduler(threading.Thread):
+class SlaScheduler(PeriodicWorker):
     """A daemon thread that scans on an interval until stopped."""
 
     def __init__(self, database: Database, *, interval_seconds: float) -> None:
-        super().__init__(name="sla-scheduler", daemon=True)
+        super().__init__("sla-scheduler", interval_seconds=interval_seconds)
         self._database = database
-        self._interval = interval_seconds
-        self._stopping = threading.Event()
 
-    def run(self) -> None:
-        """Scan, then sleep; a failed pass is logged and retried on the next tick."""
-        while not self._stopping.is_set():
-            try:
-                result = run_once(self._database)
-                if result.warnings or result.breaches:
-                    logger.info(
-                        "SLA scan: %d warnings, %d breaches", result.warnings, result.breaches
-                    )
-            except Exception:  # keep the scheduler alive through a database hiccup
-                logger.exception("SLA scan failed")
-            self._stopping.wait(self._interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it."""
-        self._stopping.set()
-        self.join(timeout)
+    def tick(self) -> None:
+        """One scan; warnings and breaches are logged."""
+        result = run_once(self._database)
+        if result.warnings or result.breaches:
+            logger.info("SLA scan: %d warnings, %d breaches", result.warnings, result.breaches)
 
 
 def main(argv: list[str] | None = None) -> int:

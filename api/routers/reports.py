@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
 from api.auth import SupervisorOnly
@@ -138,6 +138,19 @@ QueueQuery = Annotated[str | None, Query(max_length=64, description="A queue key
 ChannelQuery = Annotated[Channel | None, Query()]
 
 
+def report_scope(
+    start: FromQuery = None,
+    end: ToQuery = None,
+    queue: QueueQuery = None,
+    channel: ChannelQuery = None,
+) -> reports_service.ReportScope:
+    """The period, queue and channel a report covers, from its query parameters."""
+    return reports_service.scope_for(start=start, end=end, queue_key=queue, channel=channel)
+
+
+ScopeDep = Annotated[reports_service.ReportScope, Depends(report_scope)]
+
+
 def _risk(ticket: Ticket) -> RiskTicketRead:
     assert ticket.number is not None
     return RiskTicketRead(
@@ -193,13 +206,9 @@ def desk_now(session: SessionDep, _principal: SupervisorOnly) -> DeskNowRead:
 def trends(
     session: SessionDep,
     _principal: SupervisorOnly,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    queue: QueueQuery = None,
-    channel: ChannelQuery = None,
+    scope: ScopeDep,
 ) -> TrendsRead:
     """Tickets per hour by channel, response and resolution times, SLA, CSAT, containment."""
-    scope = reports_service.scope_for(start=start, end=end, queue_key=queue, channel=channel)
     result = reports_service.trends(session, scope=scope)
     return TrendsRead(
         start=scope.start,
@@ -234,13 +243,9 @@ def trends(
 def export_csv(
     session: SessionDep,
     _principal: SupervisorOnly,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    queue: QueueQuery = None,
-    channel: ChannelQuery = None,
+    scope: ScopeDep,
 ) -> Response:
     """The period's tickets as CSV (figures only: no names, contacts or message text)."""
-    scope = reports_service.scope_for(start=start, end=end, queue_key=queue, channel=channel)
     body = reports_service.export_csv(session, scope=scope)
     filename = f"tickets-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"
     return Response(

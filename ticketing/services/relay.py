@@ -167,19 +167,6 @@ def mark_failed_attempt(
     return False
 
 
-def backlog(session: Session) -> int:
-    """Deliveries not yet made (for health and the dashboard)."""
-    session.flush()
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(RelayDelivery)
-            .where(RelayDelivery.delivered_at.is_(None), RelayDelivery.failed_at.is_(None))
-        )
-        or 0
-    )
-
-
 @dataclass(frozen=True)
 class QueuePosition:
     """Where a ticket stands: its place among the waiting tickets of its queue, or the

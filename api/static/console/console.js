@@ -458,12 +458,6 @@ async function main() {
         openTicket(state.selected, { keepNotice: true });
       }
     },
-    (live) => {
-      const badge = $("live");
-      badge.dataset.state = live;
-      badge.textContent = t(live === "live" ? "live" : "reconnecting");
-      badge.dataset.i18n = live === "live" ? "live" : "reconnecting";
-    },
   );
   setInterval(() => tickClocks(), 1000);
 }

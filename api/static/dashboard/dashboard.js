@@ -309,12 +309,6 @@ async function main() {
       refreshNow();
       refreshTrends();
     },
-    (live) => {
-      const badge = $("live");
-      badge.dataset.state = live;
-      badge.textContent = t(live === "live" ? "live" : "reconnecting");
-      badge.dataset.i18n = live === "live" ? "live" : "reconnecting";
-    },
   );
   setInterval(() => tickClocks(), 1000);
 }

@@ -149,10 +149,20 @@ export function ensureLoggedIn() {
   });
 }
 
+// The #live badge in the page header: live, or reconnecting.
+export function showLiveState(live) {
+  const badge = document.getElementById("live");
+  const key = live === "live" ? "live" : "reconnecting";
+  badge.dataset.state = live;
+  badge.textContent = t(key);
+  badge.dataset.i18n = key;
+}
+
 // Live events: a stream ticket first (EventSource cannot send the Bearer token), then
 // an EventSource; when the stream ends or fails, a fresh ticket and resume after the
-// last event seen. onEvent gets the parsed event; onState "live" or "reconnecting".
-export function liveEvents(onEvent, onState = () => {}) {
+// last event seen. onEvent gets the parsed event; onState "live" or "reconnecting"
+// (by default shown on the page's #live badge).
+export function liveEvents(onEvent, onState = showLiveState) {
   let lastId = null;
   let source = null;
   let stopped = false;
