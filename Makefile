@@ -101,6 +101,7 @@ bench-api: $(VENV)/.installed
 # NLU measurements (.venv-bot). The held-out sets in nlu_data/heldout are never trained on.
 eval: $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout2 --model $(MODEL)
 
 tune-fallback: $(BOTVENV)/.installed
 	$(BOT_PY) scripts/eval_nlu.py tune

@@ -330,7 +330,7 @@ def heldout(args: argparse.Namespace) -> int:
     dump = ROOT / ".run" / "eval"
     dump.mkdir(parents=True, exist_ok=True)
     for r in results:
-        (dump / f"heldout-{r.language}.json").write_text(
+        (dump / f"{args.heldout.name}-{r.language}.json").write_text(
             json.dumps(
                 [{"example": e.__dict__, "parsed": p.__dict__} for e, p in zip(r.examples, r.parsed, strict=True)],
                 ensure_ascii=False,
@@ -340,7 +340,7 @@ def heldout(args: argparse.Namespace) -> int:
         )
     body = [
         f"Measured {stamp()} on {machine()}. Command: `make eval` "
-        f"(`scripts/eval_nlu.py heldout --model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}`), "
+        f"(`scripts/eval_nlu.py heldout --heldout {args.heldout.relative_to(ROOT) if args.heldout.is_relative_to(ROOT) else args.heldout} --model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}`), "
         f"model trained on `nlu_data/train` only with `config.yml` (FallbackClassifier threshold "
         f"{threshold}, ambiguity threshold {ambiguity}). Each held-out file is parsed on its own "
         f"through the whole pipeline, as `/model/parse` would; raw results in `.run/eval/`.",
@@ -365,13 +365,30 @@ def heldout(args: argparse.Namespace) -> int:
         "",
     ]
     body += [language_section(r, threshold) + "\n" for r in results]
-    write_section(args.benchmarks, "eval_nlu:heldout", "\n".join(body))
+    write_section(args.benchmarks, f"eval_nlu:{args.heldout.name}", "\n".join(body))
     print("\n".join(" | ".join(str(c) for c in row) for row in summary_rows))
     print(f"[eval] wrote {args.benchmarks}", file=sys.stderr)
     return 0
 
 
 # -- tune --------------------------------------------------------------------------
+
+
+def validation_accuracy(examples: list[Example], parsed: list[Parsed]) -> list[list[object]]:
+    """Per language: message count, top-intent accuracy, and FAQ topic accuracy."""
+    from bot.nlu.language import detect_language
+
+    groups: dict[str, list[tuple[Example, Parsed]]] = {}
+    for e, p in zip(examples, parsed, strict=True):
+        groups.setdefault(detect_language(e.text) or "?", []).append((e, p))
+    rows: list[list[object]] = []
+    for lang in sorted(groups):
+        pairs = groups[lang]
+        right = sum(1 for e, p in pairs if p.ranking and p.ranking[0][0] == e.intent)
+        faq = [(e, p) for e, p in pairs if e.response_key]
+        topic = sum(1 for e, p in faq if p.response_key == e.response_key)
+        rows.append([lang, len(pairs), pct(right / len(pairs)), pct(topic / max(len(faq), 1))])
+    return rows
 
 
 def tune(args: argparse.Namespace) -> int:
@@ -406,6 +423,9 @@ def tune(args: argparse.Namespace) -> int:
     agent = load_agent(model)
     examples = load_examples(work / "validation.yml")
     parsed = asyncio.run(parse_all(agent, [e.text for e in examples], "validation"))
+    accuracy_rows = validation_accuracy(examples, parsed)
+    for row in accuracy_rows:
+        print(f"[tune] validation {row[0]}: intent accuracy {row[2]}, FAQ retrieval {row[3]}", file=sys.stderr)
     candidates = [round(0.05 * i, 2) for i in range(0, 20)]
     by_language: dict[str, list[Scored]] = {"all": []}
     for e, p in zip(examples, parsed, strict=True):
@@ -463,6 +483,11 @@ def tune(args: argparse.Namespace) -> int:
             "ambiguity threshold) has the lowest mean cost on the validation messages; on a tie, "
             "config.yml's ambiguity threshold and the lowest threshold. Counting a wrong answer no worse than a fallback would turn the fallback "
             "off (the threshold 0.0 row handles the most and answers the most wrongly).",
+            "",
+            "The same validation messages, top intent before the fallback (how config.yml's "
+            "classifier settings were compared):",
+            "",
+            table(["language", "messages", "intent accuracy", "FAQ retrieval"], accuracy_rows),
             "",
             "Best threshold per ambiguity threshold: "
             + "; ".join(

@@ -1,0 +1,254 @@
+"""The desk's own NLU components: embedding features, the intent classifier's C, FAQ topics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.classifier import DeskIntentClassifier
+from bot.nlu.embeddings import EmbeddingTable, WordEmbeddingFeaturizer
+from bot.nlu.faq_selector import FaqTopicSelector
+from bot.nlu.tokenizer import BilingualJiebaTokenizer
+
+DICTIONARY = str(Path(__file__).resolve().parents[2] / "bot" / "nlu" / "jieba_dict")
+
+FAQ = {
+    "faq/warranty": [
+        "how long is the warranty",
+        "is the tv still under warranty",
+        "保修多久",
+        "质保期多长",
+    ],
+    "faq/refund_time": [
+        "when will i get my refund",
+        "how long does a refund take",
+        "退款多久到账",
+        "钱什么时候退回来",
+    ],
+    "faq/store_hours": [
+        "when does the shop open",
+        "store opening hours",
+        "门店几点开门",
+        "营业时间是几点",
+    ],
+}
+OTHER = {
+    "greet": ["hello", "hi there", "你好", "在吗"],
+    "thanks": ["thank you", "thanks a lot", "谢谢", "多谢了"],
+}
+
+
+def context(name: str) -> ExecutionContext:
+    return ExecutionContext({}, name)
+
+
+def tokenizer(tmp_path: Path) -> BilingualJiebaTokenizer:
+    config = {**BilingualJiebaTokenizer.get_default_config(), "dictionary_path": DICTIONARY}
+    return BilingualJiebaTokenizer.create(
+        config, LocalModelStorage(tmp_path), Resource("tok"), context("tok")
+    )
+
+
+def featurizer() -> WordEmbeddingFeaturizer:
+    config = WordEmbeddingFeaturizer.get_default_config()
+    return WordEmbeddingFeaturizer.create(config, None, Resource("emb"), context("emb"))  # type: ignore[arg-type]
+
+
+def message(text: str, intent: str | None = None) -> Message:
+    data: dict[str, str] = {TEXT: text}
+    if intent:
+        data["intent"] = intent.split("/")[0]
+        if "/" in intent:
+            data["intent_response_key"] = intent
+    return Message(data=data)
+
+
+def training_data(tmp_path: Path) -> TrainingData:
+    examples = [message(t, k) for k, texts in {**FAQ, **OTHER}.items() for t in texts]
+    data = TrainingData(
+        training_examples=examples,
+        responses={k.replace("faq/", "utter_faq/"): [{"text": f"answer about {k}"}] for k in FAQ},
+    )
+    tokenizer(tmp_path).process_training_data(data)
+    counts = CountVectorsFeaturizer.create(
+        {
+            **CountVectorsFeaturizer.get_default_config(),
+            "analyzer": "char_wb",
+            "min_ngram": 1,
+            "max_ngram": 3,
+        },
+        LocalModelStorage(tmp_path),
+        Resource("cv"),
+        context("cv"),
+    )
+    counts.train(data)
+    counts.process_training_data(data)
+    featurizer().process_training_data(data)
+    return data
+
+
+class TestEmbeddingTable:
+    def test_synonyms_are_closer_than_unrelated_words(self) -> None:
+        table = EmbeddingTable.named("l2_supercat_256")
+        warranty = table.embed_sentence("how long is the warranty")
+        guarantee = table.embed_sentence("is my laptop still under guarantee")
+        shipping = table.embed_sentence("how much does delivery cost")
+        assert float(warranty @ guarantee) > float(warranty @ shipping)
+
+    def test_sentence_vectors_are_unit_length_and_empty_text_is_zero(self) -> None:
+        table = EmbeddingTable.named("l2_supercat_256")
+        assert np.linalg.norm(table.embed_sentence("where is my parcel")) == pytest.approx(
+            1.0, abs=1e-5
+        )
+        assert not table.embed_sentence("").any()
+
+    def test_unknown_table_is_a_clear_error(self) -> None:
+        with pytest.raises(RuntimeError, match="missing"):
+            EmbeddingTable.named("no_such_table_64")
+
+
+class TestWordEmbeddingFeaturizer:
+    def test_one_sequence_row_per_token_and_one_sentence_row(self, tmp_path: Path) -> None:
+        msg = message("我的order还没到")
+        tokenizer(tmp_path).process([msg])
+        featurizer().process([msg])
+        sequence, sentence = msg.get_dense_features(TEXT)
+        assert sequence is not None and sentence is not None
+        assert sequence.features.shape == (len(msg.get(TOKENS_NAMES[TEXT])), 256)
+        assert sentence.features.shape == (1, 256)
+
+    def test_negative_scale_is_rejected(self) -> None:
+        with pytest.raises(ValueError, match="scale"):
+            WordEmbeddingFeaturizer.validate_config({"scale": -1})
+
+
+class TestDeskIntentClassifier:
+    def test_c_reaches_scikit_learn(self, tmp_path: Path) -> None:
+        config = {**DeskIntentClassifier.get_default_config(), "C": 25.0}
+        clf = DeskIntentClassifier.create(
+            config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
+        )
+        assert clf.clf.C == 25.0
+
+    def test_non_positive_c_is_rejected(self, tmp_path: Path) -> None:
+        config = {**DeskIntentClassifier.get_default_config(), "C": 0}
+        with pytest.raises(ValueError, match="C must be positive"):
+            DeskIntentClassifier.create(
+                config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
+            )
+
+
+class TestFaqTopicSelector:
+    def train(self, tmp_path: Path) -> tuple[FaqTopicSelector, LocalModelStorage, Resource]:
+        (tmp_path / "model").mkdir()
+        storage = LocalModelStorage(tmp_path / "model")
+        resource = Resource("faq")
+        config = {**FaqTopicSelector.get_default_config(), "C": 10.0, "ranking_length": 2}
+        selector = FaqTopicSelector.create(config, storage, resource, context("faq"))
+        selector.train(training_data(tmp_path))
+        return selector, storage, resource
+
+    def parse(self, selector: FaqTopicSelector, tmp_path: Path, text: str) -> dict:
+        msg = message(text)
+        tokenizer(tmp_path).process([msg])
+        data = training_data(tmp_path)  # refit featurizers identically: same vocabulary
+        counts = CountVectorsFeaturizer.create(
+            {
+                **CountVectorsFeaturizer.get_default_config(),
+                "analyzer": "char_wb",
+                "min_ngram": 1,
+                "max_ngram": 3,
+            },
+            LocalModelStorage(tmp_path),
+            Resource("cv"),
+            context("cv"),
+        )
+        counts.train(data)
+        counts.process([msg])
+        featurizer().process([msg])
+        selector.process([msg])
+        return msg.get("response_selector")
+
+    def test_fills_the_response_selector_property_like_rasa(self, tmp_path: Path) -> None:
+        selector, _, _ = self.train(tmp_path)
+        result = self.parse(selector, tmp_path, "保修期是多久")
+        assert result["all_retrieval_intents"] == ["faq"]
+        response = result["faq"]["response"]
+        assert response["intent_response_key"] == "faq/warranty"
+        assert response["utter_action"] == "utter_faq/warranty"
+        assert response["responses"] == [{"text": "answer about faq/warranty"}]
+        ranking = result["faq"]["ranking"]
+        assert len(ranking) == 2 and ranking[0]["confidence"] >= ranking[1]["confidence"]
+
+    def test_survives_persist_and_load(self, tmp_path: Path) -> None:
+        _, storage, resource = self.train(tmp_path)
+        loaded = FaqTopicSelector.load(
+            {**FaqTopicSelector.get_default_config(), "C": 10.0}, storage, resource, context("faq")
+        )
+        result = self.parse(loaded, tmp_path, "when will my refund arrive")
+        assert result["faq"]["response"]["intent_response_key"] == "faq/refund_time"
+
+    def test_needs_two_topics(self, tmp_path: Path) -> None:
+        storage = LocalModelStorage(tmp_path)
+        selector = FaqTopicSelector.create(
+            FaqTopicSelector.get_default_config(), storage, Resource("faq"), context("faq")
+        )
+        data = TrainingData(training_examples=[message("how long is the warranty", "faq/warranty")])
+        with pytest.raises(ValueError, match="at least two topics"):
+            selector.train(data)
+
+
+class TestWordBoundaries:
+    @pytest.mark.parametrize(
+        ("text", "word", "glued"),
+        [
+            ("i changed the delivery address", "dress", True),
+            ("shipping to the border town", "order", True),
+            ("my account is unlocked now", "locked", True),
+            ("i need a new dress", "dress", False),
+            ("two orders never came", "order", False),
+            ("i ordered a kettle", "order", False),
+            ("我的order还没到", "order", False),
+            ("the wifi keeps dropping", "wifi", False),
+        ],
+    )
+    def test_latin_matches_inside_other_words_are_dropped(
+        self, text: str, word: str, glued: bool
+    ) -> None:
+        from bot.nlu.entities import glued_to_a_word
+
+        start = text.index(word)
+        assert glued_to_a_word(text, start, start + len(word)) is glued
+
+    def test_chinese_and_number_matches_are_kept(self) -> None:
+        from bot.nlu.entities import glued_to_a_word
+
+        text = "订单DD2026112201退款"
+        assert not glued_to_a_word(text, text.index("退款"), len(text))
+        assert not glued_to_a_word("callSD123456", 4, 12)
+
+
+class TestEmbeddingLanguages:
+    def test_messages_in_other_languages_get_zero_vectors_of_the_same_shape(
+        self, tmp_path: Path
+    ) -> None:
+        config = {**WordEmbeddingFeaturizer.get_default_config(), "languages": ["en"]}
+        only_english = WordEmbeddingFeaturizer.create(config, None, Resource("emb"), context("emb"))  # type: ignore[arg-type]
+        english, chinese = message("where is my parcel"), message("我的包裹在哪里")
+        tokenizer(tmp_path).process([english, chinese])
+        only_english.process([english, chinese])
+        _, en_sentence = english.get_dense_features(TEXT)
+        _, zh_sentence = chinese.get_dense_features(TEXT)
+        assert en_sentence is not None and zh_sentence is not None
+        assert en_sentence.features.any() and not zh_sentence.features.any()
+        assert zh_sentence.features.shape == en_sentence.features.shape
