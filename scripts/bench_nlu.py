@@ -2,7 +2,7 @@
 
 Runs in .venv-bot. Reads the datasets read-only from ../shared/eval/data, converts them to
 Rasa NLU YAML under .run/bench/ (git-ignored; the data is never committed), trains the
-pipeline of config.yml on each training set (ResponseSelector dropped: the benchmarks
+pipeline of config.yml on each training set (FAQ selector dropped: the benchmarks
 have no retrieval intents; DIET's epochs may be reduced on the command line), parses the test
 sets in process, and writes accuracy, out-of-scope recall, training time and parse
 latency beside the published numbers to BENCHMARKS.md.
@@ -44,16 +44,18 @@ WORK = ROOT / ".run" / "bench"
 OOS = "oos"
 
 
-CLASSIFIERS = ("DIETClassifier", "LogisticRegressionClassifier")
+CLASSIFIERS = ("DIETClassifier", "LogisticRegressionClassifier", "bot.nlu.classifier.DeskIntentClassifier")
+# Answer selectors need retrieval intents, which the public benchmarks don't have.
+SELECTORS = ("ResponseSelector", "bot.nlu.faq_selector.FaqTopicSelector")
 
 
 def bench_config(config: Path, epochs: int | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """config.yml's NLU pipeline without the ResponseSelector; the intent classifier with
+    """config.yml's NLU pipeline without the FAQ answer selector; the intent classifier with
     ``overrides`` (and ``epochs``, when it is DIET)."""
     source = yaml.safe_load(config.read_text(encoding="utf-8"))
     pipeline = []
     for component in source["pipeline"]:
-        if component["name"] == "ResponseSelector":
+        if component["name"] in SELECTORS:
             continue
         component = copy.deepcopy(component)
         if component["name"] in CLASSIFIERS:
@@ -190,8 +192,9 @@ def render(results: dict[str, Any], args: argparse.Namespace, config: dict[str, 
         f"(`scripts/bench_nlu.py{f' --epochs {args.epochs}' if args.epochs else ''}{''.join(' --set ' + o for o in args.set)}`). Pipeline: the components of "
         f"`config.yml` in order (transcript normaliser, language detector, bilingual jieba "
         f"tokenizer, regex and lexical-syntactic features, word and char_wb 1-4 count vectors, "
+        f"WordLlama word vectors, "
         f"{classifier['name']}, regex entity extractor, synonyms, FallbackClassifier), minus the "
-        f"ResponseSelector (no retrieval intents here). {classifier['name']}: {settings or 'defaults'}"
+        f"FAQ answer selector (no retrieval intents here). {classifier['name']}: {settings or 'defaults'}"
         f"{' (differs from config.yml: ' + config['_changed'] + ')' if config['_changed'] else ' (as in config.yml)'}. "
         f"Parse latency: in-process `Agent.parse_message` over every test message, one at a time "
         f"(no HTTP), on the same shared cores.",
