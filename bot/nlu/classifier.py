@@ -9,13 +9,19 @@ of the training data (``make tune-fallback`` / BENCHMARKS.md), never on the held
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+
+logger = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -46,3 +52,26 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
             tol=self.config["tol"],
             random_state=self.config["random_state"],
         )
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit; a fit that stops at ``max_iter`` is reported once as information.
+
+        On the desk's data the intent fit stops at 1,000 iterations before lbfgs's tolerance
+        is met; on the validation split a fully converged fit (3,000 iterations) classified
+        exactly as well (BENCHMARKS.md), so the iteration cap is a deliberate time limit,
+        not a fault to warn about on every training run.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            resource = super().train(training_data)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            logger.info(
+                "%s stopped at max_iter=%s before tol=%s (a time limit, see BENCHMARKS.md)",
+                self.name,
+                self.config["max_iter"],
+                self.config["tol"],
+            )
+        for w in caught:
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return resource

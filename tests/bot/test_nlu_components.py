@@ -252,3 +252,21 @@ class TestEmbeddingLanguages:
         assert en_sentence is not None and zh_sentence is not None
         assert en_sentence.features.any() and not zh_sentence.features.any()
         assert zh_sentence.features.shape == en_sentence.features.shape
+
+
+class TestIterationCap:
+    def test_stopping_at_max_iter_is_logged_not_warned(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        import warnings
+
+        config = {**DeskIntentClassifier.get_default_config(), "C": 1000.0, "max_iter": 1}
+        clf = DeskIntentClassifier.create(
+            config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
+        )
+        data = training_data(tmp_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # any warning escaping train() fails the test
+            with caplog.at_level("INFO", logger="bot.nlu.classifier"):
+                clf.train(data)
+        assert "stopped at max_iter=1" in caplog.text
