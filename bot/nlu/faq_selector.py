@@ -71,17 +71,6 @@ class FaqTopicSelector(DeskIntentClassifier):
         self.all_retrieval_intents: list[str] = []
         self.trained = False
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> FaqTopicSelector:
-        """A new, untrained selector."""
-        return cls(config, execution_context.node_name, model_storage, resource)
-
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on the questions of the retrieval intent, labelled ``faq/<topic>``."""
         examples = [

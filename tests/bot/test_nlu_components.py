@@ -73,6 +73,18 @@ def message(text: str, intent: str | None = None) -> Message:
     return Message(data=data)
 
 
+def char_ngrams(tmp_path: Path) -> CountVectorsFeaturizer:
+    config = {
+        **CountVectorsFeaturizer.get_default_config(),
+        "analyzer": "char_wb",
+        "min_ngram": 1,
+        "max_ngram": 3,
+    }
+    return CountVectorsFeaturizer.create(
+        config, LocalModelStorage(tmp_path), Resource("cv"), context("cv")
+    )
+
+
 def training_data(tmp_path: Path) -> TrainingData:
     examples = [message(t, k) for k, texts in {**FAQ, **OTHER}.items() for t in texts]
     data = TrainingData(
@@ -80,17 +92,7 @@ def training_data(tmp_path: Path) -> TrainingData:
         responses={k.replace("faq/", "utter_faq/"): [{"text": f"answer about {k}"}] for k in FAQ},
     )
     tokenizer(tmp_path).process_training_data(data)
-    counts = CountVectorsFeaturizer.create(
-        {
-            **CountVectorsFeaturizer.get_default_config(),
-            "analyzer": "char_wb",
-            "min_ngram": 1,
-            "max_ngram": 3,
-        },
-        LocalModelStorage(tmp_path),
-        Resource("cv"),
-        context("cv"),
-    )
+    counts = char_ngrams(tmp_path)
     counts.train(data)
     counts.process_training_data(data)
     featurizer().process_training_data(data)
@@ -162,17 +164,7 @@ class TestFaqTopicSelector:
         msg = message(text)
         tokenizer(tmp_path).process([msg])
         data = training_data(tmp_path)  # refit featurizers identically: same vocabulary
-        counts = CountVectorsFeaturizer.create(
-            {
-                **CountVectorsFeaturizer.get_default_config(),
-                "analyzer": "char_wb",
-                "min_ngram": 1,
-                "max_ngram": 3,
-            },
-            LocalModelStorage(tmp_path),
-            Resource("cv"),
-            context("cv"),
-        )
+        counts = char_ngrams(tmp_path)
         counts.train(data)
         counts.process([msg])
         featurizer().process([msg])
