@@ -358,7 +358,7 @@ def heldout(args: argparse.Namespace) -> int:
         seen = {o.heldout for o in r.overlaps}
         fresh = [i for i, e in enumerate(r.examples) if e.text not in seen]
         fresh_right = sum(1 for i in fresh if top[i] == gold[i])
-        fresh_faq = [i for i in faq if i in set(fresh)]
+        fresh_faq = [i for i in faq if r.examples[i].text not in seen]
         fresh_ok = sum(1 for i in fresh_faq if r.parsed[i].response_key == r.examples[i].response_key)
         summary_rows.append(
             [r.language, len(r.examples), pct(rep.accuracy), f"{rep.macro_f1:.3f}",

@@ -69,7 +69,6 @@ class FaqTopicSelector(DeskIntentClassifier):
         self.retrieval_intent: str = self.config["retrieval_intent"]
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.all_retrieval_intents: list[str] = []
-        self.trained = False
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on the questions of the retrieval intent, labelled ``faq/<topic>``."""
@@ -88,7 +87,6 @@ class FaqTopicSelector(DeskIntentClassifier):
         prefix = f"utter_{self.retrieval_intent}/"
         self.responses = {k: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         self.all_retrieval_intents = sorted(training_data.retrieval_intents)
-        self.trained = True
         self.persist()
         return self._resource
 
@@ -124,12 +122,11 @@ class FaqTopicSelector(DeskIntentClassifier):
             return component
         component.responses = meta["responses"]
         component.all_retrieval_intents = meta["retrieval_intents"]
-        component.trained = True
         return component
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``response_selector[<retrieval_intent>]`` on every message."""
-        if not self.trained or not messages:
+        if not hasattr(self.clf, "classes_") or not messages:  # never fitted
             return messages
         probabilities = self.clf.predict_proba(self._create_X(messages))
         keys = list(self.clf.classes_)
