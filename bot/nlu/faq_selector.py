@@ -83,7 +83,7 @@ class FaqTopicSelector(DeskIntentClassifier):
                 f"{self.name}: the retrieval intent '{self.retrieval_intent}' needs questions "
                 f"for at least two topics, found {len(topics)}"
             )
-        self.clf.fit(self._create_X(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples])
+        self._fit(self._create_X(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples])
         prefix = f"utter_{self.retrieval_intent}/"
         self.responses = {k: v for k, v in training_data.responses.items() if k.startswith(prefix)}
         self.all_retrieval_intents = sorted(training_data.retrieval_intents)

@@ -149,6 +149,117 @@ class TestDeskIntentClassifier:
                 config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
             )
 
+    def test_log_l2_weighting_gives_unit_length_sparse_rows_and_keeps_dense(
+        self, tmp_path: Path
+    ) -> None:
+        data = training_data(tmp_path)
+        examples = data.intent_examples
+        config = {**DeskIntentClassifier.get_default_config(), "sparse_weighting": "log_l2"}
+        weighted = DeskIntentClassifier.create(
+            config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
+        )._create_X(examples)
+        raw = DeskIntentClassifier.create(
+            DeskIntentClassifier.get_default_config(),
+            LocalModelStorage(tmp_path),
+            Resource("clf"),
+            context("clf"),
+        )._create_X(examples)
+        assert weighted.shape == raw.shape
+        n_sparse = examples[0].get_sparse_features(TEXT)[1].features.shape[1]
+        sparse = weighted[:, :n_sparse].toarray()
+        assert np.allclose(np.linalg.norm(sparse, axis=1), 1.0)
+        # a long message no longer has larger sparse values than a short one
+        assert raw[:, :n_sparse].max() > 1 and sparse.max() <= 1
+        assert np.allclose(weighted[:, n_sparse:].toarray(), raw[:, n_sparse:].toarray())
+
+    def test_defaults_build_rasas_matrix_and_dense_weight_scales_the_dense_block(
+        self, tmp_path: Path
+    ) -> None:
+        from rasa.nlu.classifiers.logistic_regression_classifier import (
+            LogisticRegressionClassifier,
+        )
+
+        examples = training_data(tmp_path).intent_examples
+        storage = LocalModelStorage(tmp_path)
+        rasa = LogisticRegressionClassifier.create(
+            LogisticRegressionClassifier.get_default_config(), storage, Resource("r"), context("r")
+        )._create_X(examples)
+        ours = DeskIntentClassifier.create(
+            DeskIntentClassifier.get_default_config(), storage, Resource("o"), context("o")
+        )
+        assert np.allclose(ours._create_X(examples).toarray(), rasa.toarray())
+        halved = DeskIntentClassifier.create(
+            {**DeskIntentClassifier.get_default_config(), "dense_weight": 0.5},
+            storage,
+            Resource("h"),
+            context("h"),
+        )._create_X(examples)
+        n_sparse = examples[0].get_sparse_features(TEXT)[1].features.shape[1]
+        assert np.allclose(halved[:, n_sparse:].toarray(), 0.5 * rasa[:, n_sparse:].toarray())
+        assert np.allclose(halved[:, :n_sparse].toarray(), rasa[:, :n_sparse].toarray())
+
+    def test_two_views_average_their_probabilities_and_survive_persist_and_load(
+        self, tmp_path: Path
+    ) -> None:
+        data = training_data(tmp_path)
+        (tmp_path / "model").mkdir()
+        storage = LocalModelStorage(tmp_path / "model")
+        views = [
+            {"sparse_weighting": "counts", "dense_weight": 1.0, "C": 30.0},
+            {"sparse_weighting": "log_l2", "dense_weight": 0.5, "C": 300.0},
+        ]
+        config = {**DeskIntentClassifier.get_default_config(), "views": views}
+        both = DeskIntentClassifier.create(config, storage, Resource("both"), context("both"))
+        both.train(data)
+        singles = []
+        for i, view in enumerate(views):
+            single = DeskIntentClassifier.create(
+                {**DeskIntentClassifier.get_default_config(), **view},
+                storage,
+                Resource(f"single{i}"),
+                context(f"single{i}"),
+            )
+            single.train(data)
+            singles.append(single)
+        examples = data.intent_examples
+        expected = np.mean([s.clf.predict_proba(s._create_X(examples)) for s in singles], axis=0)
+        assert np.allclose(both.clf.predict_proba(both._create_X(examples)), expected)
+
+        loaded = DeskIntentClassifier.load(config, storage, Resource("both"), context("both"))
+        msg = message("is my laptop still under guarantee")
+        tokenizer(tmp_path).process([msg])
+        counts = char_ngrams(tmp_path)
+        counts.train(training_data(tmp_path))
+        counts.process([msg])
+        featurizer().process([msg])
+        loaded.process([msg])
+        assert msg.get("intent")["name"] == "faq"
+        assert list(loaded.clf.classes_) == list(both.clf.classes_)
+
+    @pytest.mark.parametrize(
+        "views, match",
+        [
+            ([{"C": 0}], "C must be positive"),
+            ([{"dense_weight": -1}], "dense_weight"),
+            ([{"sparse_weighting": "tfidf"}], "sparse_weighting"),
+            ([{"max_iter": 5}], "unknown view option"),
+            ({"C": 1}, "list of mappings"),
+        ],
+    )
+    def test_bad_views_are_rejected(self, tmp_path: Path, views: object, match: str) -> None:
+        config = {**DeskIntentClassifier.get_default_config(), "views": views}
+        with pytest.raises(ValueError, match=match):
+            DeskIntentClassifier.create(
+                config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
+            )
+
+    def test_unknown_weighting_is_rejected(self, tmp_path: Path) -> None:
+        config = {**DeskIntentClassifier.get_default_config(), "sparse_weighting": "tfidf"}
+        with pytest.raises(ValueError, match="sparse_weighting"):
+            DeskIntentClassifier.create(
+                config, LocalModelStorage(tmp_path), Resource("clf"), context("clf")
+            )
+
 
 class TestFaqTopicSelector:
     def train(self, tmp_path: Path) -> tuple[FaqTopicSelector, LocalModelStorage, Resource]:
