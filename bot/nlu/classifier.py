@@ -123,33 +123,14 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
         """One logistic regression, or one per view over its columns, probabilities averaged."""
         if len(self.views) == 1:
             return self._logistic_regression(self.views[0])
-        return VotingClassifier(
-            [
-                (
-                    f"view{i}",
-                    Pipeline(
-                        [
-                            (
-                                "columns",
-                                ColumnTransformer(
-                                    [
-                                        (
-                                            "view",
-                                            "passthrough",
-                                            list(range(i * view_width, (i + 1) * view_width)),
-                                        )
-                                    ],
-                                    sparse_threshold=1.0,
-                                ),
-                            ),
-                            ("lr", self._logistic_regression(view)),
-                        ]
-                    ),
-                )
-                for i, view in enumerate(self.views)
-            ],
-            voting="soft",
-        )
+        parts = []
+        for i, view in enumerate(self.views):
+            columns = list(range(i * view_width, (i + 1) * view_width))
+            take = ColumnTransformer([("view", "passthrough", columns)], sparse_threshold=1.0)
+            parts.append(
+                (f"view{i}", Pipeline([("columns", take), ("lr", self._logistic_regression(view))]))
+            )
+        return VotingClassifier(parts, voting="soft")
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         """Sentence features of every message, once per view side by side: the sparse block
