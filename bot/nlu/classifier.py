@@ -132,6 +132,46 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
             )
         return VotingClassifier(parts, voting="soft")
 
+    def _predict_proba(self, X: csr_matrix) -> np.ndarray:
+        """Class probabilities in the order of ``self.clf.classes_``.
+
+        For several views this is what the ``VotingClassifier`` computes, each view's
+        regression applied to its own contiguous columns directly: scikit-learn's
+        ``ColumnTransformer`` picks columns by a list of indices, which made every parse
+        about 25 ms slower.
+        """
+        if not isinstance(self.clf, VotingClassifier):
+            return self.clf.predict_proba(X)
+        width = X.shape[1] // len(self.clf.estimators_)
+        return np.mean(
+            [
+                pipeline[-1].predict_proba(X[:, i * width : (i + 1) * width])
+                for i, pipeline in enumerate(self.clf.estimators_)
+            ],
+            axis=0,
+        )
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """The most likely intent and the ranking, as Rasa's classifier sets them."""
+        if not messages or not hasattr(self.clf, "classes_"):  # never fitted
+            return messages
+        probabilities = self._predict_proba(self._create_X(messages))
+        intents = list(self.clf.classes_)
+        length = int(self.config["ranking_length"])
+        for message, row in zip(messages, probabilities, strict=True):
+            ranking = sorted(
+                (
+                    {"name": name, "confidence": float(p)}
+                    for name, p in zip(intents, row, strict=True)
+                ),
+                key=lambda e: -e["confidence"],
+            )
+            message.set("intent", ranking[0], add_to_output=True)
+            message.set(
+                "intent_ranking", ranking[:length] if length > 0 else ranking, add_to_output=True
+            )
+        return messages
+
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         """Sentence features of every message, once per view side by side: the sparse block
         weighted, then the dense one times ``dense_weight``. With one view of ``counts`` and

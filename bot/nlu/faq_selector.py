@@ -128,7 +128,7 @@ class FaqTopicSelector(DeskIntentClassifier):
         """Set ``response_selector[<retrieval_intent>]`` on every message."""
         if not hasattr(self.clf, "classes_") or not messages:  # never fitted
             return messages
-        probabilities = self.clf.predict_proba(self._create_X(messages))
+        probabilities = self._predict_proba(self._create_X(messages))
         keys = list(self.clf.classes_)
         length = int(self.config["ranking_length"])
         for message, row in zip(messages, probabilities, strict=True):

@@ -223,7 +223,10 @@ class TestDeskIntentClassifier:
             singles.append(single)
         examples = data.intent_examples
         expected = np.mean([s.clf.predict_proba(s._create_X(examples)) for s in singles], axis=0)
-        assert np.allclose(both.clf.predict_proba(both._create_X(examples)), expected)
+        X = both._create_X(examples)
+        assert np.allclose(both.clf.predict_proba(X), expected)
+        # the parse-time shortcut computes exactly what scikit-learn's soft voting does
+        assert np.allclose(both._predict_proba(X), expected)
 
         loaded = DeskIntentClassifier.load(config, storage, Resource("both"), context("both"))
         msg = message("is my laptop still under guarantee")
