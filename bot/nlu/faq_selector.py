@@ -126,7 +126,7 @@ class FaqTopicSelector(DeskIntentClassifier):
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``response_selector[<retrieval_intent>]`` on every message."""
-        if not hasattr(self.clf, "classes_") or not messages:  # never fitted
+        if not messages or not self._fitted():
             return messages
         probabilities = self._predict_proba(self._create_X(messages))
         keys = list(self.clf.classes_)

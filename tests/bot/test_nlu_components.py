@@ -223,10 +223,7 @@ class TestDeskIntentClassifier:
             singles.append(single)
         examples = data.intent_examples
         expected = np.mean([s.clf.predict_proba(s._create_X(examples)) for s in singles], axis=0)
-        X = both._create_X(examples)
-        assert np.allclose(both.clf.predict_proba(X), expected)
-        # the parse-time shortcut computes exactly what scikit-learn's soft voting does
-        assert np.allclose(both._predict_proba(X), expected)
+        assert np.allclose(both._predict_proba(both._create_X(examples)), expected)
 
         loaded = DeskIntentClassifier.load(config, storage, Resource("both"), context("both"))
         msg = message("is my laptop still under guarantee")
@@ -238,6 +235,29 @@ class TestDeskIntentClassifier:
         loaded.process([msg])
         assert msg.get("intent")["name"] == "faq"
         assert list(loaded.clf.classes_) == list(both.clf.classes_)
+        assert np.allclose(
+            loaded._predict_proba(loaded._create_X(examples)),
+            both._predict_proba(both._create_X(examples)),
+        )
+
+    def test_a_model_with_another_number_of_views_loads_untrained(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        (tmp_path / "model").mkdir()
+        storage = LocalModelStorage(tmp_path / "model")
+        one = DeskIntentClassifier.create(
+            DeskIntentClassifier.get_default_config(), storage, Resource("m"), context("m")
+        )
+        one.train(training_data(tmp_path))
+        two_views = {
+            **DeskIntentClassifier.get_default_config(),
+            "views": [{"sparse_weighting": "counts"}, {"sparse_weighting": "log_l2"}],
+        }
+        with caplog.at_level("WARNING", logger="bot.nlu.classifier"):
+            loaded = DeskIntentClassifier.load(two_views, storage, Resource("m"), context("m"))
+        assert "retrain" in caplog.text
+        msg = message("hello")
+        assert loaded.process([msg]) == [msg] and msg.get("intent") is None
 
     @pytest.mark.parametrize(
         "views, match",
