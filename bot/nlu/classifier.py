@@ -134,25 +134,29 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
             axis=0,
         )
 
+    def _rankings(self, messages: list[Message]) -> list[tuple[Message, list[tuple[str, float]]]]:
+        """Each message with every label and its probability, most likely first; nothing
+        when the classifier was never fitted."""
+        if not messages or not self._fitted():
+            return []
+        probabilities = self._predict_proba(self._create_X(messages))
+        labels = list(self.clf.classes_)
+        return [
+            (message, sorted(zip(labels, map(float, row), strict=True), key=lambda lp: -lp[1]))
+            for message, row in zip(messages, probabilities, strict=True)
+        ]
+
+    def _cut(self, ranking: list[Any]) -> list[Any]:
+        """The first ``ranking_length`` entries (all when it is 0)."""
+        length = int(self.config["ranking_length"])
+        return ranking[:length] if length > 0 else ranking
+
     def process(self, messages: list[Message]) -> list[Message]:
         """The most likely intent and the ranking, as Rasa's classifier sets them."""
-        if not messages or not self._fitted():
-            return messages
-        probabilities = self._predict_proba(self._create_X(messages))
-        intents = list(self.clf.classes_)
-        length = int(self.config["ranking_length"])
-        for message, row in zip(messages, probabilities, strict=True):
-            ranking = sorted(
-                (
-                    {"name": name, "confidence": float(p)}
-                    for name, p in zip(intents, row, strict=True)
-                ),
-                key=lambda e: -e["confidence"],
-            )
-            message.set("intent", ranking[0], add_to_output=True)
-            message.set(
-                "intent_ranking", ranking[:length] if length > 0 else ranking, add_to_output=True
-            )
+        for message, ranking in self._rankings(messages):
+            entries = [{"name": name, "confidence": p} for name, p in ranking]
+            message.set("intent", entries[0], add_to_output=True)
+            message.set("intent_ranking", self._cut(entries), add_to_output=True)
         return messages
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:

@@ -126,31 +126,25 @@ class FaqTopicSelector(DeskIntentClassifier):
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set ``response_selector[<retrieval_intent>]`` on every message."""
-        if not messages or not self._fitted():
-            return messages
-        probabilities = self._predict_proba(self._create_X(messages))
-        keys = list(self.clf.classes_)
-        length = int(self.config["ranking_length"])
-        for message, row in zip(messages, probabilities, strict=True):
-            order = sorted(range(len(keys)), key=lambda i: -row[i])
-            top = keys[order[0]]
+        for message, ranking in self._rankings(messages):
+            top, confidence = ranking[0]
             utter_action = util.intent_response_key_to_template_key(top)
-            ranking = [
+            ranked = [
                 {
-                    "id": zlib.crc32(keys[i].encode("utf-8")),
-                    PREDICTED_CONFIDENCE_KEY: float(row[i]),
-                    INTENT_RESPONSE_KEY: keys[i],
+                    "id": zlib.crc32(key.encode("utf-8")),
+                    PREDICTED_CONFIDENCE_KEY: p,
+                    INTENT_RESPONSE_KEY: key,
                 }
-                for i in (order[:length] if length > 0 else order)
+                for key, p in self._cut(ranking)
             ]
             prediction = {
                 RESPONSE_SELECTOR_PREDICTION_KEY: {
                     RESPONSE_SELECTOR_RESPONSES_KEY: self.responses.get(utter_action, []),
-                    PREDICTED_CONFIDENCE_KEY: float(row[order[0]]),
+                    PREDICTED_CONFIDENCE_KEY: confidence,
                     INTENT_RESPONSE_KEY: top,
                     RESPONSE_SELECTOR_UTTER_ACTION_KEY: utter_action,
                 },
-                RESPONSE_SELECTOR_RANKING_KEY: ranking,
+                RESPONSE_SELECTOR_RANKING_KEY: ranked,
             }
             properties = message.get(RESPONSE_SELECTOR_PROPERTY_NAME, {})
             properties[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = self.all_retrieval_intents
