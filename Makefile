@@ -98,10 +98,11 @@ test-e2e: install $(MODEL)
 bench-api: $(VENV)/.installed
 	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
 
-# NLU measurements (.venv-bot). The held-out sets in nlu_data/heldout are never trained on.
+# NLU measurements (.venv-bot). The held-out sets in nlu_data/heldout* are never trained on.
 eval: $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout2 --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout3 --model $(MODEL)
 
 tune-fallback: $(BOTVENV)/.installed
 	$(BOT_PY) scripts/eval_nlu.py tune
