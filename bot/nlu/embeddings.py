@@ -21,45 +21,21 @@ the vectors to English messages; character n-grams carry Chinese.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, FEATURIZER_CLASS_ALIAS, TOKENS_NAMES
-from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE
-from rasa.shared.nlu.training_data.features import Features
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.language import detect_language
+from bot.nlu.dense import PretrainedDenseFeaturizer, PretrainedModelMissing, package_dir
 
 logger = logging.getLogger(__name__)
 
 PACKAGE = "wordllama"
-
-
-class EmbeddingTableMissing(RuntimeError):
-    """The embedding package is not installed in the bot environment."""
-
-
-def _package_dir() -> Path:
-    # find_spec locates the package without running its __init__ (which needs NumPy 2).
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingTableMissing(
-            f"the '{PACKAGE}' package is not installed; run `make install` "
-            "(requirements/bot.lock lists it)"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 class EmbeddingTable:
@@ -79,13 +55,13 @@ class EmbeddingTable:
     @lru_cache(maxsize=4)
     def named(cls, name: str) -> EmbeddingTable:
         """Load a table shipped in the package, e.g. ``l2_supercat_256``; cached per process."""
-        base = _package_dir()
+        base = package_dir(PACKAGE)
         model = name.rsplit("_", 1)[0]
         tokenizer = base / "tokenizers" / f"{model}_tokenizer_config.json"
         weights = base / "weights" / f"{name}.safetensors"
         for path in (tokenizer, weights):
             if not path.is_file():
-                raise EmbeddingTableMissing(f"{path} is missing from the '{PACKAGE}' package")
+                raise PretrainedModelMissing(f"{path} is missing from the '{PACKAGE}' package")
         return cls(tokenizer, weights)
 
     def piece_ids(self, texts: list[str]) -> list[list[int]]:
@@ -112,13 +88,8 @@ class EmbeddingTable:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class WordEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+class WordEmbeddingFeaturizer(PretrainedDenseFeaturizer):
     """Adds pretrained word vectors as dense sequence and sentence features."""
-
-    @classmethod
-    def required_components(cls) -> list[type]:
-        """Needs tokens."""
-        return [Tokenizer]
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -127,37 +98,12 @@ class WordEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """``table``: the embedding file; ``scale``: multiplies every feature; ``languages``:
-        the message languages (``detect_language``) that get vectors, others get zeros."""
-        return {
-            **DenseFeaturizer.get_default_config(),
-            "table": "l2_supercat_256",
-            "scale": 1.0,
-            "languages": ["en", "zh"],
-        }
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        """``scale`` must be a non-negative number."""
-        if float(config.get("scale", 1.0)) < 0:
-            raise ValueError(f"{cls.__name__}: scale must not be negative")
+        """``table``: the embedding file; ``scale`` and ``languages`` as in ``dense.py``."""
+        return {**PretrainedDenseFeaturizer.get_default_config(), "table": "l2_supercat_256"}
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
-        super().__init__(name, config)
+        super().__init__(config, name)
         self._table = EmbeddingTable.named(self._config["table"])
-        self._scale = float(self._config["scale"])
-        self._languages = frozenset(self._config["languages"])
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> WordEmbeddingFeaturizer:
-        """Load the table (from the installed package, not the model archive)."""
-        return cls(config, execution_context.node_name)
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Add features to every featurizable attribute that has tokens."""
@@ -166,23 +112,15 @@ class WordEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 self._featurize(message, attribute)
         return messages
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Featurize the training examples in place."""
-        self.process(training_data.training_examples)
-        return training_data
-
     def _featurize(self, message: Message, attribute: str) -> None:
         tokens = message.get(TOKENS_NAMES[attribute])
         if not tokens:
             return
         words = [t.text for t in tokens]
         text = message.get(attribute) or " ".join(words)
-        if (detect_language(text) or "en") in self._languages:
-            sequence = self._table.embed_words(words) * self._scale
-            sentence = self._table.embed_sentence(text)[np.newaxis, :] * self._scale
-        else:  # same shape for every message, no signal
-            sequence = np.zeros((len(words), self._table.dim), dtype=np.float32)
-            sentence = np.zeros((1, self._table.dim), dtype=np.float32)
-        alias = self._config[FEATURIZER_CLASS_ALIAS]
-        message.add_features(Features(sequence, FEATURE_TYPE_SEQUENCE, attribute, alias))
-        message.add_features(Features(sentence, FEATURE_TYPE_SENTENCE, attribute, alias))
+        if self._wanted(text):
+            self._add(
+                message, attribute, self._table.embed_words(words), self._table.embed_sentence(text)
+            )
+        else:
+            self._add_zeros(message, attribute, len(words), self._table.dim)

@@ -18,9 +18,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.classifier import DeskIntentClassifier
 from bot.nlu.embeddings import EmbeddingTable, WordEmbeddingFeaturizer
 from bot.nlu.faq_selector import FaqTopicSelector
-from bot.nlu.tokenizer import BilingualJiebaTokenizer
-
-DICTIONARY = str(Path(__file__).resolve().parents[2] / "bot" / "nlu" / "jieba_dict")
+from tests.support_bot import tokenizer
 
 FAQ = {
     "faq/warranty": [
@@ -50,13 +48,6 @@ OTHER = {
 
 def context(name: str) -> ExecutionContext:
     return ExecutionContext({}, name)
-
-
-def tokenizer(tmp_path: Path) -> BilingualJiebaTokenizer:
-    config = {**BilingualJiebaTokenizer.get_default_config(), "dictionary_path": DICTIONARY}
-    return BilingualJiebaTokenizer.create(
-        config, LocalModelStorage(tmp_path), Resource("tok"), context("tok")
-    )
 
 
 def featurizer() -> WordEmbeddingFeaturizer:
@@ -128,10 +119,6 @@ class TestWordEmbeddingFeaturizer:
         assert sequence is not None and sentence is not None
         assert sequence.features.shape == (len(msg.get(TOKENS_NAMES[TEXT])), 256)
         assert sentence.features.shape == (1, 256)
-
-    def test_negative_scale_is_rejected(self) -> None:
-        with pytest.raises(ValueError, match="scale"):
-            WordEmbeddingFeaturizer.validate_config({"scale": -1})
 
 
 class TestDeskIntentClassifier:

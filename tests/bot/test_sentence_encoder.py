@@ -17,20 +17,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
-from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.sentence_encoder import SentenceEncoder, SentenceEncoderFeaturizer, token_vectors
-from bot.nlu.tokenizer import BilingualJiebaTokenizer
+from tests.support_bot import tokenized
 
 REFERENCE = json.loads(
     (Path(__file__).parent / "data" / "minilm_reference.json").read_text(encoding="utf-8")
 )
-DICTIONARY = str(Path(__file__).resolve().parents[2] / "bot" / "nlu" / "jieba_dict")
 
 
 def featurizer(**config: object) -> SentenceEncoderFeaturizer:
@@ -38,16 +35,6 @@ def featurizer(**config: object) -> SentenceEncoderFeaturizer:
     return SentenceEncoderFeaturizer.create(
         merged, None, Resource("enc"), ExecutionContext({}, "enc")  # type: ignore[arg-type]
     )
-
-
-def tokenized(tmp_path: Path, *texts: str) -> list[Message]:
-    config = {**BilingualJiebaTokenizer.get_default_config(), "dictionary_path": DICTIONARY}
-    tokenizer = BilingualJiebaTokenizer.create(
-        config, LocalModelStorage(tmp_path), Resource("tok"), ExecutionContext({}, "tok")
-    )
-    messages = [Message(data={TEXT: t}) for t in texts]
-    tokenizer.process(messages)
-    return messages
 
 
 class TestSentenceEncoder:
@@ -134,21 +121,3 @@ class TestSentenceEncoderFeaturizer:
             a, b = alone.get_dense_features(TEXT)[1], in_batch.get_dense_features(TEXT)[1]
             assert a is not None and b is not None
             assert np.abs(a.features - b.features).max() < 1e-5
-
-    @pytest.mark.parametrize(
-        ("config", "match"),
-        [({"scale": -1}, "scale"), ({"languages": ["fr"]}, "languages"),
-         ({"languages": "en"}, "languages")],
-    )
-    def test_bad_config_is_rejected(self, config: dict[str, object], match: str) -> None:
-        with pytest.raises(ValueError, match=match):
-            SentenceEncoderFeaturizer.validate_config(config)
-
-    def test_a_missing_model_package_says_how_to_install_it(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        import bot.nlu.sentence_encoder as module
-
-        monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)
-        with pytest.raises(module.SentenceEncoderMissing, match="make install"):
-            module._model_dir()

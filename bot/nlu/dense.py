@@ -1,0 +1,116 @@
+"""What the pretrained dense featurizers share: their settings and the language gate.
+
+``WordEmbeddingFeaturizer`` (word vectors) and ``SentenceEncoderFeaturizer`` (a sentence
+encoder) both load an English-centred model from an installed package, both multiply
+their features by ``scale`` so that the classifiers can weigh them against the counts,
+and both give vectors only to the message languages in ``languages``: other messages get
+zeros of the same width, so every message has the same features.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import FEATURIZER_CLASS_ALIAS
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.language import detect_language
+
+LANGUAGES = ("en", "zh")
+
+
+class PretrainedModelMissing(RuntimeError):
+    """A pretrained model's package, or a file of it, is not in the bot environment."""
+
+
+def package_dir(package: str) -> Path:
+    """Where an installed package's files are, found without importing its code (the
+    model packages' own code needs libraries the bot environment leaves out)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise PretrainedModelMissing(
+            f"the '{package.replace('_', '-')}' package is not installed; run `make install` "
+            "(requirements/bot.lock lists it)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class PretrainedDenseFeaturizer(DenseFeaturizer, GraphComponent):
+    """Base of the featurizers that read a pretrained model; not a component itself."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        """Needs tokens (for the sequence features)."""
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """``scale``: multiplies every feature; ``languages``: the message languages
+        (``detect_language``) that get vectors, others get zeros."""
+        return {**DenseFeaturizer.get_default_config(), "scale": 1.0, "languages": list(LANGUAGES)}
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """``scale`` must be a non-negative number; ``languages`` a list of codes."""
+        if float(config.get("scale", 1.0)) < 0:
+            raise ValueError(f"{cls.__name__}: scale must not be negative")
+        languages = config.get("languages", [])
+        if not isinstance(languages, list) or not all(lang in LANGUAGES for lang in languages):
+            raise ValueError(f"{cls.__name__}: languages must be a list of 'en' and 'zh'")
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        super().__init__(name, config)
+        self.validate_config(self._config)
+        self._scale = float(self._config["scale"])
+        self._languages = frozenset(self._config["languages"])
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> PretrainedDenseFeaturizer:
+        """Load the model (from the installed package, not the model archive)."""
+        return cls(config, execution_context.node_name)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurize the training examples in place."""
+        self.process(training_data.training_examples)
+        return training_data
+
+    def _wanted(self, text: str) -> bool:
+        """Whether a message in this text's language gets vectors (a bare number: English)."""
+        return (detect_language(text) or "en") in self._languages
+
+    def _add(
+        self, message: Message, attribute: str, sequence: np.ndarray, sentence: np.ndarray
+    ) -> None:
+        """Sequence (tokens x dim) and sentence (dim) features, times ``scale``."""
+        self._attach(message, attribute, sequence * self._scale, sentence * self._scale)
+
+    def _add_zeros(self, message: Message, attribute: str, tokens: int, dim: int) -> None:
+        """Zeros of the same shape for a message in a language without vectors."""
+        zeros = np.zeros((tokens, dim), dtype=np.float32)
+        self._attach(message, attribute, zeros, np.zeros(dim, dtype=np.float32))
+
+    def _attach(
+        self, message: Message, attribute: str, sequence: np.ndarray, sentence: np.ndarray
+    ) -> None:
+        alias = self._config[FEATURIZER_CLASS_ALIAS]
+        message.add_features(Features(sequence, FEATURE_TYPE_SEQUENCE, attribute, alias))
+        message.add_features(
+            Features(sentence[np.newaxis, :], FEATURE_TYPE_SENTENCE, attribute, alias)
+        )

