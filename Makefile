@@ -66,7 +66,7 @@ $(BOTVENV)/.installed: requirements/bot.lock
 
 # Retrained only when the config, domain, stories, NLU data or custom components change.
 $(MODEL): $(BOTVENV)/.installed $(TRAIN_INPUTS)
-	@echo "[make] training the Rasa model (a few minutes; progress below)"
+	@echo "[make] training the Rasa model (about 6-8 min; progress below)"
 	@mkdir -p models && date +%s > models/.train-started
 	$(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
 	@touch $@
