@@ -187,14 +187,14 @@ def render(results: dict[str, Any], args: argparse.Namespace, config: dict[str, 
     """The Markdown section for BENCHMARKS.md."""
     classifier = next(c for c in config["pipeline"] if c["name"] in CLASSIFIERS)
     settings = ", ".join(f"{k} {v}" for k, v in classifier.items() if k != "name")
+    components = ", ".join(c["name"].rsplit(".", 1)[-1] for c in config["pipeline"])
     lines = [
         f"Measured {started} on {machine()}. Command: `make bench-nlu` "
-        f"(`scripts/bench_nlu.py{f' --epochs {args.epochs}' if args.epochs else ''}{''.join(' --set ' + o for o in args.set)}`). Pipeline: the components of "
-        f"`config.yml` in order (transcript normaliser, language detector, bilingual jieba "
-        f"tokenizer, regex and lexical-syntactic features, word and char_wb 1-4 count vectors, "
-        f"WordLlama word vectors, "
-        f"{classifier['name']}, regex entity extractor, synonyms, FallbackClassifier), minus the "
-        f"FAQ answer selector (no retrieval intents here). {classifier['name']}: {settings or 'defaults'}"
+        f"(`scripts/bench_nlu.py{f' --only {args.only}' if args.only else ''}"
+        f"{f' --epochs {args.epochs}' if args.epochs else ''}"
+        f"{''.join(' --set ' + o for o in args.set)}`). Pipeline: the components of "
+        f"`config.yml` in order ({components}), minus the FAQ answer selector (no retrieval "
+        f"intents here). {classifier['name']}: {settings or 'defaults'}"
         f"{' (differs from config.yml: ' + config['_changed'] + ')' if config['_changed'] else ' (as in config.yml)'}. "
         f"Parse latency: in-process `Agent.parse_message` over every test message, one at a time "
         f"(no HTTP), on the same shared cores.",
