@@ -42,12 +42,6 @@ Pieces = tuple[np.ndarray, list[tuple[int, int]]]
 BATCH_SIZE = 64
 
 
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
-
-
 def _gelu(x: np.ndarray) -> np.ndarray:
     """BERT's exact GELU, x * Phi(x) (not the tanh approximation)."""
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
@@ -86,26 +80,27 @@ class SentenceEncoder:
         """The packaged all-MiniLM-L6-v2; loaded once per process."""
         return cls(package_dir(PACKAGE) / "model")
 
-    def _param(self, name: str) -> np.ndarray:
-        return self._w[name]
-
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
         rows = x.reshape(-1, x.shape[-1]) @ self._dense[name]
-        rows += self._param(f"{name}.bias")
+        rows += self._w[f"{name}.bias"]
         return rows.reshape(*x.shape[:-1], rows.shape[-1])
+
+    def _layer_norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(axis=-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        normed = (x - mean) / np.sqrt(var + self._eps)
+        return normed * self._w[f"{name}.weight"] + self._w[f"{name}.bias"]
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Hidden states of the last layer, shape (batch, length, dim)."""
         batch, length = ids.shape
-        p = self._param
+        w = self._w
         x = (
-            p("embeddings.word_embeddings.weight")[ids]
-            + p("embeddings.position_embeddings.weight")[np.arange(length)][np.newaxis]
-            + p("embeddings.token_type_embeddings.weight")[0]
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][np.arange(length)][np.newaxis]
+            + w["embeddings.token_type_embeddings.weight"][0]
         )
-        x = _layer_norm(
-            x, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"), self._eps
-        )
+        x = self._layer_norm(x, "embeddings.LayerNorm")
         head_dim = self.dim // self._heads
         # Padding gets a large negative score so that softmax gives it no weight.
         bias = np.where(mask[:, np.newaxis, np.newaxis, :] > 0, 0.0, -1e9).astype(np.float32)
@@ -124,20 +119,10 @@ class SentenceEncoder:
             weights /= weights.sum(axis=-1, keepdims=True)
             context = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.dim)
             attended = self._linear(context, f"{prefix}.attention.output.dense")
-            x = _layer_norm(
-                x + attended,
-                p(f"{prefix}.attention.output.LayerNorm.weight"),
-                p(f"{prefix}.attention.output.LayerNorm.bias"),
-                self._eps,
-            )
+            x = self._layer_norm(x + attended, f"{prefix}.attention.output.LayerNorm")
             inner = _gelu(self._linear(x, f"{prefix}.intermediate.dense"))
             out = self._linear(inner, f"{prefix}.output.dense")
-            x = _layer_norm(
-                x + out,
-                p(f"{prefix}.output.LayerNorm.weight"),
-                p(f"{prefix}.output.LayerNorm.bias"),
-                self._eps,
-            )
+            x = self._layer_norm(x + out, f"{prefix}.output.LayerNorm")
         return x
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, list[Pieces]]:
