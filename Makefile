@@ -28,7 +28,7 @@ TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/tra
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
-	bench-api fuzz-api test-browser chromium vendor eval tune-fallback bench-nlu
+	bench-api fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -39,6 +39,7 @@ help:
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
 	@echo "make eval       NLU on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
+	@echo "make simulate   simulated customers through the REST channel of a desk it starts -> BENCHMARKS.md"
 	@echo "make tune-fallback  fallback threshold on a validation split of the training data"
 	@echo "make bench-nlu  the NLU pipeline on BANKING77 and CLINC150 (about 15 min) -> BENCHMARKS.md"
 	@echo "make vendor  copy the socket.io client and Apache ECharts from the npm registry again"
@@ -103,6 +104,14 @@ eval: $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout2 --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout3 --model $(MODEL)
+	$(MAKE) simulate
+
+# Simulated customers (scripts/customers/) through the REST channel. By default it starts
+# its own desk on spare ports (a fresh database in .run/simulate); against a desk that is
+# already running: make simulate SIM_ARGS="--run-dir .run --api-port 8000 --rasa-port 5005"
+SIM_ARGS ?= --start-desk --run-dir $(RUN_DIR)/simulate --api-port 18300 --rasa-port 15305 --actions-port 15355
+simulate: install $(MODEL)
+	$(BOT_PY) scripts/simulate_customers.py $(SIM_ARGS) --write
 
 tune-fallback: $(BOTVENV)/.installed
 	$(BOT_PY) scripts/eval_nlu.py tune
