@@ -260,6 +260,11 @@ def fact_given(fact: str, value: str, said: str) -> bool:
     return value.lower() in said.lower()
 
 
+# A score already in what the customer said ("5 stars", "三顆星", "2 out of 5", "好评").
+_SCORE_GIVEN = re.compile(
+    r"(?i)\b[1-5]\s*(?:stars?|/\s*5|out of 5)|[一二两三四五1-5]\s*[颗顆]?\s*星|好评|差评"
+)
+
 # Which fact answers which question.
 _FACTS_FOR_KIND = {
     "contact": ("phone", "email"),
@@ -445,13 +450,17 @@ class Outcome:
     turns_to_ticket: int | None = None
     asked: dict[str, int] = field(default_factory=dict)
     asked_given: list[str] = field(default_factory=list)
+    # The most times one bot message came back word for word (an FAQ loop is one).
+    same_reply: int = 0
     queue: str | None = None
     wrong_queue: bool = False
     transcript: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def repeated(self) -> bool:
-        return any(count >= REPEAT_LIMIT for count in self.asked.values())
+        return self.same_reply >= REPEAT_LIMIT or any(
+            count >= REPEAT_LIMIT for count in self.asked.values()
+        )
 
 
 def _pick_button(buttons: list[dict[str, Any]], want_yes: bool) -> dict[str, Any] | None:
@@ -493,6 +502,7 @@ class Conversation:
         self.detoured: set[str] = set()
         self.new_tickets_seen: list[str] = []
         self.bot_after_last_switch: list[str] = []
+        self.replies_seen: Counter[str] = Counter()
 
     # -- setup and placeholders
 
@@ -532,6 +542,7 @@ class Conversation:
                 titles = " / ".join(str(b.get("title")) for b in reply["buttons"])
                 text = f"{text} [{titles}]"
             self.outcome.transcript.append(("bot", text))
+            self.replies_seen[TICKET.sub("SD-#", text)] += 1
             self.bot_after_last_switch.append(str(reply.get("text") or ""))
         return replies
 
@@ -560,6 +571,8 @@ class Conversation:
             if answer is not None:
                 self.answered[kind] += 1
                 return answer
+        if kind == "rating":
+            return self._rate(buttons)
         if kind in YES_NO_KINDS:
             self.asked[kind] += 1
             want_yes = _yes_no(self.scenario, kind)
@@ -604,6 +617,19 @@ class Conversation:
                 return button
         return None
 
+    def _rate(self, buttons: list[dict[str, Any]]) -> str | None:
+        """Asked for a score: the one the customer has in mind (clicked on the web)."""
+        if self.asked["rating"] == 0 and _SCORE_GIVEN.search(self.said):
+            self.outcome.asked_given.append("rating")
+        self.asked["rating"] += 1
+        wanted = self.scenario.expect.get("rated")
+        score = str(wanted) if str(wanted).isdigit() else "4"
+        if buttons and self.persona.style == "web":
+            for button in buttons:
+                if f'"{score}"' in str(button.get("payload")):
+                    return str(button["payload"])
+        return f"{score} stars" if self.persona.language == "en" else f"{score}星"
+
     def _note_question(self, kind: str) -> None:
         if self.asked[kind] == 0:
             for fact in _FACTS_FOR_KIND.get(kind, ()):
@@ -633,6 +659,7 @@ class Conversation:
                 restated += 1
                 message = self.scenario.says[-1]
         self.outcome.asked = {k: v for k, v in self.asked.items() if v}
+        self.outcome.same_reply = max(self.replies_seen.values(), default=0)
         self.judge()
         return self.outcome
 
@@ -721,9 +748,11 @@ class Conversation:
             ]
             if wrong:
                 failures.append(f"replied in the wrong language: {wrong[0][:40]!r}")
-        if self.outcome.repeated:
-            looped = [k for k, v in self.asked.items() if v >= REPEAT_LIMIT]
+        looped = [k for k, v in self.asked.items() if v >= REPEAT_LIMIT]
+        if looped:
             failures.append(f"asked {', '.join(looped)} {REPEAT_LIMIT}+ times")
+        if self.outcome.same_reply >= REPEAT_LIMIT:
+            failures.append(f"the same reply {self.outcome.same_reply} times")
         if self.outcome.asked_given:
             failures.append(f"asked for {', '.join(self.outcome.asked_given)} already given")
         self.outcome.success = not failures

@@ -111,3 +111,9 @@ class TestSummary:
         )
         row = summarise([looped, right, wrong])[0]
         assert row == ["report", "1/3", "0/1", "1/2", "3.0", 1, 0, "1/2"]
+
+    def test_the_same_reply_three_times_is_a_loop(self) -> None:
+        faq_loop = Outcome("d", "faq_or_problem", "zh/simplified", "web", same_reply=3)
+        twice = Outcome("e", "faq_or_problem", "en/latin", "web", same_reply=2, success=True)
+        assert faq_loop.repeated and not twice.repeated
+        assert summarise([faq_loop, twice])[0][5] == 1
