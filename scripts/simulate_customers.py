@@ -4,6 +4,10 @@
         --api-port 18200 --rasa-port 15205            # against a running desk
     .venv-bot/bin/python scripts/simulate_customers.py --start-desk ...   # starts one
 
+Measure on a fresh desk (``--start-desk`` starts one on an empty database): a desk that
+already met these personas keeps their phone numbers with the first customer who gave
+them, so the contact checks only hold on the first run against it.
+
 Personas (``scripts/customers/personas.yml``) know their facts and answer whatever the
 bot asks from them; scenarios (``scripts/customers/scenarios.yml``) say what each one
 wants, per flow. After each conversation the runner reads the tickets through the API
@@ -854,7 +858,15 @@ def report(outcomes: Sequence[Outcome]) -> str:
 
 @contextmanager
 def started_desk(run_dir: Path, api_port: int, rasa_port: int, actions_port: int) -> Iterator[None]:
-    """Start scripts/desk.py (service environment) and stop it with Ctrl-C afterwards."""
+    """Start scripts/desk.py (service environment) on a fresh database and conversation
+    store, and stop it with Ctrl-C afterwards.
+
+    Fresh, because the desk never links a typed-in phone or e-mail to a second customer:
+    on a database that already saw a persona's number, the check that the contact
+    reached the ticket would fail for reasons that are not the bot's.
+    """
+    for stale in ("desk.db", "conversations.db"):
+        (run_dir / stale).unlink(missing_ok=True)
     command = [
         str(ROOT / ".venv" / "bin" / "python"),
         str(ROOT / "scripts" / "desk.py"),
