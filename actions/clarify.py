@@ -23,6 +23,7 @@ _FORM_SLOTS = (
     "incident_date",
     "category",
     "ticket_info",
+    "faq_outcome",
     "requested_slot",
 )
 

@@ -80,6 +80,8 @@ class NewTicket:
     # True when the channel proved the phone (a voice caller's number from the carrier).
     contact_verified: bool = False
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    # The name the customer introduced themselves with, if they did.
+    display_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``POST /api/v1/tickets``."""
@@ -91,6 +93,7 @@ class NewTicket:
                 "phone": self.phone,
                 "email": self.email,
                 "contact_verified": self.contact_verified,
+                **({"display_name": self.display_name} if self.display_name else {}),
             },
             "description": self.description,
             "category": self.category,

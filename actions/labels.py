@@ -6,8 +6,10 @@ data: the code only picks the customer's language.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -39,3 +41,13 @@ def detail_label(detail: str, language: str) -> str:
     """The name of a detail line (order number, product, date) in the ticket's language."""
     names = _labels()["detail"][detail]
     return names.get(language) or names["en"]
+
+
+class _Numbered(Protocol):
+    number: str
+    status: str
+
+
+def ticket_lines(tickets: Iterable[_Numbered], language: str) -> str:
+    """One line per ticket, its number and status in the customer's language."""
+    return "\n".join(f"• {t.number}: {status_label(t.status, language)}" for t in tickets)

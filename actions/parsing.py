@@ -9,9 +9,12 @@ _EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[
 # ("139 1234 5678", "+86 138-0013-8000").
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?!\d)")
 _TICKET = re.compile(r"(?i)(?<![a-z0-9])sd[\s-]?(\d{6,9})(?!\d)")
-# The shop's orders are DD + 10 digits; marketplace orders plain runs of 12-20 digits.
-_ORDER = re.compile(r"(?i)(?<![a-z0-9])dd[\s-]?(\d{10})(?!\d)")
-_LONG_ORDER = re.compile(r"(?<![\d-])(\d{12,20})(?!\d)")
+# The shop's own orders are DD + 10 digits, and DD + up to 14 where a day's sequence
+# number outgrew four digits; marketplace orders are runs of 12-20 digits, sometimes in
+# dash-separated groups as the marketplace prints them (Amazon: 112-4837261-5573920).
+_ORDER = re.compile(r"(?i)(?<![a-z0-9])dd[\s-]?(\d{10,14})(?!\d)")
+_LONG_ORDER = re.compile(r"(?<![\d+-])(\d{12,20})(?!\d)")
+_GROUPED_ORDER = re.compile(r"(?<![\d+-])(\d{3,8}(?:-\d{3,8}){1,3})(?![\d-])")
 # A rating in digits: "5", "4 stars", "3/5", "4分", "5星", "10/10".
 _RATING_DIGITS = re.compile(
     r"(?i)(?<![\d.])(10|[1-5])\s*(?:(?:/|out of)\s*(5|10)|stars?|星|颗星|分)?(?![\d.])"
@@ -27,9 +30,32 @@ _RATING_WORDS: tuple[tuple[str, int], ...] = (
     ("satisfied", 4), ("good", 4), ("happy", 4), ("pleased", 4),
 )
 _CHINESE_STARS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
-_CHINESE_RATING = re.compile(r"([一两二三四五])\s*(?:颗)?[星分]")
+_CHINESE_RATING = re.compile(r"([一两二三四五])\s*(?:[颗顆])?[星分]")
 _ENGLISH_STARS = re.compile(r"(?i)\b(one|two|three|four|five)\s+stars?\b")
 _ENGLISH_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+# A name the customer gives for themselves: "我叫赵磊", "my name is Grace Lee", "Grace Lee
+# here", "this is Tom". Only these explicit forms ("我是在你们店买的" is no name).
+_NAME_ZH = re.compile(
+    r"(?:我叫|我的名字[是叫]|姓名[:：\s]*)([\u4e00-\u9fff]{2,4}?)"
+    r"(?=[，,。.\s、；;！!]|手机|電話|电话|$)"
+)
+_NAME_EN = re.compile(
+    r"(?:\bmy name is|\bthis is|\bname:)\s+([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"
+    r"|^(?:[Hh]i|[Hh]ello|[Hh]ey)?[,\s]*([A-Z][a-z]+ [A-Z][a-z]+) here\b"
+)
+
+
+def parse_name(text: str) -> str | None:
+    """The name the customer introduces themselves with in ``text``, or None."""
+    zh = _NAME_ZH.search(text)
+    if zh:
+        return zh.group(1)
+    en = _NAME_EN.search(text.strip())
+    if en:
+        return en.group(1) or en.group(2)
+    return None
 
 
 def parse_contact(text: str) -> str | None:
@@ -41,6 +67,18 @@ def parse_contact(text: str) -> str | None:
     if mobile:
         return re.sub(r"\D", "", mobile.group(1))
     return None
+
+
+def parse_phone(text: str) -> str | None:
+    """The 11-digit mainland mobile number in ``text``, or None."""
+    mobile = _MOBILE.search(text)
+    return re.sub(r"\D", "", mobile.group(1)) if mobile else None
+
+
+def parse_email(text: str) -> str | None:
+    """The e-mail address in ``text`` (lower case), or None."""
+    email = _EMAIL.search(text)
+    return email.group(1).lower() if email else None
 
 
 def is_email(contact: str) -> bool:
@@ -55,12 +93,19 @@ def parse_ticket_number(text: str) -> str | None:
 
 
 def parse_order_number(text: str) -> str | None:
-    """Return the order number in ``text`` (``DD2026112001`` or 12-20 digits), or None."""
+    """Return the order number in ``text``, or None: ``DD`` + 10-14 digits (canonical
+    ``DD2026112001``), a marketplace's 12-20 digits, or its dash-separated groups of
+    12-20 digits in all (kept as printed, ``112-4837261-5573920``)."""
     match = _ORDER.search(text)
     if match:
         return f"DD{match.group(1)}"
     long_number = _LONG_ORDER.search(text)
-    return long_number.group(1) if long_number else None
+    if long_number:
+        return long_number.group(1)
+    for grouped in _GROUPED_ORDER.finditer(text):
+        if 12 <= len(grouped.group(1).replace("-", "")) <= 20:
+            return grouped.group(1)
+    return None
 
 
 def parse_rating(text: str) -> int | None:

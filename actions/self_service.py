@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.desk_api import DeskApiUnavailable, Ticket, TicketConflict
-from actions.labels import status_label
+from actions.form_answers import LAST_ATTEMPT, AnsweringFormValidation
+from actions.labels import status_label, ticket_lines
 from actions.parsing import parse_ticket_number
 from actions.settings import ActionSettings
 from actions.tickets import (
+    UNKNOWN_TICKET,
     conversation_language,
     desk_client,
     local_today,
@@ -180,7 +182,7 @@ class ActionKeepTicket(Action):
         return [SlotSet("cancel_pending", None)]
 
 
-class ValidateTicketInfoForm(FormValidationAction):
+class ValidateTicketInfoForm(AnsweringFormValidation):
     """Which ticket the customer adds to (one of theirs, not closed) and what they add."""
 
     def name(self) -> str:
@@ -204,9 +206,13 @@ class ValidateTicketInfoForm(FormValidationAction):
     async def validate_ticket_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """A well-formed number of a ticket of this customer that is not closed."""
-        number = parse_ticket_number(str(value or ""))
+        """A well-formed number of a ticket of this customer that is not closed; after
+        the second answer that names none, the information is taken anyway and a person
+        finds the ticket (action_add_ticket_info offers one)."""
+        number = parse_ticket_number(self.text_of(value, tracker))
         if number is None:
+            if self.attempt(tracker, "ticket_number") >= LAST_ATTEMPT:
+                return {"ticket_number": UNKNOWN_TICKET}
             dispatcher.utter_message(response="utter_invalid_ticket_number")
             return {"ticket_number": None}
         try:
@@ -215,10 +221,15 @@ class ValidateTicketInfoForm(FormValidationAction):
             # Keep it; adding the information will report the outage honestly.
             logger.warning("checking %s failed: %s", number, error)
             return {"ticket_number": number}
+        last = self.attempt(tracker, "ticket_number") >= LAST_ATTEMPT
         if ticket is None:
+            if last:
+                return {"ticket_number": UNKNOWN_TICKET}
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return {"ticket_number": None}
         if ticket.status == "closed":
+            if last:
+                return {"ticket_number": UNKNOWN_TICKET}
             dispatcher.utter_message(response="utter_ticket_closed_no_info", ticket_number=number)
             return {"ticket_number": None}
         return {"ticket_number": ticket.number}
@@ -244,6 +255,11 @@ class ActionAddTicketInfo(Action):
         number = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
         info = str(tracker.get_slot("ticket_info") or "").strip()
         done: list[EventType] = [SlotSet("ticket_info", None)]
+        if number is None and info:
+            # No ticket could be named: a person finds it, and what the customer wanted
+            # to add travels as the description of the request.
+            dispatcher.utter_message(response="utter_ticket_unknown_offer_human")
+            return [*done, SlotSet("ticket_number", None), SlotSet("problem_description", info)]
         if number is None or not info:
             dispatcher.utter_message(response="utter_how_can_i_help")
             return done
@@ -300,6 +316,7 @@ class ActionMyTickets(Action):
         if not tickets:
             dispatcher.utter_message(response="utter_no_open_tickets")
             return []
-        lines = "\n".join(f"• {t.number}: {status_label(t.status, language)}" for t in tickets)
-        dispatcher.utter_message(response="utter_my_tickets", count=len(tickets), tickets=lines)
+        dispatcher.utter_message(
+            response="utter_my_tickets", count=len(tickets), tickets=ticket_lines(tickets, language)
+        )
         return []

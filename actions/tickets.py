@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dates import parse_date
 from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
-from actions.labels import detail_label
-from actions.parsing import is_email, parse_contact, parse_order_number, parse_ticket_number
+from actions.form_answers import (
+    LAST_ATTEMPT,
+    REQUESTED_SLOT,
+    AnsweringFormValidation,
+    as_written,
+    declines_contact,
+    latest_intent,
+    latest_text,
+)
+from actions.labels import detail_label, ticket_lines
+from actions.parsing import (
+    is_email,
+    parse_contact,
+    parse_email,
+    parse_name,
+    parse_order_number,
+    parse_phone,
+    parse_ticket_number,
+)
 from actions.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
@@ -29,8 +47,17 @@ _TRANSCRIPT_TURNS = 20
 EXTERNAL_PREFIX = "EXTERNAL: "
 # Categories whose tickets need the order number (asked by the ticket form).
 ORDER_CATEGORIES = frozenset({"after_sales", "billing"})
+# An uncategorised problem about something bought or delivered needs the order number too.
+_ABOUT_AN_ORDER = re.compile(
+    r"(?i)订单|訂單|订的|訂的|买的|買的|购买|購買|下单|下單|快递|快遞|包裹|寄|发货|發貨|"
+    r"\border(?:ed)?\b|\bbought\b|\bpurchase|\bdeliver|\bparcel|\bpackage|\bshipp?"
+)
 # The order_number slot's value when the customer said they have none.
 NO_ORDER_NUMBER = "none"
+# The contact slot's value when the customer would rather not leave one.
+NO_CONTACT = "none"
+# The ticket_number slot's value after two answers that named no ticket.
+UNKNOWN_TICKET = "unknown"
 
 
 def conversation_channel(tracker: Tracker) -> str:
@@ -79,9 +106,19 @@ def ticket_details(
     order_number: str | None = None,
     product: str | None = None,
     day: str | None = None,
+    name: str | None = None,
+    contact: str | None = None,
+    contact_as_given: str | None = None,
 ) -> str:
-    """Lines naming the order number, the product and the day (as an ISO date), or ''."""
+    """Lines naming what the customer told: their name, the order number, the product,
+    the day (as an ISO date), a contact (read back only) or one kept as written; or ''."""
     lines: list[str] = []
+    if name:
+        lines.append(f"{detail_label('name', language)}: {name}")
+    if contact:
+        lines.append(f"{detail_label('contact', language)}: {contact}")
+    if contact_as_given and contact_as_given != NO_CONTACT:
+        lines.append(f"{detail_label('contact_as_given', language)}: {contact_as_given}")
     if order_number and order_number != NO_ORDER_NUMBER:
         lines.append(f"{detail_label('order_number', language)}: {order_number}")
     if product:
@@ -90,6 +127,29 @@ def ticket_details(
     if found:
         lines.append(f"{detail_label('date', language)}: {found.isoformat()}")
     return "\n".join(lines)
+
+
+def contacts_told(tracker: Tracker, contact: str | None) -> tuple[str | None, str | None]:
+    """The mobile number and the e-mail address the customer gave: the contact the form
+    took, and the other one if they typed both ("grace@qq.com, 137 0000 1234")."""
+    phone = contact if contact and not is_email(contact) else None
+    email = contact if contact and is_email(contact) else None
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            text = str(event["text"])
+            phone = phone or parse_phone(text)
+            email = email or parse_email(text)
+    return phone, email
+
+
+def customer_name(tracker: Tracker) -> str | None:
+    """The name the customer introduced themselves with in this conversation, if any."""
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            name = parse_name(str(event["text"]))
+            if name:
+                return name
+    return None
 
 
 def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
@@ -132,8 +192,13 @@ class ActionCheckProfile(Action):
         return [SlotSet("contact_on_file", bool(profile and profile.has_contact))]
 
 
-class ValidateTicketForm(FormValidationAction):
-    """Validates the description and the contact of a new ticket."""
+class ValidateTicketForm(AnsweringFormValidation):
+    """Validates the description, the order number and the contact of a new ticket.
+
+    A second unusable answer is never followed by the same question: an order number or
+    a contact in a format the bot does not know is kept as written (an agent can still
+    use it), and a customer who has none or would rather not say goes on without it.
+    """
 
     def name(self) -> str:
         return "validate_ticket_form"
@@ -146,13 +211,48 @@ class ValidateTicketForm(FormValidationAction):
         domain: DomainDict,
     ) -> list[str]:
         """Skip the contact when the customer's profile already has one, and the order
-        number unless the problem is about an order or a bill."""
+        number unless the problem is about an order or a bill (or, not categorised yet,
+        speaks of something bought or delivered)."""
         skipped = set()
         if tracker.get_slot("contact_on_file"):
             skipped.add("contact")
-        if tracker.get_slot("category") not in ORDER_CATEGORIES:
+        category = tracker.get_slot("category")
+        about_an_order = category in ORDER_CATEGORIES or (
+            category is None
+            and bool(_ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or "")))
+        )
+        if not about_an_order:
             skipped.add("order_number")
         return [slot for slot in domain_slots if slot not in skipped]
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """A bare "no" to the contact question stops the form (the stop rule takes it);
+        "I'd rather not leave my number" is an answer (validate_contact)."""
+        if (
+            tracker.get_slot(REQUESTED_SLOT) == "contact"
+            and latest_intent(tracker) == "deny"
+            and not declines_contact(latest_text(tracker))
+        ):
+            return [ActionExecutionRejected(self.form_name())]
+        return await super().run(dispatcher, tracker, domain)
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Besides the domain's mappings, an order number or a contact anywhere in what
+        the customer says (the first message too) fills its slot: never ask for what was
+        given. The slot being asked for is left to its own validator."""
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        text = latest_text(tracker)
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        found: dict[str, str | None] = {}
+        if not tracker.get_slot("order_number") and requested != "order_number":
+            found["order_number"] = parse_order_number(text)
+        if not tracker.get_slot("contact") and requested != "contact":
+            found["contact"] = parse_contact(text)
+        return events + [SlotSet(slot, value) for slot, value in found.items() if value]
 
     def validate_problem_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -166,23 +266,49 @@ class ValidateTicketForm(FormValidationAction):
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Accept DD + 10 digits or 12-20 digits; a "no" means the customer has none."""
-        number = parse_order_number(str(value or ""))
+        """An order number the bot knows; a "no" means the customer has none; the second
+        unusable answer is kept as written (or, with no digits in it, taken as none)."""
+        text = self.text_of(value, tracker)
+        number = parse_order_number(text)
         if number:
             return {"order_number": number}
-        if (tracker.latest_message.get("intent") or {}).get("name") == "deny":
+        if latest_intent(tracker) == "deny":
             return {"order_number": NO_ORDER_NUMBER}
-        dispatcher.utter_message(response="utter_invalid_order_number")
-        return {"order_number": None}
+        if self.attempt(tracker, "order_number") < LAST_ATTEMPT:
+            dispatcher.utter_message(response="utter_invalid_order_number")
+            return {"order_number": None}
+        if re.search(r"\d", text):
+            kept = as_written(text)
+            dispatcher.utter_message(response="utter_order_number_kept", order_number=kept)
+            return {"order_number": kept}
+        dispatcher.utter_message(response="utter_order_number_skipped")
+        return {"order_number": NO_ORDER_NUMBER}
 
     def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Accept an 11-digit mainland mobile number or an e-mail address."""
-        contact = parse_contact(str(value or ""))
-        if contact is None:
+        """An 11-digit mainland mobile number or an e-mail address; a customer who would
+        rather not leave one goes on without; the second unusable answer is kept as
+        written when it has digits or an @ (a landline, a number from abroad)."""
+        text = self.text_of(value, tracker)
+        contact = parse_contact(text)
+        if contact:
+            return {"contact": contact}
+        if latest_intent(tracker) == "deny" and not declines_contact(text):
+            # A bare "no" / "stop": the customer changed their mind; the stop rule ends it.
+            return {"contact": None}
+        if declines_contact(text) and latest_intent(tracker) == "deny":
+            dispatcher.utter_message(response="utter_contact_skipped")
+            return {"contact": NO_CONTACT}
+        if self.attempt(tracker, "contact") < LAST_ATTEMPT:
             dispatcher.utter_message(response="utter_invalid_contact")
-        return {"contact": contact}
+            return {"contact": None}
+        if re.search(r"\d|@", text):
+            kept = as_written(text)
+            dispatcher.utter_message(response="utter_contact_kept", contact=kept)
+            return {"contact": kept}
+        dispatcher.utter_message(response="utter_contact_skipped")
+        return {"contact": NO_CONTACT}
 
 
 class ActionCreateTicket(Action):
@@ -197,15 +323,22 @@ class ActionCreateTicket(Action):
         settings = ActionSettings.from_env()
         description = str(tracker.get_slot("problem_description") or "").strip()
         language = conversation_language(tracker)
-        details = ticket_details(
-            language=language,
-            today=local_today(settings),
-            order_number=tracker.get_slot("order_number"),
-            product=tracker.get_slot("product"),
-            day=tracker.get_slot("incident_date"),
-        )
+        given = str(tracker.get_slot("contact") or "")
+        # Only a contact the bot understood goes to the profile; one kept as written
+        # (a landline, a number from abroad) goes under the description for the agent.
+        contact = parse_contact(given)
+        phone, email = contacts_told(tracker, contact)
+        told = {
+            "language": language,
+            "today": local_today(settings),
+            "order_number": tracker.get_slot("order_number"),
+            "product": tracker.get_slot("product"),
+            "day": tracker.get_slot("incident_date"),
+            "name": customer_name(tracker),
+            "contact_as_given": given if given and not contact else None,
+        }
+        details = ticket_details(**told)
         full_description = f"{description}\n\n{details}" if details else description
-        contact = tracker.get_slot("contact")
         caller = caller_number(tracker)
         new_ticket = NewTicket(
             channel=conversation_channel(tracker),
@@ -213,10 +346,11 @@ class ActionCreateTicket(Action):
             language=language,
             description=full_description[:_MAX_DESCRIPTION],
             category=tracker.get_slot("category"),
-            phone=contact if contact and not is_email(contact) else caller,
-            email=contact if contact and is_email(contact) else None,
+            phone=phone or caller,
+            email=email,
             contact_verified=bool(caller) and not contact,
             transcript=transcript(tracker),
+            display_name=told["name"],
         )
         try:
             ticket = await desk_client(settings, tracker).create_ticket(
@@ -233,6 +367,10 @@ class ActionCreateTicket(Action):
         dispatcher.utter_message(
             response="utter_ticket_created", ticket_number=ticket.number, due_time=due_time
         )
+        readback = ticket_details(**told, contact=contact)
+        if readback:
+            # What the bot understood, so the customer can correct it with the agent.
+            dispatcher.utter_message(response="utter_ticket_readback", details=readback)
         return [
             SlotSet("ticket_number", ticket.number),
             SlotSet("problem_description", None),
@@ -241,10 +379,11 @@ class ActionCreateTicket(Action):
             SlotSet("product", None),
             SlotSet("incident_date", None),
             SlotSet("contact_on_file", True),
+            SlotSet("faq_outcome", None),
         ]
 
 
-class ValidateTicketStatusForm(FormValidationAction):
+class ValidateTicketStatusForm(AnsweringFormValidation):
     """Validates the ticket number the customer asks about."""
 
     def name(self) -> str:
@@ -253,11 +392,15 @@ class ValidateTicketStatusForm(FormValidationAction):
     def validate_ticket_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Accept SD-100001, sd100001 or "SD 100001" and store the canonical form."""
-        number = parse_ticket_number(str(value or ""))
-        if number is None:
+        """Accept SD-100001, sd100001 or "SD 100001" and store the canonical form; after
+        the second unusable answer, stop asking (the status action lists their tickets)."""
+        number = parse_ticket_number(self.text_of(value, tracker))
+        if number is not None:
+            return {"ticket_number": number}
+        if self.attempt(tracker, "ticket_number") < LAST_ATTEMPT:
             dispatcher.utter_message(response="utter_invalid_ticket_number")
-        return {"ticket_number": number}
+            return {"ticket_number": None}
+        return {"ticket_number": UNKNOWN_TICKET}
 
 
 class ActionTicketStatus(Action):
@@ -271,8 +414,9 @@ class ActionTicketStatus(Action):
     ) -> list[EventType]:
         number = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
         if number is None:
-            dispatcher.utter_message(response="utter_ask_ticket_number")
-            return [SlotSet("ticket_number", None)]
+            # Twice no usable number: not a third question, but the customer's open
+            # tickets, or a person when there are none.
+            return await self._open_tickets_instead(dispatcher, tracker)
         client = desk_client(ActionSettings.from_env(), tracker)
         try:
             ticket = await client.get_ticket(number)
@@ -287,3 +431,28 @@ class ActionTicketStatus(Action):
             response=f"utter_ticket_status_{ticket.status}", ticket_number=ticket.number
         )
         return []
+
+    @staticmethod
+    async def _open_tickets_instead(
+        dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
+        # Imported here: actions.self_service imports this module.
+        from actions.self_service import OPEN_STATUSES
+
+        try:
+            tickets = await desk_client(ActionSettings.from_env(), tracker).list_tickets(
+                statuses=OPEN_STATUSES
+            )
+        except DeskApiUnavailable as error:
+            logger.error("listing tickets failed: %s", error)
+            dispatcher.utter_message(response="utter_tickets_unavailable")
+            return [SlotSet("ticket_number", None)]
+        if not tickets:
+            dispatcher.utter_message(response="utter_ticket_unknown_offer_human")
+            return [SlotSet("ticket_number", None)]
+        dispatcher.utter_message(
+            response="utter_ticket_unknown_open_tickets",
+            count=len(tickets),
+            tickets=ticket_lines(tickets, conversation_language(tracker)),
+        )
+        return [SlotSet("ticket_number", None)]

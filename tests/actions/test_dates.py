@@ -48,6 +48,11 @@ def test_no_day(said: str) -> None:
         ("13800138000", None),  # a mobile number, not an order
         ("SD-100001", None),
         ("DD20261120", None),  # too short
+        ("DD20261120015", "DD20261120015"),  # a longer sequence number
+        ("it's 112-4837261-5573920 on amazon", "112-4837261-5573920"),
+        ("JD 48902113650027781234", "48902113650027781234"),
+        ("+86 13800138000", None),
+        ("010-65523344", None),  # a landline
     ],
 )
 def test_order_numbers(said: str, number: str | None) -> None:

@@ -1,0 +1,143 @@
+"""Whether a message answers the question a form asked, and how often it was asked.
+
+Two rules hold for every slot of every form:
+
+* An answer is an answer: text that answers the question fills the slot, even when the
+  NLU also reads it as an FAQ; only an FAQ that does not answer it is a detour (the
+  form steps aside, the rules answer the FAQ and the form asks again).
+* No question is asked a third time: after the second unusable answer to a slot, its
+  validator keeps what the customer wrote, moves on, or offers a person.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecutionRejected, EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.parsing import parse_contact, parse_order_number, parse_ticket_number
+
+REQUESTED_SLOT = "requested_slot"
+# The answer after which the bot stops asking the same question (the second one).
+LAST_ATTEMPT = 2
+# A kept answer in a format the bot does not know: at most this long.
+MAX_KEPT = 80
+
+_QUESTION_START = re.compile(
+    r"(?i)^\s*(?:how|what|when|where|which|who|do you|does|did you|can i|can you|could you|"
+    r"is there|are there|is it|are you|will|would|should i|btw|by the way|oh wait)\b"
+)
+_QUESTION_WORDS = re.compile(
+    r"怎么|怎麼|如何|多久|几点|幾點|几天|幾天|什么时候|什麼時候|哪里|哪裡|能不能|可不可以|"
+    r"可以.{0,12}[吗嗎]|[吗嗎][？?]?\s*$|是否|对了|對了|顺便问|順便問"
+)
+_DIGIT_RUN = re.compile(r"\d{5,}")
+_CONTACTISH = re.compile(r"@|\d[\d\s-]{5,}\d")
+# "I'd rather not give my number": declining the contact, not stopping the request.
+_DECLINES_CONTACT = re.compile(
+    r"(?i)电话|電話|手机|手機|号码|號碼|邮箱|郵箱|联系方式|聯絡|phone|number|e-?mail|contact"
+)
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    """The intent the NLU gave the latest customer message."""
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The latest customer message as the NLU read it (spoken numbers already digits)."""
+    return str(tracker.latest_message.get("text") or "").strip()
+
+
+def answers_to(tracker: Tracker, slot: str) -> int:
+    """How many customer messages came while the running form was asking for ``slot``
+    (the latest one included): 1 for a first answer, 2 for the second, ..."""
+    requested: str | None = None
+    in_loop = False
+    count = 0
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "active_loop":
+            if event.get("name") is None:
+                in_loop, requested, count = False, None, 0
+            else:
+                in_loop = True
+        elif kind == "slot" and event.get("name") == REQUESTED_SLOT:
+            requested = event.get("value")
+        elif kind == "restart" or kind == "session_started":
+            in_loop, requested, count = False, None, 0
+        elif kind == "user" and in_loop and requested == slot:
+            count += 1
+    if tracker.active_loop.get("name") and tracker.get_slot(REQUESTED_SLOT) == slot:
+        # The tracker a form hands its validator may not carry the loop event yet.
+        count = max(count, 1)
+    return count
+
+
+def is_question(text: str) -> bool:
+    """Whether the customer is asking something rather than telling."""
+    stripped = text.strip()
+    return (
+        stripped.endswith(("?", "？"))
+        or bool(_QUESTION_START.search(stripped))
+        or bool(_QUESTION_WORDS.search(stripped))
+    )
+
+
+def answers_question(slot: str, text: str) -> bool:
+    """Whether ``text`` answers the form's question for ``slot`` (whatever its intent)."""
+    if not text.strip():
+        return False
+    if slot == "order_number":
+        return bool(parse_order_number(text) or _DIGIT_RUN.search(text))
+    if slot == "contact":
+        return bool(parse_contact(text) or _CONTACTISH.search(text))
+    if slot == "ticket_number":
+        return bool(parse_ticket_number(text) or _DIGIT_RUN.search(text))
+    # Free text (a description, information for a ticket): anything but a question.
+    return not is_question(text)
+
+
+def declines_contact(text: str) -> bool:
+    """Whether a "no" to the contact question is about the contact ("不方便留电话")."""
+    return bool(_DECLINES_CONTACT.search(text))
+
+
+def as_written(text: str) -> str:
+    """An answer kept as the customer wrote it, trimmed for a ticket line."""
+    return " ".join(text.split())[:MAX_KEPT]
+
+
+class AnsweringFormValidation(FormValidationAction):
+    """A form's validation that lets an FAQ which does not answer the question step
+    outside the form (the rules answer it) and keeps every answer that does."""
+
+    # Intents that may interrupt a form with a question of their own.
+    DETOUR_INTENTS = frozenset({"faq"})
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if (
+            requested
+            and latest_intent(tracker) in self.DETOUR_INTENTS
+            and not answers_question(str(requested), latest_text(tracker))
+        ):
+            # Not an answer: the form rejects this turn and the FAQ rule answers it.
+            return [ActionExecutionRejected(self.form_name())]
+        return await super().run(dispatcher, tracker, domain)
+
+    @staticmethod
+    def attempt(tracker: Tracker, slot: str) -> int:
+        """Which answer to ``slot`` this is (1 = the first)."""
+        return answers_to(tracker, slot)
+
+    @staticmethod
+    def text_of(value: Any, tracker: Tracker) -> str:
+        """The answer's text: the slot candidate, else the latest message."""
+        return str(value or latest_text(tracker)).strip()
