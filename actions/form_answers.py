@@ -123,12 +123,21 @@ class AnsweringFormValidation(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         requested = tracker.get_slot(REQUESTED_SLOT)
+        text = latest_text(tracker)
         if (
             requested
             and latest_intent(tracker) in self.DETOUR_INTENTS
-            and not answers_question(str(requested), latest_text(tracker))
+            and not answers_question(str(requested), text)
         ):
             # Not an answer: the form rejects this turn and the FAQ rule answers it.
+            return [ActionExecutionRejected(self.form_name())]
+        if (
+            requested
+            and requested != "ticket_number"
+            and latest_intent(tracker) == "ticket_status"
+            and parse_ticket_number(text)
+        ):
+            # Another ticket's status: a change of mind; a rule leaves the form for it.
             return [ActionExecutionRejected(self.form_name())]
         return await super().run(dispatcher, tracker, domain)
 

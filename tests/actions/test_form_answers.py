@@ -371,6 +371,13 @@ class TestAnAnswerIsAnAnswer:
         assert events == [ActionExecutionRejected("ticket_form")]
         assert dispatcher.messages == []
 
+    def test_another_tickets_status_leaves_the_form(self) -> None:
+        talk = FormConversation("ticket_form", "contact", {"problem_description": "x"})
+        events, _ = talk.answer(
+            ValidateTicketForm(), "what's the status of SD-100023?", "ticket_status"
+        )
+        assert events == [ActionExecutionRejected("ticket_form")]
+
     def test_a_bare_no_to_the_contact_question_stops_the_form(self) -> None:
         talk = FormConversation("ticket_form", "contact", {"problem_description": "x"}, "zh")
         events, _ = talk.answer(ValidateTicketForm(), "算了", intent="deny")
