@@ -24,8 +24,8 @@ Trackers written in plaintext before these stores existed are still read (a seal
 value never starts with ``{``), and written back sealed on the conversation's next
 turn. Maintenance, for the store an endpoints file names::
 
-    python -m bot.tracker_store purge   [--endpoints .run/endpoints.yml]
-    python -m bot.tracker_store encrypt [--endpoints .run/endpoints.yml]
+    python -m bot.tracker_store purge   [--endpoints .run/endpoints.yml] [--env-file .run/desk.env]
+    python -m bot.tracker_store encrypt [--endpoints .run/endpoints.yml] [--env-file .run/desk.env]
 
 ``purge`` applies the retention (SQL: deletes old events; Redis: gives keys written
 without an expiry one, or deletes them when already past it). ``encrypt`` seals what
@@ -386,6 +386,15 @@ def load_store(endpoints_path: str) -> DeskTrackerStore:
     return store
 
 
+def load_env_file(path: str) -> None:
+    """Settings from an env file, for variables the environment does not set (it wins)."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = line.split("=", 1)
+                os.environ.setdefault(key.strip(), value.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     """``purge`` or ``encrypt`` the conversations of the store an endpoints file names."""
     parser = argparse.ArgumentParser(
@@ -393,7 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=("purge", "encrypt"))
     parser.add_argument("--endpoints", default=".run/endpoints.yml")
+    parser.add_argument(
+        "--env-file",
+        help="KEY=VALUE lines (the demo's .run/desk.env) for settings the environment lacks",
+    )
     args = parser.parse_args(argv)
+    if args.env_file and os.path.exists(args.env_file):
+        load_env_file(args.env_file)
     store = load_store(args.endpoints)
     kind = type(store).__name__
     if args.command == "purge":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -23,7 +24,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from rasa.core.lock_store import LockStore, RedisLockStore
-from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore, TrackerStore
+from rasa.core.tracker_store import (
+    FailSafeTrackerStore,
+    RedisTrackerStore,
+    SQLTrackerStore,
+    TrackerStore,
+)
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -649,3 +655,48 @@ def test_the_command_refuses_an_endpoints_file_without_the_desk_store(tmp_path: 
     path.write_text(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp_path / 'x.db'}\n")
     with pytest.raises(SystemExit, match="not one of the desk's encrypted tracker stores"):
         main(["purge", "--endpoints", str(path)])
+
+
+def test_the_command_takes_the_keys_from_an_env_file_when_the_environment_lacks_them(
+    tmp_path: Path,
+    domain: Domain,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = load_desk_script().write_endpoints(tmp_path, 5055, None)
+    env_file = tmp_path / "desk.env"
+    env_file.write_text(f"DESK_DATA_KEYS=k7:{new_key()}\nDESK_CONVERSATION_RETENTION_DAYS=3\n")
+    # Set first so that the teardown also removes what the env file put in.
+    monkeypatch.setenv("DESK_DATA_KEYS", "unset")
+    monkeypatch.setenv("DESK_CONVERSATION_RETENTION_DAYS", "unset")
+    monkeypatch.delenv("DESK_DATA_KEYS")
+    monkeypatch.delenv("DESK_CONVERSATION_RETENTION_DAYS")
+    assert main(["purge", "--endpoints", str(path), "--env-file", str(env_file)]) == 0
+    assert "0 events older than 3 days deleted" in capsys.readouterr().out
+    assert os.environ["DESK_DATA_KEYS"].startswith("k7:")
+
+    monkeypatch.setenv("DESK_CONVERSATION_RETENTION_DAYS", "5")  # the environment wins
+    assert main(["purge", "--endpoints", str(path), "--env-file", str(env_file)]) == 0
+    assert "older than 5 days" in capsys.readouterr().out
+
+
+def test_under_rasa_a_missing_key_is_logged_by_id_and_the_stored_conversation_kept(
+    backend: Backend,
+    domain: Domain,
+    keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`rasa run` wraps the store in FailSafeTrackerStore: what a customer's turn meets."""
+    run(backend.store(domain).save(conversation(domain, "rest-10")))
+    before = backend.raw()
+
+    monkeypatch.setenv("DESK_DATA_KEYS", f"k2:{new_key()}")
+    store = FailSafeTrackerStore(backend.store(domain))
+    with caplog.at_level(logging.ERROR):
+        tracker = run(store.get_or_create_tracker("rest-10"))
+        tracker.update(UserUttered(f"call me on {PHONE}", {"name": "inform"}))
+        run(store.save(tracker))
+    assert "sealed with data key 'k1'" in caplog.text
+    assert PHONE not in caplog.text
+    assert backend.raw() == before, "the conversation sealed with k1 is left as it was"
