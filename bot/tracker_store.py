@@ -149,7 +149,11 @@ class DataKeyRing:
         if cipher is None:
             if text.lstrip().startswith("{"):
                 return text  # Written before the desk sealed conversations.
-            raise DataKeyMissing(key_id[:64] if sep else "(none)")
+            if not sep:
+                raise ConversationUnreadable(
+                    "a stored conversation is neither sealed by the desk nor a Rasa tracker"
+                )
+            raise DataKeyMissing(key_id[:64])
         try:
             raw = base64.b64decode(payload, validate=True)
             plaintext = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], key_id.encode())

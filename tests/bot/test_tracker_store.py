@@ -275,6 +275,14 @@ def test_an_altered_value_or_a_wrong_key_is_an_error_never_garbage() -> None:
         ring.open("k0:" + sealed.split(":", 1)[1])
 
 
+def test_a_value_that_is_neither_sealed_nor_a_tracker_is_an_error() -> None:
+    ring = DataKeyRing(parse_data_keys(f"k1:{new_key()}"))
+    with pytest.raises(
+        ConversationUnreadable, match="neither sealed by the desk nor a Rasa tracker"
+    ):
+        ring.open("garbage")
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -437,6 +445,26 @@ def test_a_missing_key_is_a_clear_error_naming_its_id(
     monkeypatch.setenv("DESK_DATA_KEYS", f"k1:{new_key()}")  # same id, another key
     with pytest.raises(ConversationUnreadable, match="does not authenticate"):
         run(backend.store(domain).retrieve("rest-9"))
+
+
+def test_bare_numbers_several_numbers_and_an_e_mail_in_a_url_are_sealed_too(
+    backend: Backend, domain: Domain, keys: dict[str, str]
+) -> None:
+    store = backend.store(domain)
+    tracker = DialogueStateTracker.from_events("odd-input", [], slots=domain.slots)
+    for text in (
+        PHONE,
+        f"{PHONE} 或者 +86 139-0013-9000，身份证{ID_NUMBER}",
+        f"https://example.com/unsubscribe?user={EMAIL}&ref=sms",
+    ):
+        tracker.update(UserUttered(text, {"name": "inform", "confidence": 0.4}))
+    run(store.save(tracker))
+    raw = backend.raw()
+    assert_no_personal_data(raw)
+    assert not any("139-0013-9000" in text for text in raw)
+    back = run(store.retrieve("odd-input"))
+    texts = [e.text for e in back.events if isinstance(e, UserUttered)]
+    assert texts[0] == PHONE and len(texts) == 3
 
 
 def test_a_500_kb_message_and_a_1000_event_conversation(
