@@ -21,8 +21,9 @@ Configured in endpoints.yml (``scripts/desk.py`` writes it)::
       ...
 
 Trackers written in plaintext before these stores existed are still read (a sealed
-value never starts with ``{``), and written back sealed on the conversation's next
-turn. Maintenance, for the store an endpoints file names::
+value never starts with ``{``). On Redis the whole conversation is sealed again on its
+next turn; in SQL only its new events are, and ``encrypt`` seals the old rows.
+Maintenance, for the store an endpoints file names::
 
     python -m bot.tracker_store purge   [--endpoints .run/endpoints.yml] [--env-file .run/desk.env]
     python -m bot.tracker_store encrypt [--endpoints .run/endpoints.yml] [--env-file .run/desk.env]
