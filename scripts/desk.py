@@ -85,8 +85,14 @@ def load_secrets(run_dir: Path) -> dict[str, str]:
     return values
 
 
+# The desk's tracker stores (bot/tracker_store.py): Rasa's Redis and SQL stores, sealing
+# conversations with DESK_DATA_KEYS and forgetting them after DESK_CONVERSATION_RETENTION_DAYS.
+REDIS_TRACKER_STORE = "bot.tracker_store.EncryptedRedisTrackerStore"
+SQL_TRACKER_STORE = "bot.tracker_store.EncryptedSQLTrackerStore"
+
+
 def redis_endpoints(redis_url: str) -> str:
-    """Rasa tracker and lock store on the Redis of REDIS_URL."""
+    """Rasa tracker store (encrypted, expiring) and lock store on the Redis of REDIS_URL."""
     parts = urlsplit(redis_url)
     db = (parts.path or "/0").lstrip("/") or "0"
     common = [
@@ -100,7 +106,7 @@ def redis_endpoints(redis_url: str) -> str:
         common.append("  use_ssl: true")
     block = "\n".join(common)
     return (
-        f"tracker_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
+        f"tracker_store:\n  type: {REDIS_TRACKER_STORE}\n{block}\n  key_prefix: desk\n"
         f"lock_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
     )
 
@@ -121,7 +127,10 @@ def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> 
         lines += redis_endpoints(redis_url)
     else:
         # Conversations survive a restart of the demo in a SQLite file next to the desk's.
-        lines += f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {run_dir / 'conversations.db'}\n"
+        lines += (
+            f"tracker_store:\n  type: {SQL_TRACKER_STORE}\n"
+            f"  dialect: sqlite\n  db: {run_dir / 'conversations.db'}\n"
+        )
     path = run_dir / "endpoints.yml"
     path.write_text(lines)
     return path
