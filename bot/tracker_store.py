@@ -376,12 +376,17 @@ DeskTrackerStore = EncryptedRedisTrackerStore | EncryptedSQLTrackerStore
 
 def load_store(endpoints_path: str) -> DeskTrackerStore:
     """The tracker store an endpoints file configures, built the way `rasa run` builds it."""
+    import yaml
     from rasa.core.tracker_store import create_tracker_store
-    from rasa.utils.endpoints import read_endpoint_config
+    from rasa.utils.endpoints import EndpointConfig
 
-    config = read_endpoint_config(endpoints_path, "tracker_store")
-    if config is None:
+    # Only the tracker_store section: Rasa's reader would also expand the ${...} secrets of
+    # the other sections (the action server's), which this command does not need.
+    with open(endpoints_path, encoding="utf-8") as handle:
+        section = (yaml.safe_load(handle) or {}).get("tracker_store")
+    if not section:
         raise SystemExit(f"{endpoints_path} configures no tracker_store")
+    config = EndpointConfig.from_dict(section)
     store: TrackerStore = create_tracker_store(config)
     if not isinstance(store, EncryptedRedisTrackerStore | EncryptedSQLTrackerStore):
         raise SystemExit(

@@ -614,6 +614,12 @@ def test_the_retention_setting_is_checked(
 # --- configuration: endpoints.yml as scripts/desk.py writes it ------------------------------
 
 
+@pytest.fixture(autouse=True)
+def action_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What scripts/desk.py gives Rasa: the endpoints file names it as ${DESK_ACTION_SECRET}."""
+    monkeypatch.setenv("DESK_ACTION_SECRET", "action-secret-for-tests")
+
+
 def load_desk_script() -> Any:
     import importlib.util
 
