@@ -12,6 +12,7 @@ Two rules hold for every slot of every form:
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -118,6 +119,11 @@ class AnsweringFormValidation(FormValidationAction):
 
     # Intents that may interrupt a form with a question of their own.
     DETOUR_INTENTS = frozenset({"faq"})
+
+    @abstractmethod
+    def name(self) -> str:
+        """The validation action's name (``validate_<form>``); abstract, so the action
+        server does not register this base class as an action."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
