@@ -128,7 +128,7 @@ class AnsweringFormValidation(FormValidationAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        requested = tracker.get_slot(REQUESTED_SLOT)
+        requested = self.answered_slot(tracker)
         text = latest_text(tracker)
         if (
             requested
@@ -146,6 +146,17 @@ class AnsweringFormValidation(FormValidationAction):
             # Another ticket's status: a change of mind; a rule leaves the form for it.
             return [ActionExecutionRejected(self.form_name())]
         return await super().run(dispatcher, tracker, domain)
+
+    @staticmethod
+    def answered_slot(tracker: Tracker) -> str | None:
+        """The slot the form asked for, if the latest message is being offered as its
+        answer. None when the form comes back after a detour (the FAQ rule answered,
+        then the form runs again with no new message to judge): rejecting then would
+        leave the form with nothing to say."""
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if requested and requested in tracker.slots_to_validate():
+            return str(requested)
+        return None
 
     @staticmethod
     def attempt(tracker: Tracker, slot: str) -> int:

@@ -217,7 +217,7 @@ class ValidateTicketForm(AnsweringFormValidation):
         """A bare "no" to the contact question stops the form (the stop rule takes it);
         "I'd rather not leave my number" is an answer (validate_contact)."""
         if (
-            tracker.get_slot(REQUESTED_SLOT) == "contact"
+            self.answered_slot(tracker) == "contact"
             and latest_intent(tracker) == "deny"
             and not declines_contact(latest_text(tracker))
         ):

@@ -371,6 +371,33 @@ class TestAnAnswerIsAnAnswer:
         assert events == [ActionExecutionRejected("ticket_form")]
         assert dispatcher.messages == []
 
+    def test_back_from_the_faq_the_form_asks_again(self) -> None:
+        """After the FAQ rule answered, the form runs again with no new answer: it must
+        not reject that run (nothing would be said), but ask for the slot again."""
+        text = "oh wait - do you cover the return shipping?"
+        events = [
+            {"event": "action", "name": "action_session_start"},
+            {"event": "active_loop", "name": "ticket_form"},
+            {"event": "slot", "name": "requested_slot", "value": "order_number"},
+            {"event": "action", "name": "action_listen"},
+            user(text, "faq", 1.0),
+            {"event": "action_execution_rejected", "name": "ticket_form"},
+            {"event": "action", "name": "utter_faq"},
+            {"event": "action", "name": "ticket_form"},
+        ]
+        tracker = Tracker(
+            sender_id="customer-1",
+            slots={"language": "en", "requested_slot": "order_number", **ORDER_PROBLEM},
+            latest_message={"text": text, "intent": {"name": "faq"}, "entities": []},
+            events=events,
+            paused=False,
+            followup_action=None,
+            active_loop={"name": "ticket_form"},
+            latest_action_name="ticket_form",
+        )
+        out = asyncio.run(ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN))
+        assert not _rejected(out)
+
     def test_another_tickets_status_leaves_the_form(self) -> None:
         talk = FormConversation("ticket_form", "contact", {"problem_description": "x"})
         events, _ = talk.answer(
