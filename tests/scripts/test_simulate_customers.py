@@ -117,3 +117,15 @@ class TestSummary:
         twice = Outcome("e", "faq_or_problem", "en/latin", "web", same_reply=2, success=True)
         assert faq_loop.repeated and not twice.repeated
         assert summarise([faq_loop, twice])[0][5] == 1
+
+
+class TestLanguageOfAReply:
+    def test_the_customers_own_words_quoted_back_are_not_a_language_switch(self) -> None:
+        from scripts.simulate_customers import Conversation
+
+        scenario = next(s for s in load_scenarios() if s.id == "switch-zh-to-en")
+        talk = Conversation(None, scenario, "t")  # type: ignore[arg-type]
+        talk.said = "你好，我的蓝牙耳机左边没声音了"
+        quoted = "What I've noted on it:\nProduct: 蓝牙耳机"
+        assert language_of(talk._own_words_removed(quoted)) == "en"
+        assert language_of(talk._own_words_removed("已为您创建工单 SD-100001")) == "zh"
