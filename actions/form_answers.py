@@ -16,7 +16,7 @@ from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecutionRejected, EventType
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -39,8 +39,12 @@ _QUESTION_WORDS = re.compile(
 _DIGIT_RUN = re.compile(r"\d{5,}")
 _CONTACTISH = re.compile(r"@|\d[\d\s-]{5,}\d")
 # "I'd rather not give my number": declining the contact, not stopping the request.
-_DECLINES_CONTACT = re.compile(
+_CONTACT_WORDS = re.compile(
     r"(?i)电话|電話|手机|手機|号码|號碼|邮箱|郵箱|联系方式|聯絡|phone|number|e-?mail|contact"
+)
+_NOT_GIVING = re.compile(
+    r"(?i)不方便|不想|不要|不用|不留|不给|不給|没有|沒有|算了|\bno\b|\bnot\b|n't|rather not|"
+    r"prefer not|without"
 )
 
 
@@ -104,8 +108,11 @@ def answers_question(slot: str, text: str) -> bool:
 
 
 def declines_contact(text: str) -> bool:
-    """Whether a "no" to the contact question is about the contact ("不方便留电话")."""
-    return bool(_DECLINES_CONTACT.search(text))
+    """Whether the customer would rather not leave a contact ("不方便留电话", "I'd rather
+    not give my number"): a no about the contact, not about the request."""
+    if _CONTACTISH.search(text):
+        return False  # "no mobile, my number is 010-6552 3344" gives one
+    return bool(_CONTACT_WORDS.search(text) and _NOT_GIVING.search(text))
 
 
 def as_written(text: str) -> str:
@@ -129,23 +136,40 @@ class AnsweringFormValidation(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         requested = self.answered_slot(tracker)
-        text = latest_text(tracker)
-        if (
-            requested
-            and latest_intent(tracker) in self.DETOUR_INTENTS
-            and not answers_question(str(requested), text)
+        if requested and (
+            self.changes_mind(requested, tracker) or self.is_detour(requested, tracker)
         ):
-            # Not an answer: the form rejects this turn and the FAQ rule answers it.
-            return [ActionExecutionRejected(self.form_name())]
-        if (
-            requested
-            and requested != "ticket_number"
-            and latest_intent(tracker) == "ticket_status"
-            and parse_ticket_number(text)
-        ):
-            # Another ticket's status: a change of mind; a rule leaves the form for it.
-            return [ActionExecutionRejected(self.form_name())]
+            # The form rejects this turn and a rule takes it (the FAQ rule answers it, a
+            # stop or another ticket's status leaves the form). Rasa's slot mappings have
+            # already put the text in the slot: take it out, or settle the slot when this
+            # was the last time the question may be asked.
+            value = None
+            if not self.changes_mind(requested, tracker) and (
+                self.attempt(tracker, requested) >= LAST_ATTEMPT
+            ):
+                value = self.settled_after_detour(requested, latest_text(tracker))
+            return [SlotSet(requested, value), ActionExecutionRejected(self.form_name())]
         return await super().run(dispatcher, tracker, domain)
+
+    def is_detour(self, slot: str, tracker: Tracker) -> bool:
+        """An FAQ that does not answer the question asked."""
+        return latest_intent(tracker) in self.DETOUR_INTENTS and not answers_question(
+            slot, latest_text(tracker)
+        )
+
+    def changes_mind(self, slot: str, tracker: Tracker) -> bool:
+        """A clear change of mind the form's rules handle: here, another ticket's status."""
+        return (
+            slot != "ticket_number"
+            and latest_intent(tracker) == "ticket_status"
+            and parse_ticket_number(latest_text(tracker)) is not None
+        )
+
+    def settled_after_detour(self, slot: str, text: str) -> Any:
+        """The slot's value when the customer detoured instead of answering the second
+        time it was asked (the FAQ is answered, the question not asked a third time).
+        Free text is kept as written; forms override this for their other slots."""
+        return as_written(text)
 
     @staticmethod
     def answered_slot(tracker: Tracker) -> str | None:

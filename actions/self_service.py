@@ -188,6 +188,12 @@ class ValidateTicketInfoForm(AnsweringFormValidation):
     def name(self) -> str:
         return "validate_ticket_info_form"
 
+    def settled_after_detour(self, slot: str, text: str) -> Any:
+        """A second detour instead of a ticket number: go on without one."""
+        if slot == "ticket_number":
+            return UNKNOWN_TICKET
+        return super().settled_after_detour(slot, text)
+
     async def extract_ticket_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -211,18 +211,29 @@ class ValidateTicketForm(AnsweringFormValidation):
             skipped.add("order_number")
         return [slot for slot in domain_slots if slot not in skipped]
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """A bare "no" to the contact question stops the form (the stop rule takes it);
+    def changes_mind(self, slot: str, tracker: Tracker) -> bool:
+        """Also a bare "no" to the contact question (the stop rule ends the form);
         "I'd rather not leave my number" is an answer (validate_contact)."""
-        if (
-            self.answered_slot(tracker) == "contact"
+        bare_no = (
+            slot == "contact"
             and latest_intent(tracker) == "deny"
             and not declines_contact(latest_text(tracker))
-        ):
-            return [ActionExecutionRejected(self.form_name())]
-        return await super().run(dispatcher, tracker, domain)
+        )
+        return bare_no or super().changes_mind(slot, tracker)
+
+    def is_detour(self, slot: str, tracker: Tracker) -> bool:
+        """Not declining to leave a contact, whatever the NLU made of it."""
+        if slot == "contact" and declines_contact(latest_text(tracker)):
+            return False
+        return super().is_detour(slot, tracker)
+
+    def settled_after_detour(self, slot: str, text: str) -> Any:
+        """The second detour instead of an order number or a contact: go on without."""
+        if slot == "order_number":
+            return NO_ORDER_NUMBER
+        if slot == "contact":
+            return NO_CONTACT
+        return super().settled_after_detour(slot, text)
 
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -280,10 +291,7 @@ class ValidateTicketForm(AnsweringFormValidation):
         contact = parse_contact(text)
         if contact:
             return {"contact": contact}
-        if latest_intent(tracker) == "deny" and not declines_contact(text):
-            # A bare "no" / "stop": the customer changed their mind; the stop rule ends it.
-            return {"contact": None}
-        if declines_contact(text) and latest_intent(tracker) == "deny":
+        if declines_contact(text):
             dispatcher.utter_message(response="utter_contact_skipped")
             return {"contact": NO_CONTACT}
         if self.attempt(tracker, "contact") < LAST_ATTEMPT:
@@ -374,6 +382,12 @@ class ValidateTicketStatusForm(AnsweringFormValidation):
 
     def name(self) -> str:
         return "validate_ticket_status_form"
+
+    def settled_after_detour(self, slot: str, text: str) -> Any:
+        """A second detour instead of a ticket number: go on without one."""
+        if slot == "ticket_number":
+            return UNKNOWN_TICKET
+        return super().settled_after_detour(slot, text)
 
     def validate_ticket_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -368,7 +368,8 @@ class TestAnAnswerIsAnAnswer:
     ) -> None:
         talk = FormConversation("ticket_form", slot, slots)
         events, dispatcher = talk.answer(ValidateTicketForm(), text, intent="faq")
-        assert events == [ActionExecutionRejected("ticket_form")]
+        # The text Rasa's mapping put in the slot is taken out again.
+        assert events == [SlotSet(slot, None), ActionExecutionRejected("ticket_form")]
         assert dispatcher.messages == []
 
     def test_back_from_the_faq_the_form_asks_again(self) -> None:
@@ -403,12 +404,52 @@ class TestAnAnswerIsAnAnswer:
         events, _ = talk.answer(
             ValidateTicketForm(), "what's the status of SD-100023?", "ticket_status"
         )
-        assert events == [ActionExecutionRejected("ticket_form")]
+        assert events == [SlotSet("contact", None), ActionExecutionRejected("ticket_form")]
 
     def test_a_bare_no_to_the_contact_question_stops_the_form(self) -> None:
         talk = FormConversation("ticket_form", "contact", {"problem_description": "x"}, "zh")
         events, _ = talk.answer(ValidateTicketForm(), "算了", intent="deny")
-        assert events == [ActionExecutionRejected("ticket_form")]
+        assert events == [SlotSet("contact", None), ActionExecutionRejected("ticket_form")]
+
+    @pytest.mark.parametrize(
+        ("form", "validation", "slot", "slots", "settled"),
+        [
+            ("ticket_form", ValidateTicketForm, "order_number", ORDER_PROBLEM, NO_ORDER_NUMBER),
+            (
+                "ticket_form",
+                ValidateTicketForm,
+                "contact",
+                {"problem_description": "x"},
+                NO_CONTACT,
+            ),
+            ("ticket_status_form", ValidateTicketStatusForm, "ticket_number", {}, UNKNOWN_TICKET),
+        ],
+    )
+    def test_a_second_detour_is_answered_but_the_question_not_asked_a_third_time(
+        self, form: str, validation: Any, slot: str, slots: dict[str, Any], settled: Any
+    ) -> None:
+        talk = FormConversation(form, slot, slots)
+        first, _ = talk.answer(validation(), "how long do refunds take?", intent="faq")
+        assert first == [SlotSet(slot, None), ActionExecutionRejected(form)]
+        talk.asked += 1  # back from the FAQ, the form asks again
+        second, _ = talk.answer(validation(), "发票怎么开？", intent="faq")
+        assert second == [SlotSet(slot, settled), ActionExecutionRejected(form)]
+
+    @pytest.mark.parametrize("text", ["不方便留电话", "I'd rather not give my number"])
+    @pytest.mark.parametrize("intent", ["deny", "faq", "inform"])
+    def test_declining_the_contact_is_an_answer_whatever_the_intent(
+        self, text: str, intent: str
+    ) -> None:
+        talk = FormConversation("ticket_form", "contact", {"problem_description": "x"})
+        events, dispatcher = talk.answer(ValidateTicketForm(), text, intent=intent)
+        assert talk.value(events) == NO_CONTACT
+        assert _responses(dispatcher) == ["utter_contact_skipped"]
+
+    def test_a_landline_with_no_mobile_is_kept_not_declined(self) -> None:
+        talk = FormConversation("ticket_form", "contact", {"problem_description": "x"})
+        talk.answer(ValidateTicketForm(), "hmm")
+        events, _ = talk.answer(ValidateTicketForm(), "no mobile, my number is 010-6552 3344")
+        assert talk.value(events) == "no mobile, my number is 010-6552 3344"
 
     def test_not_wanting_to_leave_a_number_goes_on_without_one(self) -> None:
         talk = FormConversation("ticket_form", "contact", {"problem_description": "x"}, "zh")
