@@ -707,7 +707,12 @@ class Conversation:
                 self.outcome.queue = first["queue"]
                 if expect.get("queue") and first["queue"] not in expect["queue"]:
                     self.outcome.wrong_queue = True
-                for fact in expect.get("on_ticket") or []:
+                wanted = list(expect.get("on_ticket") or [])
+                if self.asked["order_number"] and self.persona.facts.get("order_number"):
+                    # Asked for it and they have one: it must reach the ticket (a detour
+                    # taken for the answer, or a question never asked again, loses it).
+                    wanted.append("order_number")
+                for fact in dict.fromkeys(wanted):
                     if not self._fact_on_ticket(fact, first):
                         failures.append(f"{fact} not on the ticket")
             if len(new) > 1:
