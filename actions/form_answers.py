@@ -39,12 +39,20 @@ _QUESTION_WORDS = re.compile(
 _DIGIT_RUN = re.compile(r"\d{5,}")
 _CONTACTISH = re.compile(r"@|\d[\d\s-]{5,}\d")
 # "I'd rather not give my number": declining the contact, not stopping the request.
-_CONTACT_WORDS = re.compile(
-    r"(?i)电话|電話|手机|手機|号码|號碼|邮箱|郵箱|联系方式|聯絡|phone|number|e-?mail|contact"
+# "I'd rather not leave my number": declining the contact, not stopping the request.
+_DECLINES_CONTACT = re.compile(
+    r"(?i)(?:不方便|不想|不愿意|不願意|不留|不给|不給|不提供|不用留).{0,6}"
+    r"(?:电话|電話|手机|手機|号码|號碼|邮箱|郵箱|联系方式|聯絡方式|联系|聯絡)"
+    r"|(?:电话|電話|手机|手機|号码|號碼|邮箱|郵箱|联系方式|聯絡方式).{0,4}(?:不方便|不想|不留|不给|不給|就不)"
+    r"|\b(?:rather not|prefer not|don'?t want to|do not want to|not comfortable|won'?t)\b"
+    r".{0,25}\b(?:phone|mobile|number|e-?mail|contact|details)\b"
+    r"|\bno (?:phone|mobile|e-?mail|contact)\b"
 )
-_NOT_GIVING = re.compile(
-    r"(?i)不方便|不想|不要|不用|不留|不给|不給|没有|沒有|算了|\bno\b|\bnot\b|n't|rather not|"
-    r"prefer not|without"
+# "I don't have one" to the order-number question, whatever the NLU made of it.
+_HAS_NO_ORDER_NUMBER = re.compile(
+    r"(?i)没有|沒有|不知道|不记得|不記得|忘了|找不到|记不得|記不得|"
+    r"\b(?:no idea|don'?t have|do not have|don'?t know|not sure|can'?t find|cannot find|"
+    r"lost it|dunno|no clue|haven'?t got|don'?t remember|do not remember|can'?t remember)\b"
 )
 
 
@@ -112,7 +120,12 @@ def declines_contact(text: str) -> bool:
     not give my number"): a no about the contact, not about the request."""
     if _CONTACTISH.search(text):
         return False  # "no mobile, my number is 010-6552 3344" gives one
-    return bool(_CONTACT_WORDS.search(text) and _NOT_GIVING.search(text))
+    return bool(_DECLINES_CONTACT.search(text))
+
+
+def has_no_order_number(text: str) -> bool:
+    """Whether the customer says they have no order number ("没有订单号", "no idea")."""
+    return not _DIGIT_RUN.search(text) and bool(_HAS_NO_ORDER_NUMBER.search(text))
 
 
 def as_written(text: str) -> str:

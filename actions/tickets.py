@@ -28,6 +28,7 @@ from actions.form_answers import (
     AnsweringFormValidation,
     as_written,
     declines_contact,
+    has_no_order_number,
     latest_intent,
     latest_text,
 )
@@ -269,7 +270,7 @@ class ValidateTicketForm(AnsweringFormValidation):
         number = parse_order_number(text)
         if number:
             return {"order_number": number}
-        if latest_intent(tracker) == "deny":
+        if latest_intent(tracker) == "deny" or has_no_order_number(text):
             return {"order_number": NO_ORDER_NUMBER}
         if self.attempt(tracker, "order_number") < LAST_ATTEMPT:
             dispatcher.utter_message(response="utter_invalid_order_number")

@@ -157,3 +157,15 @@ def test_another_question_after_the_offer_is_just_answered() -> None:
     events, said = run(tracker("what are your opening hours?", offered_for="登录不上"))
     assert said == [TOPIC]
     assert events == [SlotSet("faq_outcome", "answered")]
+
+
+def test_the_outcome_slot_is_set_only_by_the_action() -> None:
+    """A custom slot mapping that names an action makes Rasa run that action after every
+    message; action_answer_faq must run only when the rules call it."""
+    from pathlib import Path
+
+    import yaml
+
+    domain = Path(__file__).resolve().parents[2] / "bot" / "domain" / "answers.yml"
+    mappings = yaml.safe_load(domain.read_text("utf-8"))["slots"]["faq_outcome"]["mappings"]
+    assert mappings == [{"type": "custom"}]

@@ -158,7 +158,7 @@ ADVERSARIAL: list[tuple[Any, str, str, dict[str, Any], str, tuple[str, str], Any
         "order_number",
         ORDER_PROBLEM,
         "zh",
-        ("不记得了", "找不到了😅"),
+        ("上周买的那个", "就是那个电饭煲的订单"),
         NO_ORDER_NUMBER,
     ),
     (
@@ -450,6 +450,21 @@ class TestAnAnswerIsAnAnswer:
         talk.answer(ValidateTicketForm(), "hmm")
         events, _ = talk.answer(ValidateTicketForm(), "no mobile, my number is 010-6552 3344")
         assert talk.value(events) == "no mobile, my number is 010-6552 3344"
+
+    @pytest.mark.parametrize(
+        "text", ["没有订单号", "不记得了", "dunno", "no idea, sorry", "I don't have it"]
+    )
+    def test_no_order_number_is_an_answer_at_once(self, text: str) -> None:
+        talk = FormConversation("ticket_form", "order_number", ORDER_PROBLEM)
+        events, dispatcher = talk.answer(ValidateTicketForm(), text)
+        assert talk.value(events) == NO_ORDER_NUMBER and dispatcher.messages == []
+
+    def test_talking_about_the_order_number_is_not_declining_a_contact(self) -> None:
+        talk = FormConversation("ticket_form", "contact", {"problem_description": "x"})
+        events, _ = talk.answer(
+            ValidateTicketForm(), "no idea where the order number is", intent="faq"
+        )
+        assert events == [SlotSet("contact", None), ActionExecutionRejected("ticket_form")]
 
     def test_not_wanting_to_leave_a_number_goes_on_without_one(self) -> None:
         talk = FormConversation("ticket_form", "contact", {"problem_description": "x"}, "zh")
