@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -30,6 +31,7 @@ from ticketing.models import Agent, Ticket, TicketEvent
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.repositories import agents as agents_repo
+from ticketing.repositories import tickets as tickets_repo
 from ticketing.schemas import TicketCreate
 from ticketing.services import sla, work
 from ticketing.services.tickets import create_ticket, get_ticket
@@ -151,15 +153,27 @@ BREACH_TIME = OPENED + timedelta(hours=5)
 
 
 def scheduler_pass(
-    database: Database, *, now: datetime, limit: int, hold: bool, deadline: float
+    database: Database, *, now: datetime, limit: int, meet: bool, deadline: float
 ) -> tuple[RaceResult, list[sla.ScanResult], list[events.DeskEvent]]:
-    """Two schedulers scan at once; their results and the events they committed."""
+    """Two schedulers scan at once; their results and the events they committed.
+
+    With ``meet``, both have picked their tickets before either works on them: each
+    holds the row locks of what it picked while the other picks.
+    """
+    both_picked = threading.Barrier(2, timeout=deadline)
+    pick = tickets_repo.sla_due
+
+    def pick_then_meet(session: Session, **kwargs: Any) -> list[Ticket]:
+        picked = pick(session, **kwargs)
+        both_picked.wait()
+        return picked
 
     def scheduler(session: Session) -> tuple[sla.ScanResult, list[events.DeskEvent]]:
         found = sla.scan(session, now=now, limit=limit)
         return found, events.pending(session)
 
-    result = race([scheduler, scheduler], database, hold=hold, timeout=deadline)
+    with mock.patch.object(tickets_repo, "sla_due", pick_then_meet if meet else pick):
+        result = race([scheduler, scheduler], database, timeout=deadline)
     scans = [result.values[i][0] for i in sorted(result.values)]
     announced = [e for i in sorted(result.values) for e in result.values[i][1]]
     return result, scans, announced
@@ -180,15 +194,16 @@ def check_two_schedulers(database: Database, vault: Vault, *, deadline: float = 
         ("warning", WARNING_TIME, "sla.warning"),
         ("breach", BREACH_TIME, "sla.breached"),
     ):
-        # First pass: five tickets each, both transactions open at once; SKIP LOCKED
-        # gives the second scheduler five other tickets instead of making it wait.
+        # First pass: five tickets each, both picked before either works; SKIP LOCKED
+        # gives the second scheduler five other tickets instead of the same five (no
+        # lock) or a wait for the first (a lock without SKIP LOCKED).
         first, first_scans, first_events = scheduler_pass(
-            database, now=now, limit=5, hold=True, deadline=deadline
+            database, now=now, limit=5, meet=True, deadline=deadline
         )
         assert first.counts() == Counter(done=2), f"{phase}, first pass: {first.explain()}"
-        # Then the rest, without holding: whoever comes first takes what is left.
+        # Then the rest, as it comes: whoever is first takes what is left.
         rest, rest_scans, rest_events = scheduler_pass(
-            database, now=now, limit=200, hold=False, deadline=deadline
+            database, now=now, limit=200, meet=False, deadline=deadline
         )
         assert rest.counts() == Counter(done=2), f"{phase}, second pass: {rest.explain()}"
         announced = first_events + rest_events
@@ -236,8 +251,10 @@ def test_two_schedulers_announce_each_warning_and_breach_once(
 def test_without_the_row_lock_the_scheduler_race_fails(
     clean_database: Database, vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Both schedulers pick the same five tickets; the second one's writes find the rows
+    # changed under them (the version check), so it dies instead of announcing.
     protections.without_row_locks(monkeypatch, of=Ticket)
-    with pytest.raises(AssertionError, match=re.escape("first pass: outcomes: {'error:")):
+    with pytest.raises(AssertionError, match=re.escape("'error:StaleDataError': 1")):
         check_two_schedulers(clean_database, vault, deadline=PROOF_DEADLINE)
 
 
@@ -245,9 +262,9 @@ def test_without_skip_locked_the_scheduler_race_fails(
     clean_database: Database, vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A lock that waits is still correct but serial: the second scheduler blocks on the
-    # first one's tickets instead of taking others.
+    # first one's tickets instead of taking others, and they never both hold five.
     protections.without_row_locks(monkeypatch, of=Ticket, waiting=True)
-    with pytest.raises(AssertionError, match=re.escape("first pass: outcomes: {'error:")):
+    with pytest.raises(AssertionError, match=re.escape("first pass: outcomes: {'error:Broken")):
         check_two_schedulers(clean_database, vault, deadline=PROOF_DEADLINE)
 
 
