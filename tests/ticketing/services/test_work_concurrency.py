@@ -27,13 +27,14 @@ from tests.support_service.factories import make_staff, ticket_payload
 from tests.support_service.race import RaceResult, race
 from ticketing import events
 from ticketing.db import Database
+from ticketing.enums import AgentPresence
 from ticketing.models import Agent, Ticket, TicketEvent
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.schemas import TicketCreate
-from ticketing.services import sla, work
+from ticketing.services import assignment, sla, work
 from ticketing.services.tickets import create_ticket, get_ticket
 
 pytestmark = pytest.mark.skipif(
@@ -320,3 +321,79 @@ def test_without_the_agent_row_lock_the_overfill_race_fails(
     monkeypatch.setattr(agents_repo, "open_load", open_load_then_meet)
     with pytest.raises(AssertionError, match=re.escape("outcomes: {'assigned': 6}")):
         check_no_overfill(clean_database, vault)
+
+
+def check_waiting_line_served_once(
+    database: Database, vault: Vault, *, meet: bool = False, deadline: float = 30.0
+) -> None:
+    """Two agents come online at once over four waiting tickets: none is given twice."""
+    with database.sessions() as session:
+        for name in ("early", "late"):
+            make_staff(session, name, queues=["technical_support"], capacity=2, presence="offline")
+    with database.sessions.begin() as session:
+        for n in range(4):
+            customer = {"external_id": f"w{n}", "phone": f"1390013{n:04d}"}
+            payload = TicketCreate.model_validate(ticket_payload(customer=customer))
+            create_ticket(session, vault=vault, principal=BOT, payload=payload)
+
+    both_picked = threading.Barrier(2, timeout=deadline)
+    pick = tickets_repo.waiting_in_queues
+
+    def pick_then_meet(session: Session, **kwargs: Any) -> list[Ticket]:
+        picked = pick(session, **kwargs)
+        both_picked.wait()
+        return picked
+
+    def comes_online(name: str) -> Callable[[Session], list[str]]:
+        def online(session: Session) -> list[str]:
+            agent = agents_repo.get_by_username(session, name)
+            assert agent is not None
+            return assignment.set_presence(session, agent=agent, presence=AgentPresence.ONLINE)
+
+        return online
+
+    with mock.patch.object(tickets_repo, "waiting_in_queues", pick_then_meet if meet else pick):
+        result = race([comes_online("early"), comes_online("late")], database, timeout=deadline)
+    assert result.counts() == Counter(done=2), result.explain()
+    given = [number for i in sorted(result.values) for number in result.values[i]]
+    assert len(given) == len(set(given)), f"a ticket was given twice: {given}"
+    with database.sessions() as session:
+        holders = dict(
+            session.execute(
+                select(Ticket.number, Agent.username).join(Agent, Ticket.assignee_id == Agent.id)
+            ).all()
+        )
+    assert sorted(holders) == sorted(given)
+    assert all(len(result.values[i]) <= 2 for i in result.values)
+
+
+def test_two_agents_coming_online_never_get_the_same_waiting_ticket(
+    clean_database: Database, vault: Vault
+) -> None:
+    check_waiting_line_served_once(clean_database, vault, meet=True)
+
+
+def test_without_the_row_lock_the_waiting_line_race_fails(
+    clean_database: Database, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both agents pick the same tickets; the second one's assignment finds them changed.
+    protections.without_row_locks(monkeypatch, of=Ticket)
+    with pytest.raises(AssertionError, match=re.escape("'error:StaleDataError': 1")):
+        check_waiting_line_served_once(clean_database, vault, meet=True, deadline=PROOF_DEADLINE)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the first agent locks up to four times its free slots of waiting "
+    "tickets (SKIP LOCKED) and keeps the ones it does not take locked until it commits, "
+    "so the second agent finds none and two tickets wait while it has room",
+)
+def test_two_agents_coming_online_take_every_waiting_ticket_they_have_room_for(
+    clean_database: Database, vault: Vault
+) -> None:
+    check_waiting_line_served_once(clean_database, vault, meet=True)
+    with clean_database.sessions() as session:
+        waiting = session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.assignee_id.is_(None))
+        )
+    assert waiting == 0
