@@ -33,20 +33,25 @@ def _fail(report: pytest.TestReport | pytest.CollectReport) -> None:
     report.longrepr = f"skipped under {REQUIRE_ALL}=1, which allows no skips: {reason}"
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    # An expected failure (xfail) is reported as skipped too; it stays what it is.
     if _required() and report.skipped and not hasattr(report, "wasxfail"):
         _fail(report)
+    return report
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Generator:
-    outcome = yield
-    report: pytest.CollectReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
     if _required() and report.skipped:
         _fail(report)
+    return report
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
