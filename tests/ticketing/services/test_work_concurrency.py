@@ -4,9 +4,11 @@ these rules guard against cannot happen there).
 Each race is a ``check_*`` function run twice: as the test, with the desk as it is, and
 as a test of the test, with the protection it guards switched off
 (``tests/support_service/protections.py``), where its assertions must fail. Where the
-bad interleaving is not certain to happen by itself, the workers are made to meet at a
-barrier at the worst moment (every claimer has read the unassigned ticket, every opener
-has counted the agent's load), so the proofs fail every time, not by luck.
+bad interleaving is not certain to happen by itself, the workers meet at a barrier at
+the worst moment (every claimer has read the unassigned ticket, every editor the
+ticket's version, every scheduler and every agent coming online has picked its tickets;
+in the overfill proof every opener has counted the agent's load), so the proofs fail
+every time, not by luck.
 """
 
 import re
