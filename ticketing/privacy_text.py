@@ -288,6 +288,12 @@ def seal_pending(session: Session, vault: Vault | None) -> int:
     return sealed
 
 
+def session_vault(session: Session) -> Vault | None:
+    """The data keys this session seals with (None: it refuses personal data)."""
+    vault: Vault | None = session.info.get(VAULT_INFO_KEY)
+    return vault
+
+
 def bind_vault(session: Session, vault: Vault) -> None:
     """Give one session the data keys its text is sealed with."""
     session.info[VAULT_INFO_KEY] = vault

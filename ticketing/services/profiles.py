@@ -464,19 +464,26 @@ def erase(
         .where(
             TicketMessage.ticket_id.in_(tickets), TicketMessage.author_type == AuthorType.CUSTOMER
         )
-        .values(body=ERASED)
+        .values(body=ERASED, body_enc=None)
         .execution_options(synchronize_session=False)
     )
     session.execute(
         update(Ticket)
         .where(Ticket.customer_id == customer.id)
-        .values(description=ERASED, subject=ERASED, contact_enc=None, version=Ticket.version + 1)
+        .values(
+            description=ERASED,
+            description_enc=None,
+            subject=ERASED,
+            subject_enc=None,
+            contact_enc=None,
+            version=Ticket.version + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     session.execute(
         update(SatisfactionRating)
         .where(SatisfactionRating.customer_id == customer.id)
-        .values(comment=None)
+        .values(comment=None, comment_enc=None)
         .execution_options(synchronize_session=False)
     )
     session.flush()

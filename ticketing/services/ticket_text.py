@@ -17,14 +17,15 @@ through the relay, which reads the full text itself).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from ticketing.errors import Forbidden, NotFound, ValidationFailed
+from ticketing.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ticketing.models import Ticket, TicketEvent, TicketMessage
 from ticketing.principals import Principal, Role
-from ticketing.privacy import Vault
+from ticketing.privacy import DecryptionFailed, Vault
 from ticketing.privacy_text import KINDS, ShownText, full_text, show
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import profiles
@@ -34,8 +35,18 @@ TICKET_TEXTS = ("subject", "description", "escalation_reason")
 REVEALABLE = (*TICKET_TEXTS, "message", "history")
 
 
+logger = logging.getLogger(__name__)
+
+
 class TextNotFound(NotFound):
     code = "text_not_found"
+
+
+class TextUnreadable(DomainError):
+    """The full text is sealed with a data key this process does not hold (or tampered)."""
+
+    status_code = 500
+    code = "text_unreadable"
 
 
 def clear_kinds(role: Role) -> frozenset[str]:
@@ -57,7 +68,13 @@ class TextView:
 
     def show(self, masked: str | None, token: str | None) -> ShownText:
         """One stored text for this caller."""
-        shown = show(masked, token, clear=self.clear, vault=self.vault)
+        try:
+            shown = show(masked, token, clear=self.clear, vault=self.vault)
+        except DecryptionFailed as error:
+            # The masked copy is still right to show; the key problem goes to the log
+            # (the key id, never the text) and a reveal reports it to the caller.
+            logger.warning("showing the masked copy of a ticket text: %s", error)
+            return ShownText(masked, True, frozenset())
         self.shown_in_clear |= shown.shown_in_clear
         return shown
 
@@ -112,6 +129,36 @@ def reveal(
         raise Forbidden("your role may not reveal personal data", code="forbidden")
     if len(reason.strip()) < 5:
         raise ValidationFailed("say why you need it (at least 5 characters)", field="reason")
+    try:
+        result = _full(
+            session, vault=vault, ticket=ticket, principal=principal, part=part, item_id=item_id
+        )
+    except DecryptionFailed as error:
+        raise TextUnreadable(
+            f"this text cannot be decrypted: {error}; DESK_DATA_KEYS must hold the key it "
+            "was sealed with"
+        ) from None
+    profiles.audit(
+        session,
+        principal=principal,
+        action="reveal",
+        customer_id=ticket.customer_id,
+        field_name=f"ticket_{part}",
+        reason=reason.strip(),
+        details={"ticket": ticket.number, "id": result.id},
+    )
+    return result
+
+
+def _full(
+    session: Session,
+    *,
+    vault: Vault,
+    ticket: Ticket,
+    principal: Principal,
+    part: str,
+    item_id: int | None,
+) -> Revealed:
     if part in TICKET_TEXTS:
         result = Revealed(
             part,
@@ -131,15 +178,6 @@ def reveal(
             old_value=full_text(entry.old_value, entry.old_value_enc, vault=vault),
             new_value=full_text(entry.new_value, entry.new_value_enc, vault=vault),
         )
-    profiles.audit(
-        session,
-        principal=principal,
-        action="reveal",
-        customer_id=ticket.customer_id,
-        field_name=f"ticket_{part}",
-        reason=reason.strip(),
-        details={"ticket": ticket.number, "id": result.id},
-    )
     return result
 
 
