@@ -122,6 +122,8 @@ def downgrade() -> None:
                     .values({column: keys.vault().decrypt(token), f"{column}_enc": None})
                 )
     for table_name, columns in COLUMNS.items():
-        with op.batch_alter_table(table_name) as batch:
+        # No table copy on SQLite (its DROP COLUMN is native since 3.35): copying tickets
+        # while other tables point at it fails their foreign keys.
+        with op.batch_alter_table(table_name, recreate="never") as batch:
             for column in columns:
                 batch.drop_column(f"{column}_enc")
