@@ -295,8 +295,11 @@ def session_vault(session: Session) -> Vault | None:
 
 
 def bind_vault(session: Session, vault: Vault) -> None:
-    """Give one session the data keys its text is sealed with."""
-    session.info[VAULT_INFO_KEY] = vault
+    """Let a session that has no data keys seal with these (a service handed the vault).
+
+    Sessions from :class:`ticketing.db.Database` built from full settings have their own.
+    """
+    session.info.setdefault(VAULT_INFO_KEY, vault)
 
 
 def install(factory: sessionmaker[Session], vault: Vault | None) -> None:
