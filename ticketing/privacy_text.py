@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import event, inspect
+from sqlalchemy import Select, event, inspect, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.errors import ValidationFailed
@@ -286,6 +286,21 @@ def seal_pending(session: Session, vault: Vault | None) -> int:
             setattr(obj, f"{column}_enc", result.token)
             sealed += result.token is not None
     return sealed
+
+
+def forget_full_text(session: Session, *, ticket_ids: Select[Any]) -> None:
+    """Drop the sealed full text of these tickets (erasure): every message, history value
+    and escalation reason keeps only its masked copy, whoever wrote it."""
+    for model, columns in SEALED_COLUMNS.items():
+        if model is SatisfactionRating:
+            continue
+        key = model.id if model is Ticket else model.ticket_id
+        session.execute(
+            update(model)
+            .where(key.in_(ticket_ids))
+            .values({f"{column}_enc": None for column in columns})
+            .execution_options(synchronize_session=False)
+        )
 
 
 def session_vault(session: Session) -> Vault | None:

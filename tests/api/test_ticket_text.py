@@ -26,6 +26,7 @@ from tests.support_service.fixtures import BotClient
 from ticketing.db import Database
 from ticketing.models import AuditEntry, Base, TicketMessage
 from ticketing.privacy import Vault
+from ticketing.privacy_text import SEALED_COLUMNS
 from ticketing.rotate_keys import rotate
 from ticketing.settings import Settings
 
@@ -197,6 +198,34 @@ class TestAtRest:
         parcel = claim_next(Database.from_settings(settings))
         assert parcel is not None
         assert (parcel.body, parcel.unreadable) == (f"call {PHONE}", None)
+
+    def test_erasure_leaves_only_masked_copies_of_every_text(
+        self,
+        client: BotClient,
+        anonymous_client: TestClient,
+        staff: Callable[[str], dict[str, str]],
+        clean_database: Database,
+    ) -> None:
+        number = busy_desk(client, anonymous_client, staff)
+        customer_id = client.get(f"/api/v1/tickets/{number}").json()["customer_id"]
+        erased = anonymous_client.post(
+            f"/api/v1/customers/{customer_id}/erase",
+            json={"reason": "PIPL request #17"},
+            headers=staff("admin"),
+        )
+        assert erased.status_code == 200, erased.text
+        with clean_database.engine.connect() as connection:
+            for model, columns in SEALED_COLUMNS.items():
+                table = model.__table__
+                for column in columns:
+                    left = connection.execute(
+                        select(table.c[f"{column}_enc"]).where(
+                            table.c[f"{column}_enc"].is_not(None)
+                        )
+                    ).all()
+                    assert left == [], (table.name, column)
+        shown = anonymous_client.get(f"/api/v1/tickets/{number}", headers=staff("zhao.min"))
+        assert "138****5678" in shown.json()["escalation_reason"]
 
 
 class TestShownByRole:

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ticketing import privacy_text
 from ticketing.enums import AuthorType, IdentityKind
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
 from ticketing.models import (
@@ -480,6 +481,8 @@ def erase(
         )
         .execution_options(synchronize_session=False)
     )
+    # Whoever wrote them, the tickets' texts keep only their masked copies.
+    privacy_text.forget_full_text(session, ticket_ids=tickets)
     session.execute(
         update(SatisfactionRating)
         .where(SatisfactionRating.customer_id == customer.id)
