@@ -167,10 +167,16 @@ class TestAtRest:
         rated = client.post(f"{path}/rating", json={"score": 4, "comment": f"call me {PHONE}"})
         assert rated.status_code == 201, rated.text
         cancelled_one = open_ticket(client, f"another one, {EMAIL}")["number"]
+        bus = client.app.state.events  # type: ignore[attr-defined]
+        last = bus.last_id()
         cancel = client.post(
             f"/api/v1/tickets/{cancelled_one}/cancel", json={"reason": f"fixed, ring {PHONE}"}
         )
         assert cancel.status_code == 200, cancel.text
+        published = bus.read(after=last)
+        reasons = [d.event.data.get("reason") for d in published]
+        assert "cancelled: fixed, ring 138****5678" in reasons
+        assert not any(needle in repr(published).lower() for needle in needles())
 
         assert scan(clean_database.engine) == []
         with clean_database.sessions() as session:
