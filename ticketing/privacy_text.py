@@ -76,6 +76,9 @@ _ID_NUMBER = re.compile(r"(?<![0-9０-９])[0-9]{17}[0-9Xx](?![0-9０-９])")
 # 13 to 19 digits, optionally in groups split by single spaces or hyphens.
 _CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _DIGITS_ONLY = str.maketrans("", "", " -")
+# A mainland mobile number on its own: libphonenumber skips numbers glued to letters
+# ("user13812345678", a URL path), so these are also looked for by shape.
+_MAINLAND_MOBILE = re.compile(r"(?<![0-9０-９])1[3-9][0-9]{9}(?![0-9０-９])")
 
 
 class SealingUnavailable(RuntimeError):
@@ -127,6 +130,8 @@ def _phones(text: str) -> Iterable[Finding]:
     matcher = phonenumbers.PhoneNumberMatcher(text, DEFAULT_REGION, max_tries=sys.maxsize)
     for match in matcher:
         yield Finding(PHONE, match.start, match.end, match.raw_string)
+    for bare in _MAINLAND_MOBILE.finditer(text):
+        yield Finding(PHONE, bare.start(), bare.end(), bare.group())
 
 
 def _emails(text: str) -> Iterable[Finding]:
@@ -168,6 +173,16 @@ def mask_card(value: str) -> str:
     return "".join(out)
 
 
+def _mask_phone_in_text(value: str) -> str:
+    """Mobile-length numbers as the profile shows them (``138****5678``); shorter ones
+    (landlines, other countries) keep only their last four digits, never most of them."""
+    masked = mask_phone(value)
+    digits = sum(ch.isdigit() for ch in masked) + masked.count("*")
+    if digits >= 11:
+        return masked
+    return "*" * (digits - 4) + masked[-4:] if digits >= 8 else "*" * digits
+
+
 def _mask_email_in_text(value: str) -> str:
     if "@" in value:
         return mask_email(value)
@@ -176,7 +191,7 @@ def _mask_email_in_text(value: str) -> str:
 
 
 _MASKERS = {
-    PHONE: mask_phone,
+    PHONE: _mask_phone_in_text,
     EMAIL: _mask_email_in_text,
     ID_NUMBER: lambda value: mask_id_number(value.upper()),
     CARD: mask_card,

@@ -480,7 +480,7 @@ class TestBadInput:
         assert posted.status_code == 201
         bodies = [m["body"] for m in posted.json()["messages"]]
         assert "138****5678" in bodies
-        assert "138****5678, 139****4321; 207***0958 / 106***9988" in bodies
+        assert "138****5678, 139****4321; ******0958 / ******9988" in bodies
         assert scan(clean_database.engine) == []
 
     def test_a_500_kb_paste_within_the_limit_is_sealed_whole(
