@@ -76,11 +76,7 @@ def seed_0006(url: str) -> None:
             "satisfaction_ratings",
         ):
             table = metadata.tables[name]
-            row = {
-                c.name: _filler(c)
-                for c in table.columns
-                if not c.nullable or c.name == "id"
-            }
+            row = {c.name: _filler(c) for c in table.columns if not c.nullable or c.name == "id"}
             row.update(values.get(name, {}))
             connection.execute(table.insert().values(row))
     engine.dispose()
