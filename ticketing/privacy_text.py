@@ -119,9 +119,15 @@ def _id_numbers(text: str) -> Iterable[Finding]:
 
 def _cards(text: str) -> Iterable[Finding]:
     for match in _CARD.finditer(text):
-        digits = match.group().translate(_DIGITS_ONLY)
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            yield Finding(CARD, match.start(), match.end(), match.group())
+        raw = match.group()
+        # A grouped card number followed by more digit groups ("6222 0212 3456 7890 123"):
+        # try the whole run, then shorter runs that end where a group ends.
+        ends = [len(raw)] + [i for i in range(len(raw) - 1, 0, -1) if raw[i] in " -"]
+        for end in ends:
+            digits = raw[:end].translate(_DIGITS_ONLY)
+            if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                yield Finding(CARD, match.start(), match.start() + end, raw[:end])
+                break
 
 
 def _phones(text: str) -> Iterable[Finding]:

@@ -74,6 +74,7 @@ class TestFind:
         assert mask_text("卡号6222021234567890128") == "卡号***************0128"
         assert [f.kind for f in find_personal_data("4111-1111-1111-1111")] == [CARD]
         assert find_personal_data("order 20261207123456 / SD-100001") == []
+        assert mask_text("4111 1111 1111 1111 123") == "**** **** **** 1111 123"
 
     def test_several_kinds_in_one_text_in_order(self) -> None:
         text = "我 13812345678, a@b.cn, 11010519491231002X, 4111111111111111"
