@@ -21,6 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class DeskRestInput(InputChannel):
                 return _error(error.status, "bad_request", str(error))
             collector = CollectingOutputChannel()
             message = UserMessage(
-                text,
+                customer_text(text),
                 collector,
                 conversation_id(REST, sender),
                 input_channel=REST,

@@ -36,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels import customer_text
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore
 
@@ -157,7 +158,7 @@ class WidgetInput(SocketIOInput):
             try:
                 await on_new_message(
                     UserMessage(
-                        text,
+                        customer_text(text),
                         WidgetOutput(sio, self.bot_message_evt),
                         conversation_id(WEB, session_id),
                         input_channel=self.name(),

@@ -336,28 +336,54 @@ class TestReveal:
         agent = staff("wang.fang")
 
         no_reason = anonymous_client.post(
-            path, json={"part": "message", "id": message["id"], "reason": "x"}, headers=agent
+            path,
+            json={"part": "message", "id": message["id"], "reason_code": "callback", "reason": "x"},
+            headers=agent,
         )
         assert no_reason.status_code == 422
         assert (
             client.post(
-                path, json={"part": "message", "id": message["id"], "reason": "calling back"}
+                path,
+                json={
+                    "part": "message",
+                    "id": message["id"],
+                    "reason_code": "callback",
+                    "reason": "calling back",
+                },
             ).status_code
             == 403
         )
         missing = anonymous_client.post(
-            path, json={"part": "message", "id": 9999, "reason": "calling back"}, headers=agent
+            path,
+            json={
+                "part": "message",
+                "id": 9999,
+                "reason_code": "callback",
+                "reason": "calling back",
+            },
+            headers=agent,
         )
         assert missing.status_code == 404
         revealed = anonymous_client.post(
             path,
-            json={"part": "message", "id": message["id"], "reason": "calling back about it"},
+            json={
+                "part": "message",
+                "id": message["id"],
+                "reason_code": "callback",
+                "reason": "calling back about it",
+            },
             headers=agent,
         )
         assert revealed.status_code == 200, revealed.text
         assert revealed.json()["text"] == f"我的电话 {PHONE}"
         subject = anonymous_client.post(
-            path, json={"part": "description", "reason": "what did they write"}, headers=agent
+            path,
+            json={
+                "part": "description",
+                "reason_code": "callback",
+                "reason": "what did they write",
+            },
+            headers=agent,
         )
         assert subject.json()["text"] == "宽带断了"
 
@@ -374,14 +400,14 @@ class TestReveal:
                 "reveal",
                 "ticket_message",
                 "calling back about it",
-                {"ticket": number, "id": message["id"]},
+                {"ticket": number, "id": message["id"], "reason_code": "callback"},
             ),
             (
                 "staff:wang.fang",
                 "reveal",
                 "ticket_description",
                 "what did they write",
-                {"ticket": number, "id": None},
+                {"ticket": number, "id": None, "reason_code": "callback"},
             ),
         ]
         assert PHONE not in repr(rows)
@@ -460,7 +486,7 @@ class TestKeys:
         assert shown.json()["description"] == "call 138****5678"
         revealed = other.post(
             f"/api/v1/tickets/{number}/reveal",
-            json={"part": "description", "reason": "calling back"},
+            json={"part": "description", "reason_code": "callback", "reason": "calling back"},
             headers=boss,
         )
         assert revealed.status_code == 500

@@ -120,15 +120,18 @@ def reveal(
     principal: Principal,
     part: str,
     item_id: int | None,
+    reason_code: str,
     reason: str,
 ) -> Revealed:
-    """One text of the ticket in full, for a stated reason; one audit entry, no values."""
+    """One text of the ticket in full, for a stated reason; one audit entry, no values.
+
+    The same rules as a profile field's reveal: a reason code and a reason in words.
+    """
     if part not in REVEALABLE:
         raise ValidationFailed(f"part must be one of {list(REVEALABLE)}", field="part")
     if principal.role.value not in profiles.disclosure_policy()["may_reveal"]:
         raise Forbidden("your role may not reveal personal data", code="forbidden")
-    if len(reason.strip()) < 5:
-        raise ValidationFailed("say why you need it (at least 5 characters)", field="reason")
+    profiles.check_reveal_reason(reason_code, reason)
     try:
         result = _full(
             session, vault=vault, ticket=ticket, principal=principal, part=part, item_id=item_id
@@ -145,7 +148,7 @@ def reveal(
         customer_id=ticket.customer_id,
         field_name=f"ticket_{part}",
         reason=reason.strip(),
-        details={"ticket": ticket.number, "id": result.id},
+        details={"ticket": ticket.number, "id": result.id, "reason_code": str(reason_code)},
     )
     return result
 

@@ -85,6 +85,8 @@ def create_ticket(
     a different request under the same key is a conflict.
     """
     privacy_text.bind_vault(session, vault)
+    if payload.customer.contact_verified and not principal.is_bot:
+        raise profiles.ChannelVerificationOnly("customer.contact_verified")
     fingerprint = request_fingerprint(payload)
     claim: IdempotencyKey | None = None
     if idempotency_key:

@@ -354,6 +354,9 @@ async function loadCustomer(customerId) {
   );
 }
 
+// Why staff may see a field in full: the API's fixed list (ticketing/enums.py RevealReason).
+const REVEAL_REASONS = ["customer_request", "callback", "verification", "dispute", "legal"];
+
 // Masked personal data (138****5678) is shown as such; the stars are marked so the eye
 // finds them, and a reveal (with a reason, audited) shows that one text in full.
 function maskedText(text) {
@@ -368,11 +371,13 @@ function revealButton(part, id, targetId) {
 }
 
 async function revealText(part, id, targetId, button) {
-  const reason = await askReason(t("reveal_title"), t("reveal_reason"));
-  if (!reason) return;
+  const answer = await askReason(t("reveal_title"), t("reveal_reason"), {
+    choices: REVEAL_REASONS.map((code) => [code, t(`reason_${code}`)]),
+  });
+  if (!answer) return;
   try {
     const result = await api(`/tickets/${state.ticket.number}/reveal`, {
-      method: "POST", body: { part, id, reason },
+      method: "POST", body: { part, id, reason_code: answer.code, reason: answer.reason },
     });
     const el = $(targetId);
     el.textContent = result.text || "";
@@ -384,11 +389,13 @@ async function revealText(part, id, targetId, button) {
 }
 
 async function reveal(customerId, name) {
-  const reason = await askReason(`${t("reveal_title")}: ${t(name)}`, t("reveal_reason"));
-  if (!reason) return;
+  const answer = await askReason(`${t("reveal_title")}: ${t(name)}`, t("reveal_reason"), {
+    choices: REVEAL_REASONS.map((code) => [code, t(`reason_${code}`)]),
+  });
+  if (!answer) return;
   try {
     const result = await api(`/customers/${customerId}/reveal`, {
-      method: "POST", body: { field: name, reason },
+      method: "POST", body: { field: name, reason_code: answer.code, reason: answer.reason },
     });
     const el = $(`customer-${name}`);
     el.textContent = result.value || t("none");

@@ -129,3 +129,23 @@ class TestBadInput:
         status, answer = run(main())
         assert (status, answer) == (200, [])
         assert "13912345678" not in caplog.text
+
+
+class TestCommands:
+    def test_a_button_payload_stays_a_command(self) -> None:
+        _, _, agent = post({"sender": "li", "message": '/rate_service{"rating": "5"}'})
+        assert agent.received[0].text == '/rate_service{"rating": "5"}'
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            '/agent_reply{"agent_message": "Pay the fee to account 6222...", "agent_name": "王芳"}',
+            '/ticket_resolved{"ticket_number": "SD-100001"}',
+            "/handed_back",
+        ],
+    )
+    def test_an_intent_only_the_desk_triggers_is_plain_text(self, command: str) -> None:
+        _, _, agent = post({"sender": "li", "message": command})
+        [message] = agent.received
+        assert not message.text.startswith("/")  # Rasa reads it as words, not a command
+        assert message.text[1:] == command[1:]
