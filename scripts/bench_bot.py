@@ -55,6 +55,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PYTHON = ROOT / ".venv" / "bin" / "python"
 SECTION = "## The bot under load"
+# py-spy is not in the locks: `--profile` needs it installed by hand (pip install py-spy).
+PY_SPY = os.environ.get("PY_SPY", "py-spy")
 TICKET = re.compile(r"SD-\d{6,}")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -137,6 +139,7 @@ class Phase:
     rss_mb: dict[str, float] = field(default_factory=dict)  # process -> peak RSS
     machine_busy: float = 0.0  # CPU seconds of the whole machine
     client_cpu: float = 0.0
+    profile: dict[str, float] = field(default_factory=dict)  # Rasa's stage -> share of samples
 
     @property
     def ok(self) -> list[float]:
@@ -246,12 +249,80 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK_TCK
 
 
-class Processes:
-    """The desk's processes, watched for CPU and memory."""
+# Where a sample of Rasa's main thread is, by the first frame that matches (py-spy's raw
+# output: one "frame;frame;... count" line per distinct stack).
+STAGES: list[tuple[str, tuple[str, ...]]] = [
+    ("action response validation (jsonschema)", ("jsonschema",)),
+    ("slot-mapping custom actions (ActionExtractSlots)", ("ActionExtractSlots.run",)),
+    ("other custom-action calls (tracker to JSON, HTTP, events)", ("RemoteAction.run",)),
+    ("NLU: sentence encoder", ("SentenceEncoder",)),
+    ("NLU: the rest of the pipeline", ("MessageProcessor._parse_message",)),
+    ("dialogue policies (prediction)", ("predict_next_with_tracker_if_should",)),
+    ("tracker store: load and save", ("tracker_store.py",)),
+    ("lock store", ("lock_store.py",)),
+]
+OTHER_STAGE = "the rest (HTTP server, event loop, responses)"
 
-    def __init__(self, ports: dict[str, int]) -> None:
+
+def summarise_profile(path: Path) -> dict[str, float]:
+    """Share of samples per stage of a py-spy raw profile."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        stage = next(
+            (name for name, marks in STAGES if any(m in stack for m in marks)), OTHER_STAGE
+        )
+        counts[stage] += int(n)
+    total = sum(counts.values())
+    return {stage: n / total for stage, n in counts.items()} if total else {}
+
+
+class Processes:
+    """The desk's processes, watched for CPU and memory (and Rasa sampled by py-spy)."""
+
+    def __init__(self, ports: dict[str, int], profile_dir: Path | None = None) -> None:
         self.ports = ports
         self.pids: dict[str, list[int]] = {}
+        self.profile_dir = profile_dir
+
+    def start_profile(
+        self, phase: str, seconds: float
+    ) -> tuple[subprocess.Popen[bytes], Path] | None:
+        """py-spy on Rasa's process for the phase, if asked for."""
+        if self.profile_dir is None or "rasa" not in self.pids:
+            return None
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        out = self.profile_dir / f"{phase.replace(' ', '-')}.txt"
+        command = [
+            PY_SPY,
+            "record",
+            "-p",
+            str(self.pids["rasa"][0]),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "50",
+            "--nonblocking",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+        ]
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+    @staticmethod
+    def finish_profile(started: tuple[subprocess.Popen[bytes], Path] | None) -> dict[str, float]:
+        if started is None:
+            return {}
+        process, out = started
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            return {}
+        return summarise_profile(out) if out.exists() else {}
 
     def find(self) -> None:
         for name, port in self.ports.items():
@@ -314,6 +385,17 @@ class Desk:
             return [], f"connection ({type(error).__name__})"
         texts = [str(m["text"]) for m in body if isinstance(m, dict) and m.get("text")]
         return texts, None if texts else "empty reply"
+
+    async def model_id(self) -> str:
+        """The model Rasa serves (GET /status), for the report."""
+        assert self.session is not None
+        params = {"token": self.token} if self.token else {}
+        try:
+            async with self.session.get(f"{self.rasa_url}/status", params=params) as response:
+                body = await response.json() if response.status == 200 else {}
+        except (TimeoutError, aiohttp.ClientError, ValueError):
+            body = {}
+        return str(body.get("model_id") or "unknown")
 
     async def parse(self, text: str) -> str | None:
         assert self.session is not None
@@ -424,6 +506,7 @@ async def run_phase(
                 await asyncio.sleep(rng.uniform(*phase.think))
 
     cpu_before, busy_before = processes.cpu(), machine_busy_seconds()
+    profiling = processes.start_profile(phase.name, seconds)
     peak: dict[str, float] = {}
     tasks = [asyncio.create_task(seat(slot)) for slot in range(phase.customers)]
     last = started
@@ -450,6 +533,7 @@ async def run_phase(
     phase.client_cpu = cpu_after.pop("client") - cpu_before.pop("client")
     phase.cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
     phase.rss_mb = peak
+    phase.profile = processes.finish_profile(profiling)
 
 
 async def run_ceiling(desk: Desk, phase: Phase, seconds: float, processes: Processes) -> None:
@@ -489,6 +573,7 @@ async def measure(
     run_id = uuid.uuid4().hex[:6]
     phases: list[Phase] = []
     async with Desk(rasa_url, token, args.timeout) as desk:
+        args.model_id = await desk.model_id()
         say("warm-up: 4 conversations of each kind, not measured")
         warm = Phase("warm-up", 4, None)
         await asyncio.gather(
@@ -641,7 +726,8 @@ def report(
         f"### {now:%Y-%m-%d %H:%M} UTC{label}",
         "",
         f"{machine()}; the whole desk and the client on the same cores; {storage}. "
-        f"Code: {revision()}. 1-minute load average before the run: {load:.1f}. "
+        f"Code: {revision()}, model {getattr(args, 'model_id', 'unknown')}. "
+        f"1-minute load average before the run: {load:.1f}. "
         f"Command: `{command}`.",
         "",
         "| phase | customers | s | turns | turns/s | p50 ms | p95 ms | p99 ms | errors |",
@@ -682,6 +768,20 @@ def report(
             + " | ".join(cells)
             + f" | {p.client_cpu / p.seconds:.2f} | {other / p.seconds:.2f} |"
         )
+    profiled = [p for p in phases if p.profile]
+    if profiled:
+        lines += [
+            "",
+            "Rasa's main thread by stage (py-spy, 50 samples/s over the phase; share of the "
+            "samples in which it was running or waiting for a core):",
+            "",
+            "| stage | " + " | ".join(p.name for p in profiled) + " |",
+            "| --- | " + " | ".join("---:" for _ in profiled) + " |",
+        ]
+        for stage in [name for name, _ in STAGES] + [OTHER_STAGE]:
+            shares = [p.profile.get(stage, 0.0) for p in profiled]
+            if any(shares):
+                lines.append(f"| {stage} | " + " | ".join(f"{v:.1%}" for v in shares) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -737,6 +837,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30, help="seconds per turn")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--label", default="", help="what this run measures (in BENCHMARKS.md)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record Rasa with py-spy ($PY_SPY or py-spy on PATH) during each phase into DIR",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, don't edit BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.customers > 500 or any(n > 200 for n in args.stress):
@@ -763,7 +868,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not rasa_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
         parser.error("load goes to loopback only")
-    processes = Processes({"rasa": rasa_port, "actions": args.actions_port, "api": args.api_port})
+    processes = Processes(
+        {"rasa": rasa_port, "actions": args.actions_port, "api": args.api_port}, args.profile
+    )
     try:
         if started_desk is not None:
             started_desk.start()
@@ -775,7 +882,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if started_desk is not None:
             started_desk.stop()
-    shown = [a for a in (argv if argv is not None else sys.argv[1:])]
+    shown = list(argv if argv is not None else sys.argv[1:])
+    for i, arg in enumerate(shown):  # never write the token into BENCHMARKS.md
+        if arg.startswith("--rasa-token="):
+            shown[i] = "--rasa-token=..."
+        elif arg == "--rasa-token" and i + 1 < len(shown):
+            shown[i + 1] = "..."
     command = " ".join(["scripts/bench_bot.py", *shown])
     block = report(args, phases, storage, load, command)
     print("\n" + block, flush=True)
