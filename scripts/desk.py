@@ -104,7 +104,13 @@ def redis_endpoints(redis_url: str) -> str:
 
 def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> Path:
     """Rasa's endpoints for this run: the action server, and where conversations live."""
-    lines = f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+    # Selective domain: only the form validators (validate_*, which read the form's slots)
+    # get the domain; without it Rasa sends all of it (about 60 KiB of JSON, every bilingual
+    # response) with every custom-action call.
+    lines = (
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        "  enable_selective_domain: true\n"
+    )
     if redis_url:
         lines += redis_endpoints(redis_url)
     else:
