@@ -28,7 +28,8 @@ TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/tra
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
-	bench-api bench-bot fuzz-api test-browser chromium vendor eval tune-fallback bench-nlu
+	bench-api bench-bot fuzz-api test-browser chromium vendor eval tune-fallback bench-nlu \
+	backup restore purge-conversations
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -43,6 +44,9 @@ help:
 	@echo "make tune-fallback  fallback threshold on a validation split of the training data"
 	@echo "make bench-nlu  the NLU pipeline on BANKING77 and CLINC150 (about 15 min) -> BENCHMARKS.md"
 	@echo "make vendor  copy the socket.io client and Apache ECharts from the npm registry again"
+	@echo "make backup  dump the database into .run/backups (the newest 30 kept; keys never included)"
+	@echo "make restore replace the database with the newest backup (or BACKUP=...), then prove it"
+	@echo "make purge-conversations  delete Rasa conversations older than the retention"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -81,11 +85,12 @@ demo: install $(MODEL)
 test: install $(MODEL) chromium
 	$(MAKE) lint types test-service test-bot test-dialogue test-e2e test-browser
 
+# tests/scripts/test_backup.py tests a service-side script (scripts/backup.py imports ticketing).
 test-service: $(VENV)/.installed
-	$(SERVICE_PY) -m pytest tests/ticketing tests/api
+	$(SERVICE_PY) -m pytest tests/ticketing tests/api tests/scripts/test_backup.py
 
 test-bot: $(BOTVENV)/.installed
-	$(BOT_PY) -m pytest tests/bot tests/actions tests/scripts
+	$(BOT_PY) -m pytest tests/bot tests/actions tests/scripts --ignore=tests/scripts/test_backup.py
 
 test-dialogue: $(MODEL)
 	$(RASA) data validate --config config.yml $(RASA_DATA)
@@ -122,6 +127,21 @@ tune-fallback: $(BOTVENV)/.installed
 BENCH_ARGS ?=
 bench-nlu: $(BOTVENV)/.installed
 	$(BOT_PY) scripts/bench_nlu.py $(BENCH_ARGS)
+
+# Backups of the database (DATABASE_URL, else .run/desk.db) in .run/backups; see README, "Backups".
+# `make restore` asks before replacing the database; RESTORE_ARGS=--yes for scripts.
+BACKUP       ?=
+RESTORE_ARGS ?=
+backup: $(VENV)/.installed
+	$(SERVICE_PY) scripts/backup.py backup
+
+restore: $(VENV)/.installed
+	$(SERVICE_PY) scripts/backup.py restore $(BACKUP) $(RESTORE_ARGS)
+
+# Conversations past DESK_CONVERSATION_RETENTION_DAYS, in the tracker store the last
+# `make demo` configured (.run/endpoints.yml); safe from several hosts at once (cron).
+purge-conversations: $(BOTVENV)/.installed
+	$(BOT_PY) -m bot.tracker_store purge --endpoints $(RUN_DIR)/endpoints.yml --env-file $(RUN_DIR)/desk.env
 
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider

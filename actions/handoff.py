@@ -11,14 +11,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import (
+    EXTERNAL_PREFIX,
+    caller_number,
+    conversation_channel,
+    conversation_sender,
+)
 from actions.desk_api import DeskApiUnavailable, NewTicket, Ticket
 from actions.parsing import is_email
 from actions.settings import ActionSettings
 from actions.tickets import (
-    EXTERNAL_PREFIX,
     _idempotency_key,
-    caller_number,
-    conversation_channel,
     conversation_language,
     desk_client,
     local_today,
@@ -109,7 +112,7 @@ class ActionRequestHuman(Action):
         caller = caller_number(tracker)
         new_ticket = NewTicket(
             channel=conversation_channel(tracker),
-            external_id=tracker.sender_id,
+            external_id=conversation_sender(tracker),
             language=conversation_language(tracker),
             description=description[:4000],
             category=tracker.get_slot("category"),

@@ -13,6 +13,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import (
+    EXTERNAL_PREFIX,
+    caller_number,
+    conversation_channel,
+    conversation_sender,
+)
 from actions.dates import parse_date
 from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
 from actions.labels import detail_label
@@ -21,21 +27,12 @@ from actions.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
-# Rasa input channel -> channel the ticketing API records.
-_CHANNELS = {"rest": "rest", "socketio": "web", "wechat": "wechat", "voice": "voice"}
 _MAX_DESCRIPTION = 4000
 _TRANSCRIPT_TURNS = 20
-# Rasa's text for intents triggered from outside (POST /conversations/{id}/trigger_intent).
-EXTERNAL_PREFIX = "EXTERNAL: "
 # Categories whose tickets need the order number (asked by the ticket form).
 ORDER_CATEGORIES = frozenset({"after_sales", "billing"})
 # The order_number slot's value when the customer said they have none.
 NO_ORDER_NUMBER = "none"
-
-
-def conversation_channel(tracker: Tracker) -> str:
-    """The desk's name for the channel this conversation came in on."""
-    return _CHANNELS.get(tracker.get_latest_input_channel() or "rest", "rest")
 
 
 def conversation_language(tracker: Tracker) -> str:
@@ -54,17 +51,6 @@ def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict
         author = "customer" if event["event"] == "user" else "bot"
         lines.append({"author_type": author, "body": event["text"][:_MAX_DESCRIPTION]})
     return lines[-turns:]
-
-
-def caller_number(tracker: Tracker) -> str | None:
-    """On a phone call, the caller's number as the carrier gave it (verified)."""
-    if conversation_channel(tracker) != "voice":
-        return None
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            number = (event.get("metadata") or {}).get("caller_number")
-            return str(number) if number else None
-    return None
 
 
 def local_today(settings: ActionSettings) -> date:
@@ -95,7 +81,7 @@ def ticket_details(
 def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
     """The API client acting for this conversation's customer."""
     return DeskApiClient.from_settings(
-        settings, channel=conversation_channel(tracker), sender=tracker.sender_id
+        settings, channel=conversation_channel(tracker), sender=conversation_sender(tracker)
     )
 
 
@@ -122,7 +108,7 @@ class ActionCheckProfile(Action):
         client = desk_client(ActionSettings.from_env(), tracker)
         try:
             profile = await client.find_customer(
-                channel=conversation_channel(tracker), external_id=tracker.sender_id
+                channel=conversation_channel(tracker), external_id=conversation_sender(tracker)
             )
         except DeskApiUnavailable as error:
             # Asking for a contact again is harmless; the ticket creation will report
@@ -209,7 +195,7 @@ class ActionCreateTicket(Action):
         caller = caller_number(tracker)
         new_ticket = NewTicket(
             channel=conversation_channel(tracker),
-            external_id=tracker.sender_id,
+            external_id=conversation_sender(tracker),
             language=language,
             description=full_description[:_MAX_DESCRIPTION],
             category=tracker.get_slot("category"),

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
+import redis.asyncio
 from fastapi import APIRouter, Depends, FastAPI
 
 from api.auth import authenticate
@@ -49,6 +50,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.redis_url
         else None
     )
+    # Live pages wait on Redis from the event loop (XREAD BLOCK up to a second).
+    async_redis = (
+        redis.asyncio.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS + 5,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        if settings.redis_url
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scheduler.stop()
         if redis_client is not None:
             redis_client.close()
+        if async_redis is not None:
+            await async_redis.aclose()
         database.dispose()
 
     app = FastAPI(
@@ -84,7 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle(
         secret=settings.blind_index_key_bytes, redis_client=redis_client
     )
-    app.state.events = RedisStreamBus(redis_client) if redis_client is not None else InProcessBus()
+    app.state.events = (
+        RedisStreamBus(redis_client, async_client=async_redis)
+        if redis_client is not None
+        else InProcessBus()
+    )
     install_publisher(database.sessions, app.state.events)
 
     # Everything under /api/v1 requires a principal; add routers here, not beside it.

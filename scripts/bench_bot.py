@@ -2,7 +2,7 @@
 
     .venv-bot/bin/python scripts/bench_bot.py                       # starts its own desk
     .venv-bot/bin/python scripts/bench_bot.py --rasa-url http://127.0.0.1:5005 \\
-        --rasa-token "$DESK_RASA_TOKEN" --api-port 8000 --actions-port 5055
+        --api-port 8000 --actions-port 5055   # with DESK_RASA_JWT_SECRET in the environment
 
 Without ``--rasa-url`` it starts the whole desk with ``scripts/desk.py run`` on ports of
 its own (``DATABASE_URL`` and ``REDIS_URL`` pass through, as for ``make demo``) and stops
@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import jwt
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -352,9 +353,9 @@ class Processes:
 class Desk:
     """The REST channel and the parse endpoint of a running Rasa."""
 
-    def __init__(self, rasa_url: str, token: str | None, timeout: float) -> None:
+    def __init__(self, rasa_url: str, jwt_secret: str | None, timeout: float) -> None:
         self.rasa_url = rasa_url.rstrip("/")
-        self.token = token
+        self.jwt_secret = jwt_secret
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.session: aiohttp.ClientSession | None = None
 
@@ -386,12 +387,21 @@ class Desk:
         texts = [str(m["text"]) for m in body if isinstance(m, dict) and m.get("text")]
         return texts, None if texts else "empty reply"
 
+    def authorization(self) -> dict[str, str]:
+        """A short-lived admin JWT for Rasa's HTTP API (bot/serve.py), as the relay sends."""
+        if not self.jwt_secret:
+            return {}
+        now = int(time.time())
+        claims = {"user": {"username": "bench-bot", "role": "admin"}, "iat": now, "exp": now + 300}
+        return {"Authorization": f"Bearer {jwt.encode(claims, self.jwt_secret, 'HS256')}"}
+
     async def model_id(self) -> str:
         """The model Rasa serves (GET /status), for the report."""
         assert self.session is not None
-        params = {"token": self.token} if self.token else {}
         try:
-            async with self.session.get(f"{self.rasa_url}/status", params=params) as response:
+            async with self.session.get(
+                f"{self.rasa_url}/status", headers=self.authorization()
+            ) as response:
                 body = await response.json() if response.status == 200 else {}
         except (TimeoutError, aiohttp.ClientError, ValueError):
             body = {}
@@ -399,10 +409,9 @@ class Desk:
 
     async def parse(self, text: str) -> str | None:
         assert self.session is not None
-        params = {"token": self.token} if self.token else {}
         try:
             async with self.session.post(
-                f"{self.rasa_url}/model/parse", params=params, json={"text": text}
+                f"{self.rasa_url}/model/parse", headers=self.authorization(), json={"text": text}
             ) as response:
                 await response.read()
                 return None if response.status == 200 else f"http {response.status}"
@@ -567,12 +576,12 @@ async def run_ceiling(desk: Desk, phase: Phase, seconds: float, processes: Proce
 
 
 async def measure(
-    args: argparse.Namespace, rasa_url: str, token: str | None, processes: Processes
+    args: argparse.Namespace, rasa_url: str, jwt_secret: str | None, processes: Processes
 ) -> list[Phase]:
     rng = random.Random(args.seed)
     run_id = uuid.uuid4().hex[:6]
     phases: list[Phase] = []
-    async with Desk(rasa_url, token, args.timeout) as desk:
+    async with Desk(rasa_url, jwt_secret, args.timeout) as desk:
         args.model_id = await desk.model_id()
         say("warm-up: 4 conversations of each kind, not measured")
         warm = Phase("warm-up", 4, None)
@@ -810,11 +819,6 @@ def append_report(block: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rasa-url", help="a running desk's Rasa; without it, start one")
-    parser.add_argument(
-        "--rasa-token",
-        default=os.environ.get("DESK_RASA_TOKEN"),
-        help="Rasa's HTTP API token, for /model/parse (default $DESK_RASA_TOKEN)",
-    )
     parser.add_argument("--api-port", type=int, default=18100)
     parser.add_argument("--rasa-port", type=int, default=15105)
     parser.add_argument("--actions-port", type=int, default=15155)
@@ -854,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rasa_url:
         rasa_url = args.rasa_url
         rasa_port = int(rasa_url.rsplit(":", 1)[1].split("/")[0])
-        token = args.rasa_token
+        jwt_secret = os.environ.get("DESK_RASA_JWT_SECRET")
         storage = "storage as the running desk has it"
     else:
         if not args.model.exists():
@@ -874,20 +878,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if started_desk is not None:
             started_desk.start()
-            token = args.rasa_token or read_env_file(args.run_dir / "desk.env").get(
-                "DESK_RASA_TOKEN"
-            )
+            jwt_secret = os.environ.get("DESK_RASA_JWT_SECRET") or read_env_file(
+                args.run_dir / "desk.env"
+            ).get("DESK_RASA_JWT_SECRET")
         processes.find()
-        phases = asyncio.run(measure(args, rasa_url, token, processes))
+        phases = asyncio.run(measure(args, rasa_url, jwt_secret, processes))
     finally:
         if started_desk is not None:
             started_desk.stop()
     shown = list(argv if argv is not None else sys.argv[1:])
-    for i, arg in enumerate(shown):  # never write the token into BENCHMARKS.md
-        if arg.startswith("--rasa-token="):
-            shown[i] = "--rasa-token=..."
-        elif arg == "--rasa-token" and i + 1 < len(shown):
-            shown[i + 1] = "..."
     command = " ".join(["scripts/bench_bot.py", *shown])
     block = report(args, phases, storage, load, command)
     print("\n" + block, flush=True)

@@ -39,7 +39,10 @@ def say(message: str) -> None:
 
 SECRET_FACTORIES = {
     "DESK_SERVICE_TOKEN": lambda: secrets.token_urlsafe(32),
-    "DESK_RASA_TOKEN": lambda: secrets.token_urlsafe(32),
+    # Signs the JWTs Rasa's HTTP API accepts (the relay mints them; bot/serve.py).
+    "DESK_RASA_JWT_SECRET": lambda: secrets.token_urlsafe(48),
+    # Rasa sends it to the action server, which refuses calls without it (actions/server.py).
+    "DESK_ACTION_SECRET": lambda: secrets.token_urlsafe(32),
     "DESK_DATA_KEYS": lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "DESK_BLIND_INDEX_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "DESK_JWT_SECRET": lambda: secrets.token_urlsafe(48),
@@ -82,8 +85,14 @@ def load_secrets(run_dir: Path) -> dict[str, str]:
     return values
 
 
+# The desk's tracker stores (bot/tracker_store.py): Rasa's Redis and SQL stores, sealing
+# conversations with DESK_DATA_KEYS and forgetting them after DESK_CONVERSATION_RETENTION_DAYS.
+REDIS_TRACKER_STORE = "bot.tracker_store.EncryptedRedisTrackerStore"
+SQL_TRACKER_STORE = "bot.tracker_store.EncryptedSQLTrackerStore"
+
+
 def redis_endpoints(redis_url: str) -> str:
-    """Rasa tracker and lock store on the Redis of REDIS_URL."""
+    """Rasa tracker store (encrypted, expiring) and lock store on the Redis of REDIS_URL."""
     parts = urlsplit(redis_url)
     db = (parts.path or "/0").lstrip("/") or "0"
     common = [
@@ -97,25 +106,34 @@ def redis_endpoints(redis_url: str) -> str:
         common.append("  use_ssl: true")
     block = "\n".join(common)
     return (
-        f"tracker_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
+        f"tracker_store:\n  type: {REDIS_TRACKER_STORE}\n{block}\n  key_prefix: desk\n"
         f"lock_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
     )
 
 
 def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> Path:
-    """Rasa's endpoints for this run: the action server, and where conversations live."""
-    # Selective domain: only the form validators (validate_*, which read the form's slots)
-    # get the domain; without it Rasa sends all of it (about 60 KiB of JSON, every bilingual
-    # response) with every custom-action call.
+    """Rasa's endpoints for this run: the action server, and where conversations live.
+
+    The action server's secret is a ${...} reference that Rasa fills from its
+    environment, so the file holds no secret. Selective domain: only the form validators
+    (validate_*, which read the form's slots) get the domain; without it Rasa sends all of
+    it (about 60 KiB of JSON, every bilingual response) with every custom-action call.
+    """
     lines = (
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        "action_endpoint:\n"
+        f"  url: http://127.0.0.1:{actions_port}/webhook\n"
         "  enable_selective_domain: true\n"
+        "  headers:\n"
+        "    X-Desk-Action-Secret: ${DESK_ACTION_SECRET}\n"
     )
     if redis_url:
         lines += redis_endpoints(redis_url)
     else:
         # Conversations survive a restart of the demo in a SQLite file next to the desk's.
-        lines += f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {run_dir / 'conversations.db'}\n"
+        lines += (
+            f"tracker_store:\n  type: {SQL_TRACKER_STORE}\n"
+            f"  dialect: sqlite\n  db: {run_dir / 'conversations.db'}\n"
+        )
     path = run_dir / "endpoints.yml"
     path.write_text(lines)
     return path
@@ -215,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     env["DESK_API_URL"] = f"http://127.0.0.1:{args.api_port}"
     # Where the API's handoff relay delivers agents' replies (Rasa's HTTP API).
     env["DESK_RASA_URL"] = f"http://127.0.0.1:{args.rasa_port}"
+    # The pages allowed to talk to Rasa from a browser: the API's own (the widget's demo
+    # page); a company adds its site's origin.
+    env.setdefault(
+        "DESK_WIDGET_ORIGINS",
+        f"http://127.0.0.1:{args.api_port},http://localhost:{args.api_port}",
+    )
     env["PYTHONUNBUFFERED"] = "1"
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
@@ -251,9 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 str(BOT_BIN / "python"),
                 "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
+                "actions.server",
                 "--port",
                 str(args.actions_port),
             ],
@@ -262,11 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         Service(
             "rasa",
             [
-                str(BOT_BIN / "rasa"),
-                "run",
-                "--enable-api",
-                # "=" form: a generated token may start with "-", which argparse would take for an option.
-                f"--auth-token={env['DESK_RASA_TOKEN']}",
+                str(BOT_BIN / "python"),
+                "-m",
+                "bot.serve",
                 "--model",
                 args.model,
                 "--endpoints",
@@ -275,8 +295,6 @@ def main(argv: list[str] | None = None) -> int:
                 str(ROOT / "bot" / "credentials.yml"),
                 "--port",
                 str(args.rasa_port),
-                "--cors",
-                "*",
             ],
             f"http://127.0.0.1:{args.rasa_port}/",
         ),

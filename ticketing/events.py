@@ -9,6 +9,8 @@ in-process bus that serves one process.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -18,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import redis
+import redis.asyncio as redis_asyncio
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -98,6 +101,12 @@ class EventBus(Protocol):
         """Events after the given id (the newest ones when None), waiting up to wait_ms."""
         ...
 
+    async def read_async(
+        self, *, after: str | None, limit: int = 100, wait_ms: int = 0
+    ) -> list[Delivered]:
+        """As ``read``, waiting on the event loop: a live page holds no thread while it waits."""
+        ...
+
     def last_id(self) -> str:
         """The id of the newest event so far, to read on from without missing any."""
         ...
@@ -110,15 +119,43 @@ class InProcessBus:
         self._events: deque[tuple[int, DeskEvent]] = deque(maxlen=max_length)
         self._next_id = 1
         self._changed = threading.Condition()
+        # Readers waiting on an event loop: woken from the publishing thread.
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     def publish(self, event: DeskEvent) -> str:
-        """Append an event and wake waiting readers."""
+        """Append an event and wake waiting readers (threads and event loops)."""
         with self._changed:
             event_id = self._next_id
             self._next_id += 1
             self._events.append((event_id, event))
             self._changed.notify_all()
+            waiters = list(self._waiters)
+        for loop, flag in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop has closed meanwhile
+                loop.call_soon_threadsafe(flag.set)
         return str(event_id)
+
+    async def read_async(
+        self, *, after: str | None, limit: int = 100, wait_ms: int = 0
+    ) -> list[Delivered]:
+        """Events with ids above ``after``, waiting on the event loop, not in a thread."""
+        flag = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), flag)
+        with self._changed:
+            start = int(after) if after and after.isdigit() else self._next_id - 1
+            found = self._after(start, limit)
+            if found or wait_ms <= 0:
+                return found
+            # Registered under the lock: a publish from now on sets the flag.
+            self._waiters.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(flag.wait(), wait_ms / 1000)
+        finally:
+            with self._changed:
+                self._waiters.discard(waiter)
+        with self._changed:
+            return self._after(start, limit)
 
     def read(self, *, after: str | None, limit: int = 100, wait_ms: int = 0) -> list[Delivered]:
         """Events with ids above ``after``; with None, only events published from now on."""
@@ -142,9 +179,17 @@ class InProcessBus:
 class RedisStreamBus:
     """Events in a Redis stream shared by every process of the desk."""
 
-    def __init__(self, client: redis.Redis, *, key: str = STREAM_KEY) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        key: str = STREAM_KEY,
+        async_client: redis_asyncio.Redis | None = None,
+    ) -> None:
         self._client = client
         self._key = key
+        # For live pages: XREAD BLOCK on the event loop (redis-py's asyncio client).
+        self._async_client = async_client
 
     def publish(self, event: DeskEvent) -> str:
         """XADD the event, keeping the stream bounded."""
@@ -158,17 +203,32 @@ class RedisStreamBus:
         streams: Any = self._client.xread(
             {self._key: after or "$"}, count=limit, block=wait_ms or None
         )
-        delivered: list[Delivered] = []
-        for _key, entries in streams or []:
-            for raw_id, fields in entries:
-                event_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                raw = fields.get(b"event") or fields.get("event")
-                delivered.append(Delivered(event_id, DeskEvent.from_json(raw)))
-        return delivered
+        return _delivered(streams)
+
+    async def read_async(
+        self, *, after: str | None, limit: int = 100, wait_ms: int = 0
+    ) -> list[Delivered]:
+        """XREAD BLOCK through the asyncio client; no thread waits on Redis."""
+        if self._async_client is None:
+            raise RuntimeError("this bus was built without an asyncio Redis client")
+        streams: Any = await self._async_client.xread(
+            {self._key: after or "$"}, count=limit, block=wait_ms or None
+        )
+        return _delivered(streams)
 
     def last_id(self) -> str:
         """The id of the newest entry in the stream ("0-0" when it is empty)."""
         return _redis_last_id(self._client, self._key)
+
+
+def _delivered(streams: Any) -> list[Delivered]:
+    delivered: list[Delivered] = []
+    for _key, entries in streams or []:
+        for raw_id, fields in entries:
+            event_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            raw = fields.get(b"event") or fields.get("event")
+            delivered.append(Delivered(event_id, DeskEvent.from_json(raw)))
+    return delivered
 
 
 def _redis_last_id(client: redis.Redis, key: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ticketing.conversations import rasa_conversation_id
+
 
 class Role(StrEnum):
     CUSTOMER = "customer"
@@ -29,6 +31,13 @@ class Principal:
     # behind it (None until the desk knows them). It may act for that customer only.
     conversation: tuple[str, str] | None = None
     customer_id: int | None = None
+
+    @property
+    def rasa_conversation_id(self) -> str | None:
+        """For the bot: the Rasa conversation it acts in (where the relay delivers replies)."""
+        if self.conversation is None:
+            return None
+        return rasa_conversation_id(*self.conversation)
 
     @property
     def is_bot(self) -> bool:

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
+import jwt
 
 from ticketing.db import Database
 from ticketing.models import RelayDelivery, Ticket, TicketMessage
@@ -48,23 +50,49 @@ class DeliveryFailed(Exception):
     """Rasa did not take the delivery; it is retried later."""
 
 
+# Characters a URL path carries unencoded (RFC 3986 pchar, and "/" for Rasa's path route).
+_PATH_SAFE = ":@!$&'()*+,;=-._~/"
+# Lifetime of the relay's JWTs for Rasa's HTTP API: one per request, never reused for long.
+TOKEN_SECONDS = 60
+
+
 @dataclass(frozen=True)
 class RasaConversations:
-    """The parts of Rasa's HTTP API (``rasa run --enable-api``) the relay uses."""
+    """The parts of Rasa's HTTP API (``bot/serve.py``, ``--enable-api``) the relay uses.
+
+    Rasa accepts JWTs signed with ``DESK_RASA_JWT_SECRET``; the relay signs a short-lived
+    one per request and sends it as ``Authorization: Bearer``, never in the URL.
+    """
 
     base_url: str
-    token: str | None
+    jwt_secret: str | None
     timeout: float = 15.0
 
     def _url(self, conversation_id: str, tail: str) -> str:
-        return f"{self.base_url.rstrip('/')}/conversations/{quote(conversation_id, safe='')}/{tail}"
+        # Rasa's route takes the id as a raw path (Sanic does not percent-decode it), so
+        # only what a path cannot hold is encoded; the channels' ids (web:<hex>,
+        # wechat:<openid>, voice:<call id>) travel exactly as they are.
+        path = quote(conversation_id, safe=_PATH_SAFE)
+        return f"{self.base_url.rstrip('/')}/conversations/{path}/{tail}"
+
+    def authorization(self) -> dict[str, str]:
+        """The Authorization header for one request (none when Rasa's API is open)."""
+        if not self.jwt_secret:
+            return {}
+        now = int(time.time())
+        claims = {
+            "user": {"username": "desk-relay", "role": "admin"},
+            "iat": now,
+            "exp": now + TOKEN_SECONDS,
+        }
+        return {"Authorization": f"Bearer {jwt.encode(claims, self.jwt_secret, 'HS256')}"}
 
     def _post(self, client: httpx.Client, url: str, body: object) -> None:
         params = {"output_channel": "latest"}
-        if self.token:
-            params["token"] = self.token
         try:
-            response = client.post(url, json=body, params=params, timeout=self.timeout)
+            response = client.post(
+                url, json=body, params=params, headers=self.authorization(), timeout=self.timeout
+            )
         except httpx.HTTPError as error:
             raise DeliveryFailed(f"Rasa unreachable: {type(error).__name__}") from error
         if response.status_code >= 300:
@@ -240,10 +268,10 @@ def from_settings(database: Database, settings: Settings) -> RelayWorker | None:
     """The relay the settings ask for; None when no Rasa URL is configured."""
     if not settings.rasa_url:
         return None
-    token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
+    secret = settings.rasa_jwt_secret.get_secret_value() if settings.rasa_jwt_secret else None
     return RelayWorker(
         database,
-        RasaConversations(settings.rasa_url, token),
+        RasaConversations(settings.rasa_url, secret),
         interval_seconds=settings.relay_poll_seconds,
     )
 
@@ -258,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     database = Database.from_settings(settings)
     worker = from_settings(database, settings)
     if worker is None:
-        parser.error("set DESK_RASA_URL (and DESK_RASA_TOKEN) to say where Rasa is")
+        parser.error("set DESK_RASA_URL (and DESK_RASA_JWT_SECRET) to say where Rasa is")
     if args.once:
         with httpx.Client() as client:
             result = run_once(database, worker.rasa, client)

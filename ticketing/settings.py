@@ -109,8 +109,10 @@ class Settings(DatabaseSettings):
         description="Rasa's HTTP API, where the handoff relay delivers agents' replies",
         validation_alias=AliasChoices("rasa_url", "DESK_RASA_URL"),
     )
-    rasa_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("rasa_token", "DESK_RASA_TOKEN")
+    rasa_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the relay's JWTs for Rasa's HTTP API (bot/serve.py checks them)",
+        validation_alias=AliasChoices("rasa_jwt_secret", "DESK_RASA_JWT_SECRET"),
     )
     relay: bool = Field(
         default=True,
@@ -137,7 +139,7 @@ class Settings(DatabaseSettings):
         validation_alias=AliasChoices("max_body_bytes", "DESK_MAX_BODY_BYTES"),
     )
 
-    @field_validator("redis_url", "rasa_url", "rasa_token", mode="before")
+    @field_validator("redis_url", "rasa_url", "rasa_jwt_secret", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -153,10 +153,6 @@ def stream(
     )
 
 
-def _read(bus: EventBus, after: str | None) -> list[Delivered]:
-    return bus.read(after=after, limit=100, wait_ms=READ_WAIT_MS)
-
-
 async def _events(
     request: Request, bus: EventBus, resume: str | None, lifetime: float
 ) -> AsyncIterator[str]:
@@ -167,7 +163,8 @@ async def _events(
     while time.monotonic() - started < lifetime:
         if await request.is_disconnected():
             return
-        delivered = await run_in_threadpool(_read, bus, after)
+        # On the event loop: an open page holds no worker thread while it waits.
+        delivered = await bus.read_async(after=after, limit=100, wait_ms=READ_WAIT_MS)
         for item in delivered:
             after = item.id
             yield _frame(item)

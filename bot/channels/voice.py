@@ -45,13 +45,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import plain_text
+from bot.channels.conversation import VOICE, conversation_id, split_conversation_id
 from bot.channels.responses import agent_of, conversation_language, render
 from bot.channels.store import ChannelStore, store_for, wait_for_reply
 from bot.nlu.language import detect_language
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "voice"
+CHANNEL = VOICE
 MAX_BODY_BYTES = 32 * 1024
 MAX_TRANSCRIPT_CHARS = 2000
 MAX_ALTERNATIVES = 10
@@ -175,7 +176,7 @@ class SpeechForLater(OutputChannel):
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Keep the text for the call's next turn, after what is kept already."""
-        key = relayed_key(recipient_id)
+        key = relayed_key(split_conversation_id(recipient_id).sender)
         kept = json.loads(await self.store.take(key) or "[]")
         kept.append(text)
         await self.store.put(
@@ -364,6 +365,7 @@ class VoiceInput(InputChannel):
     ) -> dict[str, Any]:
         agent = agent_of(request)
         call_id, transcript = turn["call_id"], turn["transcript"]
+        conversation = conversation_id(CHANNEL, call_id)
         pending_key = f"pending:{call_id}"
         pending = await self.store.take(pending_key)
         if pending is not None:
@@ -382,7 +384,7 @@ class VoiceInput(InputChannel):
                 message = await render(
                     agent,
                     self.settings.repeat_response,
-                    sender_id=call_id,
+                    sender_id=conversation,
                     language=heard["language"],
                     output_channel=CHANNEL,
                 )
@@ -391,13 +393,13 @@ class VoiceInput(InputChannel):
         if turn["confidence"] < self.settings.confirm_below:
             language = (
                 detect_language(transcript)
-                or await conversation_language(agent, call_id)
+                or await conversation_language(agent, conversation)
                 or self.settings.default_language
             )
             message = await render(
                 agent,
                 self.settings.confirm_response,
-                sender_id=call_id,
+                sender_id=conversation,
                 language=language,
                 output_channel=CHANNEL,
                 heard=transcript,
@@ -445,7 +447,7 @@ class VoiceInput(InputChannel):
         confirmed: bool,
     ) -> dict[str, Any]:
         """Hand the transcript to the bot and turn its answer into speech."""
-        call_id = turn["call_id"]
+        conversation = conversation_id(CHANNEL, turn["call_id"])
         metadata: dict[str, Any] = {"transcript": True, "asr_confidence": confidence}
         if turn["caller_number"]:
             metadata["caller_number"] = turn["caller_number"]
@@ -454,7 +456,11 @@ class VoiceInput(InputChannel):
         collector = SpeechCollector()
         await on_new_message(
             UserMessage(
-                plain_text(transcript), collector, call_id, input_channel=CHANNEL, metadata=metadata
+                plain_text(transcript),
+                collector,
+                conversation,
+                input_channel=CHANNEL,
+                metadata=metadata,
             )
         )
         replies = self._speech_of(collector.messages)
@@ -465,11 +471,11 @@ class VoiceInput(InputChannel):
             if b.get("title")
         ]
         if choices:
-            language = await conversation_language(agent, call_id)
+            language = await conversation_language(agent, conversation)
             message = await render(
                 agent,
                 self.settings.choices_response,
-                sender_id=call_id,
+                sender_id=conversation,
                 language=language or self.settings.default_language,
                 output_channel=CHANNEL,
                 choices=", ".join(for_speech(c) for c in choices),

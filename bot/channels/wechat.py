@@ -49,12 +49,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import plain_text
+from bot.channels.conversation import WECHAT, conversation_id, split_conversation_id
 from bot.channels.responses import agent_of, conversation_language, render
 from bot.channels.store import ChannelStore, store_for
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "wechat"
+CHANNEL = WECHAT
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 MAX_BODY_BYTES = 64 * 1024
 # WeChat refuses text messages over 2048 bytes; stay under it.
@@ -312,8 +313,9 @@ class WeChatOutput(OutputChannel):
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         """Send one bot message as WeChat text (buttons as a numbered list)."""
         content = render_messages([message])
+        openid = split_conversation_id(recipient_id).sender
         for chunk in split_text(content):
-            await self.client.send_text(recipient_id, chunk)
+            await self.client.send_text(openid, chunk)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send a text."""
@@ -472,11 +474,12 @@ class WeChatInput(InputChannel):
     async def _say(self, push: Push, request: Request, response_name: str) -> HTTPResponse:
         """Answer with a domain response in the conversation's language, without the bot."""
         agent = agent_of(request)
-        language = await conversation_language(agent, push.from_user)
+        conversation = conversation_id(CHANNEL, push.from_user)
+        language = await conversation_language(agent, conversation)
         message = await render(
             agent,
             response_name,
-            sender_id=push.from_user,
+            sender_id=conversation,
             language=language or self.settings.default_language,
             output_channel=CHANNEL,
         )
@@ -511,7 +514,11 @@ class WeChatInput(InputChannel):
         task = asyncio.ensure_future(
             on_new_message(
                 UserMessage(
-                    text, collector, push.from_user, input_channel=CHANNEL, metadata=metadata
+                    text,
+                    collector,
+                    conversation_id(CHANNEL, push.from_user),
+                    input_channel=CHANNEL,
+                    metadata=metadata,
                 )
             )
         )

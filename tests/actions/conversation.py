@@ -8,6 +8,13 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.channels.conversation import DESK_CHANNEL_OF_INPUT, conversation_id
+
+
+def connector_id(input_channel: str, sender: str) -> str:
+    """The conversation id the desk's connector of ``input_channel`` gives ``sender``."""
+    return conversation_id(DESK_CHANNEL_OF_INPUT[input_channel], sender)
+
 
 def user_event(
     text: str,
@@ -56,7 +63,7 @@ def make_tracker(
         "intent_ranking": intent_ranking or [{"name": intent, "confidence": 0.9}],
     }
     return Tracker(
-        sender_id=sender,
+        sender_id=connector_id(channel, sender),
         slots={"language": language, "requested_slot": None, **(slots or {})},
         latest_message=message,
         events=events,

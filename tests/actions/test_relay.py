@@ -22,7 +22,7 @@ def tracker(
     entities: list[dict[str, Any]] | None = None,
 ) -> Tracker:
     return Tracker(
-        sender_id="widget-session-7",
+        sender_id="web:widget-session-7",  # as the widget connector names it
         slots={"language": "zh", "handoff_ticket": NUMBER, **(slots or {})},
         latest_message={"text": text, "intent": {"name": intent}, "entities": entities or []},
         events=[

@@ -16,6 +16,7 @@ from actions.tickets import (
     ValidateTicketStatusForm,
 )
 from tests.actions.conftest import run_action
+from tests.actions.conversation import connector_id
 from tests.actions.fake_api import FakeDeskApi
 
 DOMAIN: dict[str, Any] = {
@@ -48,7 +49,7 @@ def tracker(
         },
     ]
     return Tracker(
-        sender_id=sender,
+        sender_id=connector_id(channel, sender),
         slots={"language": "en", "requested_slot": None, **(slots or {})},
         latest_message={"text": text, "intent": {"name": "report_problem"}, "entities": []},
         events=events,

@@ -70,7 +70,7 @@ def test_an_agents_reply_over_http_is_queued_for_the_conversation(
         )
         assert response.status_code == 201, response.text
     [delivery] = session.scalars(select(RelayDelivery)).all()
-    assert (delivery.kind, delivery.conversation_id) == ("reply", "oPENID-1")
+    assert (delivery.kind, delivery.conversation_id) == ("reply", "wechat:oPENID-1")
 
 
 def test_an_agent_hands_the_chat_back_to_the_bot(
@@ -86,7 +86,7 @@ def test_an_agent_hands_the_chat_back_to_the_bot(
     assert response.status_code == 202, response.text
     assert response.json()["number"] == ticket["number"]
     [delivery] = session.scalars(select(RelayDelivery)).all()
-    assert (delivery.kind, delivery.conversation_id) == ("handback", "widget-9")
+    assert (delivery.kind, delivery.conversation_id) == ("handback", "web:widget-9")
     session.rollback()  # on SQLite a reading transaction holds the write lock too
     staff_view = anonymous_client.get(
         f"/api/v1/tickets/{ticket['number']}", headers=staff("wang.fang")

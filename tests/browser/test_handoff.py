@@ -121,7 +121,7 @@ def test_customer_and_agent_talk_until_the_ticket_is_resolved(
     expect(widget.bot_rows.last).to_contain_text(f"工单 {number} 已解决")
     stars = customer.locator("#desk-widget .quick-reply")
     expect(stars).to_have_count(5)
-    assert desk.tracker(widget.session_id())["slots"].get("handoff_ticket") is None
+    assert desk.tracker(widget.conversation_id())["slots"].get("handoff_ticket") is None
     assert "客户很着急" not in " ".join(widget.bot_texts())
     screenshot(customer, "zh-rating-asked")
     stars.first.click()
@@ -149,7 +149,7 @@ def test_an_agent_hands_the_chat_back_to_the_bot(new_page: Callable[..., Page], 
     agent.click("#handback")
     expect(widget.bot_rows.last).to_contain_text("客服已把对话交还给我")
     expect(widget.bot_rows.last).to_contain_text(number)
-    wait_for(lambda: desk.tracker(widget.session_id())["slots"].get("handoff_ticket") is None)
+    wait_for(lambda: desk.tracker(widget.conversation_id())["slots"].get("handoff_ticket") is None)
     # The ticket itself stays with the agent, with a note of the handback.
     assert any("handed the conversation back" in body for _, body, _ in thread(desk, number))
     row = desk.ticket_row(number)

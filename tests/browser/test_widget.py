@@ -25,6 +25,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support_browser import PHONE, PageLog, StaticSite
 from tests.support_desk import ROOT, Desk, free_port
+from ticketing.conversations import rasa_conversation_id
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)
@@ -93,6 +94,10 @@ class Widget:
 
     def session_id(self) -> str:
         return str(self.page.evaluate("window.DeskWidget.sessionId()"))
+
+    def conversation_id(self) -> str:
+        """Rasa's id of this widget's conversation, as the widget connector names it."""
+        return rasa_conversation_id("web", self.session_id())
 
     def watch_typing(self) -> None:
         """Record whether the typing indicator shows at any moment from now on."""
@@ -185,7 +190,8 @@ class TestWidgetOnTheDesk:
 
         # Rasa's conversation is the widget's session, and each message carries its id.
         session_id = widget.session_id()
-        user_events = [e for e in desk.tracker(session_id)["events"] if e["event"] == "user"]
+        events = desk.tracker(widget.conversation_id())["events"]
+        user_events = [e for e in events if e["event"] == "user"]
         assert [e["text"] for e in user_events] == [
             "我的宽带从昨天开始就连不上了",
             "我的手机是13912345678",
@@ -250,10 +256,9 @@ class TestWidgetOnTheDesk:
     ) -> None:
         widget = open_demo(page, desk, "en")
         widget.say("hello")
-        session_id = widget.session_id()
 
         desk.push_bot_message(
-            session_id,
+            widget.conversation_id(),
             "Did that answer your question?",
             buttons=[
                 {"title": "Yes, thanks", "payload": "/affirm"},
@@ -274,7 +279,8 @@ class TestWidgetOnTheDesk:
         expect(buttons.first).to_be_disabled()
         expect(buttons.first).to_have_attribute("aria-pressed", "true")
         expect(buttons.last).to_be_disabled()
-        user_texts = [e["text"] for e in desk.tracker(session_id)["events"] if e["event"] == "user"]
+        events = desk.tracker(widget.conversation_id())["events"]
+        user_texts = [e["text"] for e in events if e["event"] == "user"]
         assert user_texts[-1] == "/affirm"
 
     def test_bot_text_is_shown_as_text_and_links_open_safely(self, page: Page, desk: Desk) -> None:
@@ -285,7 +291,7 @@ class TestWidgetOnTheDesk:
             " Help: https://example.com/help?a=1. javascript:alert(1)"
             " [our guide](https://example.com/guide) [trap](javascript:alert(3)) www.example.org."
         )
-        desk.push_bot_message(widget.session_id(), hostile, image="javascript:alert(2)")
+        desk.push_bot_message(widget.conversation_id(), hostile, image="javascript:alert(2)")
 
         bubble = widget.bot_rows.last.locator(".bubble")
         expect(bubble).to_contain_text('<img src=x onerror="window.__xss=1"><b>bold</b> Help:')
@@ -312,7 +318,7 @@ class TestWidgetOnTheDesk:
         widget.launcher.click()
         expect(widget.panel).to_be_hidden()
 
-        desk.push_bot_message(widget.session_id(), "客服王芳已接手您的问题，请稍候。")
+        desk.push_bot_message(widget.conversation_id(), "客服王芳已接手您的问题，请稍候。")
         badge = page.locator("#desk-widget .badge")
         expect(badge).to_be_visible()
         expect(badge).to_have_text("1")

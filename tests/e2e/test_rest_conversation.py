@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -279,7 +280,9 @@ class TestVoiceHandoff:
         voice_turn(desk, call_id, 1, "我要找人工客服")
         with desk.engine.connect() as connection:
             number = connection.execute(
-                sa.text("SELECT number FROM tickets WHERE conversation_id = :c"), {"c": call_id}
+                # The ticket keeps Rasa's id of the call's conversation, voice:<call id>.
+                sa.text("SELECT number FROM tickets WHERE conversation_id = :c"),
+                {"c": f"voice:{call_id}"},
             ).scalar_one()
 
         # The caller goes on talking: that goes to the ticket, the bot does not answer it.
@@ -328,3 +331,99 @@ class TestVoiceHandoff:
         answer = voice_turn(desk, call_id, 3, "喂，还在吗")
         assert answer["replies"], answer
         assert "请把路由器断电后再开机" in answer["replies"][0], answer
+
+
+class TestTrustBoundaries:
+    """The attacks of the 2026-12-07 probe, against the running desk: each must get nothing."""
+
+    def test_a_rest_caller_claiming_a_phone_call_is_not_the_phones_owner(self, desk: Desk) -> None:
+        # A caller whose number the carrier proved opens a ticket on the phone...
+        call_id = f"call-owner-{uuid.uuid4().hex[:8]}"
+        spoken = " ".join(voice_turn(desk, call_id, 1, "我的宽带从昨天开始就连不上了")["replies"])
+        assert re.search(r"SD((?: \d){6,})", spoken), spoken
+        # ...then someone on the public REST channel claims to be that call and number.
+        sender = f"spoof-{uuid.uuid4().hex[:8]}"
+        spoof = {
+            "sender": sender,
+            "message": "我的工单",
+            "input_channel": "voice",
+            "metadata": {"caller_number": "+86 137 0000 1111", "transcript": True},
+        }
+        reply = httpx.post(f"{desk.rasa_url}/webhooks/rest/webhook", json=spoof, timeout=60)
+        assert reply.status_code == 200
+        texts = " ".join(m.get("text", "") for m in reply.json())
+        assert not TICKET.search(texts), texts  # none of the caller's tickets
+        # Rasa recorded it as what it is: a REST message without the claimed metadata.
+        [event] = [e for e in desk.tracker(sender)["events"] if e["event"] == "user"]
+        assert event["input_channel"] == "rest"
+        claimed = {"caller_number", "transcript"} & set(event.get("metadata") or {})
+        assert not claimed  # Rasa adds its model id; nothing of the client's survives
+
+    def test_a_rest_sender_cannot_resume_a_wechat_conversation(self, desk: Desk) -> None:
+        openid = f"oSpoofTarget{uuid.uuid4().hex[:8]}"
+        httpx.post(
+            f"{desk.rasa_url}/webhooks/rest/webhook",
+            json={"sender": f"wechat:{openid}", "message": "hello", "input_channel": "wechat"},
+            timeout=60,
+        ).raise_for_status()
+        # The message went to a REST conversation of its own; the WeChat one is untouched.
+        wechat_events = desk.tracker(f"wechat:{openid}")["events"]
+        assert [e for e in wechat_events if e["event"] == "user"] == []
+        rest_events = desk.tracker(f"rest:wechat:{openid}")["events"]
+        assert [e["input_channel"] for e in rest_events if e["event"] == "user"] == ["rest"]
+
+    def test_the_action_server_refuses_a_forged_tracker(self, desk: Desk) -> None:
+        forged = {
+            "next_action": "action_my_tickets",
+            "sender_id": "voice:call-1",
+            "version": "3.6.2",
+            "domain": {},
+            "tracker": {"sender_id": "voice:call-1", "events": [], "slots": {}},
+        }
+        response = httpx.post(f"{desk.actions_url}/webhook", json=forged, timeout=10)
+        assert response.status_code == 401
+        assert httpx.get(f"{desk.actions_url}/health", timeout=10).status_code == 200
+
+    def test_rasas_http_api_takes_no_token_in_the_url(self, desk: Desk) -> None:
+        url = f"{desk.rasa_url}/conversations/li/tracker"
+        assert httpx.get(url, timeout=10).status_code == 401
+        secret = desk.secret("DESK_RASA_JWT_SECRET")
+        assert httpx.get(url, params={"token": secret}, timeout=10).status_code == 401
+        assert httpx.get(url, headers=desk.rasa_headers, timeout=10).status_code == 200
+
+    def test_rasa_answers_only_the_widgets_origin(self, desk: Desk) -> None:
+        polling = f"{desk.rasa_url}/socket.io/?EIO=4&transport=polling"
+        foreign = httpx.get(polling, headers={"Origin": "http://evil.example"}, timeout=10)
+        assert "access-control-allow-origin" not in foreign.headers
+        own = httpx.get(polling, headers={"Origin": desk.api_url}, timeout=10)
+        assert own.headers.get("access-control-allow-origin") == desk.api_url
+
+    def test_every_process_listens_on_loopback_only(self, desk: Desk) -> None:
+        ports = {int(u.rsplit(":", 1)[1]) for u in (desk.api_url, desk.rasa_url, desk.actions_url)}
+        listening = _listening_addresses()
+        for port in ports:
+            assert listening.get(port), f"nothing listens on {port}"
+            assert listening[port] <= {"127.0.0.1"}, (port, listening[port])
+
+
+def _listening_addresses() -> dict[int, set[str]]:
+    """Local address of every listening TCP socket, by port (from /proc/net/tcp{,6})."""
+    found: dict[int, set[str]] = {}
+    for path, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(path).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            address, port = fields[1].split(":")
+            found.setdefault(int(port, 16), set()).add(_ip(address, width))
+    return found
+
+
+def _ip(hex_address: str, width: int) -> str:
+    if width == 8:
+        return ".".join(str(b) for b in reversed(bytes.fromhex(hex_address)))
+    return "::" if set(hex_address) == {"0"} else hex_address

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,7 @@ class Desk:
 
     api_url: str
     rasa_url: str
+    actions_url: str
     run_dir: Path
     engine: sa.Engine
     output: list[str] = field(default_factory=list)
@@ -88,9 +90,12 @@ class Desk:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     @property
-    def rasa_token(self) -> str:
-        """The token of Rasa's HTTP API (generated into the run directory)."""
-        return read_env_file(self.run_dir / "desk.env")["DESK_RASA_TOKEN"]
+    def rasa_headers(self) -> dict[str, str]:
+        """Authorization for Rasa's HTTP API: a short-lived admin JWT, as the relay sends."""
+        now = int(time.time())
+        claims = {"user": {"username": "tests", "role": "admin"}, "iat": now, "exp": now + 300}
+        token = jwt.encode(claims, self.secret("DESK_RASA_JWT_SECRET"), "HS256")
+        return {"Authorization": f"Bearer {token}"}
 
     def ticket_row(self, number: str) -> sa.Row[Any] | None:
         """The ticket as stored, with its queue's key, or None."""
@@ -108,7 +113,7 @@ class Desk:
         """Rasa's tracker of one conversation."""
         response = httpx.get(
             f"{self.rasa_url}/conversations/{conversation_id}/tracker",
-            params={"token": self.rasa_token},
+            headers=self.rasa_headers,
             timeout=30,
         )
         response.raise_for_status()
@@ -123,11 +128,8 @@ class Desk:
         event = {"event": "bot", "text": text, "data": data, "timestamp": time.time()}
         response = httpx.post(
             f"{self.rasa_url}/conversations/{conversation_id}/tracker/events",
-            params={
-                "token": self.rasa_token,
-                "output_channel": "latest",
-                "execute_side_effects": "true",
-            },
+            params={"output_channel": "latest", "execute_side_effects": "true"},
+            headers=self.rasa_headers,
             json=[event],
             timeout=30,
         )
@@ -195,6 +197,7 @@ def running_desk(tmp_path: Path) -> Iterator[Desk]:
         desk = Desk(
             api_url=f"http://127.0.0.1:{api_port}",
             rasa_url=f"http://127.0.0.1:{rasa_port}",
+            actions_url=f"http://127.0.0.1:{actions_port}",
             run_dir=run_dir,
             engine=engine,
             output=output,

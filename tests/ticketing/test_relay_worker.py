@@ -1,6 +1,6 @@
 """The relay worker against a recording stand-in for Rasa's HTTP API.
 
-The stand-in checks what a real Rasa needs (path, token, output channel, body). The
+The stand-in checks what a real Rasa needs (path, JWT, output channel, body). The
 end-to-end handoff test (tests/browser/test_handoff.py) runs the real Rasa.
 """
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import select, update
 
@@ -24,7 +25,8 @@ from ticketing.services import lifecycle, thread
 from ticketing.services.tickets import create_ticket
 
 AGENT = Principal(name="staff:wang.fang", role=Role.AGENT, agent_id=1)
-RASA = relay_worker.RasaConversations("http://rasa.test", "rasa-token")
+JWT_SECRET = "relay-test-secret-of-at-least-32-characters"
+RASA = relay_worker.RasaConversations("http://rasa.test", JWT_SECRET)
 
 
 class FakeRasa:
@@ -33,8 +35,17 @@ class FakeRasa:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str], object]] = []
         self.statuses: list[int] = []
+        self.claims: list[dict[str, object]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        # What Rasa's JWT check does: the bearer token must verify with the shared secret.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer":
+            return httpx.Response(401, json={})
+        try:
+            self.claims.append(jwt.decode(token, JWT_SECRET, algorithms=["HS256"]))
+        except jwt.InvalidTokenError:
+            return httpx.Response(401, json={})
         self.requests.append(
             (
                 request.url.raw_path.decode().split("?")[0],
@@ -102,8 +113,14 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
     assert result.delivered == 1
     [(path, params, body)] = fake.requests
     # The sender id is one path segment, whatever it contains.
-    assert path == "/conversations/widget%2F1/trigger_intent"
-    assert params == {"output_channel": "latest", "token": "rasa-token"}
+    # The conversation the widget connector named (web:<session>), as Rasa's raw path
+    # route reads it (Sanic does not percent-decode a path parameter).
+    assert path == "/conversations/web:widget/1/trigger_intent"
+    # No secret in the URL: the relay signs a short-lived admin JWT instead.
+    assert params == {"output_channel": "latest"}
+    [claims] = fake.claims
+    assert claims["user"] == {"username": "desk-relay", "role": "admin"}
+    assert 0 < int(claims["exp"]) - int(claims["iat"]) <= 60
     assert body == {
         "name": "agent_reply",
         "entities": {
@@ -208,3 +225,19 @@ def test_a_handback_clears_the_handoff_and_tells_the_customer(
         ("events", [{"event": "slot", "name": "handoff_ticket", "value": None}]),
         ("trigger_intent", {"name": "handed_back", "entities": {"ticket_number": number}}),
     ]
+
+
+def test_rasa_refuses_a_relay_signing_with_another_secret(
+    clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
+) -> None:
+    fake, client = rasa
+    with clean_database.sessions() as session:
+        make_staff(session, "wang.fang")
+    number = open_ticket(clean_database, vault)
+    agent_replies(clean_database, number, "您好")
+    wrong = relay_worker.RasaConversations("http://rasa.test", "another-secret-of-32-characters!!")
+
+    result = relay_worker.run_once(clean_database, wrong, client)
+
+    assert result.delivered == 0 and result.retried == 1
+    assert fake.requests == []

@@ -187,7 +187,7 @@ def escalate(
     changes.update(sla.pause_changes(ticket, to=S.ESCALATED, now=moment))
     if principal.is_bot and principal.conversation:
         # The customer asks for a person from this conversation: relay replies here.
-        ticket.conversation_id = principal.conversation[1]
+        ticket.conversation_id = principal.rasa_conversation_id
     holder = ticket.assignee_id
     change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     if "queue_id" in changes:

@@ -188,7 +188,7 @@ def _open_ticket(
             resolution_warning_at=dues.resolution_warning_at,
             created_at=now,
             updated_at=now,
-            conversation_id=principal.conversation[1] if principal.conversation else None,
+            conversation_id=principal.rasa_conversation_id,
         ),
     )
     tickets_repo.add_message(

@@ -209,8 +209,9 @@ class TestTurns:
             ],
         }
         message = agent.received[0]
+        # The call's conversation is namespaced by the connector: no other channel can reach it.
         assert (message.sender_id, message.input_channel, message.text) == (
-            "call-1",
+            "voice:call-1",
             "voice",
             "我的宽带坏了",
         )
@@ -301,8 +302,9 @@ class TestTurns:
             one, two = VoiceInput(settings, store=stores()), VoiceInput(settings, store=stores())
             pushed = one.get_output_channel()
             assert pushed.name() == "voice"
-            await pushed.send_text_message("call-7", "客服王芳：请把 **路由器** 重启一下。")
-            await pushed.send_text_message("call-7", "重启后告诉我指示灯颜色。")
+            # Rasa addresses the call by its conversation id, as the connector named it.
+            await pushed.send_text_message("voice:call-7", "客服王芳：请把 **路由器** 重启一下。")
+            await pushed.send_text_message("voice:call-7", "重启后告诉我指示灯颜色。")
             async with serve(two, agent) as url, aiohttp.ClientSession() as http:
                 first = await send(http, url, turn("call-7", "好的", turn=3))
                 again = await send(http, url, turn("call-7", "重启好了", turn=4))

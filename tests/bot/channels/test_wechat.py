@@ -366,7 +366,8 @@ class TestMessages:
         assert status == 200
         assert content_of(body) == "收到：我的宽带连不上了"
         message = agent.received[0]
-        assert (message.sender_id, message.input_channel) == (OPENID, "wechat")
+        # The follower's conversation is namespaced by the connector (wechat:<openid>).
+        assert (message.sender_id, message.input_channel) == (f"wechat:{OPENID}", "wechat")
         assert message.metadata["wechat"] == {"to_user": "gh_desk", "msg_type": "text"}
         assert "transcript" not in message.metadata
 
@@ -594,14 +595,17 @@ class TestCustomerServiceReplies:
                 )
                 output = WeChatInput(settings, store=MemoryStore()).get_output_channel()
                 assert output is not None and output.name() == "wechat"
+                # Rasa addresses the follower by the conversation id; WeChat by the openid.
                 await output.send_response(
-                    OPENID, {"text": "客服王芳：您的宽带已修复。", "buttons": [{"title": "满意"}]}
+                    f"wechat:{OPENID}",
+                    {"text": "客服王芳：您的宽带已修复。", "buttons": [{"title": "满意"}]},
                 )
             finally:
                 await server.close()
 
         run(main())
         assert api.sent[0]["text"]["content"] == "客服王芳：您的宽带已修复。\n\n1. 满意"
+        assert api.sent[0]["touser"] == OPENID
         assert (
             WeChatInput(WeChatSettings(token=TOKEN), store=MemoryStore()).get_output_channel()
             is None

@@ -40,7 +40,8 @@ def deliveries(session: Session) -> list[RelayDelivery]:
 
 class TestEnqueue:
     def test_a_bot_ticket_remembers_its_conversation(self, session: Session, vault: Vault) -> None:
-        assert new_ticket(session, vault, sender="widget-42").conversation_id == "widget-42"
+        # As Rasa names it: the widget connector's web:<session>.
+        assert new_ticket(session, vault, sender="widget-42").conversation_id == "web:widget-42"
 
     def test_an_agents_public_reply_is_queued_for_the_conversation(
         self, session: Session, vault: Vault
@@ -49,7 +50,7 @@ class TestEnqueue:
         message = thread.post_message(session, ticket=ticket, principal=AGENT, body="On it.")
         [delivery] = deliveries(session)
         assert (delivery.kind, delivery.message_id) == (relay.REPLY, message.id)
-        assert delivery.conversation_id == "widget-1" and delivery.delivered_at is None
+        assert delivery.conversation_id == "web:widget-1" and delivery.delivered_at is None
 
     def test_internal_notes_and_customer_messages_stay_on_the_ticket(
         self, session: Session, vault: Vault
@@ -89,7 +90,7 @@ class TestEnqueue:
             reason="wants a person",
             source=lifecycle.EscalationSource.CUSTOMER,
         )
-        assert ticket.conversation_id == "widget-2"
+        assert ticket.conversation_id == "web:widget-2"
 
 
 class TestDue:

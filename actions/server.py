@@ -1,0 +1,111 @@
+"""The action server, accepting calls from the desk's Rasa only.
+
+    python -m actions.server --port 5055
+
+rasa-sdk's own server (``python -m rasa_sdk``) listens on every interface and runs any
+action for any tracker anyone posts, which would let a made-up tracker list another
+customer's tickets. This one is rasa-sdk's app with two checks in front of it:
+
+- **Who calls.** Every request but ``GET /health`` must carry the shared secret
+  ``DESK_ACTION_SECRET`` in the ``X-Desk-Action-Secret`` header (Rasa sends it: the
+  ``headers`` of ``action_endpoint`` in endpoints.yml); anything else is 401. The
+  server refuses to start without a secret.
+- **What it is told.** A tracker whose customer messages came in on another channel
+  than its conversation id says (``actions.conversation.check_channel_facts``) is
+  refused with 403: the actions believe a caller number only in a ``voice:``
+  conversation, and only Rasa's connectors make those.
+
+It binds ``DESK_ACTIONS_HOST`` (127.0.0.1 by default: on one machine only Rasa needs
+it; a scaled deployment names its private interface).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import os
+import zlib
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions.conversation import UntrustedTracker, check_channel_facts
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Desk-Action-Secret"
+OPEN_PATHS = frozenset({"/health"})
+
+
+def _refusal(status: int, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": {"code": code, "message": message}}, status=status)
+
+
+def _action_call(request: Request) -> dict[str, Any] | None:
+    """The JSON body of a webhook call (Rasa may deflate it), or None."""
+    try:
+        if request.headers.get("Content-Encoding") == "deflate":
+            return json.loads(zlib.decompress(request.body))
+        body = request.json
+    except Exception:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def build_app(secret: str, *, package: str = "actions") -> Sanic:
+    """rasa-sdk's action app for ``package`` behind the secret and the tracker check."""
+    if not secret:
+        raise ValueError("DESK_ACTION_SECRET is empty: the action server would accept anyone")
+    app = create_app(package, cors_origins=None)
+    expected = secret.encode()
+
+    @app.middleware("request")
+    async def guard(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return _refusal(401, "unauthorized", f"{SECRET_HEADER} is missing or wrong")
+        if request.path == "/webhook" and request.method == "POST":
+            call = _action_call(request)
+            if call is None or not isinstance(call.get("tracker"), dict):
+                return _refusal(400, "bad_request", "an action call with a tracker is required")
+            try:
+                check_channel_facts(Tracker.from_dict(call["tracker"]))
+            except UntrustedTracker as error:
+                logger.warning("refused an action call: %s", error)
+                return _refusal(403, "untrusted_tracker", str(error))
+            except (KeyError, TypeError, ValueError):
+                return _refusal(400, "bad_request", "the tracker is malformed")
+        return None
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the action server on DESK_ACTIONS_HOST and --port."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--actions", default="actions", help="package of the actions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("DESK_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s - %(message)s",
+    )
+    secret = os.environ.get("DESK_ACTION_SECRET", "")
+    if not secret:
+        raise SystemExit("DESK_ACTION_SECRET is not set: refusing to start an open action server")
+    host = os.environ.get("DESK_ACTIONS_HOST", "127.0.0.1")
+    app = build_app(secret, package=args.actions)
+    logger.info("action server on http://%s:%s", host, args.port)
+    app.run(host=host, port=args.port, workers=1, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The public REST channel: ``POST /webhooks/rest/webhook`` with ``{"sender", "message"}``.
+
+Rasa's own ``RestInput`` takes ``input_channel`` and ``metadata`` from the request
+body, so anyone could claim to be a phone call with a carrier-verified caller number,
+or a WeChat follower. This connector keeps the same contract and answers (a JSON list
+of the bot's messages) but believes nothing the client says about itself: the channel
+is always ``rest``, client metadata is dropped, and the conversation id comes from
+:func:`bot.channels.conversation.conversation_id`, so a REST sender can never resume
+a WeChat, voice or widget conversation. The message text is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels import customer_text
+from bot.channels.conversation import REST, conversation_id
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDER_LENGTH = 200
+MAX_MESSAGE_CHARACTERS = 20_000
+
+
+class BadRestMessage(ValueError):
+    """The request is not ``{"sender": str, "message": str}`` within the limits."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_rest_body(body: Any) -> tuple[str, str]:
+    """The sender and the message text of a REST request body, or BadRestMessage."""
+    if not isinstance(body, dict):
+        raise BadRestMessage('the body must be a JSON object {"sender": ..., "message": ...}')
+    sender, text = body.get("sender"), body.get("message")
+    if not isinstance(sender, str) or not sender.strip():
+        raise BadRestMessage("sender: a non-empty string is required")
+    if len(sender) > MAX_SENDER_LENGTH or any(ord(c) < 32 for c in sender):
+        raise BadRestMessage(f"sender: at most {MAX_SENDER_LENGTH} printable characters")
+    if not isinstance(text, str):
+        raise BadRestMessage("message: a string is required")
+    if len(text) > MAX_MESSAGE_CHARACTERS:
+        raise BadRestMessage(f"message: at most {MAX_MESSAGE_CHARACTERS} characters", status=413)
+    return sender, text
+
+
+def _error(status: int, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": {"code": code, "message": message}}, status=status)
+
+
+class DeskRestInput(InputChannel):
+    """Rasa's REST contract, with the channel and the conversation set by the connector."""
+
+    @classmethod
+    def name(cls) -> str:
+        return REST
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """``GET /webhooks/rest/`` (health) and ``POST /webhooks/rest/webhook``."""
+        hook = Blueprint("desk_rest_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:  # Sanic raises InvalidUsage on a body that is not JSON
+                return _error(400, "bad_request", "the body must be JSON")
+            try:
+                sender, text = parse_rest_body(body)
+            except BadRestMessage as error:
+                return _error(error.status, "bad_request", str(error))
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                customer_text(text),
+                collector,
+                conversation_id(REST, sender),
+                input_channel=REST,
+                metadata=None,
+            )
+            try:
+                await on_new_message(message)
+            except asyncio.CancelledError:
+                logger.error("a REST message timed out before the bot answered")
+            except Exception as error:  # the customer gets what was said so far
+                logger.exception("the bot failed on a REST message: %s", type(error).__name__)
+            return response.json(collector.messages)
+
+        return hook

@@ -1,0 +1,177 @@
+"""The chat widget's channel: Rasa's socket.io protocol, with the desk's trust rules.
+
+The widget speaks Rasa's ``socketio`` protocol (``session_request`` /
+``session_confirm``, ``user_uttered`` / ``bot_uttered``), so this connector keeps its
+name and events. What it changes:
+
+- **The conversation is the socket's session.** A socket asks for a session once
+  (``session_request``); its messages then belong to that session's conversation,
+  ``web:<session id>``. A ``session_id`` inside a message that differs from the
+  socket's own is refused, and client metadata never reaches the bot (a browser
+  cannot claim to be a phone call or set a transcript flag).
+- **A repeat is recognised.** The widget sends a message again when the connection
+  dropped before Rasa acknowledged it, with the same ``metadata.message_id``; a
+  message id already handled for that session within an hour is acknowledged and
+  not processed again (no second ticket). The ids live in Redis when ``REDIS_URL`` is
+  set, so another Rasa instance recognises the repeat too.
+- **Pushes reach the customer on any instance.** With ``REDIS_URL``, the socket.io
+  server uses python-socketio's Redis manager: an agent's reply triggered on one
+  Rasa instance is emitted to the session's room on whichever instance holds the
+  widget's connection (long-polling also needs sticky sessions at the balancer).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from bot.channels import customer_text
+from bot.channels.conversation import WEB, conversation_id, split_conversation_id
+from bot.channels.store import ChannelStore, MemoryStore, RedisStore
+
+logger = logging.getLogger(__name__)
+
+# What a session id and a message id may look like (the widget sends 32 hex digits).
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
+MAX_MESSAGE_CHARACTERS = 20_000
+# How long a handled message id is remembered (the widget re-sends after reconnecting).
+REPEAT_WINDOW_SECONDS = 3600
+
+
+class WidgetOutput(SocketIOOutput):
+    """Emits to the room of the widget session behind a ``web:`` conversation id."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        await super()._send_message(split_conversation_id(socket_id).sender, response)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Custom payloads go to the session's room like every other message."""
+        await self._send_message(recipient_id, json_message)
+
+
+def _channel_store(redis_url: str | None) -> ChannelStore:
+    if redis_url:
+        return RedisStore(redis_url, prefix="desk:web", ttl_seconds=REPEAT_WINDOW_SECONDS)
+    return MemoryStore(ttl_seconds=REPEAT_WINDOW_SECONDS)
+
+
+class WidgetInput(SocketIOInput):
+    """Rasa's socket.io channel for the desk's chat widget (see the module docstring)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.redis_url = os.environ.get("REDIS_URL") or None
+        self.store = _channel_store(self.redis_url)
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """The socket.io server, for messages the desk sends first (an agent's reply)."""
+        if self.sio is None:
+            return None
+        return WidgetOutput(self.sio, self.bot_message_evt)
+
+    def _server(self) -> AsyncServer:
+        manager = None
+        if self.redis_url:
+            import socketio
+
+            manager = socketio.AsyncRedisManager(self.redis_url, channel="desk:socketio")
+        # CORS is left to the Rasa app (its --cors origins cover /socket.io as well).
+        return AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=manager)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The socket.io endpoint at ``socketio_path`` and its events."""
+        sio = self._server()
+        hook = SocketBlueprint(
+            sio, self.socketio_path or "/socket.io", "socketio_webhook", __name__
+        )
+        self.sio = sio
+        namespace = self.namespace
+
+        @hook.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> bool:
+            return True
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            session_id = (
+                requested
+                if isinstance(requested, str) and _SESSION_ID.match(requested)
+                else uuid.uuid4().hex
+            )
+            await sio.save_session(sid, {"session_id": session_id}, namespace=namespace)
+            sio.enter_room(sid, session_id, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: str, data: Any) -> dict[str, Any] | None:
+            session = await sio.get_session(sid, namespace=namespace)
+            session_id = session.get("session_id") if session else None
+            if not session_id:
+                return {"error": "session_request first"}
+            if not isinstance(data, dict):
+                return {"error": "a message is an object"}
+            claimed = data.get("session_id")
+            if claimed is not None and claimed != session_id:
+                logger.warning("a widget message named another session; refused")
+                return {"error": "not this socket's session"}
+            text = data.get("message")
+            if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARACTERS:
+                return {
+                    "error": f"message: a string of at most {MAX_MESSAGE_CHARACTERS} characters"
+                }
+            metadata = data.get(self.metadata_key or "metadata")
+            message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+            repeat_key = None
+            if not (isinstance(message_id, str) and _MESSAGE_ID.match(message_id)):
+                message_id = None
+            if message_id:
+                repeat_key = f"{session_id}:{message_id}"
+                if not await self.store.claim(repeat_key):
+                    return None  # a repeat of a message already handled: acknowledged only
+            try:
+                await on_new_message(
+                    UserMessage(
+                        customer_text(text),
+                        WidgetOutput(sio, self.bot_message_evt),
+                        conversation_id(WEB, session_id),
+                        input_channel=self.name(),
+                        # Only what this connector checked; the rest of the client's
+                        # metadata is dropped.
+                        metadata={"message_id": message_id} if message_id else None,
+                    )
+                )
+            except Exception as error:
+                logger.error("the bot failed on a widget message: %s", type(error).__name__)
+                if repeat_key:
+                    await self.store.release(repeat_key)  # a failed turn may be sent again
+                return {"error": "the assistant could not answer this message"}
+            return None
+
+        return hook

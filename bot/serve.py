@@ -1,0 +1,118 @@
+"""Start the desk's Rasa server: ``rasa run`` with the desk's run-time settings.
+
+    python -m bot.serve --model models/desk.tar.gz --endpoints .run/endpoints.yml \\
+        --credentials bot/credentials.yml --port 5005
+
+What it adds to ``rasa run --enable-api``:
+
+- **Secrets stay off the command line.** The HTTP API (conversations, trigger_intent,
+  the tracker) accepts only JWTs signed with ``DESK_RASA_JWT_SECRET`` (HS256, sent as
+  ``Authorization: Bearer``), read from the environment; there is no ``?token=`` secret
+  that would land in URLs and logs.
+- **Loopback by default.** It binds ``DESK_RASA_INTERFACE`` (127.0.0.1 unless set); a
+  deployment exposes only the channels' paths through its load balancer
+  (``deploy/`` and README, "Trust boundaries").
+- **CORS for the widget's origins only**, ``DESK_WIDGET_ORIGINS`` (comma-separated),
+  instead of ``--cors "*"``.
+- **One action-response validator.** Rasa checks every custom action's answer with
+  ``jsonschema.validate``, which re-checks the schema against its meta-schema on every
+  call: two thirds of a busy Rasa process's CPU (py-spy, BENCHMARKS.md). The same schema
+  is compiled once here, and each answer is validated against it, with Rasa's own error
+  message when it does not fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERFACE = "127.0.0.1"
+
+
+def install_action_result_validator() -> None:
+    """Validate custom actions' answers with one compiled validator (same schema, same errors)."""
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)  # once, instead of on every answer
+    validator = validator_class(schema)
+
+    def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        try:
+            validator.validate(result)
+            return True
+        except ValidationError as error:
+            error.message += (
+                ". Failed to validate Action server response from API, "
+                "make sure your response from the Action endpoint is valid. "
+                f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+            )
+            raise
+
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+
+
+def widget_origins(value: str | None) -> list[str]:
+    """The origins allowed to call Rasa from a browser (the widget's pages)."""
+    return [origin.strip().rstrip("/") for origin in (value or "").split(",") if origin.strip()]
+
+
+def rasa_arguments(args: argparse.Namespace, environ: dict[str, str]) -> list[str]:
+    """The ``rasa run`` arguments for this start (the JWT secret is passed in process)."""
+    secret = environ.get("DESK_RASA_JWT_SECRET", "")
+    if len(secret) < 32:
+        raise SystemExit(
+            "DESK_RASA_JWT_SECRET must be set to at least 32 characters: it protects Rasa's "
+            "HTTP API (scripts/desk.py generates one into .run/desk.env)"
+        )
+    argv = [
+        "run",
+        "--enable-api",
+        f"--jwt-secret={secret}",
+        "--jwt-method=HS256",
+        "--model",
+        args.model,
+        "--endpoints",
+        args.endpoints,
+        "--credentials",
+        args.credentials,
+        "--interface",
+        environ.get("DESK_RASA_INTERFACE") or DEFAULT_INTERFACE,
+        "--port",
+        str(args.port),
+    ]
+    origins = widget_origins(environ.get("DESK_WIDGET_ORIGINS"))
+    if origins:
+        argv += ["--cors", *origins]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the desk's arguments and hand over to Rasa's CLI, in this process."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--endpoints", required=True)
+    parser.add_argument("--credentials", required=True)
+    parser.add_argument("--port", type=int, default=5005)
+    args = parser.parse_args(argv)
+
+    install_action_result_validator()
+    from rasa.__main__ import main as rasa_main
+
+    # Rasa's CLI reads sys.argv; this process's own command line (what `ps` shows)
+    # is still the one above, without the secret.
+    sys.argv = ["rasa", *rasa_arguments(args, dict(os.environ))]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
