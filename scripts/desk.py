@@ -240,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         f"http://127.0.0.1:{args.api_port},http://localhost:{args.api_port}",
     )
     env["PYTHONUNBUFFERED"] = "1"
+    # Rasa keeps idle connections to the action server for 15 s (aiohttp's default) and
+    # Sanic closes them after 5 s: under load Rasa then wrote turns into connections the
+    # action server was closing ("Cannot write to closing transport": the form's validation
+    # or the action is lost). The server side waits longer than the client side.
+    env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "75")
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")
