@@ -718,9 +718,9 @@ def revision() -> str:
         result = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
         return result.stdout.strip()
 
-    dirty = (
-        " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    )
+    # BENCHMARKS.md itself changes between runs; only code changes matter here.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md")
+    dirty = " with uncommitted changes" if changed else ""
     return (
         f"{git('rev-parse', '--abbrev-ref', 'HEAD')} {git('rev-parse', '--short', 'HEAD')}{dirty}"
     )
