@@ -245,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     # action server was closing ("Cannot write to closing transport": the form's validation
     # or the action is lost). The server side waits longer than the client side.
     env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "75")
+    # One BLAS/OpenMP thread per process: the sentence encoder's and TensorFlow's small
+    # matrices gain nothing from a second thread, and on two shared cores the threads
+    # waited for each other (Rasa: 61-67 -> 47-49 ms of CPU per turn, BENCHMARKS.md).
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("OMP_NUM_THREADS", "1")
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")
