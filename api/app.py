@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, SecurityHeaders
 from api.routers import (
     agents,
     audit,
@@ -126,4 +126,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_log_filters()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     return app

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep, VaultDep
-from ticketing.enums import Channel
+from ticketing.enums import CONVERSATION_CHANNELS, Channel
 from ticketing.errors import Forbidden, Unauthorized
 from ticketing.models import Agent, utcnow
 from ticketing.principals import Principal, Role
@@ -107,7 +107,10 @@ def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_desk_channel: Annotated[
         str | None,
-        Header(max_length=32, description="Bot only: the conversation's channel."),
+        Header(
+            max_length=32,
+            description="Bot only: the conversation's channel (rest, web, wechat or voice).",
+        ),
     ] = None,
     x_desk_sender: Annotated[
         str | None,
@@ -144,6 +147,14 @@ def _conversation_scope(
         kind_channel = Channel(channel)
     except ValueError:
         raise Forbidden(f"unknown channel {channel[:32]!r}", code="conversation_required") from None
+    if kind_channel not in CONVERSATION_CHANNELS:
+        # A phone number or e-mail address is what a customer types, not a conversation a
+        # connector proved: as a conversation key it would let anyone act as its owner.
+        raise Forbidden(
+            f"X-Desk-Channel must be a conversation channel "
+            f"({', '.join(sorted(c.value for c in CONVERSATION_CHANNELS))}), not {channel!r}",
+            code="conversation_required",
+        )
     customer_id = customers_service.customer_id_for_identity(
         session, vault=vault, channel=kind_channel, external_id=sender
     )

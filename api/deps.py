@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -10,9 +11,12 @@ from sqlalchemy.orm import Session
 
 from ticketing.db import Database
 from ticketing.privacy import Vault
+from ticketing.services import profiles
 from ticketing.settings import Settings
 
 __all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "VaultDep"]
+
+logger = logging.getLogger(__name__)
 
 
 def get_settings_from_app(request: Request) -> Settings:
@@ -34,16 +38,31 @@ def get_vault(request: Request) -> Vault:
 
 
 def get_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
-    """One unit of work per request: commit if the endpoint succeeded, roll back otherwise."""
+    """One unit of work per request: commit if the endpoint succeeded, roll back otherwise.
+
+    A refused attempt that must be audited (``profiles.audit_refusal``) is written after
+    the rollback, in a transaction of its own, so the refusal leaves its trace.
+    """
     session = database.sessions()
     try:
         yield session
+        profiles.write_kept_audit(session)
         session.commit()
     except BaseException:
         session.rollback()
+        _keep_refusal_audit(session)
         raise
     finally:
         session.close()
+
+
+def _keep_refusal_audit(session: Session) -> None:
+    try:
+        if profiles.write_kept_audit(session):
+            session.commit()
+    except Exception:  # the request's own error is what the client must see
+        session.rollback()
+        logger.exception("could not write the audit entry of a refused request")
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]

@@ -1,4 +1,5 @@
-"""ASGI middleware: the request body size limit, and no NUL characters anywhere.
+"""ASGI middleware: the request body size limit, no NUL characters anywhere, and the
+browser security headers.
 
 PostgreSQL text cannot hold NUL (0x00); SQLite can. Refusing NUL at the edge keeps the
 two databases answering the same, and keeps it out of logs and exports as well.
@@ -6,9 +7,43 @@ two databases answering the same, and keeps it out of logs and exports as well.
 
 from __future__ import annotations
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
+from api.web import content_security_policy
+
+
+class SecurityHeaders:
+    """Every response: ``nosniff`` and no referrer. Every HTML page: never framed; the
+    desk's own pages (console, dashboard, widget demo): their Content-Security-Policy.
+
+    The widget script and its stylesheet get no CSP or frame header of their own (they
+    mean nothing on a script) and no Cross-Origin-Resource-Policy, so any site can still
+    load them with a script tag.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = content_security_policy(scope.get("path", ""))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("X-Frame-Options", "DENY")
+                    if policy is not None:
+                        headers.setdefault("Content-Security-Policy", policy)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class BodySizeLimit:

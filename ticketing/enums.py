@@ -87,6 +87,22 @@ class IdentityKind(StrEnum):
         return _CHANNEL_IDENTITY[channel]
 
 
+# Where a conversation with the bot happens: the channels a Rasa connector serves. The
+# bot's service token acts only in these; phone and e-mail are contacts a customer
+# types, not conversations (anyone can type anyone's number).
+CONVERSATION_CHANNELS = frozenset({Channel.REST, Channel.WEB, Channel.WECHAT, Channel.VOICE})
+
+
+class RevealReason(StrEnum):
+    """Why staff may see a personal field in full (the reveal dialog's choices)."""
+
+    CUSTOMER_REQUEST = "customer_request"  # the customer asked us to read it back or use it
+    CALLBACK = "callback"  # we call or write the customer back
+    VERIFICATION = "verification"  # checking the caller is who they say
+    DISPUTE = "dispute"  # a billing or service dispute needs the record
+    LEGAL = "legal"  # a regulator's, court's or police request
+
+
 _CHANNEL_IDENTITY: dict[Channel, IdentityKind] = {
     Channel.REST: IdentityKind.REST,
     Channel.API: IdentityKind.REST,

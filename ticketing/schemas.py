@@ -22,6 +22,7 @@ from ticketing.enums import (
     EscalationSource,
     Language,
     Priority,
+    RevealReason,
     TicketStatus,
 )
 from ticketing.errors import ValidationFailed
@@ -70,7 +71,8 @@ class CustomerCreate(BaseModel):
     contact_verified: bool = Field(
         default=False,
         description="True only when the channel proved the contact (a carrier's caller "
-        "number); a verified contact links this identity to the customer who owns it.",
+        "number); a verified contact links this identity to the customer who owns it. "
+        "Only the bot's service token may send true (staff: 403 `channel_verification_only`).",
     )
 
 
@@ -504,25 +506,48 @@ class IdentityCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"kind": "phone", "value": "13800138000", "verified": True}]
+            "examples": [{"kind": "phone", "value": "13800138000", "verified": False}]
         },
     )
 
     kind: Literal["phone", "email"]
     value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-    verified: bool = False
+    verified: bool = Field(
+        default=False,
+        description="Only a channel that proved the contact may set this; staff sending "
+        "true get 403 `channel_verification_only`.",
+    )
 
 
 class RevealRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"field": "phone", "reason": "customer asked for a call back"}]
+            "examples": [
+                {
+                    "field": "phone",
+                    "reason_code": "callback",
+                    "reason": "customer asked for a call back",
+                },
+                {
+                    "field": "email",
+                    "reason_code": "customer_request",
+                    "reason": "客户要求把账单发到邮箱",
+                },
+            ]
         },
     )
 
     field: Literal["phone", "email", "id_number", "name"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)]
+    reason_code: RevealReason = Field(
+        description="Why: customer_request, callback, verification, dispute or legal."
+    )
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)
+    ] = Field(
+        description="What for, in words: at least 10 characters (5 Chinese ones), not one "
+        "character repeated. Kept in the audit log."
+    )
 
 
 class RevealRead(BaseModel):

@@ -52,16 +52,23 @@ def find_by_identity(
     external_id: Annotated[str, Query(min_length=1, max_length=200)],
     session: SessionDep,
     vault: VaultDep,
-    _principal: ProfileReader,
+    principal: ProfileReader,
 ) -> CustomerRead:
-    """The customer a channel's sender id belongs to, with masked contacts only."""
-    if _principal.is_bot and _principal.conversation != (channel.value, external_id.strip()):
+    """The customer a channel's sender id belongs to, with masked contacts only.
+
+    The bot asks about its own conversation; staff only about a customer they may see.
+    """
+    if principal.is_bot and principal.conversation != (channel.value, external_id.strip()):
         raise Forbidden(
             "the bot looks up only the customer of its conversation", code="not_your_conversation"
         )
     customer = customers_service.find_by_identity(
         session, vault=vault, channel=channel, external_id=external_id
     )
+    if not principal.is_bot:
+        profiles.get_visible_customer(
+            session, customer_id=customer.id, principal=principal, attempt="by_identity"
+        )
     contacts = customers_service.contact_summary(customer, vault=vault)
     return CustomerRead(
         id=customer.id,
@@ -76,7 +83,10 @@ def find_by_identity(
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
     403: {"description": "Your role may not do this"},
-    404: {"description": "No such customer (`customer_not_found`)"},
+    404: {
+        "description": "No such customer, or not one you may see (`customer_not_found`): "
+        "agents see the customers who have a ticket in a queue they work or assigned to them"
+    },
     409: {"description": "Conflict (`identity_taken`, `customer_erased`, `already_merged`)"},
     422: {"description": "Invalid payload; `details` names each field"},
 }
@@ -137,10 +147,11 @@ def _profile(view: profiles.ProfileView) -> ProfileRead:
 def search_customers(
     payload: CustomerSearch, session: SessionDep, vault: VaultDep, principal: StaffReader
 ) -> list[CustomerMatch]:
-    """Find a customer by exact phone or e-mail (in the body, so it never lands in a URL log)."""
-    found = profiles.search(session, vault=vault, phone=payload.phone, email=payload.email)
-    if found is not None:
-        profiles.audit(session, principal=principal, action="search", customer_id=found.id)
+    """Find a customer you may see by exact phone or e-mail (in the body, so it never lands
+    in a URL log). Audited."""
+    found = profiles.search(
+        session, vault=vault, phone=payload.phone, email=payload.email, principal=principal
+    )
     return [CustomerMatch(id=found.id, language=found.language)] if found else []
 
 
@@ -150,7 +161,8 @@ def search_customers(
 def customer_360(
     customer_id: CustomerId, session: SessionDep, vault: VaultDep, principal: StaffReader
 ) -> ProfileRead:
-    """The 360° view: profile, identities, tags, tickets, recent messages, CSAT history."""
+    """The 360° view: profile, identities, tags, and of the tickets you may see their
+    recent messages and CSAT. Every view is audited."""
     return _profile(
         profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
     )
@@ -199,7 +211,14 @@ def set_tags(
     "/{customer_id}/identities",
     status_code=status.HTTP_201_CREATED,
     response_model=ProfileRead,
-    responses={k: _ERRORS[k] for k in (401, 403, 404, 409, 422)},
+    responses={
+        **{k: _ERRORS[k] for k in (401, 404, 422)},
+        403: {"description": "Staff sent `verified: true` (`channel_verification_only`)"},
+        409: {
+            "description": "The contact belongs to another customer (`identity_taken`; the "
+            "owner is not named, and the attempt is audited)"
+        },
+    },
 )
 def add_identity(
     customer_id: CustomerId,
@@ -208,7 +227,7 @@ def add_identity(
     vault: VaultDep,
     principal: StaffReader,
 ) -> ProfileRead:
-    """Attach a phone number or e-mail address; `verified` when staff checked it."""
+    """Attach a phone number or e-mail address (unverified: only a channel proves one)."""
     profiles.add_identity(
         session,
         vault=vault,
@@ -235,12 +254,13 @@ def reveal(
     vault: VaultDep,
     principal: StaffReader,
 ) -> RevealRead:
-    """One personal field in clear, for a stated reason. Audited."""
+    """One personal field in clear, for a reason code and a reason in words. Audited."""
     value = profiles.reveal(
         session,
         vault=vault,
         customer_id=customer_id,
         field_name=payload.field,
+        reason_code=payload.reason_code,
         reason=payload.reason,
         principal=principal,
     )

@@ -44,6 +44,8 @@ TicketWriter = Annotated[
     Principal,
     Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
 ]
+# Only the customer rates a ticket, and the customer speaks through the bot.
+RatingWriter = Annotated[Principal, Depends(require_roles(Role.BOT_SERVICE))]
 TicketReader = Annotated[
     Principal,
     Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
@@ -195,6 +197,10 @@ def list_tickets(
     responses={
         200: {"description": "Replay of an earlier request with this Idempotency-Key"},
         **{code: _ERRORS[code] for code in (401, 409, 413, 422)},
+        403: {
+            "description": "The bot for another conversation (`not_your_conversation`), or "
+            "staff claiming `customer.contact_verified` (`channel_verification_only`)"
+        },
     },
 )
 def create_ticket(
@@ -385,9 +391,9 @@ def assign_ticket(
     },
 )
 def rate_ticket(
-    number: str, payload: RatingCreate, session: SessionDep, principal: TicketWriter
+    number: str, payload: RatingCreate, session: SessionDep, principal: RatingWriter
 ) -> RatingRead:
-    """The customer's one rating (1-5) of a resolved ticket."""
+    """The customer's one rating (1-5) of a resolved ticket, through the bot (staff: 403)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
     rating = ratings_service.rate(
         session, ticket=ticket, score=payload.score, comment=payload.comment

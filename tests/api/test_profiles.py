@@ -68,7 +68,13 @@ class TestRevealAndAudit:
         )
         assert no_reason.status_code == 422
         revealed = anonymous_client.post(
-            path, json={"field": "phone", "reason": "calling back about the outage"}, headers=agent
+            path,
+            json={
+                "field": "phone",
+                "reason_code": "callback",
+                "reason": "calling back about the outage",
+            },
+            headers=agent,
         )
         assert revealed.json() == {"field": "phone", "value": "+8613800138000"}
         admin = staff("admin")

@@ -18,6 +18,8 @@ class TestWebAssets:
             ("/widget/desk-widget.js", "text/javascript"),
             ("/widget/desk-widget.css", "text/css"),
             ("/widget/demo.html", "text/html"),
+            ("/widget/demo.js", "text/javascript"),
+            ("/widget/demo.css", "text/css"),
             ("/vendor/socket.io.min.js", "text/javascript"),
             ("/vendor/echarts.common.min.js", "text/javascript"),
             ("/console/index.html", "text/html"),
@@ -80,3 +82,82 @@ class TestStaffPages:
         source = (STATIC_DIR / "staff" / "desk.js").read_text()
         assert "sessionStorage.setItem(TOKEN_KEY" in source
         assert "localStorage.setItem(TOKEN_KEY" not in source
+
+
+PAGES = ["/console/", "/dashboard/", "/widget/demo.html"]
+
+
+def directives(response) -> dict[str, str]:
+    policy = response.headers["content-security-policy"]
+    return {
+        part.strip().split(" ", 1)[0]: part.strip().partition(" ")[2] for part in policy.split(";")
+    }
+
+
+class TestSecurityHeaders:
+    @pytest.mark.parametrize("path", [*PAGES, "/console/index.html", "/dashboard/index.html"])
+    def test_pages_run_only_their_own_scripts_and_are_never_framed(
+        self, anonymous_client: TestClient, path: str
+    ) -> None:
+        response = anonymous_client.get(path)
+        assert response.status_code == 200
+        policy = directives(response)
+        assert policy["script-src"] == "'self'"
+        assert policy["default-src"] == "'none'"
+        assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+    @pytest.mark.parametrize(
+        "page", ["console/index.html", "dashboard/index.html", "widget/demo.html"]
+    )
+    def test_pages_need_no_inline_script_or_style(self, page: str) -> None:
+        # What the CSP would block: inline <script>, handlers in attributes, <style>.
+        html = (STATIC_DIR / page).read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), page
+        assert not re.search(r"\son[a-z]+\s*=", html), page
+        assert "<style" not in html and "style=" not in html, page
+        assert "javascript:" not in html, page
+
+    def test_the_staff_pages_talk_only_to_their_own_origin(
+        self, anonymous_client: TestClient
+    ) -> None:
+        console = directives(anonymous_client.get("/console/"))
+        assert (console["connect-src"], console["style-src"]) == ("'self'", "'self'")
+        assert "style-src-attr" not in console
+        dashboard = directives(anonymous_client.get("/dashboard/"))
+        assert dashboard["connect-src"] == "'self'"
+        # ECharts' tooltips: style attributes only, never a <style> element or a script.
+        assert (dashboard["style-src"], dashboard["style-src-attr"]) == (
+            "'self'",
+            "'unsafe-inline'",
+        )
+
+    def test_the_demo_page_reaches_rasa_on_another_origin(
+        self, anonymous_client: TestClient
+    ) -> None:
+        demo = directives(anonymous_client.get("/widget/demo.html?rasa=http://127.0.0.1:5005"))
+        assert demo["connect-src"].split() == ["'self'", "http:", "https:", "ws:", "wss:"]
+        assert demo["script-src"] == "'self'"
+
+    def test_the_widget_script_stays_loadable_from_any_site(
+        self, anonymous_client: TestClient
+    ) -> None:
+        for path in (
+            "/widget/desk-widget.js",
+            "/widget/desk-widget.css",
+            "/vendor/socket.io.min.js",
+        ):
+            response = anonymous_client.get(path, headers={"Origin": "https://shop.example.com"})
+            assert response.status_code == 200
+            assert "cross-origin-resource-policy" not in response.headers
+            assert "content-security-policy" not in response.headers
+            assert response.headers["x-content-type-options"] == "nosniff"
+
+    def test_api_answers_are_not_sniffed_and_not_pages(self, anonymous_client: TestClient) -> None:
+        response = anonymous_client.get("/api/v1/tickets")
+        assert response.status_code == 401
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" not in response.headers

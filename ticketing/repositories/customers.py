@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ticketing.enums import IdentityKind
-from ticketing.models import Customer, Identity, Ticket, TicketMessage
+from ticketing.models import Customer, Identity, Ticket
 
 
 def get_identity(session: Session, *, kind: IdentityKind, value_hash: str) -> Identity | None:
@@ -55,34 +55,6 @@ def identities_of(session: Session, customer_id: int) -> list[Identity]:
     return list(
         session.scalars(
             select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)
-        )
-    )
-
-
-def tickets_of(session: Session, customer_id: int, *, limit: int = 50) -> list[Ticket]:
-    """A customer's tickets, newest first."""
-    return list(
-        session.scalars(
-            select(Ticket)
-            .where(Ticket.customer_id == customer_id)
-            .options(joinedload(Ticket.queue))
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def recent_public_messages(
-    session: Session, customer_id: int, *, limit: int = 20
-) -> list[TicketMessage]:
-    """The latest public messages of a customer's tickets, newest first."""
-    return list(
-        session.scalars(
-            select(TicketMessage)
-            .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-            .where(Ticket.customer_id == customer_id, TicketMessage.public.is_(True))
-            .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
-            .limit(limit)
         )
     )
 

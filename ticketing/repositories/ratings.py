@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ticketing.models import SatisfactionRating
+from ticketing.models import SatisfactionRating, Ticket
+from ticketing.repositories.tickets import TicketFilter, conditions
 
 
 def get_for_ticket(session: Session, ticket_id: int) -> SatisfactionRating | None:
@@ -15,12 +16,13 @@ def get_for_ticket(session: Session, ticket_id: int) -> SatisfactionRating | Non
     )
 
 
-def list_for_customer(session: Session, customer_id: int) -> list[SatisfactionRating]:
-    """A customer's ratings, newest first."""
+def list_for_tickets(session: Session, flt: TicketFilter) -> list[SatisfactionRating]:
+    """The ratings of the tickets matching the filter, newest first."""
     return list(
         session.scalars(
             select(SatisfactionRating)
-            .where(SatisfactionRating.customer_id == customer_id)
+            .join(Ticket, Ticket.id == SatisfactionRating.ticket_id)
+            .where(*conditions(flt))
             .order_by(SatisfactionRating.created_at.desc())
         )
     )

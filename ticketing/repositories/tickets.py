@@ -68,7 +68,8 @@ def _warning(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _conditions(flt: TicketFilter) -> list[ColumnElement[bool]]:
+def conditions(flt: TicketFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on ``Ticket`` that a filter stands for."""
     conditions: list[ColumnElement[bool]] = []
     if flt.statuses:
         conditions.append(Ticket.status.in_(flt.statuses))
@@ -116,19 +117,39 @@ def list_tickets(
     offset: int = 0,
 ) -> tuple[list[Ticket], int]:
     """One page of tickets matching the filter, and how many match in all."""
-    conditions = _conditions(flt)
-    total = session.scalar(select(func.count(Ticket.id)).where(*conditions)) or 0
+    where = conditions(flt)
+    total = session.scalar(select(func.count(Ticket.id)).where(*where)) or 0
     column = SORT_COLUMNS[sort.removeprefix("-")]
     order = column.desc() if sort.startswith("-") else column.asc()
     rows = session.scalars(
         select(Ticket)
-        .where(*conditions)
+        .where(*where)
         .options(joinedload(Ticket.queue), joinedload(Ticket.assignee))
         .order_by(order, Ticket.id.desc())
         .limit(limit)
         .offset(offset)
     ).all()
     return list(rows), total
+
+
+def any_ticket(session: Session, flt: TicketFilter) -> bool:
+    """Whether at least one ticket matches the filter."""
+    return session.scalar(select(Ticket.id).where(*conditions(flt)).limit(1)) is not None
+
+
+def recent_public_messages(
+    session: Session, flt: TicketFilter, *, limit: int = 20
+) -> list[TicketMessage]:
+    """The latest public messages of the tickets matching the filter, newest first."""
+    return list(
+        session.scalars(
+            select(TicketMessage)
+            .join(Ticket, Ticket.id == TicketMessage.ticket_id)
+            .where(TicketMessage.public.is_(True), *conditions(flt))
+            .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def claim(session: Session, *, ticket_id: int, agent_id: int, now: datetime) -> bool:

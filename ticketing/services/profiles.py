@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ticketing.enums import AuthorType, IdentityKind
+from ticketing.enums import AuthorType, IdentityKind, RevealReason
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
 from ticketing.models import (
     AuditEntry,
@@ -38,7 +38,7 @@ from ticketing.privacy import (
 )
 from ticketing.repositories import audit as audit_repo
 from ticketing.repositories import customers as customers_repo
-from ticketing.repositories import ratings as ratings_repo
+from ticketing.services import access
 from ticketing.services.customers import CustomerNotFound
 
 DISCLOSURE_PATH = Path(__file__).resolve().parent.parent / "disclosure.yml"
@@ -72,6 +72,46 @@ def disclosure(role: Role, field_name: str) -> str:
     return str(rules.get(field_name, "hidden"))
 
 
+MIN_REASON_WEIGHT = 10
+MIN_DISTINCT_CHARS = 4
+
+
+class ChannelVerificationOnly(Forbidden):
+    """Staff claimed that a channel proved a contact; only the bot's connector can."""
+
+    code = "channel_verification_only"
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(
+            f"{field_name} is set only by the bot for a contact its channel proved "
+            "(a carrier's caller number); staff add contacts unverified",
+            details=[{"field": field_name, "message": "only the bot's channel may verify"}],
+        )
+
+
+def _reason_weight(text: str) -> int:
+    # A Chinese character says about as much as two Latin letters.
+    return sum(
+        2 if "\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" else 1 for char in text
+    )
+
+
+def check_reveal_reason(reason_code: str, reason: str) -> None:
+    """A reveal names a reason from the fixed list and says in words what it is for."""
+    if reason_code not in set(RevealReason):
+        raise ValidationFailed(
+            f"reason_code must be one of {[r.value for r in RevealReason]}", field="reason_code"
+        )
+    text = " ".join(reason.split())
+    letters = {char.lower() for char in text if char.isalpha()}
+    if _reason_weight(text) < MIN_REASON_WEIGHT or len(letters) < MIN_DISTINCT_CHARS:
+        raise ValidationFailed(
+            "say in words why you need it (at least 10 characters, or 5 Chinese ones, "
+            "not one character repeated)",
+            field="reason",
+        )
+
+
 def audit(
     session: Session,
     *,
@@ -98,6 +138,42 @@ def audit(
     )
 
 
+_KEPT_AUDIT = "desk_audit_kept_on_rollback"
+
+
+def audit_refusal(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    customer_id: int | None,
+    field_name: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit a refused attempt. The request then fails and its transaction rolls back,
+    so the entry waits on the session until the unit of work writes it after the
+    rollback (``write_kept_audit``)."""
+    session.info.setdefault(_KEPT_AUDIT, []).append(
+        AuditEntry(
+            at=utcnow(),
+            actor=principal.name,
+            role=principal.role.value,
+            action=action,
+            customer_id=customer_id,
+            field=field_name,
+            details=details or {},
+        )
+    )
+
+
+def write_kept_audit(session: Session) -> bool:
+    """Add the refusals recorded on this session to it; whether there were any."""
+    entries: list[AuditEntry] = session.info.pop(_KEPT_AUDIT, [])
+    for entry in entries:
+        audit_repo.add(session, entry)
+    return bool(entries)
+
+
 def get_customer(session: Session, customer_id: int) -> Customer:
     """A customer with identities and tags; a merged one resolves to its survivor."""
     seen: set[int] = set()
@@ -108,6 +184,27 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     if current is None:
         raise CustomerNotFound(f"no customer {customer_id}")
     return current
+
+
+def get_visible_customer(
+    session: Session, *, customer_id: int, principal: Principal, attempt: str
+) -> Customer:
+    """A customer this principal may see; 404 (not 403) otherwise, so ids don't leak.
+
+    A refused attempt on a customer who exists is audited (``denied``, with what was
+    tried), so probing customer ids leaves a trace.
+    """
+    customer = get_customer(session, customer_id)
+    if not access.can_see_customer(session, customer_id=customer.id, principal=principal):
+        audit_refusal(
+            session,
+            principal=principal,
+            action="denied",
+            customer_id=customer.id,
+            details={"attempt": attempt},
+        )
+        raise CustomerNotFound(f"no customer {customer_id}")
+    return customer
 
 
 def plaintext(customer: Customer, field_name: str, *, vault: Vault) -> str | None:
@@ -136,8 +233,13 @@ class ProfileView:
 
 
 def view(session: Session, *, vault: Vault, customer_id: int, principal: Principal) -> ProfileView:
-    """The 360° view as this principal may see it; showing anything in clear is audited."""
-    customer = get_customer(session, customer_id)
+    """The 360° view as this principal may see it, with only the tickets it may see.
+
+    Every view is audited (the fields shown in clear, if any; never values).
+    """
+    customer = get_visible_customer(
+        session, customer_id=customer_id, principal=principal, attempt="view"
+    )
     personal: dict[str, str | None] = {}
     shown: list[str] = []
     for name in PERSONAL_FIELDS:
@@ -167,22 +269,21 @@ def view(session: Session, *, vault: Vault, customer_id: int, principal: Princip
         identities.append(
             {"kind": identity.kind.value, "value": shown_value, "verified": identity.verified}
         )
-    if shown:
-        audit(
-            session,
-            principal=principal,
-            action="view",
-            customer_id=customer.id,
-            details={"fields": shown},
-        )
+    audit(
+        session,
+        principal=principal,
+        action="view",
+        customer_id=customer.id,
+        details={"fields": shown},
+    )
     return ProfileView(
         customer=customer,
         personal=personal,
         identities=identities,
         tags=[t.tag for t in customer.tags],
-        tickets=customers_repo.tickets_of(session, customer.id),
-        messages=customers_repo.recent_public_messages(session, customer.id),
-        ratings=ratings_repo.list_for_customer(session, customer.id),
+        tickets=access.customer_tickets(session, customer_id=customer.id, principal=principal),
+        messages=access.customer_messages(session, customer_id=customer.id, principal=principal),
+        ratings=access.customer_ratings(session, customer_id=customer.id, principal=principal),
         shown_in_clear=shown,
     )
 
@@ -193,6 +294,7 @@ def reveal(
     vault: Vault,
     customer_id: int,
     field_name: str,
+    reason_code: str,
     reason: str,
     principal: Principal,
 ) -> str | None:
@@ -201,9 +303,10 @@ def reveal(
         raise ValidationFailed(f"field must be one of {list(PERSONAL_FIELDS)}", field="field")
     if principal.role.value not in disclosure_policy()["may_reveal"]:
         raise Forbidden("your role may not reveal personal data", code="forbidden")
-    if len(reason.strip()) < 5:
-        raise ValidationFailed("say why you need it (at least 5 characters)", field="reason")
-    customer = get_customer(session, customer_id)
+    check_reveal_reason(reason_code, reason)
+    customer = get_visible_customer(
+        session, customer_id=customer_id, principal=principal, attempt="reveal"
+    )
     audit(
         session,
         principal=principal,
@@ -211,6 +314,7 @@ def reveal(
         customer_id=customer.id,
         field_name=field_name,
         reason=reason.strip(),
+        details={"reason_code": str(reason_code)},
     )
     return plaintext(customer, field_name, vault=vault)
 
@@ -224,7 +328,9 @@ def update_profile(
     principal: Principal,
 ) -> Customer:
     """Edit name, ID number, language or contact preferences; personal changes audited."""
-    customer = get_customer(session, customer_id)
+    customer = get_visible_customer(
+        session, customer_id=customer_id, principal=principal, attempt="update"
+    )
     if customer.erased_at is not None:
         raise Conflict("this customer was erased", code="customer_erased")
     if "display_name" in changes:
@@ -260,7 +366,9 @@ def set_tags(
     session: Session, *, customer_id: int, tags: list[str], principal: Principal
 ) -> list[str]:
     """Replace a customer's tags (lower-cased, de-duplicated)."""
-    customer = get_customer(session, customer_id)
+    customer = get_visible_customer(
+        session, customer_id=customer_id, principal=principal, attempt="tags"
+    )
     wanted = sorted({t.strip().lower() for t in tags if t.strip()})
     if len(wanted) > MAX_TAGS:
         raise ValidationFailed(f"at most {MAX_TAGS} tags", field="tags")
@@ -304,10 +412,18 @@ def add_identity(
     verified: bool,
     principal: Principal,
 ) -> Identity:
-    """Attach a phone or e-mail to a customer; one that belongs to someone else is a 409."""
+    """Attach a phone or e-mail to a customer; one that belongs to someone else is a 409.
+
+    Staff cannot mark a contact verified: only a channel that proved it (a carrier's
+    caller number, through the bot) may, and a verified contact links identities.
+    """
     if kind not in (IdentityKind.PHONE, IdentityKind.EMAIL):
         raise ValidationFailed("staff add phone numbers and e-mail addresses", field="kind")
-    customer = get_customer(session, customer_id)
+    if verified and not principal.is_bot:
+        raise ChannelVerificationOnly("verified")
+    customer = get_visible_customer(
+        session, customer_id=customer_id, principal=principal, attempt="identity"
+    )
     normal = (
         normalise_phone(value, field="value")
         if kind is IdentityKind.PHONE
@@ -316,10 +432,19 @@ def add_identity(
     value_hash = vault.blind_index(kind, normal)
     existing = customers_repo.get_identity(session, kind=kind, value_hash=value_hash)
     if existing is not None and existing.customer_id != customer.id:
+        # Naming the owner would turn this route into a lookup of anyone's phone number;
+        # a supervisor finds and merges duplicates. The attempt itself is kept.
+        audit_refusal(
+            session,
+            principal=principal,
+            action="identity_taken",
+            customer_id=customer.id,
+            field_name=kind.value,
+        )
         raise Conflict(
-            "this contact belongs to another customer; merge the two if they are one person",
+            "this contact belongs to another customer; ask a supervisor to merge the two "
+            "if they are one person",
             code="identity_taken",
-            details={"other_customer_id": existing.customer_id},
         )
     if existing is not None:
         existing.verified = existing.verified or verified
@@ -338,6 +463,13 @@ def add_identity(
                     ),
                 )
         except IntegrityError:
+            audit_refusal(
+                session,
+                principal=principal,
+                action="identity_taken",
+                customer_id=customer.id,
+                field_name=kind.value,
+            )
             raise Conflict("this contact was just added elsewhere", code="identity_taken") from None
     audit(
         session,
@@ -365,8 +497,12 @@ def merge(session: Session, *, survivor_id: int, other_id: int, principal: Princ
     """
     if survivor_id == other_id:
         raise ValidationFailed("a customer cannot be merged with itself", field="other_id")
-    survivor = get_customer(session, survivor_id)
-    other = get_customer(session, other_id)
+    survivor = get_visible_customer(
+        session, customer_id=survivor_id, principal=principal, attempt="merge"
+    )
+    other = get_visible_customer(
+        session, customer_id=other_id, principal=principal, attempt="merge"
+    )
     if other.id == survivor.id:
         raise Conflict("these customers are already merged", code="already_merged")
     if survivor.erased_at or other.erased_at:
@@ -446,7 +582,9 @@ def erase(
     """Anonymise a customer on request: personal data gone, ticket statistics kept."""
     if len(reason.strip()) < 5:
         raise ValidationFailed("record the request behind the erasure", field="reason")
-    customer = get_customer(session, customer_id)
+    customer = get_visible_customer(
+        session, customer_id=customer_id, principal=principal, attempt="erase"
+    )
     if customer.erased_at is not None:
         raise Conflict("this customer was already erased", code="customer_erased")
     moment = now or utcnow()
@@ -501,9 +639,10 @@ def _safe_plaintext(customer: Customer, name: str, *, vault: Vault) -> str | Non
 
 
 def search(
-    session: Session, *, vault: Vault, phone: str | None, email: str | None
+    session: Session, *, vault: Vault, phone: str | None, email: str | None, principal: Principal
 ) -> Customer | None:
-    """The customer with this exact phone or e-mail, found by blind index only."""
+    """The customer with this exact phone or e-mail whom this principal may see (blind
+    index only); a hit is audited, one the principal may not see is audited as denied."""
     if not phone and not email:
         raise ValidationFailed("give a phone number or an e-mail address", field="phone")
     kind, value = (IdentityKind.PHONE, phone) if phone else (IdentityKind.EMAIL, email)
@@ -511,4 +650,18 @@ def search(
     found = customers_repo.find_by_contact(
         session, kind=kind, value_hash=vault.blind_index(kind, value)
     )
-    return get_customer(session, found.id) if found is not None else None
+    if found is None:
+        return None
+    customer = get_customer(session, found.id)
+    if not access.can_see_customer(session, customer_id=customer.id, principal=principal):
+        # Nothing is refused here (the answer is an empty list), so the entry commits.
+        audit(
+            session,
+            principal=principal,
+            action="denied",
+            customer_id=customer.id,
+            details={"attempt": "search"},
+        )
+        return None
+    audit(session, principal=principal, action="search", customer_id=customer.id)
+    return customer

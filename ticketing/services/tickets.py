@@ -84,6 +84,8 @@ def create_ticket(
     With an idempotency key, a repeat of the same request returns the first ticket and
     a different request under the same key is a conflict.
     """
+    if payload.customer.contact_verified and not principal.is_bot:
+        raise profiles.ChannelVerificationOnly("customer.contact_verified")
     fingerprint = request_fingerprint(payload)
     claim: IdempotencyKey | None = None
     if idempotency_key:

@@ -13,14 +13,13 @@ from ticketing import events
 from ticketing.enums import Category, Priority, TicketStatus
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
 from ticketing.events import DeskEvent
-from ticketing.models import Agent, Ticket, TicketEvent, utcnow
+from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.principals import Principal, Role
-from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
 from ticketing.routing import PolicyError, RoutingPolicy, default_policy
 from ticketing.schemas import SlaState
-from ticketing.services import lifecycle
+from ticketing.services import access, lifecycle
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import TicketNotFound, change_fields, get_ticket
 
@@ -36,27 +35,9 @@ class AlreadyClaimed(Conflict):
     code = "already_claimed"
 
 
-def _staff_account(session: Session, principal: Principal) -> Agent | None:
-    if principal.agent_id is None:
-        return None
-    return agents_repo.get_by_id(session, principal.agent_id)
-
-
-def _sees_everything(principal: Principal) -> bool:
-    return principal.role in (Role.SUPERVISOR, Role.ADMIN)
-
-
 def can_see(session: Session, *, ticket: Ticket, principal: Principal) -> bool:
-    """Agents see the tickets of the queues they work and their own; supervisors see all;
-    the bot sees the tickets of its conversation's customer."""
-    if principal.is_bot:
-        return principal.may_act_for(ticket.customer_id)
-    if _sees_everything(principal):
-        return True
-    agent = _staff_account(session, principal)
-    if agent is None:
-        return False
-    return ticket.assignee_id == agent.id or ticket.queue_id in {q.id for q in agent.queues}
+    """Whether this principal may see this ticket (the rule lives in ``access``)."""
+    return access.can_see_ticket(session, ticket=ticket, principal=principal)
 
 
 def get_visible(session: Session, *, number: str, principal: Principal) -> Ticket:
@@ -82,23 +63,15 @@ def list_visible(
         raise ValidationFailed(
             f"sort must be one of {sorted(SORT_COLUMNS)} (prefix - for descending)", field="sort"
         )
-    flt = replace(flt, now=now or utcnow())
-    if principal.is_bot:
-        # The conversation's customer, whatever the client asked for; nobody yet: nothing.
-        if principal.customer_id is None or (
-            flt.customer_id is not None and flt.customer_id != principal.customer_id
-        ):
-            return [], 0
-        flt = replace(flt, customer_id=principal.customer_id)
-    elif not _sees_everything(principal):
-        agent = _staff_account(session, principal)
-        if agent is None:
-            raise Forbidden("only staff list tickets", code="forbidden")
-        flt = replace(
-            flt, visible_queue_ids=[q.id for q in agent.queues], visible_assignee_id=agent.id
-        )
+    scope = access.scope_for(session, principal)
+    if scope.nothing and not principal.is_bot:
+        raise Forbidden("only staff list tickets", code="forbidden")
+    # The bot gets its conversation's customer whatever it asked for; nobody yet: nothing.
+    narrowed = scope.narrow(replace(flt, now=now or utcnow()))
+    if narrowed is None:
+        return [], 0
     return tickets_repo.list_tickets(
-        session, flt, sort=sort, limit=min(max(limit, 1), MAX_PAGE), offset=max(offset, 0)
+        session, narrowed, sort=sort, limit=min(max(limit, 1), MAX_PAGE), offset=max(offset, 0)
     )
 
 
@@ -156,7 +129,7 @@ def update(
 
 def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
     """Take an unassigned ticket; of two agents claiming at once exactly one wins."""
-    agent = _staff_account(session, principal)
+    agent = access.staff_account(session, principal)
     if agent is None:
         raise Forbidden("only staff claim tickets", code="forbidden")
     if principal.role is Role.AGENT and ticket.queue_id not in {q.id for q in agent.queues}:

@@ -349,12 +349,17 @@ async function loadCustomer(customerId) {
   );
 }
 
+// Why staff may see a field in full: the API's fixed list (ticketing/enums.py RevealReason).
+const REVEAL_REASONS = ["customer_request", "callback", "verification", "dispute", "legal"];
+
 async function reveal(customerId, name) {
-  const reason = await askReason(`${t("reveal_title")}: ${t(name)}`, t("reveal_reason"));
-  if (!reason) return;
+  const answer = await askReason(`${t("reveal_title")}: ${t(name)}`, t("reveal_reason"), {
+    choices: REVEAL_REASONS.map((code) => [code, t(`reason_${code}`)]),
+  });
+  if (!answer) return;
   try {
     const result = await api(`/customers/${customerId}/reveal`, {
-      method: "POST", body: { field: name, reason },
+      method: "POST", body: { field: name, reason_code: answer.code, reason: answer.reason },
     });
     const el = $(`customer-${name}`);
     el.textContent = result.value || t("none");

@@ -299,17 +299,25 @@ export function toast(message, kind = "info") {
   }, 4000);
 }
 
-// A modal asking for a reason; resolves with the text, or null when cancelled.
-export function askReason(title, prompt, minLength = 5) {
+// A modal asking for a reason: optionally one of fixed `choices` ([value, label] pairs,
+// the first preselected) and always a reason in words. Resolves with { code, reason }
+// (code null without choices), or null when cancelled.
+export function askReason(title, prompt, { minLength = 5, choices = null } = {}) {
   const dialog = document.getElementById("reason-dialog");
   dialog.querySelector("h2").textContent = title;
-  dialog.querySelector("label span").textContent = prompt;
+  dialog.querySelector(".reason-text span").textContent = prompt;
+  const select = dialog.querySelector("select[name=reason_code]");
+  select.replaceChildren(...(choices || []).map(([value, label]) => h("option", { value }, label)));
+  select.required = Boolean(choices);
+  dialog.querySelector(".reason-code").hidden = !choices;
   const input = dialog.querySelector("textarea");
   input.value = "";
   input.minLength = minLength;
   dialog.showModal();
   input.focus();
   return new Promise((resolve) => {
-    dialog.onclose = () => resolve(dialog.returnValue === "ok" ? input.value.trim() : null);
+    dialog.onclose = () => resolve(dialog.returnValue === "ok"
+      ? { code: choices ? select.value : null, reason: input.value.trim() }
+      : null);
   });
 }
