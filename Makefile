@@ -28,7 +28,7 @@ TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/tra
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
-	bench-api fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu \
+	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu \
 	backup restore purge-conversations
 
 help:
@@ -38,6 +38,8 @@ help:
 	@echo "make lint    ruff over the service and the bot code"
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
+	@echo "make demo-scaled  2 Rasa, 2 action servers, 2 API workers behind nginx (PostgreSQL + Redis)"
+	@echo "make bench-bot  simulated customers through the REST channel beside /model/parse (about 6 min) -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
 	@echo "make eval       NLU on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
 	@echo "make simulate   simulated customers through the REST channel of a desk it starts -> BENCHMARKS.md"
@@ -103,6 +105,21 @@ test-e2e: install $(MODEL)
 # local server's "test" database), written to BENCHMARKS.md.
 bench-api: $(VENV)/.installed
 	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
+
+# The scaled topology on one machine (scripts/desk_scaled.py): 2 of each process behind
+# Debian's nginx (installed with apt when missing), on the PostgreSQL of DATABASE_URL and the
+# Redis of REDIS_URL (both required); nginx's configuration is deploy/nginx/desk.conf.
+demo-scaled: install $(MODEL)
+	@command -v nginx >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nginx; }
+	$(SERVICE_PY) scripts/desk_scaled.py run
+
+# The bot under load (.venv-bot): starts its own desk on ports 18100/15105/15155 (storage as
+# `make demo`: DATABASE_URL, REDIS_URL), then the /model/parse ceiling, 1 and 20 customers back
+# to back, 100 at human pace; appended to BENCHMARKS.md. BENCH_BOT_ARGS changes the load
+# (e.g. BENCH_BOT_ARGS="--rasa-url http://127.0.0.1:5005 --customers 50" for a running desk).
+BENCH_BOT_ARGS ?=
+bench-bot: install $(MODEL)
+	$(BOT_PY) scripts/bench_bot.py $(BENCH_BOT_ARGS)
 
 # NLU measurements (.venv-bot). The held-out sets in nlu_data/heldout* are never trained on.
 eval: $(MODEL)

@@ -115,11 +115,14 @@ def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> 
     """Rasa's endpoints for this run: the action server, and where conversations live.
 
     The action server's secret is a ${...} reference that Rasa fills from its
-    environment, so the file holds no secret.
+    environment, so the file holds no secret. Selective domain: only the form validators
+    (validate_*, which read the form's slots) get the domain; without it Rasa sends all of
+    it (about 60 KiB of JSON, every bilingual response) with every custom-action call.
     """
     lines = (
         "action_endpoint:\n"
         f"  url: http://127.0.0.1:{actions_port}/webhook\n"
+        "  enable_selective_domain: true\n"
         "  headers:\n"
         "    X-Desk-Action-Secret: ${DESK_ACTION_SECRET}\n"
     )
@@ -237,6 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         f"http://127.0.0.1:{args.api_port},http://localhost:{args.api_port}",
     )
     env["PYTHONUNBUFFERED"] = "1"
+    # Rasa keeps idle connections to the action server for 15 s (aiohttp's default) and
+    # Sanic closes them after 5 s: under load Rasa then wrote turns into connections the
+    # action server was closing ("Cannot write to closing transport": the form's validation
+    # or the action is lost). The server side waits longer than the client side.
+    env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "75")
+    # One BLAS/OpenMP thread per process: the sentence encoder's and TensorFlow's small
+    # matrices gain nothing from a second thread, and on two shared cores the threads
+    # waited for each other (Rasa: 61-67 -> 47-49 ms of CPU per turn, BENCHMARKS.md).
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("OMP_NUM_THREADS", "1")
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketing.settings import DatabaseSettings
+from ticketing import privacy_text
+from ticketing.privacy import Vault
+from ticketing.settings import DatabaseSettings, Settings
 
 
 def is_sqlite(url: str) -> bool:
@@ -57,9 +59,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded values after commit, so responses can be built afterwards."""
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+def make_session_factory(engine: Engine, *, vault: Vault | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit, so responses can be built afterwards.
+
+    Personal data in ticket text is sealed on every flush (:mod:`ticketing.privacy_text`)
+    with ``vault``; without one, such text is refused, never stored in clear.
+    """
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    privacy_text.install(factory, vault)
+    return factory
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,13 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> Database:
-        """Build the engine for the configured URL (connections open lazily)."""
+        """Build the engine for the configured URL (connections open lazily).
+
+        Full settings (with data keys) give sessions that seal personal data in text.
+        """
         engine = make_engine(settings.database_url)
-        return cls(engine=engine, sessions=make_session_factory(engine))
+        vault = Vault.from_settings(settings) if isinstance(settings, Settings) else None
+        return cls(engine=engine, sessions=make_session_factory(engine, vault=vault))
 
     def ping(self) -> None:
         """Raise if the database does not answer ``SELECT 1``."""

@@ -192,8 +192,12 @@ class Ticket(TimestampMixin, Base):
     language: Mapped[str] = mapped_column(String(8))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    # Free text is stored masked; ``<column>_enc`` holds the full text when it carried
+    # personal data (sealed on flush by ticketing.privacy_text).
     subject: Mapped[str] = mapped_column(String(200))
+    subject_enc: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
+    description_enc: Mapped[str | None] = mapped_column(Text)
     contact_enc: Mapped[str | None] = mapped_column(Text)
     first_response_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resolution_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -204,6 +208,7 @@ class Ticket(TimestampMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalation_reason: Mapped[str | None] = mapped_column(Text)
+    escalation_reason_enc: Mapped[str | None] = mapped_column(Text)
     # A ticket opened for a problem that came back after its earlier ticket was closed.
     reopened_from_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     # When each SLA clock reaches 80 % of its target (the warning), fixed at creation.
@@ -270,7 +275,9 @@ class TicketMessage(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     author_type: Mapped[AuthorType] = mapped_column(str_enum(AuthorType))
     author_name: Mapped[str | None] = mapped_column(String(200))
+    # Masked copy; the full text in body_enc when it carried personal data.
     body: Mapped[str] = mapped_column(Text)
+    body_enc: Mapped[str | None] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -288,6 +295,9 @@ class TicketEvent(Base):
     field: Mapped[str] = mapped_column(String(64))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
+    # Masked copies above; the full values here when they carried personal data.
+    old_value_enc: Mapped[str | None] = mapped_column(Text)
+    new_value_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events", lazy="raise")
@@ -317,6 +327,7 @@ class SatisfactionRating(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+    comment_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

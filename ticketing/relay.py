@@ -28,10 +28,13 @@ from urllib.parse import quote
 
 import httpx
 import jwt
+from sqlalchemy.orm import Session
 
 from ticketing.db import Database
 from ticketing.models import RelayDelivery, Ticket, TicketMessage
 from ticketing.periodic import PeriodicWorker
+from ticketing.privacy import DecryptionFailed
+from ticketing.privacy_text import full_text, session_vault
 from ticketing.repositories import agents as agents_repo
 from ticketing.services import relay
 from ticketing.settings import Settings, get_settings
@@ -127,6 +130,8 @@ class Parcel:
     ticket_number: str
     body: str | None = None
     agent_name: str | None = None
+    # Why the body could not be read (a data key missing from the ring): retried later.
+    unreadable: str | None = None
 
 
 def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> None:
@@ -135,6 +140,8 @@ def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> No
     The customer sees the agent's display name (王芳), not their login.
     """
     if parcel.kind == relay.REPLY:
+        if parcel.unreadable is not None:
+            raise DeliveryFailed(parcel.unreadable)
         if parcel.body is None:
             raise DeliveryFailed("the reply is gone")
         rasa.trigger(
@@ -184,16 +191,35 @@ def claim_next(database: Database) -> Parcel | None:
             if message is not None and message.author_name
             else None
         )
+        # The customer reads the reply as the agent wrote it: the full text, not the
+        # masked copy kept for lists and agents.
+        body: str | None = None
+        unreadable: str | None = None
+        if message is not None:
+            try:
+                body = _full_body(session, message)
+            except DecryptionFailed as error:
+                unreadable = f"the reply cannot be decrypted: {error}"
         return Parcel(
             delivery_id=delivery.id,
             kind=delivery.kind,
             conversation_id=delivery.conversation_id,
             ticket_number=(ticket.number if ticket is not None else None) or "",
-            body=message.body if message is not None else None,
+            body=body,
             agent_name=author.display_name
             if author
             else (message.author_name if message else None),
+            unreadable=unreadable,
         )
+
+
+def _full_body(session: Session, message: TicketMessage) -> str | None:
+    vault = session_vault(session)
+    if message.body_enc is not None and vault is None:
+        raise DecryptionFailed("this relay has no data keys")
+    if vault is None:
+        return message.body
+    return full_text(message.body, message.body_enc, vault=vault)
 
 
 def run_once(database: Database, rasa: RasaConversations, client: httpx.Client) -> PassResult:

@@ -2,17 +2,22 @@
 
 Rotation: put a new key first in ``DESK_DATA_KEYS`` (keep the old ones after it), restart
 the API so new values use it, run this, then drop the old key from the setting.
-Blind indexes do not change (they use ``DESK_BLIND_INDEX_KEY``).
+Blind indexes do not change (they use ``DESK_BLIND_INDEX_KEY``). Ticket text sealed by
+:mod:`ticketing.privacy_text` (messages, subjects, descriptions, history values, rating
+comments: every ``*_enc`` column) is re-encrypted too, a batch of rows at a time; the
+masked copies beside it do not change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.db import Database
 from ticketing.privacy import Vault
+from ticketing.privacy_text import SEALED_COLUMNS
 from ticketing.repositories import customers as customers_repo
 from ticketing.settings import get_settings
 
@@ -47,7 +52,47 @@ def rotate(session: Session, *, vault: Vault) -> Rotation:
             row.version += 1
         rotated += 1
     session.flush()
-    return Rotation(rotated=rotated, current=current)
+    text_rotated, text_current = _rotate_text(session, vault=vault)
+    return Rotation(rotated=rotated + text_rotated, current=current + text_current)
+
+
+TEXT_BATCH = 500
+
+
+def _rotate_text(session: Session, *, vault: Vault) -> tuple[int, int]:
+    """Re-encrypt sealed ticket text column by column, in batches (no ORM objects, so no
+    version bumps: the text itself does not change)."""
+    rotated = current = 0
+    prefix = f"{vault.active_key_id}:"
+    for model, columns in SEALED_COLUMNS.items():
+        for name in columns:
+            column = getattr(model, f"{name}_enc")
+            current += (
+                session.scalar(
+                    select(func.count()).select_from(model).where(column.startswith(prefix))
+                )
+                or 0
+            )
+            last = 0
+            while True:
+                batch = session.execute(
+                    select(model.id, column)
+                    .where(model.id > last, column.is_not(None), ~column.startswith(prefix))
+                    .order_by(model.id)
+                    .limit(TEXT_BATCH)
+                ).all()
+                if not batch:
+                    break
+                for row_id, token in batch:
+                    session.execute(
+                        update(model)
+                        .where(model.id == row_id)
+                        .values({column.key: vault.encrypt(vault.decrypt(token))})
+                        .execution_options(synchronize_session=False)
+                    )
+                rotated += len(batch)
+                last = batch[-1][0]
+    return rotated, current
 
 
 def main() -> None:

@@ -158,6 +158,11 @@ class MessageRead(BaseModel):
     body: str
     public: bool
     created_at: datetime
+    masked: bool = Field(
+        default=False,
+        description="Personal data in the body is masked for you; "
+        "`POST /tickets/{number}/reveal` shows it in full (audited).",
+    )
 
 
 class TicketRead(BaseModel):
@@ -221,6 +226,11 @@ class TicketRead(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     sla_state: SlaState = "ok"
+    masked_texts: list[str] = Field(
+        default_factory=list,
+        description="Which of subject, description, escalation_reason hold masked "
+        "personal data for you.",
+    )
     messages: list[MessageRead]
 
 
@@ -371,11 +381,57 @@ class RatingRead(BaseModel):
 class HistoryEntry(BaseModel):
     """One change in a ticket's history."""
 
+    id: int
     actor: str
     field: str
     old_value: str | None
     new_value: str | None
     at: datetime
+    masked: bool = False
+
+
+class TextRevealCreate(BaseModel):
+    """Which text of a ticket to show in full, and why (kept in the audit log)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "part": "message",
+                    "id": 12,
+                    "reason_code": "callback",
+                    "reason": "customer asked us to call back",
+                },
+                {
+                    "part": "description",
+                    "reason_code": "dispute",
+                    "reason": "checking the card number with billing",
+                },
+            ]
+        },
+    )
+
+    part: Literal["subject", "description", "escalation_reason", "message", "history"]
+    id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="The message or history entry."
+    )
+    reason_code: RevealReason = Field(
+        description="Why: customer_request, callback, verification, dispute or legal."
+    )
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)
+    ] = Field(description="What for, in words, as for a profile field. Kept in the audit log.")
+
+
+class TextRevealRead(BaseModel):
+    """One text in full (a history entry: its old and new value)."""
+
+    part: str
+    id: int | None
+    text: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
 
 
 class CustomerRead(BaseModel):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from ticketing import privacy_text
 from ticketing.db import Database
 from ticketing.enums import (
     AgentPresence,
@@ -164,6 +165,7 @@ def seed_demo_data(
     Staff accounts get ``staff_password`` if they have none yet; without it they are
     created unable to log in.
     """
+    privacy_text.bind_vault(session, vault)
     policy = policy or default_policy()
     for definition in policy.queues:
         ensure_queue(session, definition)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from api.auth import StaffOnly, SupervisorOnly, require_roles
 from api.deps import SessionDep, VaultDep
@@ -13,6 +14,7 @@ from ticketing.enums import Channel, EscalationSource, Priority, TicketStatus
 from ticketing.errors import Forbidden, ValidationFailed
 from ticketing.models import Ticket
 from ticketing.principals import Principal, Role
+from ticketing.privacy import Vault
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import TicketFilter
@@ -26,13 +28,15 @@ from ticketing.schemas import (
     RatingCreate,
     RatingRead,
     SlaState,
+    TextRevealCreate,
+    TextRevealRead,
     TicketCreate,
     TicketPage,
     TicketRead,
     TicketSummary,
     TicketUpdate,
 )
-from ticketing.services import assignment, lifecycle
+from ticketing.services import assignment, lifecycle, ticket_text
 from ticketing.services import ratings as ratings_service
 from ticketing.services import thread as thread_service
 from ticketing.services import tickets as tickets_service
@@ -64,9 +68,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def ticket_read(ticket: Ticket, *, principal: Principal) -> TicketRead:
-    """The HTTP view of a loaded ticket, with the messages this caller may read."""
+def ticket_read(
+    ticket: Ticket, *, principal: Principal, session: Session, vault: Vault
+) -> TicketRead:
+    """The HTTP view of a loaded ticket, with the messages this caller may read.
+
+    Free text is shown as the caller's role may see it; showing any in clear is audited.
+    """
     assert ticket.number is not None
+    texts = ticket_text.TextView(principal=principal, vault=vault)
+    shown = {name: texts.ticket(ticket, name) for name in ticket_text.TICKET_TEXTS}
+    messages = [
+        (message, texts.message(message))
+        for message in tickets_service.visible_messages(ticket, principal=principal)
+    ]
+    texts.audit(session, ticket=ticket)
     return TicketRead(
         number=ticket.number,
         status=ticket.status,
@@ -76,8 +92,8 @@ def ticket_read(ticket: Ticket, *, principal: Principal) -> TicketRead:
         channel=ticket.channel,
         language=ticket.language,
         customer_id=ticket.customer_id,
-        subject=ticket.subject,
-        description=ticket.description,
+        subject=shown["subject"].text or "",
+        description=shown["description"].text or "",
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         first_response_due_at=ticket.first_response_due_at,
@@ -86,21 +102,23 @@ def ticket_read(ticket: Ticket, *, principal: Principal) -> TicketRead:
         queue_names={"en": ticket.queue.name_en, "zh": ticket.queue.name_zh},
         assignee=ticket.assignee.username if ticket.assignee else None,
         escalation_level=ticket.escalation_level,
-        escalation_reason=ticket.escalation_reason,
+        escalation_reason=shown["escalation_reason"].text,
         first_responded_at=ticket.first_responded_at,
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
         sla_state=work_service.sla_state(ticket),
+        masked_texts=[name for name, text in shown.items() if text.masked],
         messages=[
             MessageRead(
                 id=message.id,
                 author_type=message.author_type,
                 author_name=message.author_name,
-                body=message.body,
+                body=body.text or "",
                 public=message.public,
                 created_at=message.created_at,
+                masked=body.masked,
             )
-            for message in tickets_service.visible_messages(ticket, principal=principal)
+            for message, body in messages
         ],
     )
 
@@ -229,7 +247,7 @@ def create_ticket(
     )
     if not creation.created:
         response.status_code = status.HTTP_200_OK
-    return ticket_read(creation.ticket, principal=principal)
+    return ticket_read(creation.ticket, principal=principal, session=session, vault=vault)
 
 
 @router.get(
@@ -237,10 +255,12 @@ def create_ticket(
     response_model=TicketRead,
     responses={code: _ERRORS[code] for code in (401, 404)},
 )
-def get_ticket(number: str, session: SessionDep, principal: TicketReader) -> TicketRead:
+def get_ticket(
+    number: str, session: SessionDep, vault: VaultDep, principal: TicketReader
+) -> TicketRead:
     """A ticket and its thread, by number (``SD-100001``, any case)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    return ticket_read(ticket, principal=principal)
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.patch(
@@ -249,7 +269,11 @@ def get_ticket(number: str, session: SessionDep, principal: TicketReader) -> Tic
     responses={code: _ERRORS[code] for code in (401, 403, 404, 409, 422)},
 )
 def update_ticket(
-    number: str, payload: TicketUpdate, session: SessionDep, principal: TicketWriter
+    number: str,
+    payload: TicketUpdate,
+    session: SessionDep,
+    vault: VaultDep,
+    principal: TicketWriter,
 ) -> TicketRead:
     """Change status, priority, queue, category or subject; send the version you read."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -257,7 +281,7 @@ def update_ticket(
     ticket = work_service.update(
         session, ticket=ticket, principal=principal, version=payload.version, changes=changes
     )
-    return ticket_read(ticket, principal=principal)
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.get(
@@ -265,19 +289,62 @@ def update_ticket(
     response_model=list[HistoryEntry],
     responses={code: _ERRORS[code] for code in (401, 403, 404)},
 )
-def ticket_history(number: str, session: SessionDep, principal: StaffOnly) -> list[HistoryEntry]:
-    """Every change of the ticket: who, when, from what to what."""
+def ticket_history(
+    number: str, session: SessionDep, vault: VaultDep, principal: StaffOnly
+) -> list[HistoryEntry]:
+    """Every change of the ticket: who, when, from what to what (text shown by role)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    return [
-        HistoryEntry(
-            actor=e.actor,
-            field=e.field,
-            old_value=e.old_value,
-            new_value=e.new_value,
-            at=e.created_at,
+    texts = ticket_text.TextView(principal=principal, vault=vault)
+    entries = []
+    for e in tickets_repo.history(session, ticket.id):
+        old = texts.show(e.old_value, e.old_value_enc)
+        new = texts.show(e.new_value, e.new_value_enc)
+        entries.append(
+            HistoryEntry(
+                id=e.id,
+                actor=e.actor,
+                field=e.field,
+                old_value=old.text,
+                new_value=new.text,
+                at=e.created_at,
+                masked=old.masked or new.masked,
+            )
         )
-        for e in tickets_repo.history(session, ticket.id)
-    ]
+    texts.audit(session, ticket=ticket)
+    return entries
+
+
+@router.post(
+    "/{number}/reveal",
+    response_model=TextRevealRead,
+    responses={code: _ERRORS[code] for code in (401, 403, 404, 422)},
+)
+def reveal_text(
+    number: str,
+    payload: TextRevealCreate,
+    session: SessionDep,
+    vault: VaultDep,
+    principal: StaffOnly,
+) -> TextRevealRead:
+    """One text of the ticket in full (a message, the subject ...), with a reason; audited."""
+    ticket = work_service.get_visible(session, number=number, principal=principal)
+    revealed = ticket_text.reveal(
+        session,
+        vault=vault,
+        ticket=ticket,
+        principal=principal,
+        part=payload.part,
+        item_id=payload.id,
+        reason_code=payload.reason_code,
+        reason=payload.reason,
+    )
+    return TextRevealRead(
+        part=revealed.part,
+        id=revealed.id,
+        text=revealed.text,
+        old_value=revealed.old_value,
+        new_value=revealed.new_value,
+    )
 
 
 @router.post(
@@ -287,7 +354,11 @@ def ticket_history(number: str, session: SessionDep, principal: StaffOnly) -> li
     responses={code: _ERRORS[code] for code in (401, 403, 404, 409, 413, 422)},
 )
 def post_message(
-    number: str, payload: MessageCreate, session: SessionDep, principal: TicketWriter
+    number: str,
+    payload: MessageCreate,
+    session: SessionDep,
+    vault: VaultDep,
+    principal: TicketWriter,
 ) -> TicketRead:
     """Add a public reply or (staff) an internal note to the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -299,7 +370,12 @@ def post_message(
         public=payload.public,
         author_type=payload.author_type,
     )
-    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+    return ticket_read(
+        tickets_service.get_ticket(session, number=number),
+        principal=principal,
+        session=session,
+        vault=vault,
+    )
 
 
 @router.post(
@@ -308,7 +384,11 @@ def post_message(
     responses={code: _ERRORS[code] for code in (401, 403, 404, 409, 422)},
 )
 def escalate_ticket(
-    number: str, payload: EscalationCreate, session: SessionDep, principal: TicketWriter
+    number: str,
+    payload: EscalationCreate,
+    session: SessionDep,
+    vault: VaultDep,
+    principal: TicketWriter,
 ) -> TicketRead:
     """Raise the ticket one escalation level (priority up; level 2 goes to supervisors)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -322,7 +402,12 @@ def escalate_ticket(
     lifecycle.escalate(
         session, ticket=ticket, principal=principal, reason=payload.reason, source=source
     )
-    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+    return ticket_read(
+        tickets_service.get_ticket(session, number=number),
+        principal=principal,
+        session=session,
+        vault=vault,
+    )
 
 
 @router.post(
@@ -334,12 +419,21 @@ def escalate_ticket(
     },
 )
 def cancel_ticket(
-    number: str, payload: CancellationCreate, session: SessionDep, principal: TicketWriter
+    number: str,
+    payload: CancellationCreate,
+    session: SessionDep,
+    vault: VaultDep,
+    principal: TicketWriter,
 ) -> TicketRead:
     """Close an unfinished ticket at the customer's request; the reason joins the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
     lifecycle.cancel(session, ticket=ticket, principal=principal, reason=payload.reason)
-    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+    return ticket_read(
+        tickets_service.get_ticket(session, number=number),
+        principal=principal,
+        session=session,
+        vault=vault,
+    )
 
 
 @router.post(
@@ -350,11 +444,13 @@ def cancel_ticket(
         409: {"description": "Someone else holds the ticket (`already_claimed`)"},
     },
 )
-def claim_ticket(number: str, session: SessionDep, principal: StaffOnly) -> TicketRead:
+def claim_ticket(
+    number: str, session: SessionDep, vault: VaultDep, principal: StaffOnly
+) -> TicketRead:
     """Take an unassigned ticket of a queue you work. Of two claims at once, one wins."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
     ticket = work_service.claim(session, ticket=ticket, principal=principal)
-    return ticket_read(ticket, principal=principal)
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -366,7 +462,11 @@ def claim_ticket(number: str, session: SessionDep, principal: StaffOnly) -> Tick
     },
 )
 def assign_ticket(
-    number: str, payload: AssignmentCreate, session: SessionDep, principal: SupervisorOnly
+    number: str,
+    payload: AssignmentCreate,
+    session: SessionDep,
+    vault: VaultDep,
+    principal: SupervisorOnly,
 ) -> TicketRead:
     """A supervisor gives the ticket to an agent who works its queue (transfer/reassign)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -376,7 +476,12 @@ def assign_ticket(
     assignment.assign_to(
         session, ticket=ticket, agent=agent, actor=principal.name, force=payload.force
     )
-    return ticket_read(tickets_service.get_ticket(session, number=number), principal=principal)
+    return ticket_read(
+        tickets_service.get_ticket(session, number=number),
+        principal=principal,
+        session=session,
+        vault=vault,
+    )
 
 
 @router.post(

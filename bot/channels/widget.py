@@ -22,6 +22,7 @@ name and events. What it changes:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -48,6 +49,10 @@ _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 MAX_MESSAGE_CHARACTERS = 20_000
 # How long a handled message id is remembered (the widget re-sends after reconnecting).
 REPEAT_WINDOW_SECONDS = 3600
+# The Redis channel the socket.io servers of all Rasa instances share.
+PUBSUB_CHANNEL = "desk:socketio"
+# How long a first connection waits for this instance's pub/sub listener to subscribe.
+PUBSUB_READY_SECONDS = 5.0
 
 
 class WidgetOutput(SocketIOOutput):
@@ -84,6 +89,7 @@ class WidgetInput(SocketIOInput):
         super().__init__(*args, **kwargs)
         self.redis_url = os.environ.get("REDIS_URL") or None
         self.store = _channel_store(self.redis_url)
+        self._pubsub_ready = False
 
     def get_output_channel(self) -> OutputChannel | None:
         """The socket.io server, for messages the desk sends first (an agent's reply)."""
@@ -96,9 +102,29 @@ class WidgetInput(SocketIOInput):
         if self.redis_url:
             import socketio
 
-            manager = socketio.AsyncRedisManager(self.redis_url, channel="desk:socketio")
+            manager = socketio.AsyncRedisManager(self.redis_url, channel=PUBSUB_CHANNEL)
         # CORS is left to the Rasa app (its --cors origins cover /socket.io as well).
         return AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=manager)
+
+    async def _wait_for_pubsub(self, sio: AsyncServer) -> None:
+        """With Redis: wait once until this instance listens on the shared channel.
+
+        python-socketio starts its listener on the first connection; every emit goes
+        through Redis, so a reply sent before the listener subscribed would be lost.
+        """
+        if self._pubsub_ready or not self.redis_url:
+            return
+        manager = sio.manager
+        deadline = asyncio.get_running_loop().time() + PUBSUB_READY_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            pubsub = getattr(manager, "pubsub", None)
+            if pubsub is not None and pubsub.subscribed:
+                [(_, listeners)] = await manager.redis.pubsub_numsub(PUBSUB_CHANNEL)
+                if listeners:
+                    self._pubsub_ready = True
+                    return
+            await asyncio.sleep(0.02)
+        logger.warning("the socket.io pub/sub listener is not subscribed yet; replies may wait")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The socket.io endpoint at ``socketio_path`` and its events."""
@@ -115,6 +141,7 @@ class WidgetInput(SocketIOInput):
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> bool:
+            await self._wait_for_pubsub(sio)
             return True
 
         @sio.on("session_request", namespace=namespace)
@@ -127,7 +154,10 @@ class WidgetInput(SocketIOInput):
             )
             await sio.save_session(sid, {"session_id": session_id}, namespace=namespace)
             sio.enter_room(sid, session_id, namespace=namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            # To this socket, which is on this instance: never through the pub/sub queue.
+            await sio.emit(
+                "session_confirm", session_id, room=sid, namespace=namespace, ignore_queue=True
+            )
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any) -> dict[str, Any] | None:

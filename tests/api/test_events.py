@@ -3,7 +3,6 @@
 import json
 import random
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -69,17 +68,34 @@ def made_up_number() -> str:
     return f"SD-9{random.randrange(10**8):08d}"
 
 
-def publish_later(client: TestClient, *events: DeskEvent, delay: float = 0.4) -> threading.Thread:
-    bus = client.app.state.events  # type: ignore[attr-defined]
+class Publisher:
+    """Publishes events on the app's bus once a stream has connected, not after a guess.
 
-    def run() -> None:
-        time.sleep(delay)
-        for event in events:
-            bus.publish(event)
+    A stream starts from the bus's newest id (``last_id``) when it connects; the events
+    go out after that call has returned, so the stream must carry them.
+    """
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
+    def __init__(self, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.bus = client.app.state.events  # type: ignore[attr-defined]
+        self.connected = threading.Event()
+        self.published: list[str] = []
+        newest = self.bus.last_id
+
+        def last_id() -> str:
+            found = newest()
+            self.connected.set()
+            return str(found)
+
+        monkeypatch.setattr(self.bus, "last_id", last_id)
+
+    def publish_when_connected(self, *events: DeskEvent, seconds: float = 10) -> threading.Thread:
+        def run() -> None:
+            if self.connected.wait(timeout=seconds):
+                self.published.extend(self.bus.publish(event) for event in events)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
 
 
 class TestStreamTicket:
@@ -139,23 +155,29 @@ class TestStream:
         assert response.status_code == 422
         assert response.json()["error"]["details"][0]["field"] == "Last-Event-ID"
 
-    def test_carries_new_events_in_order_with_ids(self, app_client: TestClient) -> None:
+    def test_carries_new_events_in_order_with_ids(
+        self, app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         bus = app_client.app.state.events  # type: ignore[attr-defined]
         number = made_up_number()
         bus.publish(DeskEvent("ticket.created", number, {"queue": "billing"}))  # before
         ticket = stream_ticket(app_client)
-        writer = publish_later(
-            app_client,
+        publisher = Publisher(app_client, monkeypatch)
+        writer = publisher.publish_when_connected(
             DeskEvent("ticket.assigned", number, {"agent": "wang.fang"}),
             DeskEvent("ticket.replied", number, {"public": True}),
         )
         response = app_client.get("/api/v1/events/stream", params={"ticket": ticket})
-        writer.join()
+        writer.join(timeout=15)
+        assert not writer.is_alive()
+        assert publisher.connected.is_set(), "the stream never read the bus's newest id"
+        assert len(publisher.published) == 2
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         received = frames(response.text, number)
         assert [f["type"] for f in received] == ["ticket.assigned", "ticket.replied"]
         assert f"id: {received[-1]['id']}" in response.text
+        assert [f["id"] for f in received] == publisher.published
         assert "retry: " in response.text
 
     @pytest.mark.parametrize("how", ["header", "query"])

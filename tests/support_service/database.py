@@ -1,7 +1,8 @@
 """A throw-away database per test run: a PostgreSQL schema when DATABASE_URL says so, else SQLite.
 
-Each test starts from empty tables (truncated, identities restarted), so ticket numbers
-begin at SD-100001 in every test.
+The schema is built by the migrations, as in production. Each test starts from empty
+tables (truncated, identities restarted), so ticket numbers begin at SD-100001 in
+every test.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from alembic import command
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from ticketing.db import is_sqlite
+from ticketing.migrate import alembic_config
 from ticketing.models import Base
 from ticketing.settings import normalise_database_url
 
@@ -57,8 +60,16 @@ def empty_database(tmp_dir: Path, *, label: str = "t") -> Iterator[str]:
 
 
 def create_schema(engine: Engine) -> None:
-    """Tables straight from the models (tests only; the app uses Alembic)."""
-    Base.metadata.create_all(engine)
+    """The schema as production builds it: Alembic's upgrade to head, on this engine.
+
+    So what only the migrations make (the audit log's append-only trigger on
+    PostgreSQL) is there under test too.
+    """
+    config = alembic_config()
+    config.attributes["configure_logging"] = False
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection  # env.py migrates through it
+        command.upgrade(config, "head")
 
 
 def empty_tables(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from ticketing.settings import DatabaseSettings, Settings
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One database (schema) for the whole run, tables created from the models."""
+    """One database (schema) for the whole run, built by the migrations (alembic upgrade head)."""
     with empty_database(tmp_path_factory.mktemp("db")) as url:
         database = Database.from_settings(DatabaseSettings(database_url=url))
         try:

@@ -1,7 +1,8 @@
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -26,13 +27,37 @@ def bus(request: pytest.FixtureRequest) -> Iterator[EventBus]:
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("REDIS_URL is not set")
-    client = redis.Redis.from_url(url)
     key = f"test:events:{uuid.uuid4().hex}"
+    # Named, so a test can find its own reader among the server's clients.
+    client = redis.Redis.from_url(url, client_name=key)
     try:
         yield RedisStreamBus(client, key=key)
     finally:
         client.delete(key)
         client.close()
+
+
+def wait_until(condition: Callable[[], bool], *, seconds: float) -> bool:
+    """Poll a condition until it holds or the deadline passes; whether it held."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def reader_is_waiting(bus: EventBus) -> bool:
+    """Whether a reader of this bus is blocked waiting for new events."""
+    if isinstance(bus, InProcessBus):
+        return bool(bus._changed._waiters)  # type: ignore[attr-defined]
+    assert isinstance(bus, RedisStreamBus)
+    client = bus._client
+    name = client.get_connection_kwargs()["client_name"]
+    return any(
+        c.get("name") == name and c.get("cmd") == "xread" and "b" in c.get("flags", "")
+        for c in client.client_list()
+    )
 
 
 class TestDeskEvent:
@@ -63,10 +88,11 @@ class TestBus:
 
         reader = threading.Thread(target=wait_for_one)
         reader.start()
-        # Give the reader time to start waiting, then publish what it should see.
-        threading.Event().wait(0.3)
+        # Publish what the reader should see once it is waiting, not after a guess.
+        assert wait_until(lambda: reader_is_waiting(bus), seconds=2.5), "the reader never waited"
         bus.publish(DeskEvent("sla.warning", "SD-100001"))
         reader.join(timeout=5)
+        assert not reader.is_alive()
         assert seen == ["sla.warning"]
 
 

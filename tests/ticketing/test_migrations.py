@@ -7,12 +7,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import delete, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from tests.support_service.database import empty_database
+from tests.support_service.database import configured_postgres_url, empty_database
 from ticketing.db import make_engine
 from ticketing.migrate import alembic_config
-from ticketing.models import Base
+from ticketing.models import AuditEntry, Base
 
 
 @pytest.fixture
@@ -64,3 +66,50 @@ def test_downgrade_to_base_and_back(empty_url: str) -> None:
     assert table_names(empty_url) <= {"alembic_version"}
     upgrade()
     assert diff(empty_url) == []
+
+
+needs_postgres = pytest.mark.skipif(
+    configured_postgres_url() is None, reason="the trigger is PostgreSQL's (DATABASE_URL)"
+)
+
+
+def check_audit_log_refuses_rewrites(session: Session) -> None:
+    """An audit row can be added, then neither updated nor deleted, even in raw SQL."""
+    entry = AuditEntry(actor="staff:li.na", role="supervisor", action="reveal", reason="call")
+    session.add(entry)
+    session.flush()
+    attempts = [
+        update(AuditEntry).values(reason="nothing to see"),
+        delete(AuditEntry),
+        text("UPDATE audit_log SET actor = 'someone else'"),
+        text("DELETE FROM audit_log"),
+    ]
+    for statement in attempts:
+        # The savepoint is rolled back by the refusal; the test's transaction goes on.
+        with (
+            pytest.raises(DBAPIError, match="the audit log is append-only"),
+            session.begin_nested(),
+        ):
+            session.execute(statement)
+    rows = session.execute(select(AuditEntry.actor, AuditEntry.reason)).all()
+    assert rows == [("staff:li.na", "call")]
+
+
+@needs_postgres
+def test_the_audit_log_refuses_update_and_delete(session: Session) -> None:
+    # The shared test database is built by the migrations, so the trigger is there.
+    check_audit_log_refuses_rewrites(session)
+
+
+@needs_postgres
+def test_without_the_trigger_the_audit_check_fails(session: Session) -> None:
+    # Dropped inside the test's transaction, which is rolled back afterwards (DDL is
+    # transactional on PostgreSQL), so the trigger is back for the next test.
+    session.execute(text("DROP TRIGGER audit_log_append_only ON audit_log"))
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+        check_audit_log_refuses_rewrites(session)
+
+
+@needs_postgres
+def test_the_trigger_is_still_there_after_the_proof(session: Session) -> None:
+    check_audit_log_refuses_rewrites(session)

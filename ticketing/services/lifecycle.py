@@ -22,6 +22,7 @@ from ticketing.errors import Conflict, Forbidden
 from ticketing.events import DeskEvent
 from ticketing.models import Ticket, TicketEvent, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
+from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.services import assignment, relay, sla
@@ -125,7 +126,14 @@ def transition(
         DeskEvent(
             event_type or "ticket.updated",
             ticket.number,
-            {"from": current.value, "to": to.value, "reason": reason, "by": principal.name},
+            # Live events go to every staff page and to Redis: a reason the customer
+            # typed (a cancellation's) travels masked, like the text it came from.
+            {
+                "from": current.value,
+                "to": to.value,
+                "reason": mask_text(reason) if reason else reason,
+                "by": principal.name,
+            },
         ),
     )
     if to is S.RESOLVED:

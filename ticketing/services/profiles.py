@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ticketing import privacy_text
 from ticketing.enums import AuthorType, IdentityKind, RevealReason
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
 from ticketing.models import (
@@ -602,19 +603,28 @@ def erase(
         .where(
             TicketMessage.ticket_id.in_(tickets), TicketMessage.author_type == AuthorType.CUSTOMER
         )
-        .values(body=ERASED)
+        .values(body=ERASED, body_enc=None)
         .execution_options(synchronize_session=False)
     )
     session.execute(
         update(Ticket)
         .where(Ticket.customer_id == customer.id)
-        .values(description=ERASED, subject=ERASED, contact_enc=None, version=Ticket.version + 1)
+        .values(
+            description=ERASED,
+            description_enc=None,
+            subject=ERASED,
+            subject_enc=None,
+            contact_enc=None,
+            version=Ticket.version + 1,
+        )
         .execution_options(synchronize_session=False)
     )
+    # Whoever wrote them, the tickets' texts keep only their masked copies.
+    privacy_text.forget_full_text(session, ticket_ids=tickets)
     session.execute(
         update(SatisfactionRating)
         .where(SatisfactionRating.customer_id == customer.id)
-        .values(comment=None)
+        .values(comment=None, comment_enc=None)
         .execution_options(synchronize_session=False)
     )
     session.flush()

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ticketing import events
+from ticketing import events, privacy_text
 from ticketing.enums import AuthorType, TicketStatus
 from ticketing.errors import Conflict, NotFound
 from ticketing.events import DeskEvent
@@ -84,6 +84,7 @@ def create_ticket(
     With an idempotency key, a repeat of the same request returns the first ticket and
     a different request under the same key is a conflict.
     """
+    privacy_text.bind_vault(session, vault)
     if payload.customer.contact_verified and not principal.is_bot:
         raise profiles.ChannelVerificationOnly("customer.contact_verified")
     fingerprint = request_fingerprint(payload)

@@ -161,7 +161,11 @@ function renderDetail() {
   );
 
   const head = h("div", { class: "detail-head" },
-    h("h2", {}, h("span", { id: "detail-number" }, ticket.number), h("span", { class: "subject" }, ticket.subject)),
+    h("h2", {}, h("span", { id: "detail-number" }, ticket.number),
+      h("span", { class: "subject", id: "detail-subject" }, maskedText(ticket.subject)),
+      (ticket.masked_texts || []).includes("subject")
+        ? revealButton("subject", null, "detail-subject")
+        : null),
     h("div", { class: "meta" },
       h("span", { class: `chip status-${ticket.status}`, id: "detail-status" }, term(ticket.status)),
       h("span", { class: `chip priority-${ticket.priority}` }, term(ticket.priority)),
@@ -191,7 +195,8 @@ function renderDetail() {
           !m.public && !transcript ? h("span", { class: "chip" }, t("internal")) : null,
           h("span", {}, clockTime(m.created_at)),
         ),
-        h("div", { class: "body" }, m.body),
+        h("div", { class: "body", id: `body-${m.id}` }, maskedText(m.body)),
+        m.masked ? revealButton("message", m.id, `body-${m.id}`) : null,
       );
     }),
   );
@@ -351,6 +356,37 @@ async function loadCustomer(customerId) {
 
 // Why staff may see a field in full: the API's fixed list (ticketing/enums.py RevealReason).
 const REVEAL_REASONS = ["customer_request", "callback", "verification", "dispute", "legal"];
+
+// Masked personal data (138****5678) is shown as such; the stars are marked so the eye
+// finds them, and a reveal (with a reason, audited) shows that one text in full.
+function maskedText(text) {
+  return (text || "").split(/(\*{3,})/).map((part, i) => (i % 2 ? h("span", { class: "mask" }, part) : part));
+}
+
+function revealButton(part, id, targetId) {
+  return h("button", {
+    type: "button", class: "reveal-text", "data-reveal-text": `${part}-${id ?? ""}`,
+    title: t("reveal_title"), onclick: (e) => revealText(part, id, targetId, e.target),
+  }, t("reveal"));
+}
+
+async function revealText(part, id, targetId, button) {
+  const answer = await askReason(t("reveal_title"), t("reveal_reason"), {
+    choices: REVEAL_REASONS.map((code) => [code, t(`reason_${code}`)]),
+  });
+  if (!answer) return;
+  try {
+    const result = await api(`/tickets/${state.ticket.number}/reveal`, {
+      method: "POST", body: { part, id, reason_code: answer.code, reason: answer.reason },
+    });
+    const el = $(targetId);
+    el.textContent = result.text || "";
+    el.classList.add("revealed");
+    button.remove();
+  } catch (problem) {
+    toast(`${t("error")}: ${problem.message}`, "error");
+  }
+}
 
 async function reveal(customerId, name) {
   const answer = await askReason(`${t("reveal_title")}: ${t(name)}`, t("reveal_reason"), {

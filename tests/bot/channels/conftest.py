@@ -1,10 +1,17 @@
-"""Serving a channel as `rasa run` does, in front of a small stand-in for the agent.
+"""Serving a channel as `rasa run` does, in front of a stand-in for Rasa's dialogue.
 
-The channel is registered on a Sanic app with Rasa's own ``register`` and served on a
-real port; requests come from a real HTTP client. The agent is a real ``rasa`` Agent
-with the desk's domain, NLG and an in-memory tracker store; only understanding is
-faked: it records each message, keeps the language slot the way the NLU would, and
-answers with what the test scripts.
+What is real: the channel under test, registered on a Sanic app with Rasa's own
+``register`` and served on a real socket; the HTTP client that drives it; the ``Agent``
+object the channel hands messages to, with the desk's domain and an in-memory tracker
+store; the channel's store (Redis when REDIS_URL is set, see ``stores``).
+
+What is faked: everything Rasa does with a message once the channel has handed it
+over. ``FakeAgent.handle_message`` replaces Rasa's whole message handling (no NLU
+pipeline, no ``MessageProcessor``, no policies, no actions, no response templates): it
+records the message, writes the user's turn and the language slot to the tracker the
+way the NLU and the dialogue would, and sends back the replies the test scripts
+through the channel's output channel. ``parse_message`` is a yes/no word list. The
+trained model is exercised only in ``test_with_model.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +53,11 @@ def echo(message: UserMessage) -> list[dict[str, Any]]:
 
 
 class FakeAgent(Agent):
-    """A real Agent (domain, NLG, tracker store) whose understanding is scripted."""
+    """An Agent object (domain, tracker store) whose message handling is a script.
+
+    ``handle_message`` does not run Rasa's processor, policies or actions; it stands in
+    for all of them (see the module's docstring).
+    """
 
     def __init__(self, script: Script = echo, *, delay: float = 0.0) -> None:
         super().__init__(domain=Domain.load(str(ROOT / "bot" / "domain")))
@@ -81,13 +92,6 @@ class FakeAgent(Agent):
         return {"text": message_data, "intent": {"name": name, "confidence": 0.9}}
 
 
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @asynccontextmanager
 async def serve(channel: InputChannel, agent: Any) -> AsyncIterator[str]:
     """Serve one channel as `rasa run` registers it; yields its webhook URL."""
@@ -96,17 +100,23 @@ async def serve(channel: InputChannel, agent: Any) -> AsyncIterator[str]:
     app = Sanic(f"channel_test_{uuid.uuid4().hex[:8]}")
     app.ctx.agent = agent
     register([channel], app, route="/webhooks/")
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
+    # The socket is bound here, to a port the system picks, and handed to the server as
+    # it is: no port is guessed free, released, and bound again (another process could
+    # take it in between).
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     try:
-        yield f"http://127.0.0.1:{port}/webhooks/{channel.name()}/webhook"
+        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+        assert server is not None
+        await server.startup()
+        try:
+            yield f"http://127.0.0.1:{port}/webhooks/{channel.name()}/webhook"
+        finally:
+            server.close()
+            await server.wait_closed()
     finally:
-        server.close()
-        await server.wait_closed()
+        sock.close()
 
 
 def run(coroutine: Awaitable[Any]) -> Any:
@@ -114,12 +124,25 @@ def run(coroutine: Awaitable[Any]) -> Any:
     return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
+REQUIRE_ALL = "DESK_REQUIRE_ALL"
+
+
 @dataclass
 class StoreFactory:
-    """Stores for the channels under test: Redis when REDIS_URL is set, memory otherwise."""
+    """Stores for the channels under test: Redis when REDIS_URL is set, memory otherwise.
+
+    Two stores made by one factory share their keys, as two Rasa instances in front of
+    one Redis do. Without Redis, "two instances" are two channels on *one* MemoryStore
+    object: that checks the channels' logic, not that the state crosses processes.
+    """
 
     redis_url: str | None
     prefix: str
+
+    @property
+    def kind(self) -> str:
+        """``"redis"`` or ``"memory"``: what the two-instance tests actually ran on."""
+        return "redis" if self.redis_url else "memory"
 
     def __call__(self) -> ChannelStore:
         """A store; two made by one factory share their keys (two Rasa instances)."""
@@ -130,7 +153,42 @@ class StoreFactory:
         return self._memory
 
 
+def redis_answers(url: str) -> str | None:
+    """None when Redis at ``url`` answers a PING, else why not."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return f"{type(error).__name__}: {error}"
+    finally:
+        client.close()
+    return None
+
+
 @pytest.fixture
-def stores() -> StoreFactory:
-    """Redis under a unique prefix when REDIS_URL is set, one shared memory store otherwise."""
-    return StoreFactory(os.environ.get("REDIS_URL"), f"test:channels:{uuid.uuid4().hex[:10]}")
+def stores() -> Iterator[StoreFactory]:
+    """Redis under a unique prefix when REDIS_URL is set, one shared memory store otherwise.
+
+    When REDIS_URL is set, Redis must answer: the test fails rather than run on memory
+    (and pass without testing what it says). With DESK_REQUIRE_ALL=1 (CI) REDIS_URL must
+    be set. The test's keys are deleted afterwards.
+    """
+    url = os.environ.get("REDIS_URL") or None
+    if url is None and os.environ.get(REQUIRE_ALL, "").strip() not in ("", "0"):
+        pytest.fail(f"{REQUIRE_ALL}=1 but REDIS_URL is not set: the channel stores need Redis")
+    if url is not None and (why := redis_answers(url)) is not None:
+        pytest.fail(f"REDIS_URL is set but Redis does not answer ({why})")
+    factory = StoreFactory(url, f"test:channels:{uuid.uuid4().hex[:10]}")
+    yield factory
+    if url is not None:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=f"{factory.prefix}:*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()

@@ -66,7 +66,8 @@ def test_a_chinese_wechat_push_gets_a_chinese_passive_reply(agent: Agent) -> Non
     assert status == 200, body
     content = SafeXml.fromstring(body).findtext("Content") or ""
     assert CJK.search(content), content
-    tracker = run(agent.tracker_store.retrieve(openid))
+    # The connector names the follower's conversation wechat:<openid>.
+    tracker = run(agent.tracker_store.retrieve(f"wechat:{openid}"))
     assert tracker.get_latest_input_channel() == "wechat"
     assert tracker.get_slot("language") == "zh"
 
@@ -104,6 +105,6 @@ def test_a_caller_confirms_an_unsure_transcript_with_a_spoken_yes(agent: Agent) 
     heard, after_yes = run(main())
     assert heard["replies"] == ["我听到的是：你好。对吗？"]
     assert after_yes["replies"] and all(CJK.search(r) for r in after_yes["replies"])
-    tracker = run(agent.tracker_store.retrieve(call_id))
+    tracker = run(agent.tracker_store.retrieve(f"voice:{call_id}"))
     user_texts = [e.text for e in tracker.events if e.type_name == "user"]
     assert user_texts == ["你好"]  # the read-back and the yes stay out of the conversation

@@ -1,15 +1,24 @@
 """Two workers racing on one Idempotency-Key make one ticket (PostgreSQL only: SQLite
-serialises writers, so the race cannot happen there)."""
+serialises writers, so the race cannot happen there).
 
-import threading
+The race is a ``check_*`` function run as the test and, with the idempotency check
+switched off (``tests/support_service/protections.py``), as a test of the test that
+must fail.
+"""
+
+import re
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from tests.support_service import protections
 from tests.support_service.database import configured_postgres_url
 from tests.support_service.factories import ticket_payload
+from tests.support_service.race import race
 from ticketing.db import Database
-from ticketing.models import Ticket
+from ticketing.models import IdempotencyKey, Ticket
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
@@ -22,32 +31,38 @@ pytestmark = pytest.mark.skipif(
 BOT = Principal(name="bot_service", role=Role.BOT_SERVICE)
 
 
+def check_one_ticket_per_key(database: Database, vault: Vault) -> None:
+    payload = TicketCreate.model_validate(ticket_payload())
+    numbers: list[str | None] = []
+
+    def worker(session: Session) -> str:
+        creation = create_ticket(
+            session, vault=vault, principal=BOT, payload=payload, idempotency_key="race"
+        )
+        numbers.append(creation.ticket.number)
+        return "created" if creation.created else "replayed"
+
+    result = race([worker, worker], database)
+    errors = list(result.errors.values())
+    assert errors == [], result.explain()
+    assert result.counts() == Counter(created=1, replayed=1), result.explain()
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+        keys = list(session.scalars(select(IdempotencyKey)))
+    assert len(numbers) == 2 and numbers[0] == numbers[1]
+    assert [(k.key, k.principal) for k in keys] == [("race", BOT.name)]
+    assert keys[0].ticket_id is not None
+
+
 def test_racing_requests_with_one_key_make_one_ticket(
     clean_database: Database, vault: Vault
 ) -> None:
-    payload = TicketCreate.model_validate(ticket_payload())
-    barrier = threading.Barrier(2)
-    numbers: list[str | None] = []
-    errors: list[BaseException] = []
+    check_one_ticket_per_key(clean_database, vault)
 
-    def worker() -> None:
-        try:
-            with clean_database.sessions.begin() as session:
-                barrier.wait()
-                creation = create_ticket(
-                    session, vault=vault, principal=BOT, payload=payload, idempotency_key="race"
-                )
-                numbers.append(creation.ticket.number)
-        except BaseException as error:  # report in the main thread
-            errors.append(error)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert errors == []
-    with clean_database.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
-    assert len(numbers) == 2 and numbers[0] == numbers[1]
+def test_without_the_idempotency_check_the_race_makes_two_tickets(
+    clean_database: Database, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protections.without_idempotency_check(monkeypatch)
+    with pytest.raises(AssertionError, match=re.escape("outcomes: {'created': 2}")):
+        check_one_ticket_per_key(clean_database, vault)

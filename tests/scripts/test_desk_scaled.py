@@ -1,0 +1,51 @@
+"""The balancer configuration of the scaled desk (scripts/desk_scaled.py)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+import desk_scaled
+
+
+def site() -> str:
+    return desk_scaled.nginx_site(api_port=8000, rasa_port=5005, actions_port=5055, instances=2)
+
+
+def upstream_block(text: str, name: str) -> str:
+    found = re.search(rf"upstream {name} \{{(.*?)\}}", text, re.S)
+    assert found, name
+    return found.group(1)
+
+
+def test_every_process_has_two_instances_behind_the_balancer() -> None:
+    text = site()
+    assert re.findall(r"server (127\.0\.0\.1:\d+);", upstream_block(text, "desk_api")) == [
+        "127.0.0.1:8001",
+        "127.0.0.1:8002",
+    ]
+    assert "127.0.0.1:5056" in upstream_block(text, "desk_actions")
+    assert "127.0.0.1:5007" in upstream_block(text, "desk_rasa")
+
+
+def test_socketio_is_sticky_and_the_rest_is_not() -> None:
+    text = site()
+    assert "ip_hash" in upstream_block(text, "desk_rasa_sticky")
+    assert "ip_hash" not in upstream_block(text, "desk_rasa")
+    socketio = re.search(r"location /socket\.io/ \{(.*?)\}", text, re.S)
+    assert socketio and "proxy_pass http://desk_rasa_sticky;" in socketio.group(1)
+
+
+def test_the_balancer_listens_on_loopback_only() -> None:
+    assert re.findall(r"listen ([^;]+);", site()) == [
+        "127.0.0.1:8000",
+        "127.0.0.1:5005",
+        "127.0.0.1:5055",
+    ]
+
+
+def test_the_committed_configuration_is_the_generated_one() -> None:
+    assert desk_scaled.NGINX_CONF.read_text() == site()
