@@ -651,11 +651,19 @@ class Conversation:
         while message is not None and self.outcome.turns < MAX_TURNS:
             replies = self.send(message)
             texts = " ".join(str(r.get("text") or "") for r in replies)
-            for number in TICKET.findall(texts):
-                if number not in self.setup_numbers and number not in self.new_tickets_seen:
-                    self.new_tickets_seen.append(number)
-                    if self.outcome.turns_to_ticket is None:
-                        self.outcome.turns_to_ticket = self.outcome.turns
+            candidates = [
+                n
+                for n in TICKET.findall(texts)
+                if n not in self.setup_numbers and n not in self.new_tickets_seen
+            ]
+            if candidates:
+                # Only the customer's own new tickets (not "SD-100001" in an example).
+                theirs = {t["number"] for t in self.desk.customer_tickets(self.sender)}
+                for number in candidates:
+                    if number in theirs:
+                        self.new_tickets_seen.append(number)
+                        if self.outcome.turns_to_ticket is None:
+                            self.outcome.turns_to_ticket = self.outcome.turns
             if self.done(texts):
                 break
             message = self.next_message(replies, says)
