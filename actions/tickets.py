@@ -390,6 +390,24 @@ class ValidateTicketStatusForm(AnsweringFormValidation):
             return UNKNOWN_TICKET
         return super().settled_after_detour(slot, text)
 
+    async def extract_ticket_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Asked about "my ticket" without a number: the customer's only open ticket."""
+        if tracker.get_slot("ticket_number") or tracker.get_slot(REQUESTED_SLOT):
+            return {}
+        # Imported here: actions.self_service imports this module.
+        from actions.self_service import OPEN_STATUSES
+
+        try:
+            open_tickets = await desk_client(ActionSettings.from_env(), tracker).list_tickets(
+                statuses=OPEN_STATUSES
+            )
+        except DeskApiUnavailable as error:
+            logger.warning("listing open tickets failed: %s", error)
+            return {}
+        return {"ticket_number": open_tickets[0].number} if len(open_tickets) == 1 else {}
+
     def validate_ticket_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

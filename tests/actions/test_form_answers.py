@@ -560,3 +560,38 @@ class TestWhatComesAfter:
         self._run(with_api, ActionCreateTicket(), tracker)
         body = api.requests[0]["json"]
         assert body["customer"]["phone"] is None and body["description"] == "宽带断了"
+
+
+def test_my_ticket_without_a_number_is_the_only_open_one(api: FakeDeskApi, with_api: Any) -> None:
+    api.add_ticket("SD-100007")
+    tracker = Tracker(
+        sender_id="customer-1",
+        slots={"language": "en", "requested_slot": None},
+        latest_message={"text": "any news on my ticket?", "intent": {"name": "ticket_status"}},
+        events=[user("any news on my ticket?", "ticket_status", 1.0)],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+    dispatcher = CollectingDispatcher()
+    events = with_api(lambda: ValidateTicketStatusForm().run(dispatcher, tracker, DOMAIN))
+    assert SlotSet("ticket_number", "SD-100007") in events
+
+
+def test_with_several_open_tickets_the_number_is_asked(api: FakeDeskApi, with_api: Any) -> None:
+    api.add_ticket("SD-100007")
+    api.add_ticket("SD-100008")
+    tracker = Tracker(
+        sender_id="customer-1",
+        slots={"language": "en", "requested_slot": None},
+        latest_message={"text": "any news on my ticket?", "intent": {"name": "ticket_status"}},
+        events=[user("any news on my ticket?", "ticket_status", 1.0)],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+    dispatcher = CollectingDispatcher()
+    events = with_api(lambda: ValidateTicketStatusForm().run(dispatcher, tracker, DOMAIN))
+    assert not any(e.get("name") == "ticket_number" and e.get("value") for e in events)
