@@ -108,6 +108,9 @@ eval: $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout2 --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout3 --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_traditional --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_long --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_voice --transcript --model $(MODEL)
 
 tune-fallback: $(BOTVENV)/.installed
 	$(BOT_PY) scripts/eval_nlu.py tune
