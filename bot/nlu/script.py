@@ -20,6 +20,7 @@ its dictionaries are files inside the package, read when a converter is first us
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ TRADITIONAL = "hant"
 HONG_KONG = "hant-hk"
 TAIWAN = "hant-tw"
 SCRIPTS = (SIMPLIFIED, TRADITIONAL, HONG_KONG, TAIWAN)
+# Where the NLU puts a message's script in its parse result (and so in the tracker's
+# ``user`` events' ``parse_data``).
+SCRIPT_KEY = "zh_script"
 # OpenCC configuration that turns a Simplified reply into each script.
 _REPLY_CONVERSION = {TRADITIONAL: "s2t", HONG_KONG: "s2hk", TAIWAN: "s2twp"}
 
@@ -130,3 +134,20 @@ def reply_in_script(text: str, script: str | None) -> str:
     """
     config = _REPLY_CONVERSION.get(script or "")
     return _converter(config).convert(text) if config else text
+
+
+def conversation_script(events: Iterable[Any]) -> str | None:
+    """The script of the conversation: the ``zh_script`` of the latest customer message
+    that had one (a reply to 好的 or to a phone number stays in the script before it).
+
+    ``events`` are a tracker's events, as Rasa's ``Event`` objects or as dicts (the
+    tracker's JSON)."""
+    script = None
+    for event in events:
+        if isinstance(event, dict):
+            kind, parse_data = event.get("event"), event.get("parse_data")
+        else:
+            kind, parse_data = getattr(event, "type_name", None), getattr(event, "parse_data", None)
+        if kind == "user" and isinstance(parse_data, dict) and parse_data.get(SCRIPT_KEY) in SCRIPTS:
+            script = parse_data[SCRIPT_KEY]
+    return script

@@ -47,10 +47,10 @@ from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.script import detect_script, to_mainland
+from bot.nlu.script import SCRIPT_KEY, detect_script, to_mainland
 
 ORIGINAL_TEXT = "original_text"
-SCRIPT = "zh_script"
+SCRIPT = SCRIPT_KEY
 TRANSCRIPT_FLAG = "transcript"
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

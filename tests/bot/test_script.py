@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -13,6 +14,7 @@ from bot.nlu.script import (
     SIMPLIFIED,
     TAIWAN,
     TRADITIONAL,
+    conversation_script,
     detect_script,
     reply_in_script,
     to_mainland,
@@ -105,6 +107,24 @@ class TestReplyInScript:
         assert "工單 SD-100005" in reply_in_script(self.REPLY, HONG_KONG)
         assert "客服會在" in reply_in_script(self.REPLY, TRADITIONAL)
         assert "软" not in reply_in_script(self.REPLY, TRADITIONAL)
+
+
+class TestConversationScript:
+    def test_the_latest_message_that_tells_wins_and_silence_keeps_it(self) -> None:
+        events = [
+            UserUttered("點樣退貨", parse_data={"zh_script": HONG_KONG}),
+            BotUttered("退货：…"),
+            UserUttered("好的", parse_data={}),
+            UserUttered("13800138000", parse_data={"zh_script": None}),
+        ]
+        assert conversation_script(events) == HONG_KONG
+        events.append(UserUttered("我的订单", parse_data={"zh_script": SIMPLIFIED}))
+        assert conversation_script(events) == SIMPLIFIED
+
+    def test_tracker_json_and_no_chinese_at_all(self) -> None:
+        assert conversation_script([{"event": "user", "parse_data": {"zh_script": TAIWAN}}]) == TAIWAN
+        assert conversation_script([{"event": "user", "parse_data": {"zh_script": "x"}}]) is None
+        assert conversation_script([UserUttered("hi", parse_data={})]) is None
 
 
 class TestInTheNormaliser:
