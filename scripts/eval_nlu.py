@@ -426,7 +426,7 @@ def tune(args: argparse.Namespace) -> int:
 
     from bot.nlu.language import detect_language
 
-    work = ROOT / ".run" / "eval" / "tune"
+    work = args.work
     work.mkdir(parents=True, exist_ok=True)
     data = load_data(str(args.train))
     rest, held = data.train_test_split(train_frac=1 - args.fraction, random_seed=args.seed)
@@ -563,6 +563,10 @@ def main(argv: list[str] | None = None) -> int:
     t = commands.add_parser("tune", help="choose the fallback threshold on a validation split")
     t.add_argument("--fraction", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--work", type=Path, default=ROOT / ".run" / "eval" / "tune",
+        help="folder for the split and the model (one per run when runs overlap)",
+    )
     args = parser.parse_args(argv)
     # config.yml names the jieba dictionary relative to the project.
     os.chdir(ROOT)
