@@ -46,6 +46,9 @@ _CANTONESE = frozenset("唔冇咗嘅喺哋啲嚟睇搵攞嗰畀佢嘢咩乜噉�
 # 系 only in a message with Cantonese in it (系统 is "system").
 _IS_TRADITIONAL = re.compile(r"(?<![關联聯])係(?!數)")
 _IS_SIMPLIFIED = re.compile(r"(?<![关联體体])系(?![统統列数數])")
+# 點/点 before a verb is Cantonese "how" (點改 -> 怎么改), but not after a word that makes
+# it "a bit" (一点用都没有, 快点退款).
+_A_BIT = frozenset("一快早慢好多少有差")
 # Written the same in Hong Kong as in the mainland (Cantonese 晒, "all"): no signal.
 _NEUTRAL_CHARS = frozenset("晒")
 # 唔 before a word, after the table's phrases: "not" (唔去 -> 不去). Alone, or before a
@@ -116,7 +119,13 @@ def to_mainland(text: str) -> str:
         return text
     pattern, table = _variants()
     cantonese = any(c in _CANTONESE for c in text)
-    converted = pattern.sub(lambda m: table[m.group(0)][0], text)
+    def mainland(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word[0] in "點点" and match.start() > 0 and text[match.start() - 1] in _A_BIT:
+            return word
+        return table[word][0]
+
+    converted = pattern.sub(mainland, text)
     converted = _UNBOUND_NOT.sub("不", converted)
     converted = _IS_TRADITIONAL.sub("是", converted)
     if cantonese:

@@ -45,6 +45,7 @@ class TestToMainland:
             # Cantonese written in Simplified characters
             ("你系咪机械人", "你是不是机器人"),
             ("点样改地址", "怎么改地址"),
+            ("地址點改", "地址怎么改"),
         ],
     )
     def test_rewrites_to_mainland_simplified(self, text: str, expected: str) -> None:
@@ -56,6 +57,10 @@ class TestToMainland:
             "我的订单怎么还没到",
             "系统一直登录不了",  # 系 is "system", not Cantonese "is"
             "什么时候发货",
+            "你们的客服一点用都没有",  # 一点: "a bit", not Cantonese "how"
+            "快点退款",
+            "周末客服热线上班吗",
+            "哈啰单车的押金怎么退",  # a brand, not a greeting
             "唔，我想问一下",  # 唔 before a pause: a filler, left for the normaliser
             "my parcel never arrived",
             "SD-100234",
