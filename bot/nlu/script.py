@@ -157,6 +157,7 @@ def conversation_script(events: Iterable[Any]) -> str | None:
             kind, parse_data = event.get("event"), event.get("parse_data")
         else:
             kind, parse_data = getattr(event, "type_name", None), getattr(event, "parse_data", None)
-        if kind == "user" and isinstance(parse_data, dict) and parse_data.get(SCRIPT_KEY) in SCRIPTS:
-            script = parse_data[SCRIPT_KEY]
+        told = parse_data.get(SCRIPT_KEY) if isinstance(parse_data, dict) else None
+        if kind == "user" and told in SCRIPTS:
+            script = told
     return script

@@ -47,7 +47,9 @@ def test_chinese_paraphrases_land_closer_than_other_requests() -> None:
 
 
 def test_chinese_only_vectors_scaled_and_zeros_for_english(tmp_path: Path) -> None:
-    chinese, english, mixed = tokenized(tmp_path, "包裹一直没到", "my parcel never came", "我的order还没到")
+    chinese, english, mixed = tokenized(
+        tmp_path, "包裹一直没到", "my parcel never came", "我的order还没到"
+    )
     create(languages=["zh"], scale=2.0).process([chinese, english, mixed])
     assert np.linalg.norm(sentence(chinese)) == pytest.approx(2.0, abs=1e-3)
     assert np.linalg.norm(sentence(mixed)) == pytest.approx(2.0, abs=1e-3)

@@ -127,7 +127,8 @@ class TestConversationScript:
         assert conversation_script(events) == SIMPLIFIED
 
     def test_tracker_json_and_no_chinese_at_all(self) -> None:
-        assert conversation_script([{"event": "user", "parse_data": {"zh_script": TAIWAN}}]) == TAIWAN
+        taiwan = [{"event": "user", "parse_data": {"zh_script": TAIWAN}}]
+        assert conversation_script(taiwan) == TAIWAN
         assert conversation_script([{"event": "user", "parse_data": {"zh_script": "x"}}]) is None
         assert conversation_script([UserUttered("hi", parse_data={})]) is None
 
