@@ -126,6 +126,9 @@ eval: $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout2 --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout3 --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_traditional --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_long --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_voice --transcript --model $(MODEL)
 	$(MAKE) simulate
 
 # Simulated customers (scripts/customers/) through the REST channel. By default it starts

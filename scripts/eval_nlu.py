@@ -140,13 +140,20 @@ def to_parsed(result: dict[str, Any], millis: float) -> Parsed:
     )
 
 
-async def parse_all(agent: Any, texts: list[str], label: str) -> list[Parsed]:
-    """Parse texts one by one through the loaded model, showing progress."""
+async def parse_all(
+    agent: Any, texts: list[str], label: str, metadata: dict[str, Any] | None = None
+) -> list[Parsed]:
+    """Parse texts one by one through the loaded model, showing progress.
+
+    ``metadata`` goes with every message as a channel would send it (the voice channel's
+    ``{"transcript": true}``)."""
+    from rasa.core.channels.channel import UserMessage
+
     parsed = []
     started = time.perf_counter()
     for i, text in enumerate(texts, 1):
         t0 = time.perf_counter()
-        result = await agent.parse_message(text)
+        result = await agent.processor.parse_message(UserMessage(text, metadata=metadata))
         parsed.append(to_parsed(result, 1000 * (time.perf_counter() - t0)))
         if i % 25 == 0 or i == len(texts):
             progress(label, i, len(texts), started)
@@ -324,7 +331,10 @@ def heldout(args: argparse.Namespace) -> int:
     async def run_all() -> None:
         await agent.parse_message("warm up")
         for r in results:
-            r.parsed = await parse_all(agent, [e.text for e in r.examples], r.language)
+            r.parsed = await parse_all(
+                agent, [e.text for e in r.examples], r.language,
+                {"transcript": True} if args.transcript else None,
+            )
 
     asyncio.run(run_all())
     dump = ROOT / ".run" / "eval"
@@ -340,10 +350,13 @@ def heldout(args: argparse.Namespace) -> int:
         )
     body = [
         f"Measured {stamp()} on {machine()}. Command: `make eval` "
-        f"(`scripts/eval_nlu.py heldout --heldout {args.heldout.relative_to(ROOT) if args.heldout.is_relative_to(ROOT) else args.heldout} --model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}`), "
+        f"(`scripts/eval_nlu.py heldout --heldout {args.heldout.relative_to(ROOT) if args.heldout.is_relative_to(ROOT) else args.heldout}{' --transcript' if args.transcript else ''} --model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}`), "
         f"model trained on `nlu_data/train` only with `config.yml` (FallbackClassifier threshold "
         f"{threshold}, ambiguity threshold {ambiguity}). Each held-out file is parsed on its own "
-        f"through the whole pipeline, as `/model/parse` would; raw results in `.run/eval/`.",
+        f"through the whole pipeline, as `/model/parse` would"
+        + (", each message marked as a voice transcript (`{\"transcript\": true}` metadata, as the "
+           "voice channel sends it)" if args.transcript else "")
+        + "; raw results in `.run/eval/`.",
         "",
     ]
     summary_rows = []
@@ -413,7 +426,7 @@ def tune(args: argparse.Namespace) -> int:
 
     from bot.nlu.language import detect_language
 
-    work = ROOT / ".run" / "eval" / "tune"
+    work = args.work
     work.mkdir(parents=True, exist_ok=True)
     data = load_data(str(args.train))
     rest, held = data.train_test_split(train_frac=1 - args.fraction, random_seed=args.seed)
@@ -543,9 +556,17 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--model", type=Path, default=ROOT / "models" / "desk.tar.gz")
     h.add_argument("--heldout", type=Path, default=ROOT / "nlu_data" / "heldout")
     h.add_argument("--overlap-only", action="store_true", help="only check held-out vs training overlap")
+    h.add_argument(
+        "--transcript", action="store_true",
+        help="parse every message as the voice channel sends it (metadata transcript: true)",
+    )
     t = commands.add_parser("tune", help="choose the fallback threshold on a validation split")
     t.add_argument("--fraction", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--work", type=Path, default=ROOT / ".run" / "eval" / "tune",
+        help="folder for the split and the model (one per run when runs overlap)",
+    )
     args = parser.parse_args(argv)
     # config.yml names the jieba dictionary relative to the project.
     os.chdir(ROOT)

@@ -20,6 +20,13 @@ Two strengths:
   e-mail addresses, and punctuation: pauses between Chinese clauses become "，" and a
   sentence of several words gets a final "。"/"." or "？"/"?".
 
+Before all of that, in both strengths, Traditional characters and Hong Kong, Taiwan and
+Cantonese wording become the Simplified, mainland wording the training data is written in
+(``bot.nlu.script.to_mainland``: 點樣查訂單 -> 怎么查订单), and the script the customer
+wrote in goes into the parse result as ``zh_script`` (``hans``, ``hant``, ``hant-hk``,
+``hant-tw``; absent when the message does not tell) so that replies can be written in it
+(``bot.nlu.script.reply_in_script``).
+
 A message made only of fillers ("嗯", "um") is left as it is: on its own 嗯 means yes.
 When the text changes, the original is kept in the message (and in ``/model/parse``
 output) as ``original_text``; Rasa's ``UserUttered`` event, and so the transcript that
@@ -40,7 +47,10 @@ from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.script import SCRIPT_KEY, detect_script, to_mainland
+
 ORIGINAL_TEXT = "original_text"
+SCRIPT = SCRIPT_KEY
 TRANSCRIPT_FLAG = "transcript"
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -489,6 +499,7 @@ def normalise(text: str, transcript: bool = False) -> str:
     original = text
     text, saved = _protect(text.translate(_FULLWIDTH))
     steps: list[Callable[[str], str]] = [
+        to_mainland,
         lambda t: _remove_chinese_fillers(t, transcript),
         lambda t: _remove_english_fillers(t, transcript),
         lambda t: _collapse_chinese_stutter(t, transcript),
@@ -555,20 +566,24 @@ class TranscriptNormaliser(GraphComponent):
 
     @staticmethod
     def required_packages() -> list[str]:
-        """Number conversion libraries.
+        """Number conversion libraries and OpenCC.
 
         Rasa checks these names both as imports and as distributions; text2num's import
-        name (``text_to_num``) differs from its distribution name, so only cn2an is
-        listed (text2num is pinned in requirements/bot.lock all the same).
+        name (``text_to_num``) differs from its distribution name, so only cn2an and
+        opencc are listed (text2num is pinned in requirements/bot.lock all the same).
         """
-        return ["cn2an"]
+        return ["cn2an", "opencc"]
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Rewrite each message's text; keep the original under ``original_text``."""
+        """Rewrite each message's text; keep the original under ``original_text`` and
+        the script it was written in under ``zh_script``."""
         for message in messages:
             text = message.get(TEXT)
             if not isinstance(text, str) or not text:
                 continue
+            script = detect_script(text)
+            if script is not None:
+                message.set(SCRIPT, script, add_to_output=True)
             normalised = normalise(text, transcript=self._force or is_transcript(message))
             if normalised != text:
                 message.set(ORIGINAL_TEXT, text, add_to_output=True)
