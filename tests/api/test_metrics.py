@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -9,6 +10,8 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from tests.support_service.factories import STAFF_PASSWORD, make_staff, ticket_payload
 from ticketing.metrics import parse_networks
+from ticketing.models import utcnow
+from ticketing.services import sla
 from ticketing.settings import Settings
 
 
@@ -156,3 +159,41 @@ class TestFigures:
         for label in values:
             assert not re.search(r"SD-\d+", label), label
             assert not any(word in label.lower() for word in forbidden), label
+
+
+class TestDeskFigures:
+    def test_resolution_sla_breach_and_relay_backlog_move(
+        self,
+        client: TestClient,
+        anonymous_client: TestClient,
+        admin: dict[str, str],
+        session: Session,
+    ) -> None:
+        make_staff(session, "wang.fang", queues=["technical_support"])
+        agent = staff_headers(anonymous_client, "wang.fang")
+        created = client.post("/api/v1/tickets", json=ticket_payload()).json()
+        queue, number = created["queue"], created["number"]
+        before = anonymous_client.get("/metrics", headers=admin).text
+
+        # The SLA scheduler's pass, a month on: both clocks are breached (and warned).
+        sla.scan(session, now=utcnow() + timedelta(days=30))
+        session.commit()
+        version = client.get(f"/api/v1/tickets/{number}").json()["version"]
+        resolved = anonymous_client.patch(
+            f"/api/v1/tickets/{number}",
+            json={"version": version, "status": "resolved"},
+            headers=agent,
+        )
+        assert resolved.status_code == 200, resolved.text
+        after = anonymous_client.get("/metrics", headers=admin).text
+
+        def moved(name: str, **labels: str) -> float:
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        assert moved("desk_tickets_resolved_total", queue=queue, channel="rest") == 1
+        assert moved("desk_sla_breaches_total", queue=queue, clock="first_response") == 1
+        assert moved("desk_sla_breaches_total", queue=queue, clock="resolution") == 1
+        assert moved("desk_sla_warnings_total", queue=queue, clock="resolution") == 1
+        # The resolution waits in the relay's outbox for the customer's conversation.
+        assert moved("desk_relay_backlog") == 1
+        assert value(after, "desk_queue_active_tickets", queue=queue) == 0
