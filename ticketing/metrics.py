@@ -194,4 +194,8 @@ def route_label(scope: Mapping[str, Any]) -> str:
         template = getattr(source, "path_format", None)
         if isinstance(template, str) and template:
             return template
+    # A mounted app (the static pages) leaves its prefix in root_path, not a route.
+    mount = str(scope.get("root_path", ""))[len(str(scope.get("app_root_path", ""))) :]
+    if mount and scope.get("endpoint") is not None:
+        return f"{mount.rstrip('/')}/{{path}}"
     return "<unmatched>"

@@ -139,7 +139,10 @@ class TestFigures:
             value(text, "desk_http_request_duration_seconds_count", method="GET", route=route) == 1
         )
         client.get("/no/such/SD-100001")
+        assert client.get("/console/").status_code == 200
         text = client.get("/metrics", headers=admin).text
+        static = {"method": "GET", "route": "/console/{path}", "status": "200"}
+        assert value(text, "desk_http_requests_total", **static) == 1
         assert (
             value(text, "desk_http_requests_total", method="GET", route="<unmatched>", status="404")
             == 1
