@@ -8,7 +8,12 @@ from prometheus_client.samples import Sample
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from tests.support_service.factories import STAFF_PASSWORD, make_staff, ticket_payload
+from tests.support_service.factories import (
+    STAFF_PASSWORD,
+    make_settings,
+    make_staff,
+    ticket_payload,
+)
 from ticketing.metrics import parse_networks
 from ticketing.models import utcnow
 from ticketing.services import sla
@@ -200,3 +205,16 @@ class TestDeskFigures:
         # The resolution waits in the relay's outbox for the customer's conversation.
         assert moved("desk_relay_backlog") == 1
         assert value(after, "desk_queue_active_tickets", queue=queue) == 0
+
+    def test_a_failing_database_reads_as_down_not_as_an_error(
+        self, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("DESK_METRICS_ALLOW", "10.1.2.3")
+        missing = tmp_path_factory.mktemp("gone") / "dir" / "x.db"
+        app = create_app(make_settings(f"sqlite:///{missing}", redis_url=None))
+        missing.parent.rmdir()  # SQLite cannot open a file in a missing directory
+        with TestClient(app, client=("10.1.2.3", 40000)) as scraper:
+            response = scraper.get("/metrics")
+        assert response.status_code == 200
+        assert value(response.text, "desk_metrics_database_up") == 0.0
+        assert "desk_http_requests_total" in response.text
