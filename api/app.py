@@ -21,6 +21,7 @@ from api.routers import (
     events,
     handoff,
     health,
+    metrics,
     queues,
     reports,
     tickets,
@@ -30,6 +31,7 @@ from api.web import mount_web_assets
 from ticketing import relay
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
+from ticketing.metrics import DeskMetrics, MetricsSettings
 from ticketing.privacy import Vault
 from ticketing.scheduler import SlaScheduler
 from ticketing.settings import Settings, get_settings
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else InProcessBus()
     )
     install_publisher(database.sessions, app.state.events)
+    app.state.metrics = DeskMetrics(MetricsSettings())
 
     # Everything under /api/v1 requires a principal; add routers here, not beside it.
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
@@ -121,10 +124,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.public_router, prefix="/api/v1")
     app.include_router(events.stream_router, prefix="/api/v1")
     app.include_router(health.router)
+    app.include_router(metrics.router)  # admin token or DESK_METRICS_ALLOW; checks its own
     mount_web_assets(app)  # public on purpose: static files only; data needs a token
 
     install_error_handlers(app)
     install_log_filters()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     return app
