@@ -427,3 +427,112 @@ def _ip(hex_address: str, width: int) -> str:
     if width == 8:
         return ".".join(str(b) for b in reversed(bytes.fromhex(hex_address)))
     return "::" if set(hex_address) == {"0"} else hex_address
+
+
+class TestPersonalDataAtRest:
+    """Last in the module: what customers typed on three channels, looked for everywhere the
+    desk keeps things (every text column, every Redis key, the conversations file, every
+    process's log). Only sealed or masked forms may remain."""
+
+    def test_typed_phone_numbers_and_emails_are_nowhere_in_plaintext(self, desk: Desk) -> None:
+        import hashlib
+
+        unique = uuid.uuid4().int
+        phone = f"139{unique % 10**8:08d}"
+        other_phone = f"137{(unique // 10**8) % 10**8:08d}"
+        email = f"pii-{uuid.uuid4().hex[:8]}@example.com"
+        # REST: a problem with a phone and an e-mail in the first message, then the contact.
+        sender = f"pii-{uuid.uuid4().hex[:8]}"
+        desk.say(sender, f"我的宽带断了，请打 {phone} 或者发邮件到 {email}")
+        answered = " ".join(desk.say(sender, phone))
+        assert TICKET.search(answered), answered
+        desk.say(sender, f"补充一下：也可以打 {other_phone}")
+        # Voice: the caller reads a number out.
+        voice_turn(desk, f"call-pii-{uuid.uuid4().hex[:8]}", 1, f"宽带坏了，回电 {other_phone}")
+        # WeChat: a signed push with an e-mail.
+        token = desk.secret("WECHAT_TOKEN")
+        timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
+        signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+        body = (
+            "<xml><ToUserName><![CDATA[gh_desk]]></ToUserName>"
+            f"<FromUserName><![CDATA[oPii{uuid.uuid4().hex[:12]}]]></FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[路由器坏了，联系我 {email}]]></Content>"
+            f"<MsgId>{uuid.uuid4().int % 10**15}</MsgId></xml>"
+        )
+        httpx.post(
+            f"{desk.rasa_url}/webhooks/wechat/webhook",
+            params={"signature": signature, "timestamp": timestamp, "nonce": nonce},
+            content=body.encode(),
+            timeout=30,
+        ).raise_for_status()
+
+        typed = [phone, other_phone, email]
+        found = _plaintext_in_database(desk, typed) + _plaintext_in_redis(typed)
+        for path in [
+            *sorted((desk.run_dir / "logs").glob("*.log")),
+            desk.run_dir / "conversations.db",
+        ]:
+            if path.exists():
+                raw = path.read_bytes()
+                found += [f"{path.name}: {v}" for v in typed if v.encode() in raw]
+        assert found == []
+
+
+def _plaintext_in_database(desk: Desk, values: list[str]) -> list[str]:
+    """table.column where any of the values appears, over every text column."""
+    found: list[str] = []
+    inspector = sa.inspect(desk.engine)
+    with desk.engine.connect() as connection:
+        for table in inspector.get_table_names():
+            for column in inspector.get_columns(table):
+                if not isinstance(column["type"], sa.String | sa.Text | sa.JSON):
+                    continue
+                name = column["name"]
+                for value in values:
+                    hit = connection.execute(
+                        sa.text(f'SELECT 1 FROM "{table}" WHERE CAST("{name}" AS TEXT) LIKE :v'),
+                        {"v": f"%{value}%"},
+                    ).first()
+                    if hit:
+                        found.append(f"{table}.{name}: {value}")
+    return found
+
+
+def _plaintext_in_redis(values: list[str]) -> list[str]:
+    """Redis keys (of REDIS_URL's database) whose name or value holds any of the values."""
+    import os
+
+    import redis
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return []
+    client = redis.Redis.from_url(url)
+    found: list[str] = []
+    try:
+        for key in client.scan_iter(count=500):
+            kind = client.type(key).decode()
+            if kind == "string":
+                blobs = [client.get(key) or b""]
+            elif kind == "hash":
+                blobs = [b"".join(k + v for k, v in client.hgetall(key).items())]
+            elif kind == "list":
+                blobs = client.lrange(key, 0, -1)
+            elif kind == "set":
+                blobs = list(client.smembers(key))
+            elif kind == "zset":
+                blobs = client.zrange(key, 0, -1)
+            elif kind == "stream":
+                blobs = [
+                    b"".join(k + v for k, v in fields.items()) for _, fields in client.xrange(key)
+                ]
+            else:
+                blobs = []
+            blob = key + b"".join(blobs)
+            found += [
+                f"redis {key.decode(errors='replace')}: {v}" for v in values if v.encode() in blob
+            ]
+    finally:
+        client.close()
+    return found
