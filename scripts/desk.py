@@ -186,6 +186,34 @@ class Service:
             pass
 
 
+def process_environment(env: dict[str, str], *, api_port: int, rasa_port: int) -> None:
+    """What the desk's processes need in their environment besides the secrets (in place)."""
+    env.setdefault("DESK_ENV", "development")
+    # bot/credentials.yml names these as ${...}; Rasa refuses to start on an unset one.
+    # Empty means "not configured": no customer-service API for WeChat, the default base.
+    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
+        env.setdefault(optional, "")
+    env["DESK_API_URL"] = f"http://127.0.0.1:{api_port}"
+    # Where the API's handoff relay delivers agents' replies (Rasa's HTTP API).
+    env["DESK_RASA_URL"] = f"http://127.0.0.1:{rasa_port}"
+    # The pages allowed to talk to Rasa from a browser: the API's own (the widget's demo
+    # page); a company adds its site's origin.
+    env.setdefault(
+        "DESK_WIDGET_ORIGINS", f"http://127.0.0.1:{api_port},http://localhost:{api_port}"
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    # Rasa keeps idle connections to the action server for 15 s (aiohttp's default) and
+    # Sanic closes them after 5 s: under load Rasa then wrote turns into connections the
+    # action server was closing ("Cannot write to closing transport": the form's validation
+    # or the action is lost). The server side waits longer than the client side.
+    env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "75")
+    # One BLAS/OpenMP thread per process: the sentence encoder's and TensorFlow's small
+    # matrices gain nothing from a second thread, and on two shared cores the threads
+    # waited for each other (Rasa: 61-67 -> 47-49 ms of CPU per turn, BENCHMARKS.md).
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("OMP_NUM_THREADS", "1")
+
+
 def run_step(description: str, command: list[str], env: dict[str, str]) -> None:
     """Run a set-up step in the foreground, stopping the start on failure."""
     say(description)
@@ -225,31 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {**load_secrets(run_dir), **os.environ}
     env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
-    env.setdefault("DESK_ENV", "development")
-    # bot/credentials.yml names these as ${...}; Rasa refuses to start on an unset one.
-    # Empty means "not configured": no customer-service API for WeChat, the default base.
-    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
-        env.setdefault(optional, "")
-    env["DESK_API_URL"] = f"http://127.0.0.1:{args.api_port}"
-    # Where the API's handoff relay delivers agents' replies (Rasa's HTTP API).
-    env["DESK_RASA_URL"] = f"http://127.0.0.1:{args.rasa_port}"
-    # The pages allowed to talk to Rasa from a browser: the API's own (the widget's demo
-    # page); a company adds its site's origin.
-    env.setdefault(
-        "DESK_WIDGET_ORIGINS",
-        f"http://127.0.0.1:{args.api_port},http://localhost:{args.api_port}",
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    # Rasa keeps idle connections to the action server for 15 s (aiohttp's default) and
-    # Sanic closes them after 5 s: under load Rasa then wrote turns into connections the
-    # action server was closing ("Cannot write to closing transport": the form's validation
-    # or the action is lost). The server side waits longer than the client side.
-    env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "75")
-    # One BLAS/OpenMP thread per process: the sentence encoder's and TensorFlow's small
-    # matrices gain nothing from a second thread, and on two shared cores the threads
-    # waited for each other (Rasa: 61-67 -> 47-49 ms of CPU per turn, BENCHMARKS.md).
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    env.setdefault("OMP_NUM_THREADS", "1")
+    process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")

@@ -35,6 +35,7 @@ from desk import (
     SERVICE_PYTHON,
     Service,
     load_secrets,
+    process_environment,
     run_step,
     say,
     tail,
@@ -170,21 +171,8 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.model).exists():
         say(f"no trained model at {args.model}: run `make train` first")
         return 2
-    env.setdefault("DESK_ENV", "development")
-    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
-        env.setdefault(optional, "")
-    # Everything reaches the other processes through the balancer.
-    env["DESK_API_URL"] = f"http://127.0.0.1:{args.api_port}"
-    env["DESK_RASA_URL"] = f"http://127.0.0.1:{args.rasa_port}"
-    env.setdefault(
-        "DESK_WIDGET_ORIGINS",
-        f"http://127.0.0.1:{args.api_port},http://localhost:{args.api_port}",
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    # See scripts/desk.py for both.
-    env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "75")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    env.setdefault("OMP_NUM_THREADS", "1")
+    # Everything reaches the other processes through the balancer's ports.
+    process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
 
     run_step(
         "applying database migrations",
