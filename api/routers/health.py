@@ -45,14 +45,7 @@ def healthz(request: Request, database: DatabaseDep) -> JSONResponse:
     except Exception as error:
         logger.warning("health: database check failed: %s", type(error).__name__)
         report["database"] = "error"
-    redis_client = request.app.state.redis
-    if redis_client is not None:
-        try:
-            redis_client.ping()
-            report["redis"] = "ok"
-        except Exception as error:
-            logger.warning("health: redis check failed: %s", type(error).__name__)
-            report["redis"] = "error"
+    report["redis"] = _redis_state(request, "health")
     healthy = "error" not in (report["database"], report["redis"])
     report["status"] = "ok" if healthy else "error"
     return JSONResponse(report, status_code=200 if healthy else 503)
@@ -99,14 +92,7 @@ def readyz(request: Request, database: DatabaseDep) -> JSONResponse:
     except Exception as error:
         logger.warning("readiness: database check failed: %s", type(error).__name__)
         report["database"] = "error"
-    redis_client = request.app.state.redis
-    if redis_client is not None:
-        try:
-            redis_client.ping()
-            report["redis"] = "ok"
-        except Exception as error:
-            logger.warning("readiness: redis check failed: %s", type(error).__name__)
-            report["redis"] = "error"
+    report["redis"] = _redis_state(request, "readiness")
     not_ready = [
         name
         for name, good in (
@@ -119,3 +105,16 @@ def readyz(request: Request, database: DatabaseDep) -> JSONResponse:
     report["not_ready"] = not_ready
     report["status"] = "not_ready" if not_ready else "ready"
     return JSONResponse(report, status_code=503 if not_ready else 200)
+
+
+def _redis_state(request: Request, check: str) -> str:
+    """``ok``, ``error`` or ``not_configured`` for the app's Redis."""
+    redis_client = request.app.state.redis
+    if redis_client is None:
+        return "not_configured"
+    try:
+        redis_client.ping()
+    except Exception as error:
+        logger.warning("%s: redis check failed: %s", check, type(error).__name__)
+        return "error"
+    return "ok"
