@@ -23,6 +23,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
+from bot.channels.responses import agent_of, in_script, script_for_turn
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +85,12 @@ class DeskRestInput(InputChannel):
             except BadRestMessage as error:
                 return _error(error.status, "bad_request", str(error))
             collector = CollectingOutputChannel()
+            conversation = conversation_id(REST, sender)
+            script = await script_for_turn(agent_of(request), conversation, text)
             message = UserMessage(
                 customer_text(text),
                 collector,
-                conversation_id(REST, sender),
+                conversation,
                 input_channel=REST,
                 metadata=None,
             )
@@ -97,6 +100,6 @@ class DeskRestInput(InputChannel):
                 logger.error("a REST message timed out before the bot answered")
             except Exception as error:  # the customer gets what was said so far
                 logger.exception("the bot failed on a REST message: %s", type(error).__name__)
-            return response.json(collector.messages)
+            return response.json([in_script(m, script) for m in collector.messages])
 
         return hook

@@ -50,7 +50,13 @@ from sanic.response import HTTPResponse
 
 from bot.channels import plain_text
 from bot.channels.conversation import WECHAT, conversation_id, split_conversation_id
-from bot.channels.responses import agent_of, conversation_language, render
+from bot.channels.responses import (
+    agent_of,
+    conversation_language,
+    in_script,
+    render,
+    script_for_turn,
+)
 from bot.channels.store import ChannelStore, store_for
 
 logger = logging.getLogger(__name__)
@@ -511,6 +517,9 @@ class WeChatInput(InputChannel):
             return await self._say(push, request, self.settings.unsupported_response)
 
         collector = WeChatCollector()
+        script = await script_for_turn(
+            agent_of(request), conversation_id(CHANNEL, push.from_user), text
+        )
         task = asyncio.ensure_future(
             on_new_message(
                 UserMessage(
@@ -526,12 +535,12 @@ class WeChatInput(InputChannel):
         if task not in done:
             # Too slow for the passive reply: the answer goes through the
             # customer-service API once the bot is done.
-            self._spawn(self._send_later(task, collector, push.from_user))
+            self._spawn(self._send_later(task, collector, push.from_user, script))
             return response.text("success")
         if task.exception() is not None:
             logger.error("the bot failed on a wechat message: %s", type(task.exception()).__name__)
             return response.text("success")
-        chunks = await self._render(push.from_user, collector.messages)
+        chunks = await self._render(push.from_user, collector.messages, script)
         if not chunks:
             return response.text("success")
         if len(chunks) == 1:
@@ -559,8 +568,12 @@ class WeChatInput(InputChannel):
         choices = json.loads(saved)
         return chosen_payload(text, choices) or text
 
-    async def _render(self, openid: str, messages: list[dict[str, Any]]) -> list[str]:
-        """The answer as WeChat texts; remembers its choices so "2" picks the second."""
+    async def _render(
+        self, openid: str, messages: list[dict[str, Any]], script: str | None = None
+    ) -> list[str]:
+        """The answer as WeChat texts in the customer's script; remembers its choices so "2"
+        picks the second (and a typed title matches as the customer saw it)."""
+        messages = [in_script(m, script) for m in messages]
         choices = choices_of(messages)
         if choices:
             await self.store.put(
@@ -571,14 +584,18 @@ class WeChatInput(InputChannel):
         return split_text(render_messages(messages))
 
     async def _send_later(
-        self, task: asyncio.Future[Any], collector: CollectingOutputChannel, openid: str
+        self,
+        task: asyncio.Future[Any],
+        collector: CollectingOutputChannel,
+        openid: str,
+        script: str | None,
     ) -> None:
         try:
             await task
         except Exception as error:  # the customer must not wait on a crashed turn
             logger.error("the bot failed on a wechat message: %s", type(error).__name__)
             return
-        await self._deliver(openid, await self._render(openid, collector.messages))
+        await self._deliver(openid, await self._render(openid, collector.messages, script))
 
     async def _deliver(self, openid: str, chunks: list[str]) -> None:
         """Send texts through the customer-service API, in order."""

@@ -39,6 +39,7 @@ from socketio import AsyncServer
 
 from bot.channels import customer_text
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
+from bot.channels.responses import in_script, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore
 
 logger = logging.getLogger(__name__)
@@ -56,13 +57,20 @@ PUBSUB_READY_SECONDS = 5.0
 
 
 class WidgetOutput(SocketIOOutput):
-    """Emits to the room of the widget session behind a ``web:`` conversation id."""
+    """Emits to the room of the widget session behind a ``web:`` conversation id, in the
+    customer's Chinese script when the turn has one."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: str, script: str | None = None) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.script = script
 
     @classmethod
     def name(cls) -> str:
         return "socketio"
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
+        if isinstance(response, dict):
+            response = in_script(response, self.script)
         await super()._send_message(split_conversation_id(socket_id).sender, response)
 
     async def send_custom_json(
@@ -70,6 +78,19 @@ class WidgetOutput(SocketIOOutput):
     ) -> None:
         """Custom payloads go to the session's room like every other message."""
         await self._send_message(recipient_id, json_message)
+
+
+class _WidgetBlueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, telling the channel which app (and so which agent) it
+    serves."""
+
+    def __init__(self, channel: WidgetInput, sio: AsyncServer, path: str) -> None:
+        super().__init__(sio, path, "socketio_webhook", __name__)
+        self.ctx.channel = channel  # Sanic allows no attributes of our own on a blueprint
+
+    def register(self, app: Any, options: dict[str, Any]) -> None:
+        self.ctx.channel._app = app
+        super().register(app, options)
 
 
 def _channel_store(redis_url: str | None) -> ChannelStore:
@@ -90,6 +111,12 @@ class WidgetInput(SocketIOInput):
         self.redis_url = os.environ.get("REDIS_URL") or None
         self.store = _channel_store(self.redis_url)
         self._pubsub_ready = False
+        self._app: Any | None = None  # set when the blueprint is registered
+
+    @property
+    def _agent(self) -> Any | None:
+        """The Rasa agent of the app this channel serves (None before the model loads)."""
+        return getattr(getattr(self._app, "ctx", None), "agent", None)
 
     def get_output_channel(self) -> OutputChannel | None:
         """The socket.io server, for messages the desk sends first (an agent's reply)."""
@@ -129,9 +156,7 @@ class WidgetInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The socket.io endpoint at ``socketio_path`` and its events."""
         sio = self._server()
-        hook = SocketBlueprint(
-            sio, self.socketio_path or "/socket.io", "socketio_webhook", __name__
-        )
+        hook = _WidgetBlueprint(self, sio, self.socketio_path or "/socket.io")
         self.sio = sio
         namespace = self.namespace
 
@@ -185,12 +210,14 @@ class WidgetInput(SocketIOInput):
                 repeat_key = f"{session_id}:{message_id}"
                 if not await self.store.claim(repeat_key):
                     return None  # a repeat of a message already handled: acknowledged only
+            conversation = conversation_id(WEB, session_id)
+            script = await script_for_turn(self._agent, conversation, text)
             try:
                 await on_new_message(
                     UserMessage(
                         customer_text(text),
-                        WidgetOutput(sio, self.bot_message_evt),
-                        conversation_id(WEB, session_id),
+                        WidgetOutput(sio, self.bot_message_evt, script),
+                        conversation,
                         input_channel=self.name(),
                         # Only what this connector checked; the rest of the client's
                         # metadata is dropped.
