@@ -7,8 +7,11 @@ It owns timeouts, retries and error mapping: callers get typed results, ``None``
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -325,12 +328,22 @@ class DeskApiClient:
         params: dict[str, str] | list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """Send one request, retrying connection failures and gateway errors."""
+        """Send one request, retrying connection failures and gateway errors, within what
+        is left of the turn's time budget (``turn_budget``)."""
         last_error: str = ""
         for attempt in range(1, self._attempts + 1):
+            left = time_left()
+            if left is not None and left < MIN_ATTEMPT_SECONDS:
+                last_error = last_error or "no time left in this turn"
+                break
+            timeout = (
+                self._timeout
+                if left is None
+                else aiohttp.ClientTimeout(total=min(self._timeout.total or left, left))
+            )
             try:
                 async with (
-                    aiohttp.ClientSession(timeout=self._timeout, headers=self._headers) as session,
+                    aiohttp.ClientSession(timeout=timeout, headers=self._headers) as session,
                     session.request(
                         method, self._base_url + path, json=json, params=params, headers=headers
                     ) as response,
@@ -350,8 +363,43 @@ class DeskApiClient:
                 last_error,
             )
             if attempt < self._attempts:
-                await asyncio.sleep(self._backoff * attempt)
+                pause = self._backoff * attempt
+                left = time_left()
+                if left is not None and left < pause + MIN_ATTEMPT_SECONDS:
+                    break  # no room for another try: the customer hears it now
+                await asyncio.sleep(pause)
         raise DeskApiUnavailable(f"{method} {path}: {last_error}")
+
+
+# The deadline of the action call being served (monotonic seconds), set by the action
+# server per call: every API request of that call, retries included, fits in it, so a hung
+# API costs the customer a few seconds and an honest apology, not a minute of silence.
+_turn_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "desk_turn_deadline", default=None
+)
+# Below this, another attempt could not get an answer anyway.
+MIN_ATTEMPT_SECONDS = 0.2
+
+
+@contextlib.contextmanager
+def turn_budget(seconds: float) -> Iterator[None]:
+    """Every API call made inside this block shares ``seconds`` in all."""
+    token = _turn_deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _turn_deadline.reset(token)
+
+
+def start_turn_budget(seconds: float) -> None:
+    """Start the budget for the rest of this task (the action server, per action call)."""
+    _turn_deadline.set(time.monotonic() + seconds)
+
+
+def time_left() -> float | None:
+    """Seconds left in the current turn's budget; None outside a budget."""
+    deadline = _turn_deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 def _error_code(data: Any) -> str:

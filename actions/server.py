@@ -15,6 +15,9 @@ customer's tickets. This one is rasa-sdk's app with two checks in front of it:
   refused with 403: the actions believe a caller number only in a ``voice:``
   conversation, and only Rasa's connectors make those.
 
+All the ticketing-API calls of one action call share a time budget
+(``DESK_TURN_BUDGET_SECONDS``, 3.5 s), retries included (``actions/desk_api.py``).
+
 It binds ``DESK_ACTIONS_HOST`` (127.0.0.1 by default: on one machine only Rasa needs
 it; a scaled deployment names its private interface).
 """
@@ -36,10 +39,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.conversation import UntrustedTracker, check_channel_facts
+from actions.desk_api import start_turn_budget
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Desk-Action-Secret"
+# Seconds the API calls of one action call may take in all (DESK_TURN_BUDGET_SECONDS): a
+# hung API gets the customer an honest answer in about this long, not after every retry's
+# own timeout (WeChat waits 5 s for a passive reply).
+DEFAULT_TURN_BUDGET_SECONDS = 3.5
 OPEN_PATHS = frozenset({"/health"})
 
 
@@ -58,8 +66,11 @@ def _action_call(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def build_app(secret: str, *, package: str = "actions") -> Sanic:
-    """rasa-sdk's action app for ``package`` behind the secret and the tracker check."""
+def build_app(
+    secret: str, *, package: str = "actions", budget: float = DEFAULT_TURN_BUDGET_SECONDS
+) -> Sanic:
+    """rasa-sdk's action app for ``package`` behind the secret and the tracker check; the
+    API calls of one action call share ``budget`` seconds."""
     if not secret:
         raise ValueError("DESK_ACTION_SECRET is empty: the action server would accept anyone")
     app = create_app(package, cors_origins=None)
@@ -73,6 +84,8 @@ def build_app(secret: str, *, package: str = "actions") -> Sanic:
         if not hmac.compare_digest(given, expected):
             return _refusal(401, "unauthorized", f"{SECRET_HEADER} is missing or wrong")
         if request.path == "/webhook" and request.method == "POST":
+            # All the API calls of this action share one budget (handled in this task).
+            start_turn_budget(budget)
             call = _action_call(request)
             if call is None or not isinstance(call.get("tracker"), dict):
                 return _refusal(400, "bad_request", "an action call with a tracker is required")
@@ -102,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     if not secret:
         raise SystemExit("DESK_ACTION_SECRET is not set: refusing to start an open action server")
     host = os.environ.get("DESK_ACTIONS_HOST", "127.0.0.1")
-    app = build_app(secret, package=args.actions)
+    budget = float(os.environ.get("DESK_TURN_BUDGET_SECONDS", DEFAULT_TURN_BUDGET_SECONDS))
+    app = build_app(secret, package=args.actions, budget=budget)
     logger.info("action server on http://%s:%s", host, args.port)
     app.run(host=host, port=args.port, workers=1, access_log=False, motd=False)
 

@@ -74,3 +74,75 @@ class TestDeskApiClient:
         monkeypatch.delenv("DESK_SERVICE_TOKEN", raising=False)
         with pytest.raises(RuntimeError, match="DESK_SERVICE_TOKEN"):
             ActionSettings.from_env()
+
+
+class TestTurnBudget:
+    """A hung API: one budget for all the calls of an action, retries included."""
+
+    @staticmethod
+    async def hung_api(hits: list[float], seconds: float) -> tuple[object, str]:
+        import asyncio
+        import time
+
+        from aiohttp import web
+        from aiohttp.test_utils import TestServer
+
+        async def hang(request: web.Request) -> web.Response:
+            hits.append(time.monotonic())
+            await asyncio.sleep(seconds)
+            return web.json_response({})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", hang)
+        server = TestServer(app)
+        await server.start_server()
+        return server, str(server.make_url("")).rstrip("/")
+
+    def test_a_hung_api_is_tried_once_within_the_budget_then_reported(self) -> None:
+        import asyncio
+
+        from actions.desk_api import turn_budget
+
+        hits: list[float] = []
+
+        async def main() -> None:
+            server, url = await self.hung_api(hits, 30)
+            try:
+                api = DeskApiClient(url, "token", channel="rest", sender="s1", timeout_seconds=5)
+                with turn_budget(0.6), pytest.raises(DeskApiUnavailable):
+                    await api.get_ticket("SD-100001")
+            finally:
+                await server.close()  # type: ignore[attr-defined]
+
+        asyncio.run(main())
+        # Without the budget: three attempts of 5 s each. Within it: one, cut short.
+        assert len(hits) == 1
+
+    def test_a_later_call_in_a_spent_budget_does_not_reach_the_api(self) -> None:
+        import asyncio
+
+        from actions.desk_api import turn_budget
+
+        hits: list[float] = []
+
+        async def main() -> None:
+            server, url = await self.hung_api(hits, 30)
+            try:
+                api = DeskApiClient(url, "token", channel="rest", sender="s1", timeout_seconds=5)
+                with turn_budget(0.5):
+                    with pytest.raises(DeskApiUnavailable):
+                        await api.get_ticket("SD-100001")
+                    with pytest.raises(DeskApiUnavailable, match="no time left"):
+                        await api.queue_position("SD-100001")
+            finally:
+                await server.close()  # type: ignore[attr-defined]
+
+        asyncio.run(main())
+        assert len(hits) == 1
+
+    def test_outside_a_budget_the_client_retries_as_before(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        api.fail_next = [503, 503]
+        assert with_api(lambda: client().get_ticket("SD-100001")) is None
+        assert len(api.requests) == 3

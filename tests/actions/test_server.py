@@ -143,3 +143,54 @@ class TestWhatItIsTold:
 def test_the_server_refuses_to_be_built_without_a_secret() -> None:
     with pytest.raises(ValueError, match="DESK_ACTION_SECRET"):
         build_app("")
+
+
+def test_a_hung_api_gets_the_customer_an_honest_answer_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The action server gives each action call one budget for its API calls."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    hits: list[str] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        await asyncio.sleep(30)
+        return web.json_response({})
+
+    async def main() -> tuple[int, Any]:
+        api = web.Application()
+        api.router.add_route("*", "/{tail:.*}", hang)
+        api_server = TestServer(api)
+        await api_server.start_server()
+        monkeypatch.setenv("DESK_API_URL", str(api_server.make_url("")).rstrip("/"))
+        Sanic.test_mode = True
+        app = build_app(SECRET, budget=0.8)
+        app.name = f"actions_{uuid.uuid4().hex[:8]}"
+        server = await app.create_server(
+            host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
+        )
+        assert server is not None
+        await server.startup()
+        port = server.server.sockets[0].getsockname()[1]
+        body = action_call("customer-1", [user("my tickets", "rest")])
+        body["next_action"] = "action_my_tickets"
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(f"http://127.0.0.1:{port}/webhook", json=body, headers=GOOD) as reply,
+            ):
+                return reply.status, await reply.json()
+        finally:
+            server.close()
+            await server.wait_closed()
+            await api_server.close()
+
+    monkeypatch.setenv("DESK_SERVICE_TOKEN", "service-token-for-tests")
+    status, answer = asyncio.run(main())
+    assert status == 200
+    # One attempt, cut short by the budget (without it: three of DESK_API_TIMEOUT each),
+    # and the customer is told the desk could not be reached.
+    assert len(hits) == 1
+    assert answer["responses"], answer
