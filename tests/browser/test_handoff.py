@@ -59,7 +59,8 @@ def hand_over(widget: Widget, desk: Desk) -> str:
         conversation = connection.execute(
             sa.text("SELECT conversation_id FROM tickets WHERE number = :n"), {"n": numbers[0]}
         ).scalar_one()
-    assert conversation == widget.session_id()
+    # The ticket keeps Rasa's id of the widget's conversation (web:<session id>).
+    assert conversation == widget.conversation_id()
     return numbers[0]
 
 
