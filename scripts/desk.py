@@ -214,6 +214,58 @@ def process_environment(env: dict[str, str], *, api_port: int, rasa_port: int) -
     env.setdefault("OMP_NUM_THREADS", "1")
 
 
+def desk_services(
+    *,
+    model: str,
+    endpoints: Path,
+    api_port: int,
+    actions_port: int,
+    rasa_port: int,
+    suffix: str = "",
+) -> list[Service]:
+    """The API, the action server and Rasa on these ports (``suffix`` names a replica)."""
+    return [
+        Service(
+            f"api{suffix}",
+            [
+                str(SERVICE_PYTHON),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(api_port),
+                "--no-access-log",
+            ],
+            f"http://127.0.0.1:{api_port}/healthz",
+        ),
+        Service(
+            f"actions{suffix}",
+            [str(BOT_BIN / "python"), "-m", "actions.server", "--port", str(actions_port)],
+            f"http://127.0.0.1:{actions_port}/health",
+        ),
+        Service(
+            f"rasa{suffix}",
+            [
+                str(BOT_BIN / "python"),
+                "-m",
+                "bot.serve",
+                "--model",
+                model,
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(ROOT / "bot" / "credentials.yml"),
+                "--port",
+                str(rasa_port),
+            ],
+            f"http://127.0.0.1:{rasa_port}/",
+        ),
+    ]
+
+
 def run_step(description: str, command: list[str], env: dict[str, str]) -> None:
     """Run a set-up step in the foreground, stopping the start on failure."""
     say(description)
@@ -267,52 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         run_step("seeding demo data", [str(SERVICE_PYTHON), "-m", "ticketing.seed"], env)
     endpoints = write_endpoints(run_dir, args.actions_port, redis_url)
 
-    services = [
-        Service(
-            "api",
-            [
-                str(SERVICE_PYTHON),
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.api_port),
-                "--no-access-log",
-            ],
-            f"http://127.0.0.1:{args.api_port}/healthz",
-        ),
-        Service(
-            "actions",
-            [
-                str(BOT_BIN / "python"),
-                "-m",
-                "actions.server",
-                "--port",
-                str(args.actions_port),
-            ],
-            f"http://127.0.0.1:{args.actions_port}/health",
-        ),
-        Service(
-            "rasa",
-            [
-                str(BOT_BIN / "python"),
-                "-m",
-                "bot.serve",
-                "--model",
-                args.model,
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                str(ROOT / "bot" / "credentials.yml"),
-                "--port",
-                str(args.rasa_port),
-            ],
-            f"http://127.0.0.1:{args.rasa_port}/",
-        ),
-    ]
+    services = desk_services(
+        model=args.model,
+        endpoints=endpoints,
+        api_port=args.api_port,
+        actions_port=args.actions_port,
+        rasa_port=args.rasa_port,
+    )
 
     stopping = False
 

@@ -30,10 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from desk import (
-    BOT_BIN,
     ROOT,
     SERVICE_PYTHON,
     Service,
+    desk_services,
     load_secrets,
     process_environment,
     run_step,
@@ -110,46 +110,14 @@ def services(args: argparse.Namespace, endpoints: Path) -> list[Service]:
     found: list[Service] = []
     for i in range(1, args.instances + 1):
         api, actions, rasa = args.api_port + i, args.actions_port + i, args.rasa_port + i
-        found += [
-            Service(
-                f"api-{i}",
-                [
-                    str(SERVICE_PYTHON),
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    "api.app:create_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(api),
-                    "--no-access-log",
-                ],
-                f"http://127.0.0.1:{api}/healthz",
-            ),
-            Service(
-                f"actions-{i}",
-                [str(BOT_BIN / "python"), "-m", "actions.server", "--port", str(actions)],
-                f"http://127.0.0.1:{actions}/health",
-            ),
-            Service(
-                f"rasa-{i}",
-                [
-                    str(BOT_BIN / "python"),
-                    "-m",
-                    "bot.serve",
-                    "--model",
-                    args.model,
-                    "--endpoints",
-                    str(endpoints),
-                    "--credentials",
-                    str(ROOT / "bot" / "credentials.yml"),
-                    "--port",
-                    str(rasa),
-                ],
-                f"http://127.0.0.1:{rasa}/",
-            ),
-        ]
+        found += desk_services(
+            model=args.model,
+            endpoints=endpoints,
+            api_port=api,
+            actions_port=actions,
+            rasa_port=rasa,
+            suffix=f"-{i}",
+        )
     return found
 
 
