@@ -162,8 +162,17 @@ class TestRealisticFiles:
         self, anonymous_client: TestClient, staff, session: Session, vault: Vault
     ) -> None:
         long_name = "Alexander " * 8
-        rows = [[f" {long_name} ", phone(1), "", id_number().lower()[:-1] + id_number()[-1], "web",
-                 "贵宾, 高价值, Loyal ", "2026.11.3 08:30"]]
+        rows = [
+            [
+                f" {long_name} ",
+                phone(1),
+                "",
+                id_number().lower()[:-1] + id_number()[-1],
+                "web",
+                "贵宾, 高价值, Loyal ",
+                "2026.11.3 08:30",
+            ]
+        ]
         body = finished(anonymous_client, staff("zhao.min"), csv_bytes(rows, header=EN_HEADER))
         assert body["created"] == 1 and body["report"]["names_truncated"] == 1
         person = session.scalars(select(Customer)).one()
@@ -213,7 +222,11 @@ class TestMergesWithTheStore:
         assert again["report"]["same_file_as"] == first["id"]
 
     def test_the_newer_record_wins_then_own_channels(
-        self, client: TestClient, anonymous_client: TestClient, staff, session: Session,
+        self,
+        client: TestClient,
+        anonymous_client: TestClient,
+        staff,
+        session: Session,
         vault: Vault,
     ) -> None:
         # A customer the bot met (name 李雷, phone 13800138000), then imported records.
@@ -279,7 +292,12 @@ class TestMergesWithTheStore:
         finished(
             anonymous_client,
             staff("zhao.min"),
-            csv_bytes([["A", phone(30), "", "", "app", "", ""], ["B", "", "b@example.com", "", "app", "", ""]]),
+            csv_bytes(
+                [
+                    ["A", phone(30), "", "", "app", "", ""],
+                    ["B", "", "b@example.com", "", "app", "", ""],
+                ]
+            ),
         )
         both = [["AB", phone(30), "b@example.com", "", "app", "", "2026-11-01"]]
         body = finished(anonymous_client, staff("zhao.min"), csv_bytes(both))
@@ -297,10 +315,14 @@ class TestChannelQuality:
             body = finished(anonymous_client, boss, csv_bytes(poor))
             assert body["report"]["channels"]["pinduoduo"]["quality"] == 0.5
         assert body["report"]["channels_paused"] == ["pinduoduo"]
-        listed = {c["key"]: c for c in anonymous_client.get(
-            "/api/v1/customers/import-channels", headers=boss).json()}
+        listed = {
+            c["key"]: c
+            for c in anonymous_client.get("/api/v1/customers/import-channels", headers=boss).json()
+        }
         assert listed["pinduoduo"]["paused"] and listed["tmall"]["kind"] == "third_party"
-        body = finished(anonymous_client, boss, csv_bytes([["Z", phone(41), "", "", "pdd", "", ""]]))
+        body = finished(
+            anonymous_client, boss, csv_bytes([["Z", phone(41), "", "", "pdd", "", ""]])
+        )
         assert body["report"]["rejection_reasons"] == {"channel_paused": 1}
         refused = upload(anonymous_client, boss, csv_bytes([]), channel="拼多多")
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "channel_paused"
@@ -310,7 +332,9 @@ class TestChannelQuality:
         assert anonymous_client.post(resume, headers=admin).status_code == 409
         unknown = "/api/v1/customers/import-channels/nowhere/resume"
         assert anonymous_client.post(unknown, headers=admin).status_code == 404
-        body = finished(anonymous_client, boss, csv_bytes([["Z", phone(41), "", "", "pdd", "", ""]]))
+        body = finished(
+            anonymous_client, boss, csv_bytes([["Z", phone(41), "", "", "pdd", "", ""]])
+        )
         assert body["created"] == 1
 
 
@@ -329,10 +353,17 @@ class TestBadInput:
             (csv_bytes([], header=ZH_HEADER[:-1]), "bad_header"),
             (csv_bytes([], header=[*EN_HEADER, "vip_level"]), "bad_header"),
             (csv_bytes([], header=[*EN_HEADER[:-1], "name"]), "bad_header"),
-            ('name,phone,email,id_number,channel,tags,updated_at\r\n"A"x,1,,,,,\r\n'.encode(), "malformed_csv"),
+            (
+                b'name,phone,email,id_number,channel,tags,updated_at\r\n"A"x,1,,,,,\r\n',
+                "malformed_csv",
+            ),
             (b"\xd0\xcf\x11\xe0old excel", "unsupported_format"),
             (b"PK\x03\x04not really a zip", "unreadable_xlsx"),
-            ("姓名,手机,邮箱,证件号,渠道,标签,更新时间\r\n".encode("big5", "replace") + bytes([0x81, 0x20]), "wrong_encoding"),
+            (
+                "姓名,手机,邮箱,证件号,渠道,标签,更新时间\r\n".encode("big5", "replace")
+                + bytes([0x81, 0x20]),
+                "wrong_encoding",
+            ),
         ],
     )
     def test_unreadable_files_are_422_and_leave_nothing(

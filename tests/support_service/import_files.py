@@ -57,15 +57,31 @@ def xlsx_bytes(rows: Sequence[Sequence[object]], *, header: Sequence[str] = EN_H
 def store_export() -> list[list[object]]:
     """A realistic store export: Chinese names, duplicates, a few bad rows (10 rows)."""
     return [
-        ["李雷", "13800138001", "lilei@example.com", id_number(), "门店", "VIP；高价值", "2026-11-02"],
+        [
+            "李雷",
+            "13800138001",
+            "lilei@example.com",
+            id_number(),
+            "门店",
+            "VIP；高价值",
+            "2026-11-02",
+        ],
         ["韩梅梅", "+86 139 0000 0002", "", "", "天猫", "", "2026/10/15"],
-        ["  王  芳 ", "13900000003", "Wang.Fang@Example.COM", "", "京东", "流失风险", "2026年9月1日"],
+        [
+            "  王  芳 ",
+            "13900000003",
+            "Wang.Fang@Example.COM",
+            "",
+            "京东",
+            "流失风险",
+            "2026年9月1日",
+        ],
         # the same person as row 2 (same phone), newer and from an own channel
         ["韩梅", "13900000002", "meimei@example.com", "", "App", "vip", "2026-11-20"],
         ["张伟", "12345", "", "", "门店", "", "2026-11-01"],  # bad phone
         ["赵敏", "", "not-an-email", "", "天猫", "", "2026-11-01"],  # bad e-mail
         ["孙丽", "13900000007", "", "110101199003071235", "京东", "", "2026-11-01"],  # checksum
         ["周杰", "13900000008", "", "", "亚马逊", "", "2026-11-01"],  # unknown channel
-        ["=HYPERLINK(\"http://x\")", "13900000009", "", "", "门店", "", "2026-11-01"],  # formula
+        ['=HYPERLINK("http://x")', "13900000009", "", "", "门店", "", "2026-11-01"],  # formula
         ["吴昊", "13900000010", "", "", "门店", "", "2026-13-45"],  # bad date
     ]
