@@ -303,8 +303,8 @@ class Tally:
         }
 
 
-def _ratio(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 1.0
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def run(
@@ -702,7 +702,7 @@ def _finish(
                 }
             )
             check.record = None
-        channel_key = check.channel or "(none)"
+        channel_key = check.channel or "(unknown)"
         for tally in (overall, per_channel[channel_key]):
             tally.rows += 1
             tally.filled.update(check.filled)
