@@ -65,13 +65,18 @@ def earlier_same_file(session: Session, *, sha256: str, before_id: int) -> int |
     )
 
 
-def set_progress(session: Session, import_id: int, **values: Any) -> None:
-    """Update a running import's progress columns (the caller commits)."""
-    session.execute(
-        update(CustomerImport)
-        .where(CustomerImport.id == import_id, CustomerImport.status == "running")
-        .values(**values)
-    )
+def set_progress(
+    session: Session, import_id: int, *, only_running: bool = True, **values: Any
+) -> None:
+    """Update a running import's progress columns (the caller commits).
+
+    ``only_running=False`` for the outcome written with the rows themselves: once they
+    commit, the import is done, whatever a reader concluded from a late heartbeat.
+    """
+    statement = update(CustomerImport).where(CustomerImport.id == import_id)
+    if only_running:
+        statement = statement.where(CustomerImport.status == "running")
+    session.execute(statement.values(**values))
 
 
 def lock_imports(session: Session) -> None:

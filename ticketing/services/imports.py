@@ -32,6 +32,7 @@ from ticketing.models import (
     CustomerImport,
     CustomerImportConflict,
     CustomerImportRejection,
+    CustomerSource,
     CustomerTag,
     Identity,
     ImportChannel,
@@ -539,7 +540,8 @@ class _Applier:
                 self.merged += len(group.records) - 1
             imports_repo.insert_rows(self.session, Identity, identities)
             imports_repo.insert_rows(self.session, CustomerTag, tags)
-            imports_repo.upsert_sources(self.session, sources)
+            # New customers have no source yet: a plain insert, no look-up first.
+            imports_repo.insert_rows(self.session, CustomerSource, sources)
             done += sum(len(g.records) for g in part)
             self._tick(done)
 
@@ -758,8 +760,10 @@ def _finish(
     imports_repo.set_progress(
         session,
         applier.import_id,
+        only_running=False,
         status="done",
         phase="done",
+        error=None,
         progress=1.0,
         created_count=applier.created,
         merged_count=applier.merged,
