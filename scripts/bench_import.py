@@ -255,12 +255,12 @@ repeats of an earlier person from another channel). The import runs in-process a
 background task does (`imports.start` reads and checks the file, `imports.run` applies it in
 one transaction); CPU is this process's time (`time.process_time`), PostgreSQL's own CPU not included.
 
-| what | rows/s | wall s | CPU s | created | merged | unchanged | rejected |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| first import of the file | **{args.rows / first[1].wall:.0f}** | {first[1].wall:.1f} | {first[1].cpu:.1f} | {first[2]["created"]} | {first[2]["merged"]} | {first[2]["unchanged"]} | {first[2]["rejected"]} |
-| the same file again (nothing new) | {args.rows / again[1].wall:.0f} | {again[1].wall:.1f} | {again[1].cpu:.1f} | {again[2]["created"]} | {again[2]["merged"]} | {again[2]["unchanged"]} | {again[2]["rejected"]} |
-| ceiling, rules only: read + cleanse every row, no database | {args.rows / rules.wall:.0f} | {rules.wall:.1f} | {rules.cpu:.1f} | | | | |
-| ceiling, database only: raw insert of {args.rows} customers + identities | {args.rows / raw.wall:.0f} | {raw.wall:.1f} | {raw.cpu:.1f} | | | | |
+| what | rows/s (wall) | rows per CPU s | wall s | CPU s | created | merged | unchanged | rejected |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| first import of the file | **{args.rows / first[1].wall:.0f}** | {args.rows / first[1].cpu:.0f} | {first[1].wall:.1f} | {first[1].cpu:.1f} | {first[2]["created"]} | {first[2]["merged"]} | {first[2]["unchanged"]} | {first[2]["rejected"]} |
+| the same file again (nothing new) | {args.rows / again[1].wall:.0f} | {args.rows / again[1].cpu:.0f} | {again[1].wall:.1f} | {again[1].cpu:.1f} | {again[2]["created"]} | {again[2]["merged"]} | {again[2]["unchanged"]} | {again[2]["rejected"]} |
+| ceiling, rules only: read + cleanse every row, no database | {args.rows / rules.wall:.0f} | {args.rows / rules.cpu:.0f} | {rules.wall:.1f} | {rules.cpu:.1f} | | | | |
+| ceiling, database only: raw insert of {args.rows} customers + identities | {args.rows / raw.wall:.0f} | | {raw.wall:.1f} | {raw.cpu:.1f} | | | | |
 """
     print(block)
     if not args.no_write:
