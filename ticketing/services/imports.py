@@ -43,6 +43,7 @@ from ticketing.privacy import DecryptionFailed, Vault
 from ticketing.repositories import imports as imports_repo
 from ticketing.services.cleansing import ChannelBook, Checked, Record, channel_book, check_row
 from ticketing.services.customers import DEFAULT_LANGUAGE
+from ticketing.services.profiles import merge_precedence
 
 logger = logging.getLogger(__name__)
 
@@ -211,10 +212,11 @@ class Group:
         return self.top.updated_at if self.top else None
 
 
-def _key(record: Record, book: ChannelBook) -> tuple[datetime, int, int]:
-    # Most recent update first, then channel priority (own before third parties), then
-    # the later row of the file.
-    return (record.updated_at or _OLDEST, -book.rank(record.channel), record.row)
+def _key(record: Record, book: ChannelBook) -> tuple[tuple[datetime, int], int]:
+    # The profile store's rule (most recent update, then own channels before third
+    # parties); between two rows of the file equal on both, the later row.
+    precedence = merge_precedence(record.updated_at or _OLDEST, book.rank(record.channel))
+    return (precedence, record.row)
 
 
 def _rule(winner: Record, loser: Record, book: ChannelBook) -> str:
@@ -574,8 +576,10 @@ class _Applier:
                 changes = updates.get(customer_id, {})
                 assert group.top is not None
                 store_time = changes.get("updated_at", current.updated_at)
-                group_key = (group.updated_at or _OLDEST, -self.book.rank(group.top.channel))
-                store_key = (store_time, -self.book.rank(current.channel))
+                group_key = merge_precedence(
+                    group.updated_at or _OLDEST, self.book.rank(group.top.channel)
+                )
+                store_key = merge_precedence(store_time, self.book.rank(current.channel))
                 group_wins = group_key > store_key
                 changed_fields: list[str] = []
                 for name, column in (("name", "display_name_enc"), ("id_number", "id_number_enc")):
