@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -390,7 +391,7 @@ class CustomerImport(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     total_rows: Mapped[int | None] = mapped_column(Integer)
     # 0..1: reading and cleansing the rows is the first half, applying them the second.
-    progress: Mapped[float] = mapped_column(default=0.0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
     created_count: Mapped[int] = mapped_column(Integer, default=0)
     merged_count: Mapped[int] = mapped_column(Integer, default=0)
     unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -451,7 +452,7 @@ class ImportChannel(Base):
 
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     low_quality_streak: Mapped[int] = mapped_column(Integer, default=0)
-    last_quality: Mapped[float | None] = mapped_column()
+    last_quality: Mapped[float | None] = mapped_column(Float)
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     paused_import_id: Mapped[int | None] = mapped_column(Integer)
     resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
