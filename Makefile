@@ -29,7 +29,7 @@ RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
 	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu \
-	backup restore purge-conversations
+	backup restore purge-conversations bench-import
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -38,6 +38,7 @@ help:
 	@echo "make lint    ruff over the service and the bot code"
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
+	@echo "make bench-import  customer imports: rows/s for 100,000 generated rows (PostgreSQL) -> BENCHMARKS.md"
 	@echo "make demo-scaled  2 Rasa, 2 action servers, 2 API workers behind nginx (PostgreSQL + Redis)"
 	@echo "make bench-bot  simulated customers through the REST channel beside /model/parse (about 6 min) -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
@@ -105,6 +106,11 @@ test-e2e: install $(MODEL)
 # local server's "test" database), written to BENCHMARKS.md.
 bench-api: $(VENV)/.installed
 	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
+
+# Customer imports (scripts/bench_import.py): a generated GB18030 CSV of 100,000 records
+# imported into a fresh schema of the same PostgreSQL, beside the rules alone and raw inserts.
+bench-import: $(VENV)/.installed
+	$(SERVICE_PY) scripts/bench_import.py --rows 100000
 
 # The scaled topology on one machine (scripts/desk_scaled.py): 2 of each process behind
 # Debian's nginx (installed with apt when missing), on the PostgreSQL of DATABASE_URL and the

@@ -21,6 +21,7 @@ from api.routers import (
     events,
     handoff,
     health,
+    imports,
     metrics,
     queues,
     reports,
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
     v1.include_router(tickets.router)
     v1.include_router(handoff.router)
+    # Before the customers router: /customers/imports is not /customers/{customer_id}.
+    v1.include_router(imports.router)
     v1.include_router(customers.router)
     v1.include_router(auth.router)
     v1.include_router(agents.router)
@@ -129,7 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_log_filters()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads={imports.UPLOAD_PATH: settings.import_max_bytes},
+    )
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     return app

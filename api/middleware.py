@@ -47,19 +47,31 @@ class SecurityHeaders:
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while reading chunks."""
+    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while reading chunks.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    ``uploads`` names the exact paths that take files (path -> their own limit); their
+    bodies are binary (an XLSX holds NUL bytes), so the NUL check leaves them to the
+    reader of the file.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, uploads: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload_limit = (
+            self.uploads.get(scope.get("path", "")) if scope["method"] == "POST" else None
+        )
+        limit = upload_limit or self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
 
         # Read the (bounded) body up front so an undeclared chunked body is limited too.
@@ -69,13 +81,13 @@ class BodySizeLimit:
             if message["type"] == "http.disconnect":
                 return
             body.extend(message.get("body", b""))
-            if len(body) > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if len(body) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             if not message.get("more_body", False):
                 break
 
-        if _carries_nul(scope, bytes(body)):
+        if _carries_nul(scope, b"" if upload_limit else bytes(body)):
             response = error_response(
                 422,
                 "nul_character",
@@ -96,12 +108,12 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = error_response(
             413,
             "payload_too_large",
-            f"The request body is larger than {self.max_bytes} bytes.",
-            {"max_bytes": self.max_bytes},
+            f"The request body is larger than {limit} bytes.",
+            {"max_bytes": limit},
         )
         await response(scope, receive, send)
 

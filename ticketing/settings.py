@@ -138,6 +138,13 @@ class Settings(DatabaseSettings):
         gt=0,
         validation_alias=AliasChoices("max_body_bytes", "DESK_MAX_BODY_BYTES"),
     )
+    # Customer imports (POST /api/v1/customers/imports) take files up to this size; a
+    # larger upload is refused with 413 before it is read.
+    import_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        validation_alias=AliasChoices("import_max_bytes", "DESK_IMPORT_MAX_BYTES"),
+    )
 
     @field_validator("redis_url", "rasa_url", "rasa_jwt_secret", mode="before")
     @classmethod
