@@ -99,7 +99,8 @@ class NewTicket:
                 **({"display_name": self.display_name} if self.display_name else {}),
             },
             "description": self.description,
-            "category": self.category,
+            # Without a category the API files the ticket under "general".
+            **({"category": self.category} if self.category else {}),
             "channel": self.channel,
             "language": self.language,
             "transcript": self.transcript,
