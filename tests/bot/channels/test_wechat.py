@@ -614,7 +614,7 @@ class TestCustomerServiceReplies:
 
 
 class TestCustomerServiceClient:
-    @pytest.mark.parametrize("refusal", [40001, 42001])
+    @pytest.mark.parametrize("refusal", [40001, 40014, 42001])
     def test_token_is_cached_and_refreshed_when_refused(self, refusal: int) -> None:
         api = FakeWeChatApi()
 
