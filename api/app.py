@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import redis
 import redis.asyncio
 from fastapi import APIRouter, Depends, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth import authenticate
 from api.errors import install_error_handlers
@@ -131,5 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_log_filters()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
-    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
+    app.add_middleware(SecurityHeaders)  # refusals get the headers too
+    # Outermost: everything inside sees the client the trusted load balancer names.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or [])
     return app

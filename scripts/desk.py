@@ -238,6 +238,8 @@ def desk_services(
                 "--port",
                 str(api_port),
                 "--no-access-log",
+                # The app itself reads X-Forwarded-For from DESK_TRUSTED_PROXIES only.
+                "--no-proxy-headers",
             ],
             f"http://127.0.0.1:{api_port}/healthz",
         ),
