@@ -73,9 +73,7 @@ def check_channel_facts(tracker: Tracker) -> None:
         if channel is None:
             continue  # Rasa's own HTTP API (the desk's relay, tests) sets none
         if DESK_CHANNEL_OF_INPUT.get(channel) != expected:
-            raise UntrustedTracker(
-                f"a {channel!r} message in a {expected!r} conversation"
-            )
+            raise UntrustedTracker(f"a {channel!r} message in a {expected!r} conversation")
 
 
 def _external(event: dict) -> bool:

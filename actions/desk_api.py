@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from actions.settings import ActionSettings
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +333,9 @@ class DeskApiClient:
         """Send one request, retrying connection failures and gateway errors, within what
         is left of the turn's time budget (``turn_budget``)."""
         last_error: str = ""
+        rid = jsonlog.request_id.get()
+        if rid:  # the customer message's id, into the API's log lines
+            headers = {**(headers or {}), jsonlog.HEADER: rid}
         for attempt in range(1, self._attempts + 1):
             left = time_left()
             if left is not None and left < MIN_ATTEMPT_SECONDS:

@@ -13,7 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
-from api.middleware import BodySizeLimit, SecurityHeaders
+from api.middleware import BodySizeLimit, RequestLog, SecurityHeaders
 from api.routers import (
     agents,
     audit,
@@ -29,7 +29,7 @@ from api.routers import (
 )
 from api.throttle import LoginThrottle
 from api.web import mount_web_assets
-from ticketing import relay
+from ticketing import jsonlog, relay
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.metrics import DeskMetrics, MetricsSettings
@@ -130,9 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_log_filters()
+    jsonlog.install("api")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders)  # refusals get the headers too
+    app.add_middleware(RequestLog)  # every line written while serving carries its id
     # Outermost: everything inside sees the client the trusted load balancer names.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or [])
     return app

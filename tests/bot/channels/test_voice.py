@@ -219,7 +219,9 @@ class TestTurns:
             "transcript": True,
             "caller_number": "+8613912345678",
             "asr_confidence": 0.95,
+            "request_id": message.metadata["request_id"],
         }
+        assert len(message.metadata["request_id"]) == 32
 
     def test_unsure_recogniser_is_confirmed_first(self) -> None:
         agent = FakeAgent()
