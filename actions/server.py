@@ -101,6 +101,7 @@ def build_app(
             if call is None or not isinstance(call.get("tracker"), dict):
                 return _refusal(400, "bad_request", "an action call with a tracker is required")
             _follow_request(call["tracker"])
+            logger.info("action %s", call.get("next_action"))
             try:
                 check_channel_facts(Tracker.from_dict(call["tracker"]))
             except UntrustedTracker as error:

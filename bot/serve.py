@@ -83,6 +83,41 @@ def install_json_logging() -> None:
 
     rasa.utils.io.configure_colored_logging = configure_logging  # type: ignore[assignment]
     rasa.server.create_app = create_app  # type: ignore[assignment]
+    install_turn_log()
+
+
+def install_turn_log() -> None:
+    """One line per customer message handled: channel, replies, milliseconds (no text).
+
+    The connector has set the message's request id and conversation (ticketing/jsonlog.py)
+    in the task that runs it, so the line joins the action server's and the API's."""
+    import time
+
+    from rasa.core.agent import Agent
+
+    handle = Agent.handle_message
+    turns = logging.getLogger("desk.turns")
+
+    async def handle_message(self: Agent, message: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await handle(self, message)
+            outcome = "answered"
+            return result
+        finally:
+            turns.info(
+                "turn %s",
+                outcome,
+                extra={
+                    "desk": {
+                        "channel": message.input_channel,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                },
+            )
+
+    Agent.handle_message = handle_message  # type: ignore[method-assign]
 
 
 def widget_origins(value: str | None) -> list[str]:

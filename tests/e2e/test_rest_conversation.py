@@ -7,6 +7,7 @@ a SQLite file; Rasa keeps conversations in Redis when REDIS_URL is set.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -340,6 +341,38 @@ class TestVoiceHandoff:
         answer = voice_turn(desk, call_id, 3, "喂，还在吗")
         assert answer["replies"], answer
         assert "请把路由器断电后再开机" in answer["replies"][0], answer
+
+
+class TestLogsThatConnect:
+    def test_one_customer_message_is_followed_across_the_three_logs(self, desk: Desk) -> None:
+        """Rasa, the action server and the API each log the message's request id, in JSON
+        lines that carry neither its text nor the customer's contact."""
+        rid = f"e2e-{uuid.uuid4().hex[:16]}"
+        sender = f"logs-{uuid.uuid4().hex[:8]}"
+        response = httpx.post(
+            f"{desk.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": "我的工单有哪些，我手机13766554433"},
+            headers={"X-Request-ID": rid},
+            timeout=60,
+        )
+        assert response.status_code == 200 and response.headers["X-Request-ID"] == rid
+        found: dict[str, list[dict]] = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for service in ("rasa", "actions", "api"):
+                log = desk.run_dir / "logs" / f"{service}.log"
+                lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+                found[service] = [json.loads(line) for line in lines if rid in line]
+            if all(found.values()):
+                break
+            time.sleep(0.2)
+        assert all(found.values()), {service: len(lines) for service, lines in found.items()}
+        for service, lines in found.items():
+            for line in lines:
+                assert line["request_id"] == rid and line["service"] == service, line
+                assert "13766554433" not in json.dumps(line, ensure_ascii=False), line
+        api_lines = [line for line in found["api"] if line["logger"] == "desk.access"]
+        assert api_lines and {line.get("conversation_id") for line in api_lines} == {sender}
 
 
 class TestTrustBoundaries:
