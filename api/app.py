@@ -20,6 +20,7 @@ from api.routers import (
     auth,
     customers,
     events,
+    faq,
     handoff,
     health,
     metrics,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(queues.router)
     v1.include_router(reports.router)
     v1.include_router(events.router)
+    v1.include_router(faq.router)
     app.include_router(v1)
     # The only routes under /api/v1 without a Bearer token: logging in, and the event
     # stream, which checks its own short-lived stream ticket (EventSource sends no headers).
