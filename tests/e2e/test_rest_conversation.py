@@ -343,6 +343,28 @@ class TestVoiceHandoff:
         assert "请把路由器断电后再开机" in answer["replies"][0], answer
 
 
+class TestFaqAnswersWithoutRetraining:
+    def test_an_answer_a_supervisor_rewrites_is_what_the_bot_says_next(self, desk: Desk) -> None:
+        boss = desk.staff_headers("zhao.min")
+        edited = "【已更新】退款审核通过后 1 个工作日内原路退回，节假日顺延。"
+        sender = f"faq-{uuid.uuid4().hex[:8]}"
+        before = " ".join(desk.say(sender, "退款多久到账"))
+        assert "【已更新】" not in before
+        response = httpx.put(
+            f"{desk.api_url}/api/v1/faq/refund_time/zh",
+            json={"version": 0, "text": edited},
+            headers=boss,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        try:
+            after = desk.say(f"faq-{uuid.uuid4().hex[:8]}", "退款多久到账")
+            assert edited in after, after
+        finally:
+            httpx.delete(f"{desk.api_url}/api/v1/faq/refund_time/zh", headers=boss, timeout=30)
+        assert "【已更新】" not in " ".join(desk.say(f"faq-{uuid.uuid4().hex[:8]}", "退款多久到账"))
+
+
 class TestLogsThatConnect:
     def test_one_customer_message_is_followed_across_the_three_logs(self, desk: Desk) -> None:
         """Rasa, the action server and the API each log the message's request id, in JSON
