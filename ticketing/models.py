@@ -457,3 +457,22 @@ class ImportChannel(Base):
     paused_import_id: Mapped[int | None] = mapped_column(Integer)
     resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resumed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class FaqAnswer(Base):
+    """An FAQ answer as a supervisor rewrote it (bot/domain/faq.yml holds the trained one).
+
+    One row per topic and language; no row means the trained answer. The bot reads the
+    current text on every answer (bot/nlg.py), so an edit is live on the next turn.
+    """
+
+    __tablename__ = "faq_answers"
+    __table_args__ = (UniqueConstraint("topic", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
