@@ -20,10 +20,10 @@ import yaml
 from sqlalchemy.orm import Session
 
 from ticketing.errors import Conflict, NotFound, ValidationFailed
-from ticketing.models import AuditEntry, FaqAnswer, utcnow
+from ticketing.models import FaqAnswer, utcnow
 from ticketing.principals import Principal
-from ticketing.repositories import audit as audit_repo
 from ticketing.repositories import faq as faq_repo
+from ticketing.services import profiles
 
 FAQ_DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain" / "faq.yml"
 LANGUAGES = ("zh", "en")
@@ -114,21 +114,6 @@ def current_answers(session: Session, topic: str) -> dict[str, str]:
     return texts
 
 
-def _audit(session: Session, principal: Principal, action: str, topic: str, language: str) -> None:
-    audit_repo.add(
-        session,
-        AuditEntry(
-            at=utcnow(),
-            actor=principal.name,
-            role=principal.role.value,
-            action=action,
-            customer_id=None,
-            field=f"faq/{topic}/{language}",
-            details={},
-        ),
-    )
-
-
 def edit(
     session: Session,
     *,
@@ -163,7 +148,13 @@ def edit(
         row.version = current + 1
     row.updated_by = principal.name
     row.updated_at = utcnow()
-    _audit(session, principal, "faq_edited", topic, language)
+    profiles.audit(
+        session,
+        principal=principal,
+        action="faq_edited",
+        customer_id=None,
+        field_name=f"faq/{topic}/{language}",
+    )
     session.flush()
     return _answer(topic, language, trained, row)
 
@@ -174,6 +165,12 @@ def reset(session: Session, *, principal: Principal, topic: str, language: str) 
     row = faq_repo.get_for_update(session, topic, language)
     if row is not None:
         session.delete(row)
-        _audit(session, principal, "faq_reset", topic, language)
+        profiles.audit(
+            session,
+            principal=principal,
+            action="faq_reset",
+            customer_id=None,
+            field_name=f"faq/{topic}/{language}",
+        )
         session.flush()
     return _answer(topic, language, trained, None)
