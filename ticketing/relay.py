@@ -12,7 +12,13 @@ from the outbox (:mod:`ticketing.services.relay`) and hands them to Rasa's HTTP 
 - a resolution first clears the ``handoff_ticket`` slot (the bot answers again), then
   triggers ``ticket_resolved`` so that the bot asks for a rating;
 - an agent handing the conversation back without resolving clears the slot the same
-  way and triggers ``handed_back``: the bot says it is there again.
+  way and triggers ``handed_back``: the bot says it is there again;
+- a progress notice (``ticketing.services.notices``) goes to the channel connector's
+  ``POST /webhooks/<channel>/push`` with the same kind of token: the channel says it
+  itself (pushed to the widget and kept for its next opening, a WeChat customer-service
+  or template message, kept for the caller's next turn and sent by SMS, kept for a REST
+  sender's next answer). A REST client cannot receive Rasa's ``output_channel=latest``,
+  so its replies and resolutions take the push route too.
 
 Delivery is at least once: when Rasa took a message but its answer got lost, the
 message is sent again. Several relays may run at once (SKIP LOCKED on PostgreSQL).
@@ -23,7 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import httpx
@@ -57,6 +63,8 @@ class DeliveryFailed(Exception):
 _PATH_SAFE = ":@!$&'()*+,;=-._~/"
 # Lifetime of the relay's JWTs for Rasa's HTTP API: one per request, never reused for long.
 TOKEN_SECONDS = 60
+# The Rasa input channel that serves each desk channel's conversations (its webhook path).
+INPUT_CHANNEL = {"web": "socketio", "wechat": "wechat", "voice": "voice", "rest": "rest"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,26 @@ class RasaConversations:
             {"name": intent, "entities": entities},
         )
 
+    def push(self, client: httpx.Client, parcel: Parcel, notice: str) -> None:
+        """Hand a notice to the connector of the conversation's channel (``/push``)."""
+        channel = INPUT_CHANNEL[relay.conversation_channel(parcel.conversation_id)]
+        url = f"{self.base_url.rstrip('/')}/webhooks/{channel}/push"
+        body = {
+            "push_id": parcel.delivery_id,
+            "conversation_id": parcel.conversation_id,
+            "text": parcel.body,
+            "ticket_number": parcel.ticket_number,
+            "notice": notice,
+        }
+        try:
+            response = client.post(
+                url, json=body, headers=self.authorization(), timeout=self.timeout
+            )
+        except httpx.HTTPError as error:
+            raise DeliveryFailed(f"Rasa unreachable: {type(error).__name__}") from error
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"the {channel} channel answered {response.status_code}")
+
     def clear_slot(self, client: httpx.Client, conversation_id: str, slot: str) -> None:
         """Append ``slot = null`` to the conversation's tracker."""
         self._post(
@@ -130,6 +158,8 @@ class Parcel:
     ticket_number: str
     body: str | None = None
     agent_name: str | None = None
+    # For a progress notice: which one (assigned, waiting, resolved, late).
+    notice: str | None = None
     # Why the body could not be read (a data key missing from the ring): retried later.
     unreadable: str | None = None
 
@@ -139,11 +169,22 @@ def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> No
 
     The customer sees the agent's display name (王芳), not their login.
     """
-    if parcel.kind == relay.REPLY:
+    rest = relay.conversation_channel(parcel.conversation_id) == "rest"
+    if parcel.kind in (relay.REPLY, relay.NOTICE) or (parcel.kind == relay.RESOLVED and rest):
         if parcel.unreadable is not None:
             raise DeliveryFailed(parcel.unreadable)
-        if parcel.body is None:
-            raise DeliveryFailed("the reply is gone")
+        if parcel.body is None and parcel.kind != relay.RESOLVED:
+            raise DeliveryFailed("the message is gone")
+    if parcel.kind == relay.NOTICE:
+        rasa.push(client, parcel, parcel.notice or "assigned")
+    elif parcel.kind == relay.REPLY and rest:
+        name = f"{parcel.agent_name}: " if parcel.agent_name else ""
+        rasa.push(client, replace(parcel, body=f"{name}{parcel.body}"), "reply")
+    elif parcel.kind == relay.RESOLVED and rest:
+        rasa.clear_slot(client, parcel.conversation_id, HANDOFF_SLOT)
+        if parcel.body:
+            rasa.push(client, parcel, "resolved")
+    elif parcel.kind == relay.REPLY:
         rasa.trigger(
             client,
             parcel.conversation_id,
@@ -210,6 +251,7 @@ def claim_next(database: Database) -> Parcel | None:
             if author
             else (message.author_name if message else None),
             unreadable=unreadable,
+            notice=delivery.notice,
         )
 
 

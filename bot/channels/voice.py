@@ -356,7 +356,9 @@ class VoiceInput(InputChannel):
             return "next_turn"
         await self.store.put(caller_key(push.sender), number, ttl_seconds=CALLER_TTL_SECONDS)
         if self.sms is None:
-            logger.warning("no SMS sender configured (%s); the notice waits for a turn", SMS_OUTBOX_ENV)
+            logger.warning(
+                "no SMS sender configured (%s); the notice waits for a turn", SMS_OUTBOX_ENV
+            )
             return "next_turn"
         await self.sms.send(number, text)
         return "next_turn+sms"

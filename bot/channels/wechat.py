@@ -297,9 +297,7 @@ class CustomerServiceClient:
             refused = token
         raise CustomerServiceError("custom/send refused the fresh token too")
 
-    async def send_template(
-        self, openid: str, template_id: str, fields: dict[str, str]
-    ) -> None:
+    async def send_template(self, openid: str, template_id: str, fields: dict[str, str]) -> None:
         """Send a template message (allowed outside the 48-hour window)."""
         body = {
             "touser": openid,
@@ -328,7 +326,7 @@ class CustomerServiceClient:
                 session.request(method, self.api_base.rstrip("/") + path, **kwargs) as reply,
             ):
                 data = await reply.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
             raise CustomerServiceError(f"{path}: {type(error).__name__}") from error
         if not isinstance(data, dict):
             raise CustomerServiceError(f"{path}: unexpected answer")

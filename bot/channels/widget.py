@@ -31,9 +31,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import os
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any

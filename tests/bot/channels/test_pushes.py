@@ -37,7 +37,11 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def token(secret: str = JWT_SECRET, *, lifetime: int = 60) -> dict[str, str]:
     now = int(time.time())
-    claims = {"user": {"username": "desk-relay", "role": "admin"}, "iat": now, "exp": now + lifetime}
+    claims = {
+        "user": {"username": "desk-relay", "role": "admin"},
+        "iat": now,
+        "exp": now + lifetime,
+    }
     return {"Authorization": f"Bearer {jwt.encode(claims, secret, 'HS256')}"}
 
 
@@ -103,9 +107,15 @@ class TestWidget:
                 await customer.client.disconnect()
                 # The widget is closed: two more notices, and a retry of the second.
                 sent = [
-                    await push(http, webhook, notice(second, conversation, "需要您补充信息", "waiting")),
-                    await push(http, webhook, notice(third, conversation, "工单已解决", "resolved")),
-                    await push(http, webhook, notice(third, conversation, "工单已解决", "resolved")),
+                    await push(
+                        http, webhook, notice(second, conversation, "需要您补充信息", "waiting")
+                    ),
+                    await push(
+                        http, webhook, notice(third, conversation, "工单已解决", "resolved")
+                    ),
+                    await push(
+                        http, webhook, notice(third, conversation, "工单已解决", "resolved")
+                    ),
                 ]
                 # It opens again: the same session asks for everything after what it showed.
                 again = Customer()
@@ -212,7 +222,9 @@ class TestWeChat:
 
         async def scenario(http: aiohttp.ClientSession, url: str) -> Any:
             return await push(
-                http, url, notice(push_seq_id(), f"wechat:{OPENID}", "我们晚了，新的时间：18:00", "late")
+                http,
+                url,
+                notice(push_seq_id(), f"wechat:{OPENID}", "我们晚了，新的时间：18:00", "late"),
             )
 
         result = run_channel(scenario, agent=FakeAgent(), api=api, template_id="TPL-progress")
@@ -244,11 +256,14 @@ class TestVoice:
         call = f"call-{uuid.uuid4().hex[:8]}"
 
         async def main() -> tuple[Any, Any]:
-            channel = VoiceInput(VoiceSettings(secret=VOICE_SECRET), store=MemoryStore(), sms=outbox)
+            channel = VoiceInput(
+                VoiceSettings(secret=VOICE_SECRET), store=MemoryStore(), sms=outbox
+            )
             async with serve(channel, FakeAgent()) as url, aiohttp.ClientSession() as http:
                 await send_turn(http, url, turn(call, "我的宽带坏了"))
                 pushed = await push(http, url, notice(push_seq_id(), f"voice:{call}", "工单已分配"))
                 status, body = await send_turn(http, url, turn(call, "好的", turn=2))
+                assert status == 200
                 return pushed, body
 
         pushed, body = run(main())
@@ -260,7 +275,9 @@ class TestVoice:
         outbox = FileSmsOutbox(tmp_path / "sms.jsonl")
 
         async def main() -> Any:
-            channel = VoiceInput(VoiceSettings(secret=VOICE_SECRET), store=MemoryStore(), sms=outbox)
+            channel = VoiceInput(
+                VoiceSettings(secret=VOICE_SECRET), store=MemoryStore(), sms=outbox
+            )
             async with serve(channel, FakeAgent()) as url, aiohttp.ClientSession() as http:
                 return await push(http, url, notice(push_seq_id(), "voice:unknown-call", "x"))
 
@@ -292,4 +309,3 @@ class TestRest:
 def test_rest_push_needs_no_channel_prefix() -> None:
     # REST senders keep their ids; a REST id with a reserved prefix is namespaced again.
     assert parse_push(notice(1, "rest:web:x", "hi"), channel="rest").sender == "web:x"
-
