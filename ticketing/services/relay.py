@@ -118,7 +118,8 @@ def _release_held(session: Session, ticket_id: int, *, now: datetime) -> None:
             RelayDelivery.next_attempt_at > now,
         )
         .values(next_attempt_at=now)
-        .execution_options(synchronize_session=False)
+        # Loaded deliveries see the change (the relay may hold them in this session).
+        .execution_options(synchronize_session="fetch")
     )
 
 
