@@ -188,9 +188,7 @@ class TestAnnounce:
         # In order: the notice first, the reply once the notice is delivered.
         assert relay.due(session, now=later) == [held]
 
-    def test_opting_out_stops_notices_but_not_replies(
-        self, session: Session, vault: Vault
-    ) -> None:
+    def test_opting_out_stops_notices_but_not_replies(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault, opened=DAY - timedelta(hours=3))
         set_preferences(session, ticket, notifications=False)
         lifecycle.transition(
