@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import BrowserContext, Page, expect
@@ -327,6 +328,43 @@ class TestWidgetOnTheDesk:
         widget.launcher.click()
         expect(badge).to_be_hidden()
         assert widget.bot_texts()[-1] == "客服王芳已接手您的问题，请稍候。"
+
+    def test_notices_pushed_while_the_page_was_closed_show_once_in_order_when_it_opens(
+        self, page: Page, desk: Desk
+    ) -> None:
+        widget = open_demo(page, desk, "zh")
+        widget.say("你好")
+        conversation = widget.conversation_id()
+        context: BrowserContext = page.context
+        page.goto("about:blank")  # the customer left the site
+
+        texts = ["工单 SD-100001 已由客服王芳负责。", "工单 SD-100001 需要您补充一些信息。"]
+        for index, text in enumerate(texts):
+            pushed = httpx.post(
+                f"{desk.rasa_url}/webhooks/socketio/push",
+                headers=desk.rasa_headers,
+                json={
+                    "push_id": 900_000 + index,
+                    "conversation_id": conversation,
+                    "text": text,
+                    "ticket_number": "SD-100001",
+                    "notice": "assigned" if index == 0 else "waiting",
+                },
+                timeout=30,
+            )
+            assert pushed.json() == {"status": "sent", "via": "socket"}
+
+        again = context.new_page()
+        widget = open_demo(again, desk, "zh")
+        expect(widget.bot_rows.last).to_have_text(texts[1])
+        assert widget.bot_texts()[-2:] == texts
+        # Reloaded: shown from the history, not fetched a second time.
+        again.reload()
+        widget = Widget(again)
+        widget.open()
+        widget.wait_online()
+        again.wait_for_timeout(1000)
+        assert [t for t in widget.bot_texts() if t in texts] == texts
 
     def test_messages_typed_offline_are_sent_in_order_after_reconnecting(
         self, page: Page, desk: Desk, screenshot: Callable[[Page, str], Path]

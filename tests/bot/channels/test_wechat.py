@@ -306,6 +306,7 @@ class TestSettings:
         monkeypatch.setenv("WECHAT_APP_ID", "wx123")
         monkeypatch.setenv("WECHAT_APP_SECRET", "s3cret")
         monkeypatch.setenv("WECHAT_API_BASE", "")
+        monkeypatch.setenv("WECHAT_TEMPLATE_ID", "TPL-progress")
         monkeypatch.setenv("VOICE_GATEWAY_SECRET", "")
         channels = create_http_input_channels(None, str(ROOT / "bot" / "credentials.yml"))
         wechat = next(c for c in channels if c.name() == "wechat")
@@ -317,6 +318,7 @@ class TestSettings:
             "s3cret",
         )
         assert settings.api_base == "https://api.weixin.qq.com"
+        assert settings.template_id == "TPL-progress"
         assert (settings.reply_budget, settings.timestamp_window) == (4.5, 300)
         assert wechat.get_output_channel() is not None  # app id and secret: the API is on
 
@@ -327,6 +329,7 @@ class TestSettings:
             "WECHAT_APP_ID",
             "WECHAT_APP_SECRET",
             "WECHAT_API_BASE",
+            "WECHAT_TEMPLATE_ID",
             "VOICE_GATEWAY_SECRET",
         ):
             monkeypatch.setenv(name, "")
