@@ -37,11 +37,13 @@ import jwt
 from sqlalchemy.orm import Session
 
 from ticketing.db import Database
+from ticketing.enums import IdentityKind
 from ticketing.models import RelayDelivery, Ticket, TicketMessage
 from ticketing.periodic import PeriodicWorker
 from ticketing.privacy import DecryptionFailed
 from ticketing.privacy_text import full_text, session_vault
 from ticketing.repositories import agents as agents_repo
+from ticketing.repositories import customers as customers_repo
 from ticketing.services import relay
 from ticketing.settings import Settings, get_settings
 
@@ -130,6 +132,8 @@ class RasaConversations:
             "ticket_number": parcel.ticket_number,
             "notice": notice,
         }
+        if parcel.sms_to:
+            body["sms_to"] = parcel.sms_to
         try:
             response = client.post(
                 url, json=body, headers=self.authorization(), timeout=self.timeout
@@ -160,6 +164,8 @@ class Parcel:
     agent_name: str | None = None
     # For a progress notice: which one (assigned, waiting, resolved, late).
     notice: str | None = None
+    # For a notice to a caller: the customer's phone number, for the SMS.
+    sms_to: str | None = None
     # Why the body could not be read (a data key missing from the ring): retried later.
     unreadable: str | None = None
 
@@ -252,7 +258,32 @@ def claim_next(database: Database) -> Parcel | None:
             else (message.author_name if message else None),
             unreadable=unreadable,
             notice=delivery.notice,
+            sms_to=_sms_number(session, delivery, ticket),
         )
+
+
+def _sms_number(session: Session, delivery: RelayDelivery, ticket: Ticket | None) -> str | None:
+    """The customer's phone number for a notice to a caller (their latest one), or None.
+
+    Read here, from the encrypted profile, so the phone channel keeps no number of its own.
+    """
+    if delivery.kind != relay.NOTICE or ticket is None:
+        return None
+    if relay.conversation_channel(delivery.conversation_id) != "voice":
+        return None
+    vault = session_vault(session)
+    phones = [
+        identity
+        for identity in customers_repo.identities_of(session, ticket.customer_id)
+        if identity.kind is IdentityKind.PHONE
+    ]
+    if vault is None or not phones:
+        return None
+    try:
+        return vault.decrypt(phones[-1].value_enc)
+    except DecryptionFailed:
+        logger.warning("a caller's phone number cannot be decrypted; no SMS for it")
+        return None
 
 
 def _full_body(session: Session, message: TicketMessage) -> str | None:

@@ -6,7 +6,8 @@ been assigned", "we're late, here is the new time") to the channel the customer 
     POST /webhooks/{socketio,wechat,voice,rest}/push
     Authorization: Bearer <JWT signed with DESK_RASA_JWT_SECRET, HS256, short-lived>
     {"push_id": 42, "conversation_id": "wechat:o123", "text": "...",
-     "ticket_number": "SD-100042", "notice": "assigned"}
+     "ticket_number": "SD-100042", "notice": "assigned",
+     "sms_to": "+8613912345678"}          (phone conversations only, optional)
     -> 200 {"status": "sent" | "duplicate", "via": "..."}
 
 The notice is said by the channel, not by the dialogue: it never enters the
@@ -43,6 +44,7 @@ SECRET_ENV = "DESK_RASA_JWT_SECRET"
 MAX_TEXT_CHARACTERS = 2000
 NOTICES = frozenset({"assigned", "reply", "waiting", "resolved", "late"})
 _TICKET = re.compile(r"^SD-\d{1,12}$")
+_PHONE = re.compile(r"^\+?\d{3,20}$")
 
 
 class BadPush(ValueError):
@@ -58,6 +60,8 @@ class DeskPush:
     text: str
     ticket_number: str
     notice: str
+    # For a caller: the number to send the notice to by SMS (from the desk's profile).
+    sms_to: str | None = None
 
     @property
     def sender(self) -> str:
@@ -91,7 +95,10 @@ def parse_push(body: Any, *, channel: str) -> DeskPush:
     notice = body.get("notice")
     if notice not in NOTICES:
         raise BadPush(f"notice: one of {', '.join(sorted(NOTICES))}")
-    return DeskPush(push_id, conversation, text.strip(), number, str(notice))
+    sms_to = body.get("sms_to")
+    if sms_to is not None and (not isinstance(sms_to, str) or not _PHONE.match(sms_to)):
+        raise BadPush("sms_to: a phone number")
+    return DeskPush(push_id, conversation, text.strip(), number, str(notice), sms_to)
 
 
 def token_ok(request: Request, secret: str) -> bool:

@@ -21,7 +21,8 @@ digit. A repeated turn (same call id and turn) gets the first answer, never a se
 
 Progress notices from the desk (``POST /webhooks/voice/push``, :mod:`bot.channels.pushes`)
 are kept for the caller's next turn like an agent's reply, and also go out as an SMS to
-the number the carrier gave for the call (the call may be over): through the
+the customer's phone number, which the desk sends with the notice from its encrypted
+profile (the call may be over; the channel keeps no number): through the
 :class:`SmsSender` the channel has. No SMS provider is reachable from here, so the one
 shipped is :class:`FileSmsOutbox` (``DESK_SMS_OUTBOX``: a JSON-lines file a test or a
 demo reads); without it the SMS is skipped and logged.
@@ -169,8 +170,6 @@ def _caller_number(value: Any) -> str | None:
 
 # How long an agent's reply waits for the caller's next turn before it is dropped.
 RELAYED_TTL_SECONDS = 3600
-# How long the carrier's caller number is kept for SMS notices about the call's tickets.
-CALLER_TTL_SECONDS = 30 * 24 * 3600
 SMS_OUTBOX_ENV = "DESK_SMS_OUTBOX"
 
 
@@ -222,11 +221,6 @@ class SpeechForLater(OutputChannel):
         await self.store.put(
             key, json.dumps(kept, ensure_ascii=False), ttl_seconds=RELAYED_TTL_SECONDS
         )
-
-
-def caller_key(call_id: str) -> str:
-    """The store key of the carrier's number for a call."""
-    return f"caller:{call_id}"
 
 
 def relayed_key(call_id: str) -> str:
@@ -348,19 +342,15 @@ class VoiceInput(InputChannel):
         return SpeechForLater(self.store)
 
     async def _push(self, push: DeskPush, text: str) -> str:
-        """A progress notice: spoken at the caller's next turn, and an SMS when the
-        carrier told us the number."""
+        """A progress notice: spoken at the caller's next turn, and an SMS when the desk
+        sent the customer's number."""
         await SpeechForLater(self.store).send_text_message(push.conversation_id, text)
-        number = await self.store.take(caller_key(push.sender))
-        if number is None:
+        if push.sms_to is None:
             return "next_turn"
-        await self.store.put(caller_key(push.sender), number, ttl_seconds=CALLER_TTL_SECONDS)
         if self.sms is None:
-            logger.warning(
-                "no SMS sender configured (%s); the notice waits for a turn", SMS_OUTBOX_ENV
-            )
+            logger.warning("no SMS sender (%s): the notice waits for a turn only", SMS_OUTBOX_ENV)
             return "next_turn"
-        await self.sms.send(number, text)
+        await self.sms.send(push.sms_to, text)
         return "next_turn+sms"
 
     def _signed(self, request: Request) -> bool:
@@ -397,12 +387,6 @@ class VoiceInput(InputChannel):
                 code = "invalid_json" if error.status == 400 else "invalid_turn"
                 return _error(error.status, code, str(error))
             key = f"{turn['call_id']}:{turn['turn']}"
-            if turn["caller_number"]:
-                await self.store.put(
-                    caller_key(turn["call_id"]),
-                    turn["caller_number"],
-                    ttl_seconds=CALLER_TTL_SECONDS,
-                )
             if not await self.store.claim(key):
                 # The gateway retried: give the first answer, waiting a little if the first
                 # request is still being answered.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.support_service.factories import ticket_payload
 from tests.ticketing.test_relay_worker import RASA, FakeRasa, rasa, rows
 from ticketing import relay as relay_worker
-from ticketing.db import Database
+from ticketing.db import Database, make_session_factory
 from ticketing.enums import TicketStatus
 from ticketing.models import RelayDelivery, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
@@ -118,3 +118,35 @@ def test_a_channel_that_refuses_is_tried_again_later(
     with clean_database.sessions() as session:
         shown = session.scalar(select(TicketMessage).where(TicketMessage.id == row.message_id))
     assert shown is not None and shown.public
+
+
+def test_a_notice_to_a_caller_carries_their_number_for_the_sms(
+    clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
+) -> None:
+    fake, client = rasa
+    # A relay with the data keys, as the API's and `python -m ticketing.relay` are.
+    keyed = Database(
+        engine=clean_database.engine,
+        sessions=make_session_factory(clean_database.engine, vault=vault),
+    )
+    number = open_ticket(keyed, vault, "voice", "call-0042")
+    to_status(keyed, number, TicketStatus.PENDING)
+
+    assert relay_worker.run_once(keyed, RASA, client).delivered == 1
+
+    [(path, _, body)] = fake.requests
+    assert path == "/webhooks/voice/push"
+    # The template's customer phone, from the encrypted profile.
+    assert body["sms_to"] == "+8613800138000"
+    assert body["conversation_id"] == "voice:call-0042"
+
+
+def test_other_channels_get_no_number(
+    clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
+) -> None:
+    fake, client = rasa
+    number = open_ticket(clean_database, vault, "web", "abcdef0123456789abcd")
+    to_status(clean_database, number, TicketStatus.PENDING)
+    relay_worker.run_once(clean_database, RASA, client)
+    [(_, _, body)] = fake.requests
+    assert "sms_to" not in body

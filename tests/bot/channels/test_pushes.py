@@ -261,27 +261,38 @@ class TestVoice:
             )
             async with serve(channel, FakeAgent()) as url, aiohttp.ClientSession() as http:
                 await send_turn(http, url, turn(call, "我的宽带坏了"))
-                pushed = await push(http, url, notice(push_seq_id(), f"voice:{call}", "工单已分配"))
-                status, body = await send_turn(http, url, turn(call, "好的", turn=2))
+                body = {
+                    **notice(push_seq_id(), f"voice:{call}", "工单已分配"),
+                    "sms_to": "+8613912345678",
+                }
+                pushed = await push(http, url, body)
+                status, answer = await send_turn(http, url, turn(call, "好的", turn=2))
                 assert status == 200
-                return pushed, body
+                return pushed, answer
 
-        pushed, body = run(main())
+        pushed, answer = run(main())
         assert pushed == (200, {"status": "sent", "via": "next_turn+sms"})
-        assert body["replies"][0] == "工单已分配"
+        assert answer["replies"][0] == "工单已分配"
         assert [(m["to"], m["text"]) for m in outbox.sent()] == [("+8613912345678", "工单已分配")]
 
-    def test_without_a_known_number_it_waits_for_the_turn_only(self, tmp_path: Path) -> None:
+    def test_without_a_number_it_waits_for_the_turn_only(self, tmp_path: Path) -> None:
         outbox = FileSmsOutbox(tmp_path / "sms.jsonl")
 
-        async def main() -> Any:
+        async def main() -> list[Any]:
             channel = VoiceInput(
                 VoiceSettings(secret=VOICE_SECRET), store=MemoryStore(), sms=outbox
             )
             async with serve(channel, FakeAgent()) as url, aiohttp.ClientSession() as http:
-                return await push(http, url, notice(push_seq_id(), "voice:unknown-call", "x"))
+                body = notice(push_seq_id(), "voice:call-without-number", "x")
+                return [
+                    await push(http, url, body),
+                    await push(http, url, {**body, "push_id": push_seq_id(), "sms_to": "call me"}),
+                ]
 
-        assert run(main()) == (200, {"status": "sent", "via": "next_turn"})
+        assert run(main()) == [
+            (200, {"status": "sent", "via": "next_turn"}),
+            (422, {"error": {"code": "invalid_push", "message": "sms_to: a phone number"}}),
+        ]
         assert outbox.sent() == []
 
 
