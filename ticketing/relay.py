@@ -196,7 +196,7 @@ def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> No
             parcel.conversation_id,
             REPLY_INTENT,
             {
-                "agent_message": parcel.body,
+                "agent_message": parcel.body or "",  # None was refused above
                 "agent_name": parcel.agent_name or "",
                 "ticket_number": parcel.ticket_number,
             },
