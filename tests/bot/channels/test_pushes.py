@@ -6,6 +6,7 @@ next turn and the SMS outbox, the REST client's next answer."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ from tests.bot.channels.test_voice import SECRET as VOICE_SECRET
 from tests.bot.channels.test_voice import send as send_turn
 from tests.bot.channels.test_voice import turn
 from tests.bot.channels.test_wechat import OPENID, FakeWeChatApi, run_channel
-from tests.bot.channels.test_widget import Customer, new_session, widget_server
+from tests.bot.channels.test_widget import Customer, new_session, widget_channel, widget_server
 
 JWT_SECRET = "relay-secret-for-tests-0123456789abcdef"
 
@@ -320,3 +321,35 @@ class TestRest:
 def test_rest_push_needs_no_channel_prefix() -> None:
     # REST senders keep their ids; a REST id with a reserved prefix is namespaced again.
     assert parse_push(notice(1, "rest:web:x", "hi"), channel="rest").sender == "web:x"
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="two instances share Redis")
+def test_a_notice_pushed_on_one_instance_is_fetched_on_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", os.environ["REDIS_URL"])
+    agent = FakeAgent()
+    session = new_session()
+
+    async def main() -> Any:
+        one, two = widget_channel(), widget_channel()
+        async with (
+            widget_server(agent, one) as (url_one, _),
+            widget_server(agent, two) as (url_two, _),
+            aiohttp.ClientSession() as http,
+        ):
+            # Nobody is connected: the notice waits in the session's mailbox in Redis.
+            status = await push(
+                http,
+                f"{url_one}/webhooks/socketio/webhook",
+                notice(push_seq_id(), f"web:{session}", "工单已分配给王芳"),
+            )
+            assert status == (200, {"status": "sent", "via": "socket"})
+            customer = Customer()
+            await customer.connect(url_two, session)
+            fetched = await customer.client.call("fetch_missed", {"after": 0}, timeout=10)
+            await customer.client.disconnect()
+            return fetched
+
+    fetched = run(main())
+    assert [m["text"] for m in fetched["messages"]] == ["工单已分配给王芳"]
