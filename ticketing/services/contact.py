@@ -51,6 +51,9 @@ class Decision:
     send_at: datetime
     held: bool = False
     skipped: str | None = None
+    # Sent now whatever the hour (the customer is writing, or the ticket is urgent): what
+    # the ticket has held for quiet hours goes now too, ahead of it.
+    releases: bool = False
 
 
 def time_zone(preferences: dict[str, Any]) -> ZoneInfo:
@@ -117,11 +120,12 @@ def decide(
     customer = session.get(Customer, ticket.customer_id)
     preferences: dict[str, Any] = dict(customer.contact_preferences or {}) if customer else {}
     if customer_active(session, ticket, now):
-        return Decision(send_at=now)
+        return Decision(send_at=now, releases=True)
     if notice and opted_out(preferences, channel):
         return Decision(send_at=now, skipped="the customer opted out of notices")
-    if ticket.priority is not Priority.URGENT:
-        until = quiet_until(preferences, now)
-        if until is not None:
-            return Decision(send_at=until, held=True)
+    if ticket.priority is Priority.URGENT:
+        return Decision(send_at=now, releases=True)
+    until = quiet_until(preferences, now)
+    if until is not None:
+        return Decision(send_at=until, held=True)
     return Decision(send_at=now)

@@ -65,8 +65,8 @@ def enqueue(
 
     What reaches the customer unasked follows their contact preferences
     (:mod:`ticketing.services.contact`): during their quiet hours it waits until they end.
-    A delivery that may go now releases the ticket's held ones first, so they keep
-    their order and none waits behind a held one.
+    A delivery that goes now whatever the hour (the customer is writing, the ticket is
+    urgent) releases the ticket's held ones, which go first, in order.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown relay kind {kind!r}")
@@ -83,7 +83,7 @@ def enqueue(
         )
     if decision is not None and decision.skipped:
         return None
-    if decision is None or not decision.held:
+    if decision is not None and decision.releases:
         _release_held(session, ticket.id, now=moment)
     delivery = RelayDelivery(
         ticket_id=ticket.id,
