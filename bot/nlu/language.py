@@ -46,7 +46,9 @@ def detect_language(text: str) -> str | None:
     return "zh" if cjk >= latin_words else "en"
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
 class LanguageDetector(GraphComponent, EntityExtractorMixin):
     """Adds a ``language`` entity (``zh`` or ``en``) to every message with a language signal."""
 

@@ -119,7 +119,6 @@ def to_mainland(text: str) -> str:
         return text
     pattern, table = _variants()
     cantonese = any(c in _CANTONESE for c in text)
-
     def mainland(match: re.Match[str]) -> str:
         word = match.group(0)
         if word[0] in "點点" and match.start() > 0 and text[match.start() - 1] in _A_BIT:

@@ -129,7 +129,9 @@ class SentenceEncoder:
         """Sentence vectors (unit length, one row per text) and, per text, the hidden state
         of every word piece with its character offsets (special tokens left out)."""
         sentences = np.zeros((len(texts), self.dim), dtype=np.float32)
-        pieces: list[Pieces] = [(np.zeros((0, self.dim), dtype=np.float32), []) for _ in texts]
+        pieces: list[Pieces] = [
+            (np.zeros((0, self.dim), dtype=np.float32), []) for _ in texts
+        ]
         encodings = self._tokenizer.encode_batch(texts)
         # Similar lengths together, so that little of each batch is padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

@@ -56,68 +56,23 @@ TRANSCRIPT_FLAG = "transcript"
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _CN_DIGIT_VALUES = {
-    "零": "0",
-    "〇": "0",
-    "洞": "0",
-    "幺": "1",
-    "一": "1",
-    "二": "2",
-    "两": "2",
-    "三": "3",
-    "四": "4",
-    "五": "5",
-    "六": "6",
-    "七": "7",
-    "八": "8",
-    "九": "9",
+    "零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "三": "3",
+    "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
 }
 _CN_DIGITS = "零〇幺一二两三四五六七八九"
 _CN_UNITS = "十百千万亿"
 _CN_NUMERAL_RUN = re.compile(f"[{_CN_DIGITS}{_CN_UNITS}]+")
 # Spoken-digit words in English. "oh"/"o" are zero only inside a run of digits.
 _EN_DIGITS = {
-    "zero": "0",
-    "nought": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
+    "zero": "0", "nought": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
+    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
 _EN_REPEAT = {"double": 2, "triple": 3, "treble": 3}
-_EN_NUMBER_WORDS = (
-    set(_EN_DIGITS)
-    | set(_EN_REPEAT)
-    | {
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-    }
-)
+_EN_NUMBER_WORDS = set(_EN_DIGITS) | set(_EN_REPEAT) | {
+    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+    "eighty", "ninety", "hundred", "thousand", "million",
+}
 
 # Placeholders for spans no rule may touch (e-mails, URLs). Private-use characters,
 # no digits or letters, so no number or filler rule can match inside them.
@@ -158,47 +113,13 @@ _ZH_QUESTION = re.compile(
 # 一下, 一起, 统一, 第一 stay words.
 _SINGLE_DIGIT_UNITS = ("个月", "月", "号", "日", "元", "块", "分钟", "小时", "周年", "楼", "层")
 _TIME_OF_DAY = (
-    "上午",
-    "下午",
-    "晚上",
-    "早上",
-    "中午",
-    "凌晨",
-    "傍晚",
-    "今天",
-    "明天",
-    "后天",
-    "昨天",
-    "前天",
-    "今晚",
-    "明晚",
-    "昨晚",
-    "今早",
-    "明早",
-    "早",
-    "晚",
-    "天",
-    "日",
-    "号",
+    "上午", "下午", "晚上", "早上", "中午", "凌晨", "傍晚", "今天", "明天", "后天",
+    "昨天", "前天", "今晚", "明晚", "昨晚", "今早", "明早", "早", "晚", "天", "日", "号",
 )
 _AFTER_HOUR = re.compile(r"^(半|钟|整|一刻|三刻|[0-9零〇一二两三四五六七八九十]+分)")
 # Numeral runs that are words, not numbers.
-_NUMERAL_IDIOMS = (
-    "一五一十",
-    "十全十美",
-    "十有八九",
-    "百分之百",
-    "百分百",
-    "千千万万",
-    "三三两两",
-    "七七八八",
-    "一一",
-    "万一",
-    "千万",
-    "一心一意",
-    "一模一样",
-    "九九",
-)
+_NUMERAL_IDIOMS = ("一五一十", "十全十美", "十有八九", "百分之百", "百分百", "千千万万", "三三两两",
+                   "七七八八", "一一", "万一", "千万", "一心一意", "一模一样", "九九")
 _DECIMAL_UNITS = re.compile(r"^(元|块|米|公斤|斤|倍|GB|G|M|兆|%|个百分点|折)")
 
 
@@ -612,7 +533,9 @@ def is_transcript(message: Message) -> bool:
     return flag is True or flag == 1
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
+)
 class TranscriptNormaliser(GraphComponent):
     """First in the pipeline: makes transcripts (and sloppy typing) read like typed chat."""
 

@@ -316,12 +316,8 @@ class TestOrderNumberAndDetails:
 
     def test_none_is_not_an_order_number(self, api: FakeDeskApi, with_api) -> None:
         tr = tracker(
-            {
-                "problem_description": "refund missing",
-                "contact": "a@b.com",
-                "order_number": "none",
-                "category": "billing",
-            }
+            {"problem_description": "refund missing", "contact": "a@b.com",
+             "order_number": "none", "category": "billing"}
         )
         run_with_api(with_api, ActionCreateTicket(), tr)
         assert api.requests[0]["json"]["description"] == "refund missing"
