@@ -326,7 +326,7 @@ class CustomerServiceClient:
                 session.request(method, self.api_base.rstrip("/") + path, **kwargs) as reply,
             ):
                 data = await reply.json(content_type=None)
-        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             raise CustomerServiceError(f"{path}: {type(error).__name__}") from error
         if not isinstance(data, dict):
             raise CustomerServiceError(f"{path}: unexpected answer")
