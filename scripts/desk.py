@@ -196,7 +196,7 @@ def process_environment(env: dict[str, str], *, api_port: int, rasa_port: int) -
     env.setdefault("DESK_ENV", "development")
     # bot/credentials.yml names these as ${...}; Rasa refuses to start on an unset one.
     # Empty means "not configured": no customer-service API for WeChat, the default base.
-    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
+    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE", "WECHAT_TEMPLATE_ID"):
         env.setdefault(optional, "")
     env["DESK_API_URL"] = f"http://127.0.0.1:{api_port}"
     # Where the API's handoff relay delivers agents' replies (Rasa's HTTP API).
@@ -312,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {**load_secrets(run_dir), **os.environ}
     env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
+    # No SMS provider here: progress notices to callers land in this file (see README).
+    env.setdefault("DESK_SMS_OUTBOX", str(run_dir / "sms-outbox.jsonl"))
     process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"

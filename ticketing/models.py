@@ -245,8 +245,9 @@ class Ticket(TimestampMixin, Base):
 
 
 class RelayDelivery(Base):
-    """Something to deliver to the customer's conversation: an agent's public reply, or
-    the news that the ticket is resolved (the bot takes over and asks for a rating).
+    """Something to deliver to the customer's conversation: an agent's public reply, the
+    news that the ticket is resolved (the bot takes over and asks for a rating), or a
+    progress notice (``ticketing.services.notices``).
 
     Written in the same transaction as the reply or the status change (a transactional
     outbox), so nothing is lost when Rasa is down: the relay retries until delivered.
@@ -257,6 +258,8 @@ class RelayDelivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # For a progress notice (kind "notice"): which one (assigned, waiting, resolved, late).
+    notice: Mapped[str | None] = mapped_column(String(16))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_messages.id"))
     conversation_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

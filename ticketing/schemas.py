@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -149,6 +150,15 @@ class TicketCreate(BaseModel):
         return [] if value is None else value
 
 
+class MessageDelivery(BaseModel):
+    """How a message pushed to the customer stands: ``held`` (their quiet hours; ``at``
+    is when it goes), ``queued``, ``sent`` (``at`` is when) or ``failed``."""
+
+    status: Literal["held", "queued", "sent", "failed"]
+    at: datetime | None
+    channel: str
+
+
 class MessageRead(BaseModel):
     """One message of a ticket's thread."""
 
@@ -162,6 +172,10 @@ class MessageRead(BaseModel):
         default=False,
         description="Personal data in the body is masked for you; "
         "`POST /tickets/{number}/reveal` shows it in full (audited).",
+    )
+    delivery: MessageDelivery | None = Field(
+        default=None,
+        description="For a reply or progress notice pushed to the customer: whether it was sent.",
     )
 
 
@@ -514,7 +528,21 @@ class ProfileRead(BaseModel):
 class ContactPreferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channels: list[Channel] = Field(default_factory=list, max_length=10)
+    channels: list[Channel] = Field(
+        default_factory=list,
+        max_length=10,
+        description="When not empty, the only channels progress notices may use.",
+    )
+    notifications: bool = Field(
+        default=True,
+        description="False: no progress notices (assigned, waiting, late); replies and "
+        "the resolution still reach the customer.",
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone for the quiet hours (default Asia/Shanghai).",
+    )
     quiet_hours: (
         tuple[
             Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
@@ -522,6 +550,19 @@ class ContactPreferences(BaseModel):
         ]
         | None
     ) = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Asia/Shanghai)"
+            ) from None
+        return value
 
 
 class ProfileUpdate(BaseModel):

@@ -7,12 +7,18 @@ of the bot's messages) but believes nothing the client says about itself: the ch
 is always ``rest``, client metadata is dropped, and the conversation id comes from
 :func:`bot.channels.conversation.conversation_id`, so a REST sender can never resume
 a WeChat, voice or widget conversation. The message text is never logged.
+
+A REST client cannot be called back, so progress notices from the desk (``POST
+/webhooks/rest/push``, :mod:`bot.channels.pushes`) wait for the sender's next message
+and come first in its answer, in order, each once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,13 +29,17 @@ from sanic.response import HTTPResponse
 
 from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
+from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, in_script, script_for_turn
+from bot.channels.store import ChannelStore, store_for
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 200
 MAX_MESSAGE_CHARACTERS = 20_000
+# How long a notice waits for the REST sender's next message.
+KEPT_SECONDS = 14 * 24 * 3600
 
 
 class BadRestMessage(ValueError):
@@ -67,6 +77,27 @@ class DeskRestInput(InputChannel):
     def name(cls) -> str:
         return REST
 
+    def __init__(self, store: ChannelStore | None = None) -> None:
+        self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:rest")
+
+    @staticmethod
+    def _kept_key(conversation: str) -> str:
+        return f"kept:{conversation}"
+
+    async def _push(self, push: DeskPush, text: str) -> str:
+        """Keep a notice for the sender's next answer, after those kept already."""
+        key = self._kept_key(push.conversation_id)
+        kept = json.loads(await self.store.take(key) or "[]")
+        kept.append(
+            {
+                "recipient_id": push.sender,
+                "text": text,
+                "custom": {"ticket": push.ticket_number, "notice": push.notice},
+            }
+        )
+        await self.store.put(key, json.dumps(kept, ensure_ascii=False), ttl_seconds=KEPT_SECONDS)
+        return "next_message"
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """``GET /webhooks/rest/`` (health) and ``POST /webhooks/rest/webhook``."""
         hook = Blueprint("desk_rest_webhook", __name__)
@@ -74,6 +105,8 @@ class DeskRestInput(InputChannel):
         @hook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        add_push_route(hook, channel=REST, store=self.store, deliver=self._push)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -104,8 +137,9 @@ class DeskRestInput(InputChannel):
                 logger.error("a REST message timed out before the bot answered")
             except Exception as error:  # the customer gets what was said so far
                 logger.exception("the bot failed on a REST message: %s", type(error).__name__)
+            kept = json.loads(await self.store.take(self._kept_key(conversation)) or "[]")
             return response.json(
-                [in_script(m, script) for m in collector.messages],
+                kept + [in_script(m, script) for m in collector.messages],
                 headers={jsonlog.HEADER: rid},
             )
 

@@ -23,6 +23,7 @@ from ticketing.events import DeskEvent
 from ticketing.models import Agent, Ticket, utcnow
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
+from ticketing.services import notices
 from ticketing.services.tickets import change_fields
 
 SYSTEM_ACTOR = "assignment"
@@ -40,6 +41,16 @@ def _give(session: Session, *, ticket: Ticket, agent: Agent, actor: str, now: da
     change_fields(session, ticket=ticket, actor=actor, changes=changes, now=now)
     events.record(
         session, DeskEvent("ticket.assigned", ticket.number, {"agent": agent.username, "by": actor})
+    )
+    # The customer hears who has it and when to expect a reply.
+    due = ticket.first_response_due_at if ticket.first_responded_at is None else None
+    notices.announce(
+        session,
+        ticket=ticket,
+        notice=notices.ASSIGNED,
+        agent=agent.display_name,
+        due=due or ticket.resolution_due_at,
+        now=now,
     )
 
 

@@ -222,7 +222,8 @@ class TestPushes:
                 await customer.client.disconnect()
                 return pushed
 
-        assert run(main()) == {"text": "客服王芳已接手您的问题。"}
+        # Numbered in the session's mailbox, for a widget that fetches what it missed.
+        assert run(main()) == {"text": "客服王芳已接手您的问题。", "push_seq": 1}
 
     @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="two instances share Redis")
     def test_a_push_from_one_instance_reaches_a_widget_connected_to_another(
@@ -256,4 +257,5 @@ class TestPushes:
                 await customer.client.disconnect()
                 return pushed
 
-        assert run(main()) == {"text": "客服已回复"}
+        pushed = run(main())
+        assert pushed["text"] == "客服已回复" and pushed["push_seq"] >= 1
