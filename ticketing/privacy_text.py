@@ -76,6 +76,8 @@ _ID_NUMBER = re.compile(r"(?<![0-9０-９])[0-9]{17}[0-9Xx](?![0-9０-９])")
 # 13 to 19 digits, optionally in groups split by single spaces or hyphens.
 _CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _DIGITS_ONLY = str.maketrans("", "", " -")
+# A time of day with seconds and a fraction (the history's timestamps: 15:59:16.003717).
+_CLOCK_TIME = re.compile(r"(?<![0-9])[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?(?![0-9])")
 # A mainland mobile number on its own: libphonenumber skips numbers glued to letters
 # ("user13812345678", a URL path), so these are also looked for by shape.
 _MAINLAND_MOBILE = re.compile(r"(?<![0-9０-９])1[3-9][0-9]{9}(?![0-9０-９])")
@@ -134,7 +136,11 @@ def _phones(text: str) -> Iterable[Finding]:
     # max_tries: libphonenumber gives up after 65535 candidates by default, which a long
     # paste full of numbers reaches; then the rest would stay in clear.
     matcher = phonenumbers.PhoneNumberMatcher(text, DEFAULT_REGION, max_tries=sys.maxsize)
+    # Clock times are not phone numbers: "15:59:16.003717" would give "16.003717".
+    times = [(m.start(), m.end()) for m in _CLOCK_TIME.finditer(text)]
     for match in matcher:
+        if any(start < match.end and match.start < end for start, end in times):
+            continue
         yield Finding(PHONE, match.start, match.end, match.raw_string)
     for bare in _MAINLAND_MOBILE.finditer(text):
         yield Finding(PHONE, bare.start(), bare.end(), bare.group())
