@@ -31,6 +31,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "jwt_secret": JWT_SECRET,
         # Tests run scans themselves, at the times they choose.
         "sla_scheduler": False,
+        "retention_scheduler": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
