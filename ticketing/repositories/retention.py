@@ -84,9 +84,10 @@ def count_closed_tickets_due(session: Session, *, closed_before: datetime) -> in
 
 def anonymise_tickets(
     session: Session, ticket_ids: Sequence[int], *, marker: str, now: datetime
-) -> None:
+) -> int:
     """Remove the personal data of these tickets; numbers, statuses, times, queues,
-    categories, SLA clocks and rating scores stay for the reports."""
+    categories, SLA clocks and rating scores stay for the reports. Returns how many
+    relay deliveries of theirs went with it."""
     ids = list(ticket_ids)
     session.execute(
         update(TicketMessage)
@@ -138,11 +139,12 @@ def anonymise_tickets(
     )
     # The outbox rows of these tickets name their conversation; delivered or failed
     # ones are history, and a closed ticket has nothing left to deliver.
-    session.execute(
+    result = session.execute(
         delete(RelayDelivery)
         .where(RelayDelivery.ticket_id.in_(ids))
         .execution_options(synchronize_session=False)
     )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def delete_idempotency_keys(session: Session, *, created_before: datetime) -> int:
@@ -181,11 +183,23 @@ def delete_relay_deliveries(session: Session, *, finished_before: datetime) -> i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def count_relay_deliveries(session: Session, *, finished_before: datetime) -> int:
-    """How many relay deliveries were finished before the cut-off."""
+def count_relay_deliveries(
+    session: Session, *, finished_before: datetime, closed_before: datetime
+) -> int:
+    """How many relay deliveries a purge deletes: finished before the cut-off, or of a
+    closed ticket it anonymises."""
+    of_due_tickets = RelayDelivery.ticket_id.in_(
+        select(Ticket.id).where(
+            Ticket.status == TicketStatus.CLOSED,
+            Ticket.closed_at < closed_before,
+            Ticket.personal_data_purged_at.is_(None),
+        )
+    )
     return (
         session.scalar(
-            select(func.count(RelayDelivery.id)).where(_finished_before(finished_before))  # type: ignore[arg-type]
+            select(func.count(RelayDelivery.id)).where(
+                or_(_finished_before(finished_before), of_due_tickets)  # type: ignore[arg-type]
+            )
         )
         or 0
     )

@@ -154,7 +154,9 @@ def purge(
             session, created_before=cut["idempotency_keys"]
         )
         result.relay_deliveries_deleted = retention_repo.count_relay_deliveries(
-            session, finished_before=cut["relay_deliveries"]
+            session,
+            finished_before=cut["relay_deliveries"],
+            closed_before=cut["closed_tickets"],
         )
         result.audit_entries_deleted = retention_repo.count_audit_entries(
             session, before=cut["audit_log"]
@@ -171,12 +173,14 @@ def purge(
         )
         if not ids:
             break
-        retention_repo.anonymise_tickets(session, ids, marker=PURGED, now=moment)
+        result.relay_deliveries_deleted += retention_repo.anonymise_tickets(
+            session, ids, marker=PURGED, now=moment
+        )
         result.tickets_anonymised += len(ids)
     result.idempotency_keys_deleted = retention_repo.delete_idempotency_keys(
         session, created_before=cut["idempotency_keys"]
     )
-    result.relay_deliveries_deleted = retention_repo.delete_relay_deliveries(
+    result.relay_deliveries_deleted += retention_repo.delete_relay_deliveries(
         session, finished_before=cut["relay_deliveries"]
     )
     result.audit_entries_deleted = retention_repo.delete_audit_entries(
