@@ -32,6 +32,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Tests run scans themselves, at the times they choose.
         "sla_scheduler": False,
         "retention_scheduler": False,
+        # Retention runs in tests must not touch the conversations of a desk on this Redis.
+        "conversation_key_prefix": f"test-{os.getpid()}",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
