@@ -55,5 +55,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_APPEND_ONLY)
-    with op.batch_alter_table("tickets") as batch:
+    # SQLite 3.35+ drops a column in place; a table copy would break the tickets'
+    # foreign keys (as in 0007's downgrade).
+    with op.batch_alter_table("tickets", recreate="never") as batch:
         batch.drop_column("personal_data_purged_at")
