@@ -23,10 +23,21 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_engine, delete
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    make_url,
+)
 from sqlalchemy import inspect as sa_inspect
 
 from ticketing.db import is_sqlite
@@ -96,7 +107,11 @@ class SqlConversations:
         self._engine = create_engine(url, **kwargs)
 
     def _has_events(self) -> bool:
-        # Rasa creates the table when it first starts; before that there is nothing to do.
+        # Rasa creates the table when it first starts; before that there is nothing to do
+        # (and a SQLite file that is not there yet is not created by looking).
+        database = self._engine.url.database
+        if is_sqlite(str(self._engine.url)) and database and not Path(database).exists():
+            return False
         return sa_inspect(self._engine).has_table("events")
 
     def purge(self, *, retention_seconds: int, now: float | None = None) -> ConversationPurge:
@@ -208,9 +223,22 @@ class RedisConversations:
         self._redis.close()
 
 
+def default_url(settings: Settings) -> str | None:
+    """Where ``scripts/desk.py`` has Rasa keep conversations: the Redis of REDIS_URL, else
+    ``conversations.db`` beside the desk's SQLite database (``.run/``); None on
+    PostgreSQL without Redis (set DESK_CONVERSATION_STORE)."""
+    if settings.redis_url:
+        return settings.redis_url
+    if is_sqlite(settings.database_url):
+        database = make_url(settings.database_url).database
+        if database and database != ":memory:":
+            return f"sqlite:///{Path(database).parent / 'conversations.db'}"
+    return None
+
+
 def from_settings(settings: Settings, vault: Vault) -> ConversationStore | None:
-    """The conversation store the settings name (DESK_CONVERSATION_STORE, else REDIS_URL)."""
-    url = settings.conversation_store or settings.redis_url
+    """The conversation store of DESK_CONVERSATION_STORE, else :func:`default_url`'s."""
+    url = settings.conversation_store or default_url(settings)
     if not url:
         return None
     if url.startswith(("redis://", "rediss://", "unix://")):

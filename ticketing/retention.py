@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 
 from ticketing import conversation_store
 from ticketing.conversation_store import ConversationStore
@@ -108,9 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--once", action="store_true", help="one check: purge if due, then exit")
     mode.add_argument("--now", action="store_true", help="purge now, due or not, then exit")
     mode.add_argument("--dry-run", action="store_true", help="count what is due, change nothing")
+    parser.add_argument(
+        "--env-file",
+        help="KEY=VALUE lines (the demo's .run/desk.env) for settings the environment lacks",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = get_settings()
+    settings = (
+        Settings(_env_file=args.env_file)  # type: ignore[call-arg]  # the environment wins
+        if args.env_file and os.path.exists(args.env_file)
+        else get_settings()
+    )
     database = Database.from_settings(settings)
     schedule = retention.Schedule.from_settings(settings)
     conversations = conversation_store.from_settings(settings, Vault.from_settings(settings))

@@ -72,20 +72,21 @@ class TestSql:
 
 
 class TestFromSettings:
-    def test_the_store_follows_the_settings(self, database_url: str, tmp_path: Path) -> None:
+    def test_the_store_follows_the_settings(self, tmp_path: Path) -> None:
         vault = Vault({"k1": os.urandom(32)}, b"")
-        sql = make_settings(
-            database_url,
-            redis_url=None,
-            conversation_store=f"sqlite:///{tmp_path / 'c.db'}",
-        )
-        assert isinstance(conversation_store.from_settings(sql, vault), SqlConversations)
-        none = make_settings(database_url, redis_url=None, conversation_store="")
-        assert conversation_store.from_settings(none, vault) is None
-        on_redis = make_settings(database_url, redis_url="redis://127.0.0.1:1/0")
+        demo_db = f"sqlite:///{tmp_path / 'desk.db'}"
+        named = make_settings(demo_db, conversation_store=f"sqlite:///{tmp_path / 'c.db'}")
+        assert isinstance(conversation_store.from_settings(named, vault), SqlConversations)
+        # The demo: Rasa's SQLite file beside the desk's (scripts/desk.py puts both in .run).
+        demo = make_settings(demo_db, redis_url=None)
+        assert conversation_store.default_url(demo) == f"sqlite:///{tmp_path / 'conversations.db'}"
+        on_postgres = make_settings("postgresql+psycopg://h/db", redis_url=None)
+        assert conversation_store.from_settings(on_postgres, vault) is None
+        on_redis = make_settings(demo_db, redis_url="redis://127.0.0.1:1/0")
         store = conversation_store.from_settings(on_redis, vault)
         assert isinstance(store, RedisConversations)
         store.close()
+        assert not (tmp_path / "conversations.db").exists()
 
 
 REDIS_URL = os.environ.get("REDIS_URL")
