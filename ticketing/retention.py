@@ -1,5 +1,7 @@
 """The retention scheduler: ``python -m ticketing.retention`` (the API also runs one in-process).
 
+It also takes the scheduled backups (:mod:`ticketing.backups`, ``DESK_BACKUP_HOURS``).
+
 Every ``DESK_RETENTION_CHECK_SECONDS`` it asks whether a purge is due (the last audited
 run is older than ``DESK_RETENTION_RUN_HOURS``) and runs it in one transaction under the
 retention lock, so of several API instances exactly one purges per period
@@ -15,7 +17,7 @@ import json
 import logging
 import os
 
-from ticketing import conversation_store
+from ticketing import backups, conversation_store
 from ticketing.conversation_store import ConversationStore
 from ticketing.db import Database
 from ticketing.periodic import PeriodicWorker
@@ -75,19 +77,26 @@ class RetentionScheduler(PeriodicWorker):
         conversations: ConversationStore | None,
         *,
         interval_seconds: float,
+        backup_settings: Settings | None = None,
     ) -> None:
         super().__init__("retention-scheduler", interval_seconds=interval_seconds)
         self._database = database
         self._schedule = schedule
         self._conversations = conversations
+        # With settings, the scheduled backup is checked on every tick too.
+        self._backup_settings = backup_settings
         self.runs = 0
 
     def tick(self) -> None:
-        """One check; a purge's counts are logged (never content)."""
-        result = run_once(self._database, self._schedule, self._conversations)
-        if result is not None:
-            self.runs += 1
-            logger.info("retention purge: %s", json.dumps(result.counts()))
+        """One check; a purge's counts are logged (never content); then the backup's."""
+        try:
+            result = run_once(self._database, self._schedule, self._conversations)
+            if result is not None:
+                self.runs += 1
+                logger.info("retention purge: %s", json.dumps(result.counts()))
+        finally:
+            if self._backup_settings is not None:
+                backups.run_if_due(self._database, self._backup_settings)
 
 
 def from_settings(
@@ -99,6 +108,7 @@ def from_settings(
         retention.Schedule.from_settings(settings),
         conversations,
         interval_seconds=settings.retention_check_seconds,
+        backup_settings=settings,
     )
 
 
@@ -132,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = {"ran": False} if result is None else {"ran": True, **result.counts()}
             print(json.dumps(outcome), flush=True)
             return 0
-        scheduler = RetentionScheduler(
-            database, schedule, conversations, interval_seconds=settings.retention_check_seconds
-        )
+        scheduler = from_settings(database, settings, conversations)
         scheduler.start()
         try:
             scheduler.join()

@@ -157,6 +157,19 @@ class Settings(DatabaseSettings):
         description="Seconds between two checks whether a purge is due",
         validation_alias=AliasChoices("retention_check_seconds", "DESK_RETENTION_CHECK_SECONDS"),
     )
+    backup_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 31,
+        description="Hours between two scheduled backups across instances (0: none)",
+        validation_alias=AliasChoices("backup_hours", "DESK_BACKUP_HOURS"),
+    )
+    backup_dir: str = Field(
+        default=".run/backups",
+        min_length=1,
+        description="Where scheduled backups go (scripts/backup.py --dir)",
+        validation_alias=AliasChoices("backup_dir", "DESK_BACKUP_DIR"),
+    )
     closed_ticket_retention_days: int = Field(
         default=365,
         ge=1,

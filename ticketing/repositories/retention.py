@@ -22,13 +22,15 @@ from ticketing.models import (
 # pg_try_advisory_xact_lock(class, key): the class says "the desk's retention run", the
 # key is the desk's schema, so two desks in one database (tests) do not block each other.
 LOCK_CLASS = 0x64657372  # "desr"
+# The scheduled backup's lock: another class, so a backup and a purge may run together.
+BACKUP_LOCK_CLASS = 0x64657362  # "desb"
 
 # History entries whose values are free text (the rest are statuses, queues, priorities:
 # statistics the reports read).
 TEXT_HISTORY_FIELDS = ("subject", "description", "escalation_reason", "cancel_reason")
 
 
-def try_lock(session: Session) -> bool:
+def try_lock(session: Session, *, lock_class: int = LOCK_CLASS) -> bool:
     """Take the retention lock for this transaction; False if another instance holds it.
 
     PostgreSQL: an advisory transaction lock (released at commit or rollback). SQLite
@@ -39,7 +41,7 @@ def try_lock(session: Session) -> bool:
         return True
     locked = session.execute(
         text("SELECT pg_try_advisory_xact_lock(:class, hashtext(current_schema()))"),
-        {"class": LOCK_CLASS},
+        {"class": lock_class},
     ).scalar_one()
     return bool(locked)
 
