@@ -306,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**load_secrets(run_dir), **os.environ}
     env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
     process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
+    # The API's scheduled backups go with this run's other files (not another run's).
+    env.setdefault("DESK_BACKUP_DIR", str(run_dir / "backups"))
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")
