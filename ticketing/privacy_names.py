@@ -157,8 +157,8 @@ def _known_name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
     variants: set[str] = set()
     for raw in names:
         name = " ".join(raw.split())
-        if len(name) < 2:
-            continue
+        if len(name) < 2 or (not _is_han(name) and len(name) < 3):
+            continue  # "Li" alone would match the word "li" in any text
         variants.add(name)
         if _is_han(name):
             surname_length = 2 if name[:2] in _COMPOUND_SURNAMES else 1

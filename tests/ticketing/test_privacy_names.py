@@ -109,6 +109,7 @@ class TestKnownName:
         # A two-letter part would mask half the alphabet's words.
         assert names_in("Li is here, Lily too", ("Li Na",)) == []
         assert names_in("Li Na is here", ("Li Na",)) == ["Li Na"]
+        assert names_in("li-ion battery", ("Li",)) == []
 
 
 class TestSealAndShow:
