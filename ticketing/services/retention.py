@@ -38,6 +38,7 @@ SCHEDULER_ACTOR = "system:retention"
 # What a purged ticket's texts read afterwards.
 PURGED = "[removed after the retention period]"
 BATCH = 500
+AUDIT_MARGIN = timedelta(days=1)
 
 
 class RetentionBusy(Conflict):
@@ -79,12 +80,18 @@ class Schedule:
         return max(1, round(self.conversation_days * 86_400))
 
     def audit_cutoff(self, now: datetime) -> datetime:
-        """``audit_years`` calendar years before now (29 February counts as 28)."""
+        """``audit_years`` calendar years and a day before now (29 February counts as 28).
+
+        The day's margin: on PostgreSQL the audit log's trigger refuses to delete entries
+        younger than 3 years by the database's clock, and one refused row would fail the
+        whole purge if this host's clock ran ahead of it.
+        """
         year = now.year - self.audit_years
         try:
-            return now.replace(year=year)
+            moment = now.replace(year=year)
         except ValueError:
-            return now.replace(year=year, day=28)
+            moment = now.replace(year=year, day=28)
+        return moment - AUDIT_MARGIN
 
     def cutoffs(self, now: datetime) -> dict[str, datetime]:
         """Everything older than these moments is due."""
