@@ -1,12 +1,13 @@
 """Personal data in free text: find it, mask it, keep the full text only as ciphertext.
 
 What customers (and agents) type into a ticket may carry phone numbers, e-mail
-addresses, resident ID numbers and bank card numbers. Every text column that can hold
+addresses, resident ID numbers, bank card numbers and names (:mod:`ticketing.privacy_names`,
+with the customer's own name from the profile). Every text column that can hold
 such text is stored twice (see :data:`SEALED_COLUMNS`):
 
 - the column itself (``body``, ``subject`` ...) holds the **masked copy**: every value
   found here replaced by its masked form (``138****5678``, ``z***@example.com``,
-  ``1101**********002X``, ``************1234``). Lists, search and reports read it as
+  ``1101**********002X``, ``************1234``, ``李*``). Lists, search and reports read it as
   before; it never holds a full value that detection found.
 - ``<column>_enc`` holds the **full text** as a vault token (AES-GCM, key id), set only
   when detection found something (otherwise the masked copy *is* the full text, and a
