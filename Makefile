@@ -29,7 +29,7 @@ RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e contract lint types clean \
 	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu \
-	backup restore purge-conversations bench-import
+	backup restore purge-conversations bench-import retention retention-preview
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -51,6 +51,8 @@ help:
 	@echo "make backup  dump the database into .run/backups (the newest 30 kept; keys never included)"
 	@echo "make restore replace the database with the newest backup (or BACKUP=...), then prove it"
 	@echo "make purge-conversations  delete Rasa conversations older than the retention"
+	@echo "make retention  apply the retention schedule now (the API does it daily by itself)"
+	@echo "make retention-preview  count what the retention schedule would remove now"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -169,6 +171,15 @@ restore: $(VENV)/.installed
 # `make demo` configured (.run/endpoints.yml); safe from several hosts at once (cron).
 purge-conversations: $(BOTVENV)/.installed
 	$(BOT_PY) -m bot.tracker_store purge --endpoints $(RUN_DIR)/endpoints.yml --env-file $(RUN_DIR)/desk.env
+
+# The retention schedule (ticketing/retention.py; README, "Retention"), on the database and
+# conversations the environment or .run/desk.env name. The API's own scheduler runs it
+# every DESK_RETENTION_RUN_HOURS; these are for an admin (and cron without the API).
+retention: $(VENV)/.installed
+	$(SERVICE_PY) -m ticketing.retention --now --env-file $(RUN_DIR)/desk.env
+
+retention-preview: $(VENV)/.installed
+	$(SERVICE_PY) -m ticketing.retention --dry-run --env-file $(RUN_DIR)/desk.env
 
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider

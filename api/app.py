@@ -29,9 +29,10 @@ from api.routers import (
     reports,
     tickets,
 )
+from api.routers import retention as retention_routes
 from api.throttle import LoginThrottle
 from api.web import mount_web_assets
-from ticketing import jsonlog, relay
+from ticketing import conversation_store, jsonlog, relay, retention
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.metrics import DeskMetrics, MetricsSettings
@@ -75,6 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if scheduler is not None:
             scheduler.start()
+        retention_worker = (
+            retention.from_settings(database, settings, app.state.conversations)
+            if settings.retention_scheduler
+            else None
+        )
+        if retention_worker is not None:
+            retention_worker.start()
         relay_worker = relay.from_settings(database, settings) if settings.relay else None
         if relay_worker is not None:
             relay_worker.start()
@@ -83,6 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             relay_worker.stop()
         if scheduler is not None:
             scheduler.stop()
+        if retention_worker is not None:
+            retention_worker.stop()
+        if app.state.conversations is not None:
+            app.state.conversations.close()
         if redis_client is not None:
             redis_client.close()
         if async_redis is not None:
@@ -98,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.vault = Vault.from_settings(settings)
+    # Rasa's conversations, for the retention schedule (connects on first use).
+    app.state.conversations = conversation_store.from_settings(settings, app.state.vault)
     app.state.redis = redis_client
     app.state.login_throttle = LoginThrottle(
         secret=settings.blind_index_key_bytes, redis_client=redis_client
@@ -120,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(auth.router)
     v1.include_router(agents.router)
     v1.include_router(audit.router)
+    v1.include_router(retention_routes.router)
     v1.include_router(queues.router)
     v1.include_router(reports.router)
     v1.include_router(events.router)

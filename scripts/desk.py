@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     # No SMS provider here: progress notices to callers land in this file (see README).
     env.setdefault("DESK_SMS_OUTBOX", str(run_dir / "sms-outbox.jsonl"))
     process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
+    # The API's scheduled backups go with this run's other files (not another run's).
+    env.setdefault("DESK_BACKUP_DIR", str(run_dir / "backups"))
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")

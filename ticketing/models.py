@@ -226,6 +226,9 @@ class Ticket(TimestampMixin, Base):
     # The Rasa conversation (sender id) the customer reached the desk in, when the bot
     # opened or escalated the ticket: where agents' replies are relayed to.
     conversation_id: Mapped[str | None] = mapped_column(String(200))
+    # When the retention schedule anonymised this closed ticket (ticketing/retention.py):
+    # its texts, contact and conversation id are gone, its statistics kept.
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     # Optimistic concurrency: every ORM UPDATE of a ticket says WHERE version = <the
     # version read>, so of two writers that read the same version only one wins (the

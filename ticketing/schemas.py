@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -694,3 +695,42 @@ class AuditRead(BaseModel):
     field: str | None
     reason: str | None
     details: dict[str, Any]
+
+
+class RetentionPeriod(BaseModel):
+    """One line of the retention schedule."""
+
+    data: str
+    kept: str
+    setting: str
+    value: float
+    default: float
+    then: str
+
+
+class RetentionRunRead(BaseModel):
+    """A retention run (or, for a dry run, what one would do): counts only."""
+
+    at: datetime
+    actor: str
+    dry_run: bool
+    counts: dict[str, Any]
+
+
+class RetentionScheduleRead(BaseModel):
+    """The retention schedule as configured, and its last run."""
+
+    periods: list[RetentionPeriod]
+    run_every_hours: float
+    scheduler_in_this_process: bool
+    conversation_store: str | None
+    last_run: RetentionRunRead | None
+    next_run_due_at: datetime | None
+
+
+class RetentionRunRequest(BaseModel):
+    """Run the schedule now; ``dry_run`` only counts what is due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: StrictBool = False
