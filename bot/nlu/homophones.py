@@ -33,7 +33,7 @@ import re
 from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
-from itertools import product
+from itertools import pairwise, product
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,13 @@ _EN_MIN_LENGTH = 5
 ENGLISH_SIMILARITY = 0.75
 # Two of these in a row are grammar, not a word heard in two halves.
 _FUNCTION_WORDS = frozenset(
-    "a an the and but or if so as at by for from in into of off on onto out over to up "
-    "with without it its is was be been am are were do does did not no yes me my we our "
-    "you your he him his she her they them their one this that there then than can will".split()
+    {
+        "a", "an", "the", "and", "but", "or", "if", "so", "as", "at", "by", "for", "from",
+        "in", "into", "of", "off", "on", "onto", "out", "over", "to", "up", "with", "without",
+        "it", "its", "is", "was", "be", "been", "am", "are", "were", "do", "does", "did", "not",
+        "no", "yes", "me", "my", "we", "our", "you", "your", "he", "him", "his", "she", "her",
+        "they", "them", "their", "one", "this", "that", "there", "then", "than", "can", "will",
+    }
 )
 _ENDINGS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "n", "en")
 
@@ -199,7 +203,7 @@ class DomainVocabulary:
                         if window not in seen_chinese and cls._matches(chinese, window):
                             seen_chinese.add(window)
             words = [w.lower() for w in _EN_WORD.findall(text)]
-            seen_pairs.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+            seen_pairs.update(f"{a} {b}" for a, b in pairwise(words))
         return cls(chinese, english, seen_chinese, seen_pairs, dictionary_path)
 
     @staticmethod
@@ -272,7 +276,7 @@ class DomainVocabulary:
     def _english_word(self, a: str, b: str) -> str | None:
         """The training word that "a b" said as one sounds like, if any."""
         a, b = a.lower(), b.lower()
-        if len(a) < 2 and a != "a" or len(b) < 2 or self._seen_pair(a, b):
+        if (len(a) < 2 and a != "a") or len(b) < 2 or self._seen_pair(a, b):
             return None
         if a in _FUNCTION_WORDS and b in _FUNCTION_WORDS:
             return None  # "with it" is no "without", "but one" no "button"
@@ -305,7 +309,9 @@ class DomainVocabulary:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], dictionary_path: str | None = None) -> DomainVocabulary:
+    def from_json(
+        cls, data: dict[str, Any], dictionary_path: str | None = None
+    ) -> DomainVocabulary:
         """From the model archive."""
         return cls(
             {tuple(k): w for k, w in data["chinese"]},

@@ -26,7 +26,13 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, INTENT, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    INTENT,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -44,7 +50,8 @@ def load_context(path: Path = CONTEXT_FILE) -> dict[str, dict[str, list[str]]]:
     for language, parts in data.items():
         if not isinstance(parts, dict) or not parts.get("sentences"):
             raise ValueError(f"{path}: '{language}' needs a list of sentences")
-        if not all(isinstance(s, str) and s.strip() for s in parts.get("sentences", []) + parts.get("openers", [])):
+        lines = parts.get("sentences", []) + parts.get("openers", [])
+        if not all(isinstance(line, str) and line.strip() for line in lines):
             raise ValueError(f"{path}: '{language}' has an empty or non-text line")
     return data
 

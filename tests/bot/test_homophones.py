@@ -114,7 +114,9 @@ def transcript(text: str) -> Message:
 
 class TestComponent:
     def component(self, tmp_path: Path, **config: object) -> HomophoneNormaliser:
-        settings = {**HomophoneNormaliser.get_default_config(), "dictionary_path": DICTIONARY, **config}
+        settings = {
+            **HomophoneNormaliser.get_default_config(), "dictionary_path": DICTIONARY, **config
+        }
         return HomophoneNormaliser.create(
             settings, LocalModelStorage(tmp_path), Resource("homophones"),
             ExecutionContext({}, "homophones"),

@@ -39,7 +39,10 @@ class TestContextFile:
 
 class TestAugmentation:
     def test_copies_keep_the_label_and_end_with_the_request(self) -> None:
-        examples = [example(f"how do I return item {i}", "faq", intent_response_key="faq/returns") for i in range(40)]
+        examples = [
+            example(f"how do I return item {i}", "faq", intent_response_key="faq/returns")
+            for i in range(40)
+        ]
         result = augmenter(fraction=0.5).process_training_data(TrainingData(examples))
         copies = result.training_examples[40:]
         assert 5 < len(copies) < 35
@@ -54,10 +57,14 @@ class TestAugmentation:
         examples = [example(f"yes please {i}", "affirm") for i in range(10)] + [
             example(f"谢谢{i}", "thanks") for i in range(10)
         ]
-        assert len(augmenter(fraction=1.0).process_training_data(TrainingData(examples)).training_examples) == 20
+        def count(fraction: float, messages: list[Message]) -> int:
+            augmented = augmenter(fraction=fraction).process_training_data(TrainingData(messages))
+            return len(augmented.training_examples)
+
+        assert count(1.0, examples) == 20
         faults = [example(f"my parcel {i} never came", "report_problem") for i in range(10)]
-        assert len(augmenter(fraction=0.0).process_training_data(TrainingData(faults)).training_examples) == 10
-        assert len(augmenter(fraction=1.0).process_training_data(TrainingData(faults)).training_examples) == 20
+        assert count(0.0, faults) == 10
+        assert count(1.0, faults) == 20
 
     def test_entities_move_with_the_story(self) -> None:
         original = example(
