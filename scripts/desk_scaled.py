@@ -158,9 +158,7 @@ def watch(everything: list[Service], log_dir: Path, stopping: Callable[[], bool]
             if service.name in dead or service.exited() is None:
                 continue
             dead.add(service.name)
-            left = [
-                s.name for s in everything if kind(s) == kind(service) and s.name not in dead
-            ]
+            left = [s.name for s in everything if kind(s) == kind(service) and s.name not in dead]
             say(f"{service.name} died (exit {service.exited()}); still serving: {left or 'none'}")
             print(tail(log_dir / f"{service.name}.log", lines=10), flush=True)
             if not left or service.name == "nginx":

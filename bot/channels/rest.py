@@ -7,12 +7,21 @@ of the bot's messages) but believes nothing the client says about itself: the ch
 is always ``rest``, client metadata is dropped, and the conversation id comes from
 :func:`bot.channels.conversation.conversation_id`, so a REST sender can never resume
 a WeChat, voice or widget conversation. The message text is never logged.
+
+An optional ``"message_id"`` (the client's own, 1-80 of ``A-Za-z0-9_.:-``) makes a
+message safe to send again: within an hour, a repeat gets the answer the first one got
+(from any Rasa instance: the ids and answers live in Redis when ``REDIS_URL`` is set),
+and a repeat of a message whose instance died while answering it is answered once that
+claim lapses (``CLAIM_SECONDS``). Without it, every request is a new message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,10 +33,17 @@ from sanic.response import HTTPResponse
 from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.responses import agent_of, in_script, script_for_turn
+from bot.channels.store import ChannelStore, MemoryStore, RedisStore, StillAnswering, answer_once
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 200
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
+# A message id is remembered, with the answer given, for an hour.
+REPEAT_WINDOW_SECONDS = 3600
+# How long a message being answered stays claimed by the Rasa instance answering it (see
+# bot/channels/widget.py): a repeat waits for that answer, or answers once the claim lapses.
+CLAIM_SECONDS = float(os.environ.get("DESK_MESSAGE_CLAIM_SECONDS", "15"))
 MAX_MESSAGE_CHARACTERS = 20_000
 
 
@@ -39,8 +55,9 @@ class BadRestMessage(ValueError):
         self.status = status
 
 
-def parse_rest_body(body: Any) -> tuple[str, str]:
-    """The sender and the message text of a REST request body, or BadRestMessage."""
+def parse_rest_body(body: Any) -> tuple[str, str, str | None]:
+    """The sender, the message text and the optional message id of a REST request body,
+    or BadRestMessage."""
     if not isinstance(body, dict):
         raise BadRestMessage('the body must be a JSON object {"sender": ..., "message": ...}')
     sender, text = body.get("sender"), body.get("message")
@@ -52,7 +69,12 @@ def parse_rest_body(body: Any) -> tuple[str, str]:
         raise BadRestMessage("message: a string is required")
     if len(text) > MAX_MESSAGE_CHARACTERS:
         raise BadRestMessage(f"message: at most {MAX_MESSAGE_CHARACTERS} characters", status=413)
-    return sender, text
+    message_id = body.get("message_id")
+    if message_id is not None and not (
+        isinstance(message_id, str) and _MESSAGE_ID.match(message_id)
+    ):
+        raise BadRestMessage("message_id: 1 to 80 letters, digits or _.:-")
+    return sender, text, message_id
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
@@ -65,6 +87,19 @@ class DeskRestInput(InputChannel):
     @classmethod
     def name(cls) -> str:
         return REST
+
+    def _store(self) -> ChannelStore:
+        """Message ids and their answers: in Redis when REDIS_URL is set (any instance)."""
+        store: ChannelStore | None = getattr(self, "_message_store", None)
+        if store is None:
+            url = os.environ.get("REDIS_URL")
+            store = (
+                RedisStore(url, prefix="desk:rest", ttl_seconds=REPEAT_WINDOW_SECONDS)
+                if url
+                else MemoryStore(ttl_seconds=REPEAT_WINDOW_SECONDS)
+            )
+            self._message_store = store
+        return store
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """``GET /webhooks/rest/`` (health) and ``POST /webhooks/rest/webhook``."""
@@ -81,25 +116,45 @@ class DeskRestInput(InputChannel):
             except Exception:  # Sanic raises InvalidUsage on a body that is not JSON
                 return _error(400, "bad_request", "the body must be JSON")
             try:
-                sender, text = parse_rest_body(body)
+                sender, text, message_id = parse_rest_body(body)
             except BadRestMessage as error:
                 return _error(error.status, "bad_request", str(error))
-            collector = CollectingOutputChannel()
             conversation = conversation_id(REST, sender)
-            script = await script_for_turn(agent_of(request), conversation, text)
-            message = UserMessage(
-                customer_text(text),
-                collector,
-                conversation,
-                input_channel=REST,
-                metadata=None,
-            )
+
+            async def answer() -> str:
+                collector = CollectingOutputChannel()
+                script = await script_for_turn(agent_of(request), conversation, text)
+                message = UserMessage(
+                    customer_text(text),
+                    collector,
+                    conversation,
+                    input_channel=REST,
+                    # The client's id, so the same message sent again is the same turn
+                    # (the ticket actions key their idempotency on it).
+                    message_id=f"rest-{message_id}" if message_id else None,
+                    metadata=None,
+                )
+                try:
+                    await on_new_message(message)
+                except asyncio.CancelledError:
+                    logger.error("a REST message timed out before the bot answered")
+                except Exception as error:  # the customer gets what was said so far
+                    logger.exception("the bot failed on a REST message: %s", type(error).__name__)
+                return json.dumps([in_script(m, script) for m in collector.messages])
+
+            if not message_id:
+                return response.raw(await answer(), content_type="application/json")
+            # Sent again (the instance that had it died, or the answer got lost): the
+            # answer given the first time, never a second turn.
             try:
-                await on_new_message(message)
-            except asyncio.CancelledError:
-                logger.error("a REST message timed out before the bot answered")
-            except Exception as error:  # the customer gets what was said so far
-                logger.exception("the bot failed on a REST message: %s", type(error).__name__)
-            return response.json([in_script(m, script) for m in collector.messages])
+                replies = await answer_once(
+                    self._store(),
+                    f"{conversation}:{message_id}",
+                    answer,
+                    claim_seconds=CLAIM_SECONDS,
+                )
+            except StillAnswering:
+                return _error(409, "still_answering", "this message is still being answered")
+            return response.raw(replies, content_type="application/json")
 
         return hook
