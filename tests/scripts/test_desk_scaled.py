@@ -23,7 +23,7 @@ def upstream_block(text: str, name: str) -> str:
 
 def test_every_process_has_two_instances_behind_the_balancer() -> None:
     text = site()
-    assert re.findall(r"server (127\.0\.0\.1:\d+);", upstream_block(text, "desk_api")) == [
+    assert re.findall(r"server (127\.0\.0\.1:\d+) max_fails=1 fail_timeout=5s;", upstream_block(text, "desk_api")) == [
         "127.0.0.1:8001",
         "127.0.0.1:8002",
     ]
@@ -37,6 +37,21 @@ def test_socketio_is_sticky_and_the_rest_is_not() -> None:
     assert "ip_hash" not in upstream_block(text, "desk_rasa")
     socketio = re.search(r"location /socket\.io/ \{(.*?)\}", text, re.S)
     assert socketio and "proxy_pass http://desk_rasa_sticky;" in socketio.group(1)
+
+
+def test_socketio_passes_websocket_upgrades() -> None:
+    socketio = re.search(r"location /socket\.io/ \{(.*?)\}", site(), re.S)
+    assert socketio
+    assert "proxy_set_header Upgrade $http_upgrade;" in socketio.group(1)
+    assert "proxy_set_header Connection $desk_connection_upgrade;" in socketio.group(1)
+
+
+def test_a_request_an_instance_received_is_never_sent_to_another() -> None:
+    text = site()
+    # Only requests that never reached an instance go to the next one; a POST that did
+    # (a customer's message) is not replayed by nginx: the client repeats it with its id.
+    assert "non_idempotent" not in text
+    assert text.count("proxy_next_upstream error timeout;") == 4
 
 
 def test_the_balancer_listens_on_loopback_only() -> None:

@@ -1,0 +1,273 @@
+"""End to end, scaled out: two Rasa, two action servers and two API workers behind nginx
+(`scripts/desk_scaled.py run`, what `make demo-scaled` runs) on the real PostgreSQL and
+Redis. Customers talk through the balancer, on the REST channel and on a socket.io
+widget connection; in the middle of their ticket forms one Rasa instance and one API
+worker are killed (SIGKILL). Every conversation goes on from where it was on the
+survivors, every ticket is opened exactly once, no message is lost or answered twice,
+and an agent's reply reaches a widget connected to the other Rasa instance.
+
+Clients behave as the desk's own do: a REST client sends a message id with each message
+and sends it again when the answer did not come back (a 502 from nginx when the instance
+died with it); the widget reconnects and sends its unacknowledged message again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support_desk import Desk, DeskDidNotStart, running_desk
+
+pytestmark = pytest.mark.e2e
+
+TICKET = re.compile(r"SD-\d{6,}")
+# How long a client keeps sending a message again before it gives up (the claim of a
+# dead instance lapses after 15 s, its conversation lock after 15 s).
+RETRY_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    nginx = bool(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"))
+    needs = {
+        "PostgreSQL (DATABASE_URL)": os.environ.get("DATABASE_URL", "").startswith("postgres"),
+        "Redis (REDIS_URL)": bool(os.environ.get("REDIS_URL")),
+        "nginx (make test-e2e installs it)": nginx,
+    }
+    missing = [what for what, there in needs.items() if not there]
+    if missing:
+        pytest.skip("the scaled desk needs " + ", ".join(missing))
+    try:
+        with running_desk(tmp_path_factory.mktemp("scaled"), instances=2) as running:
+            yield running
+    except DeskDidNotStart as problem:
+        pytest.fail(str(problem))
+
+
+class RestCustomer:
+    """A REST client as the desk's own: a message id per message, sent again until answered."""
+
+    def __init__(self, desk: Desk, sender: str) -> None:
+        self.desk = desk
+        self.sender = sender
+        self.sent: list[str] = []
+        self.attempts = 0
+
+    def say(self, text: str) -> list[str]:
+        message_id = uuid.uuid4().hex
+        self.sent.append(text)
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            self.attempts += 1
+            try:
+                response = httpx.post(
+                    f"{self.desk.rasa_url}/webhooks/rest/webhook",
+                    json={"sender": self.sender, "message": text, "message_id": message_id},
+                    timeout=30,
+                )
+                if response.status_code == 200:
+                    return [m["text"] for m in response.json() if "text" in m]
+                # 502: nginx lost the instance with the message; 409: still being answered.
+                assert response.status_code in (409, 502, 503, 504), response.text
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"{self.sender}: {text!r} was never answered"
+            time.sleep(0.5)
+
+
+class WidgetCustomer:
+    """The widget's socket.io protocol over a WebSocket (Engine.IO 4): one session,
+    messages with ids, reconnecting and sending the unacknowledged one again."""
+
+    def __init__(self, rasa_url: str) -> None:
+        self.rasa_url = rasa_url
+        self.session_id = uuid.uuid4().hex
+        self.bot: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.acks: queue.Queue[int] = queue.Queue()
+        self.socket: ClientConnection | None = None
+        self.next_ack = 0
+        self.reconnects = 0
+
+    def connect(self) -> None:
+        url = self.rasa_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        socket = connect(url, open_timeout=10)
+        assert socket.recv(timeout=10).startswith("0")  # Engine.IO open
+        socket.send("40")
+        assert socket.recv(timeout=10).startswith("40")  # socket.io connected
+        confirmed: queue.Queue[str] = queue.Queue()
+        self.socket = socket
+        threading.Thread(target=self._read, args=(socket, confirmed), daemon=True).start()
+        self._emit("session_request", {"session_id": self.session_id})
+        assert confirmed.get(timeout=10) == self.session_id
+
+    def _read(self, socket: ClientConnection, confirmed: queue.Queue[str]) -> None:
+        try:
+            for frame in socket:
+                assert isinstance(frame, str)
+                if frame == "2":
+                    socket.send("3")  # Engine.IO ping -> pong
+                elif frame.startswith("42"):
+                    event, *args = json.loads(frame[2:])
+                    if event == "session_confirm":
+                        confirmed.put(args[0])
+                    elif event == "bot_uttered":
+                        self.bot.put(args[0])
+                elif frame.startswith("43"):
+                    self.acks.put(int(re.match(r"43(\d+)", frame).group(1)))  # type: ignore[union-attr]
+        except ConnectionClosed:
+            pass
+
+    def _emit(self, event: str, data: dict[str, Any], ack: int | None = None) -> None:
+        assert self.socket is not None
+        number = "" if ack is None else str(ack)
+        self.socket.send(f"42{number}" + json.dumps([event, data]))
+
+    def say(self, text: str, *, expect: str) -> list[str]:
+        """Send a message until acknowledged; the bot's texts until one contains ``expect``."""
+        message_id = uuid.uuid4().hex
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            self.next_ack += 1
+            try:
+                if self.socket is None:
+                    self.connect()
+                    self.reconnects += 1
+                self._emit(
+                    "user_uttered",
+                    {
+                        "message": text,
+                        "session_id": self.session_id,
+                        "metadata": {"message_id": message_id},
+                    },
+                    ack=self.next_ack,
+                )
+                while self.acks.get(timeout=RETRY_SECONDS) != self.next_ack:
+                    pass
+                break
+            except (ConnectionClosed, OSError, queue.Empty, AssertionError):
+                # The instance holding the socket died: reconnect through the balancer.
+                self.socket = None
+                assert time.monotonic() < deadline, f"widget: {text!r} was never acknowledged"
+                time.sleep(0.5)
+        return self.replies_until(expect)
+
+    def replies_until(self, expect: str, timeout: float = 20) -> list[str]:
+        texts: list[str] = []
+        while not any(expect in t for t in texts):
+            texts.append(str(self.bot.get(timeout=timeout).get("text", "")))
+        return texts
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+
+
+def tickets_of(desk: Desk) -> int:
+    with desk.engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM tickets")).scalar_one())
+
+
+def user_texts(desk: Desk, conversation_id: str) -> list[str]:
+    """The customer's messages as the conversation's tracker holds them (any instance)."""
+    response = httpx.get(
+        f"{desk.rasa_url}/conversations/{conversation_id}/tracker",
+        headers=desk.rasa_headers,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return [e["text"] for e in response.json()["events"] if e["event"] == "user"]
+
+
+def kill(desk: Desk, service: str) -> None:
+    os.kill(desk.pid(service), signal.SIGKILL)
+
+
+class TestTwoInstances:
+    def test_an_agent_reply_reaches_a_widget_connected_to_the_other_rasa(self, desk: Desk) -> None:
+        widget = WidgetCustomer(desk.instance_url(desk.rasa_url, 2))
+        widget.connect()
+        try:
+            widget.say("hello", expect="")
+            # The handoff relay's push, received by the first instance's HTTP API.
+            reply = "Agent Wang: your line is fixed."
+            event = {"event": "bot", "text": reply, "timestamp": time.time()}
+            response = httpx.post(
+                f"{desk.instance_url(desk.rasa_url, 1)}/conversations/web:{widget.session_id}"
+                "/tracker/events",
+                params={"output_channel": "latest", "execute_side_effects": "true"},
+                headers=desk.rasa_headers,
+                json=[event],
+                timeout=30,
+            )
+            response.raise_for_status()
+            assert reply in widget.replies_until("Agent Wang")
+        finally:
+            widget.close()
+
+    def test_killing_a_rasa_and_an_api_worker_mid_form_loses_nothing(self, desk: Desk) -> None:
+        customers = [RestCustomer(desk, f"kill-{i}-{uuid.uuid4().hex[:8]}") for i in range(6)]
+        widget = WidgetCustomer(desk.rasa_url)  # through nginx, sticky
+        widget.connect()
+        problem = "my internet has been down since yesterday"
+        before = tickets_of(desk)
+        with ThreadPoolExecutor(len(customers)) as pool:
+            asked = list(pool.map(lambda c: " ".join(c.say(problem)), customers))
+        widget_asked = " ".join(widget.say(problem, expect="phone"))
+        for text in [*asked, widget_asked]:
+            assert "phone" in text or "e-mail" in text, text  # the ticket form is open
+
+        # Everyone answers the form's question at once; one Rasa instance and one API
+        # worker die while those turns are being answered.
+        with ThreadPoolExecutor(len(customers) + 1) as pool:
+            answers = [pool.submit(c.say, f"1380013800{i}") for i, c in enumerate(customers)]
+            widget_answer = pool.submit(widget.say, "13800138009", expect="SD-")
+            time.sleep(0.3)
+            kill(desk, "rasa-1")
+            time.sleep(0.2)
+            kill(desk, "api-1")
+            numbers = [TICKET.findall(" ".join(a.result())) for a in answers]
+            widget_number = TICKET.findall(" ".join(widget_answer.result()))
+
+        # Each customer got one ticket, and the database holds each exactly once.
+        opened = [n[0] for n in [*numbers, widget_number] if n]
+        assert len(opened) == len(customers) + 1, (numbers, widget_number)
+        assert len(set(opened)) == len(opened)
+        assert tickets_of(desk) - before == len(opened)
+        for number in opened:
+            row = desk.ticket_row(number)
+            assert row is not None and row.description.startswith(problem), number
+
+        # The conversations go on, on the surviving instances, from where they were.
+        for customer, number in zip(customers, opened, strict=False):
+            status = " ".join(customer.say(f"what's the status of {number}"))
+            assert number in status, status
+        status = widget.say(f"what's the status of {widget_number[0]}", expect=widget_number[0])
+        assert status
+        widget.close()
+
+        # Every message is in its conversation once, in order: none lost, none doubled.
+        for customer in customers:
+            assert user_texts(desk, customer.sender) == customer.sent
+        assert user_texts(desk, f"web:{widget.session_id}") == [
+            problem,
+            "13800138009",
+            f"what's the status of {widget_number[0]}",
+        ]
+        assert any("rasa-1 died" in line for line in desk.output), desk.output[-20:]
+        assert any("api-1 died" in line for line in desk.output), desk.output[-20:]
