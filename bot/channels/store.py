@@ -46,6 +46,10 @@ class ChannelStore(Protocol):
         """Return a value and forget it, atomically (one taker wins)."""
         ...
 
+    async def get(self, key: str) -> str | None:
+        """A value kept with ``put``, left in place."""
+        ...
+
 
 async def wait_for_reply(
     store: ChannelStore, key: str, *, timeout: float, interval: float = 0.1
@@ -148,6 +152,9 @@ class MemoryStore:
         self._items.pop(f"data:{key}", None)
         return value
 
+    async def get(self, key: str) -> str | None:
+        return self._live(f"data:{key}")
+
 
 class RedisStore:
     """The store shared by every Rasa instance: SET NX claims, values with expiry."""
@@ -187,6 +194,9 @@ class RedisStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             value, _ = await pipe.get(name).delete(name).execute()
         return _text(value)
+
+    async def get(self, key: str) -> str | None:
+        return _text(await self._redis.get(self._key("data", key)))
 
     async def close(self) -> None:
         """Close the connection pool."""
