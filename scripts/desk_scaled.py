@@ -3,7 +3,8 @@
     python scripts/desk_scaled.py run                 # what `make demo-scaled` runs
     python scripts/desk_scaled.py nginx-conf          # rewrite deploy/nginx/desk.conf
 
-Needs PostgreSQL (``DATABASE_URL``) and Redis (``REDIS_URL``): the instances share the
+Needs PostgreSQL (``DATABASE_URL``; unset: the local server's database ``desk``, created
+when missing) and Redis (``REDIS_URL``; unset: the local one): the instances share the
 database, Rasa's tracker and lock stores and the live events, and keep no state another
 instance needs (README, "Scaling out"). Debian's nginx (``apt-get install nginx``) is the
 balancer, run from the run directory as an ordinary process with the configuration this
@@ -44,6 +45,21 @@ from desk import (
 )
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "desk.conf"
+# Where the instances meet when DATABASE_URL / REDIS_URL are not set: the local servers.
+LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/desk"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+# Run with the service's Python (SQLAlchemy): CREATE DATABASE when it does not exist yet.
+CREATE_DATABASE = """
+import sys
+import sqlalchemy as sa
+url = sa.engine.make_url(sys.argv[1])
+server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+with server.connect() as connection:
+    query = sa.text("SELECT 1 FROM pg_database WHERE datname = :name")
+    if connection.execute(query, {"name": url.database}).first() is None:
+        connection.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+        print(f"[desk] created the database {url.database}", flush=True)
+"""
 
 
 def upstream(name: str, port: int, instances: int, policy: str) -> str:
@@ -141,6 +157,13 @@ def services(args: argparse.Namespace, endpoints: Path) -> list[Service]:
     return found
 
 
+def storage(env: dict[str, str]) -> str:
+    """Where the instances meet, without credentials: "PostgreSQL desk and Redis db 0"."""
+    database = env["DATABASE_URL"].rsplit("/", 1)[-1].split("?", 1)[0]
+    redis_db = env["REDIS_URL"].rsplit("/", 1)[-1] or "0"
+    return f"PostgreSQL {database} and Redis db {redis_db}"
+
+
 def kind(service: Service) -> str:
     """The process a replica is one of: "rasa-2" -> "rasa"."""
     return service.name.rsplit("-", 1)[0]
@@ -178,10 +201,19 @@ def run(args: argparse.Namespace) -> int:
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env = {**load_secrets(run_dir), **os.environ}
-    if not env.get("DATABASE_URL", "").startswith("postgres") or not env.get("REDIS_URL"):
-        say(
-            "the scaled desk needs DATABASE_URL (PostgreSQL) and REDIS_URL: the instances share them"
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = LOCAL_DATABASE
+        say(f"DATABASE_URL not set: the local PostgreSQL's database desk ({LOCAL_DATABASE})")
+        run_step(
+            "creating the database desk when missing",
+            [str(SERVICE_PYTHON), "-c", CREATE_DATABASE, LOCAL_DATABASE],
+            env,
         )
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = LOCAL_REDIS
+        say(f"REDIS_URL not set: the local Redis ({LOCAL_REDIS})")
+    if not env["DATABASE_URL"].startswith("postgres"):
+        say("the scaled desk needs PostgreSQL (DATABASE_URL): the instances share it")
         return 2
     if not Path(args.model).exists():
         say(f"no trained model at {args.model}: run `make train` first")
@@ -243,14 +275,28 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.5)
         if stopping:
             return 130
+        api, rasa, n = args.api_port, args.rasa_port, args.instances
+
+        def ports(front: int) -> str:
+            return f"{front + 1}-{front + n}"
+
         print(
             "\n  The scaled service desk is up (nginx in front of "
-            f"{args.instances} of each process).\n"
-            f"  Ticketing API       http://127.0.0.1:{args.api_port}/api/v1\n"
-            f"  Chat (REST)         POST http://127.0.0.1:{args.rasa_port}/webhooks/rest/webhook\n"
-            f"  Chat widget demo    http://127.0.0.1:{args.api_port}/widget/demo.html"
-            f"?rasa=http://127.0.0.1:{args.rasa_port}\n"
-            f"  Balancer config     {site}\n  Logs                {log_dir}\n"
+            f"{n} of each process, on {storage(env)}).\n"
+            f"  Ticketing API       http://127.0.0.1:{api}/api/v1   (OpenAPI: /docs)\n"
+            f"  Chat (REST)         POST http://127.0.0.1:{rasa}/webhooks/rest/webhook\n"
+            f"  Chat widget demo    http://127.0.0.1:{api}/widget/demo.html"
+            f"?rasa=http://127.0.0.1:{rasa}\n"
+            f"  Agent console       http://127.0.0.1:{api}/console/\n"
+            f"  Supervisor board    http://127.0.0.1:{api}/dashboard/\n"
+            "  Staff log-in        wang.fang, li.na, sam.taylor, chen.jie (agents), zhao.min,"
+            f" admin; password: {env.get('DESK_DEMO_PASSWORD', '(see desk.env)')}\n"
+            f"  Instances           api {ports(api)}, rasa {ports(rasa)},"
+            f" actions {ports(args.actions_port)} (127.0.0.1)\n"
+            f"  Balancer config     {site}\n"
+            f"  Local secrets       {run_dir / 'desk.env'}\n"
+            f"  Logs                {log_dir}\n"
+            "\n  One instance may die: the others carry on (its death is reported here)."
             "\n  Press Ctrl-C to stop.",
             flush=True,
         )
