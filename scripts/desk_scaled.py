@@ -72,6 +72,17 @@ def upstream(name: str, port: int, instances: int, policy: str) -> str:
     return f"upstream {name} {{\n    {policy};\n{servers}    keepalive 16;\n}}\n"
 
 
+def memory_only(size: str) -> str:
+    """Keep request and response bodies in memory, never in nginx's temporary files.
+
+    Run as root, nginx's workers are ``nobody``, who may not enter the run directory
+    (a test's temporary directory is private): a body written to a temporary file (a
+    tracker sent to the action server is larger than nginx's 16 KiB default) failed
+    with a 500.
+    """
+    return f"    client_body_buffer_size {size};\n    proxy_max_temp_file_size 0;\n"
+
+
 def nginx_site(api_port: int, rasa_port: int, actions_port: int, instances: int) -> str:
     """The balancer's http-level configuration (upstreams and servers) for these ports."""
     common = (
@@ -104,17 +115,22 @@ def nginx_site(api_port: int, rasa_port: int, actions_port: int, instances: int)
         + upstream("desk_rasa_sticky", rasa_port, instances, "ip_hash")
         + upstream("desk_actions", actions_port, instances, "least_conn")
         + f"server {{\n    listen 127.0.0.1:{api_port};\n    client_max_body_size 1m;\n"
-        "    location / {\n        proxy_pass http://desk_api;\n"
+        + memory_only("1m")
+        + "    location / {\n        proxy_pass http://desk_api;\n"
         + proxy
         # Live pages hold a stream open; nginx must not buffer it.
         + "        proxy_buffering off;\n    }\n}\n"
         f"server {{\n    listen 127.0.0.1:{rasa_port};\n    client_max_body_size 1m;\n"
-        "    location /socket.io/ {\n        proxy_pass http://desk_rasa_sticky;\n"
+        + memory_only("1m")
+        + "    location /socket.io/ {\n        proxy_pass http://desk_rasa_sticky;\n"
         + websocket
         + "        proxy_buffering off;\n    }\n"
         "    location / {\n        proxy_pass http://desk_rasa;\n" + proxy + "    }\n}\n"
         f"server {{\n    listen 127.0.0.1:{actions_port};\n    client_max_body_size 8m;\n"
-        "    location / {\n        proxy_pass http://desk_actions;\n" + proxy + "    }\n}\n"
+        + memory_only("8m")
+        + "    location / {\n        proxy_pass http://desk_actions;\n"
+        + proxy
+        + "    }\n}\n"
     )
 
 

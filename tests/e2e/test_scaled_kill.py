@@ -13,6 +13,7 @@ died with it); the widget reconnects and sends its unacknowledged message again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -29,8 +30,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 
 from tests.support_desk import Desk, DeskDidNotStart, running_desk
 
@@ -93,97 +92,111 @@ class RestCustomer:
 
 
 class WidgetCustomer:
-    """The widget's socket.io protocol over a WebSocket (Engine.IO 4): one session,
-    messages with ids, reconnecting and sending the unacknowledged one again."""
+    """The widget's socket.io protocol as the widget speaks it by default: Engine.IO 4
+    long-polling over HTTP. One session; messages with ids; when the connection is lost,
+    it reconnects through the same address and sends the unacknowledged message again."""
 
     def __init__(self, rasa_url: str) -> None:
-        self.rasa_url = rasa_url
+        self.url = f"{rasa_url}/socket.io/"
         self.session_id = uuid.uuid4().hex
         self.bot: queue.Queue[dict[str, Any]] = queue.Queue()
         self.acks: queue.Queue[int] = queue.Queue()
-        self.socket: ClientConnection | None = None
+        self.sid: str | None = None
+        self.sender = httpx.Client(timeout=30)
         self.next_ack = 0
         self.reconnects = 0
 
+    def _packets(self, body: str) -> list[str]:
+        return [p for p in body.split("\x1e") if p]
+
+    def _post(self, sid: str, packet: str) -> None:
+        response = self.sender.post(
+            self.url, params={"EIO": "4", "transport": "polling", "sid": sid}, content=packet
+        )
+        if response.status_code != 200:
+            raise ConnectionError(f"socket.io POST answered {response.status_code}")
+
     def connect(self) -> None:
-        url = self.rasa_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        socket = connect(url, open_timeout=10)
-        assert str(socket.recv(timeout=10)).startswith("0")  # Engine.IO open
-        socket.send("40")
-        assert str(socket.recv(timeout=10)).startswith("40")  # socket.io connected
-        confirmed: queue.Queue[str] = queue.Queue()
-        self.socket = socket
+        opened = self.sender.get(self.url, params={"EIO": "4", "transport": "polling"})
+        opened.raise_for_status()
+        [handshake] = self._packets(opened.text)
+        assert handshake.startswith("0"), handshake  # Engine.IO open
+        sid = str(json.loads(handshake[1:])["sid"])
+        self._post(sid, "40")  # join the default namespace
+        self.sid = sid
         self.acks = queue.Queue()
-        threading.Thread(
-            target=self._read, args=(socket, confirmed, self.acks), daemon=True
-        ).start()
-        self._emit("session_request", {"session_id": self.session_id})
-        assert confirmed.get(timeout=10) == self.session_id
+        confirmed: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._poll, args=(sid, confirmed, self.acks), daemon=True).start()
+        self._post(sid, "42" + json.dumps(["session_request", {"session_id": self.session_id}]))
+        assert confirmed.get(timeout=15) == self.session_id
 
-    def _read(
-        self, socket: ClientConnection, confirmed: queue.Queue[str], acks: queue.Queue[int]
-    ) -> None:
-        try:
-            for frame in socket:
-                assert isinstance(frame, str)
-                if frame == "2":
-                    socket.send("3")  # Engine.IO ping -> pong
-                elif frame.startswith("42"):
-                    event, *args = json.loads(frame[2:])
-                    if event == "session_confirm":
-                        confirmed.put(args[0])
-                    elif event == "bot_uttered":
-                        self.bot.put(args[0])
-                elif frame.startswith("43"):
-                    acks.put(int(frame[2:].split("[", 1)[0]))
-        except ConnectionClosed:
-            pass
+    def _poll(self, sid: str, confirmed: queue.Queue[str], acks: queue.Queue[int]) -> None:
+        """Long-poll until the session is gone: events, acknowledgements, pings."""
+        with httpx.Client(timeout=60) as poller:
+            while self.sid == sid:
+                try:
+                    response = poller.get(
+                        self.url, params={"EIO": "4", "transport": "polling", "sid": sid}
+                    )
+                except httpx.TransportError:
+                    break
+                if response.status_code != 200:
+                    break  # the instance is gone (502) or does not know the session (400)
+                for packet in self._packets(response.text):
+                    if packet == "2":
+                        self._post(sid, "3")  # Engine.IO ping -> pong
+                    elif packet == "1":
+                        self.sid = None  # closed by the server
+                    elif packet.startswith("42"):
+                        event, *args = json.loads(packet[2:])
+                        if event == "session_confirm":
+                            confirmed.put(args[0])
+                        elif event == "bot_uttered":
+                            self.bot.put(args[0])
+                    elif packet.startswith("43"):
+                        acks.put(int(packet[2:].split("[", 1)[0]))
         acks.put(CLOSED)
-
-    def _emit(self, event: str, data: dict[str, Any], ack: int | None = None) -> None:
-        assert self.socket is not None
-        number = "" if ack is None else str(ack)
-        self.socket.send(f"42{number}" + json.dumps([event, data]))
 
     def say(self, text: str, *, expect: str) -> list[str]:
         """Send a message until acknowledged; the bot's texts until one contains ``expect``."""
         message_id = uuid.uuid4().hex
+        data = {
+            "message": text,
+            "session_id": self.session_id,
+            "metadata": {"message_id": message_id},
+        }
         deadline = time.monotonic() + RETRY_SECONDS
         while True:
             self.next_ack += 1
             try:
-                if self.socket is None:
+                if self.sid is None:
                     self.connect()
                     self.reconnects += 1
-                self._emit(
-                    "user_uttered",
-                    {
-                        "message": text,
-                        "session_id": self.session_id,
-                        "metadata": {"message_id": message_id},
-                    },
-                    ack=self.next_ack,
-                )
+                assert self.sid is not None
+                self._post(self.sid, f"42{self.next_ack}" + json.dumps(["user_uttered", data]))
                 while (ack := self.acks.get(timeout=RETRY_SECONDS)) != self.next_ack:
                     if ack == CLOSED:
-                        raise ConnectionError("the socket closed before the acknowledgement")
+                        raise ConnectionError("the connection closed before the acknowledgement")
                 break
-            except (ConnectionClosed, OSError, queue.Empty, AssertionError):
-                # The instance holding the socket died: reconnect through the balancer.
-                self.socket = None
+            except (httpx.HTTPError, OSError, queue.Empty, AssertionError, ValueError):
+                # The instance holding the session died: connect again, send it again.
+                self.sid = None
                 assert time.monotonic() < deadline, f"widget: {text!r} was never acknowledged"
                 time.sleep(0.5)
         return self.replies_until(expect)
 
-    def replies_until(self, expect: str, timeout: float = 20) -> list[str]:
+    def replies_until(self, expect: str, timeout: float = 30) -> list[str]:
         texts: list[str] = []
         while not any(expect in t for t in texts):
             texts.append(str(self.bot.get(timeout=timeout).get("text", "")))
         return texts
 
     def close(self) -> None:
-        if self.socket is not None:
-            self.socket.close()
+        if self.sid is not None:
+            sid, self.sid = self.sid, None
+            with contextlib.suppress(httpx.HTTPError, OSError):
+                self._post(sid, "41")
+        self.sender.close()
 
 
 def tickets_of(desk: Desk) -> int:

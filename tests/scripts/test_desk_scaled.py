@@ -66,3 +66,14 @@ def test_the_balancer_listens_on_loopback_only() -> None:
 
 def test_the_committed_configuration_is_the_generated_one() -> None:
     assert desk_scaled.NGINX_CONF.read_text() == site()
+
+
+def test_bodies_stay_in_memory() -> None:
+    # Run as root, nginx's workers (nobody) may not enter the run directory: a body
+    # spilled to a temporary file failed with a 500 (a tracker sent to the action server).
+    servers = re.findall(r"server \{(.*?)\n\}", site(), re.S)
+    assert len(servers) == 3
+    for server in servers:
+        limit = re.search(r"client_max_body_size (\w+);", server)
+        assert limit and f"client_body_buffer_size {limit.group(1)};" in server
+        assert "proxy_max_temp_file_size 0;" in server
