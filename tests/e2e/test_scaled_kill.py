@@ -188,7 +188,10 @@ class WidgetCustomer:
     def replies_until(self, expect: str, timeout: float = 30) -> list[str]:
         texts: list[str] = []
         while not any(expect in t for t in texts):
-            texts.append(str(self.bot.get(timeout=timeout).get("text", "")))
+            try:
+                texts.append(str(self.bot.get(timeout=timeout).get("text", "")))
+            except queue.Empty:
+                raise queue.Empty(f"waited for {expect!r}, got {texts}") from None
         return texts
 
     def close(self) -> None:
@@ -202,6 +205,21 @@ class WidgetCustomer:
 def tickets_of(desk: Desk) -> int:
     with desk.engine.connect() as connection:
         return int(connection.execute(sa.text("SELECT count(*) FROM tickets")).scalar_one())
+
+
+def conversation(desk: Desk, conversation_id: str) -> list[tuple[str, str]]:
+    """The conversation's messages and actions as its tracker holds them (any instance)."""
+    response = httpx.get(
+        f"{desk.rasa_url}/conversations/{conversation_id}/tracker",
+        headers=desk.rasa_headers,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return [
+        (e["event"], str(e.get("text") or e.get("name") or e.get("message_id")))
+        for e in response.json()["events"]
+        if e["event"] in ("user", "bot", "action")
+    ]
 
 
 def user_texts(desk: Desk, conversation_id: str) -> list[str]:
@@ -263,7 +281,11 @@ class TestTwoInstances:
             time.sleep(0.2)
             kill(desk, "api-1")
             numbers = [TICKET.findall(" ".join(a.result())) for a in answers]
-            widget_number = TICKET.findall(" ".join(widget_answer.result()))
+            try:
+                widget_number = TICKET.findall(" ".join(widget_answer.result()))
+            except queue.Empty:
+                story = conversation(desk, f"web:{widget.session_id}")
+                raise AssertionError(f"the widget got no ticket number: {story}") from None
 
         # The kill hit turns in flight: a REST message answered 502 and sent again, or the
         # widget's session lost with its instance (ip_hash puts 127.0.0.1 on rasa-1).
