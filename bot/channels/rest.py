@@ -34,6 +34,7 @@ from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.responses import agent_of, in_script, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore, StillAnswering, answer_once
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class DeskRestInput(InputChannel):
             except BadRestMessage as error:
                 return _error(error.status, "bad_request", str(error))
             conversation = conversation_id(REST, sender)
+            rid = jsonlog.begin(request.headers.get(jsonlog.HEADER), conversation=conversation)
 
             async def answer() -> str:
                 collector = CollectingOutputChannel()
@@ -132,7 +134,9 @@ class DeskRestInput(InputChannel):
                     # The client's id, so the same message sent again is the same turn
                     # (the ticket actions key their idempotency on it).
                     message_id=f"rest-{message_id}" if message_id else None,
-                    metadata=None,
+                    # Only the connector's own: the request id that follows this message
+                    # into the action server's and the API's logs.
+                    metadata={jsonlog.METADATA_KEY: rid},
                 )
                 try:
                     await on_new_message(message)
@@ -143,7 +147,9 @@ class DeskRestInput(InputChannel):
                 return json.dumps([in_script(m, script) for m in collector.messages])
 
             if not message_id:
-                return response.raw(await answer(), content_type="application/json")
+                return response.raw(
+                    await answer(), content_type="application/json", headers={jsonlog.HEADER: rid}
+                )
             # Sent again (the instance that had it died, or the answer got lost): the
             # answer given the first time, never a second turn.
             try:
@@ -155,6 +161,8 @@ class DeskRestInput(InputChannel):
                 )
             except StillAnswering:
                 return _error(409, "still_answering", "this message is still being answered")
-            return response.raw(replies, content_type="application/json")
+            return response.raw(
+                replies, content_type="application/json", headers={jsonlog.HEADER: rid}
+            )
 
         return hook

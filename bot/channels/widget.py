@@ -43,6 +43,7 @@ from bot.channels import customer_text
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.responses import in_script, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore, answer_once
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,12 @@ class WidgetInput(SocketIOInput):
             if not (isinstance(message_id, str) and _MESSAGE_ID.match(message_id)):
                 message_id = None
             conversation = conversation_id(WEB, session_id)
+            rid = jsonlog.begin(conversation=conversation)
+            # Only what this connector checked; the rest of the client's metadata is
+            # dropped. The request id follows the message into the other processes' logs.
+            checked: dict[str, Any] = {jsonlog.METADATA_KEY: rid}
+            if message_id:
+                checked["message_id"] = message_id
 
             async def answer() -> str:
                 script = await script_for_turn(self._agent, conversation, text)
@@ -225,9 +232,7 @@ class WidgetInput(SocketIOInput):
                         # The widget's id, so a retry on another instance is the same
                         # message (the ticket actions key their idempotency on it).
                         message_id=f"web-{message_id}" if message_id else None,
-                        # Only what this connector checked; the rest of the client's
-                        # metadata is dropped.
-                        metadata={"message_id": message_id} if message_id else None,
+                        metadata=checked,
                     )
                 )
                 return "handled"
