@@ -147,11 +147,17 @@ def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
 
 
 def _idempotency_key(tracker: Tracker, description: str) -> str:
-    """Same conversation turn and description -> same key, so a retried action is harmless."""
+    """Same customer message and description -> same key, so a retried action is harmless.
+
+    The message is named by its id: the channel's own when the client sends one (the
+    widget's message id), so the same message sent again after a Rasa instance died
+    mid-turn, and answered by another, finds the ticket the first one opened.
+    """
     last_user = next(
         (e for e in reversed(tracker.events) if e.get("event") == "user"), {"timestamp": ""}
     )
-    raw = f"{tracker.sender_id}|{last_user.get('timestamp')}|{description}"
+    turn = last_user.get("message_id") or last_user.get("timestamp")
+    raw = f"{tracker.sender_id}|{turn}|{description}"
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
