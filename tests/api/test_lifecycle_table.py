@@ -8,14 +8,17 @@ are tried, the allowed ones must succeed and every other one must answer 409
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.support_service.factories import STAFF_PASSWORD, make_staff, ticket_payload
 from ticketing.enums import TicketStatus
 from ticketing.errors import Forbidden
+from ticketing.models import Ticket
 from ticketing.principals import Principal, Role
 from ticketing.services import lifecycle
 from ticketing.services.tickets import get_ticket
@@ -68,14 +71,15 @@ def test_the_two_tables_agree() -> None:
 
 
 def put_in_status(session: Session, number: str, status: str) -> None:
+    now = datetime.now(UTC)
     session.execute(
-        text(
-            "UPDATE tickets SET status = :status,"
-            " resolved_at = CASE WHEN :status IN ('resolved', 'closed') THEN CURRENT_TIMESTAMP END,"
-            " closed_at = CASE WHEN :status = 'closed' THEN CURRENT_TIMESTAMP END"
-            " WHERE number = :number"
-        ),
-        {"status": status, "number": number},
+        update(Ticket)
+        .where(Ticket.number == number)
+        .values(
+            status=TicketStatus(status),
+            resolved_at=now if status in ("resolved", "closed") else None,
+            closed_at=now if status == "closed" else None,
+        )
     )
     session.commit()
 
