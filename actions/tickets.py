@@ -43,6 +43,7 @@ from actions.parsing import (
     parse_ticket_number,
 )
 from actions.settings import ActionSettings
+from actions.ticket_category import TicketCategoryValidation, category_for_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +180,9 @@ class ActionCheckProfile(Action):
         return [SlotSet("contact_on_file", bool(profile and profile.has_contact))]
 
 
-class ValidateTicketForm(AnsweringFormValidation):
-    """Validates the description, the order number and the contact of a new ticket.
+class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
+    """Validates the description, the category, the order number and the contact of a
+    new ticket (the category: actions/ticket_category.py).
 
     A second unusable answer is never followed by the same question: an order number or
     a contact in a format the bot does not know is kept as written (an agent can still
@@ -203,7 +205,7 @@ class ValidateTicketForm(AnsweringFormValidation):
         skipped = set()
         if tracker.get_slot("contact_on_file"):
             skipped.add("contact")
-        category = tracker.get_slot("category")
+        category = tracker.get_slot("ticket_category") or tracker.get_slot("category")
         about_an_order = category in ORDER_CATEGORIES or (
             category is None
             and bool(_ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or "")))
@@ -340,7 +342,7 @@ class ActionCreateTicket(Action):
             external_id=conversation_sender(tracker),
             language=language,
             description=full_description[:_MAX_DESCRIPTION],
-            category=tracker.get_slot("category"),
+            category=category_for_ticket(tracker),
             phone=phone or caller,
             email=email,
             contact_verified=bool(caller) and not contact,
@@ -370,6 +372,7 @@ class ActionCreateTicket(Action):
             SlotSet("ticket_number", ticket.number),
             SlotSet("problem_description", None),
             SlotSet("category", None),
+            SlotSet("ticket_category", None),
             SlotSet("order_number", None),
             SlotSet("product", None),
             SlotSet("incident_date", None),

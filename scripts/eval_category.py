@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from nlu_datasets import find_overlaps  # noqa: E402
+from nlu_report import machine, pct, stamp, table, write_section  # noqa: E402
+
 from actions.categories import (  # noqa: E402
     CATEGORIES,
     CHOICES,
@@ -39,8 +42,6 @@ from actions.categories import (  # noqa: E402
     read_descriptions,
     training_files,
 )
-from nlu_datasets import find_overlaps  # noqa: E402
-from nlu_report import machine, pct, stamp, table, write_section  # noqa: E402
 
 HELDOUT = ROOT / "nlu_data" / "heldout_category"
 TARGET = 0.90
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     # counts[group][category] = [n, routed right, model right, asked, right among choices]
     counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * 5))
     errors: list[str] = []
-    for example, guess in zip(examples, guesses):
+    for example, guess in zip(examples, guesses, strict=True):
         routed = "complaints" if rules.reason(example.text) else guess.category
         asked = not guess.confident and routed != "complaints"
         row_groups = [group(example)] + (["Chinese, both scripts"] if example.language == "zh" else [])

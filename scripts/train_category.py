@@ -50,7 +50,7 @@ def cross_validated(
         pipeline = build_pipeline()
         pipeline.fit([texts[i] for i in train_index], [labels[i] for i in train_index])
         probabilities = pipeline.predict_proba([texts[i] for i in test_index])
-        for row, i in zip(probabilities, test_index):
+        for row, i in zip(probabilities, test_index, strict=True):
             best = int(row.argmax())
             out[i] = (str(pipeline.classes_[best]), float(row[best]))
     return out
@@ -64,7 +64,7 @@ def choose_threshold(
     best: tuple[float, float] | None = None
     for threshold in THRESHOLDS:
         asked = wrong = right = 0
-        for example, (category, confidence) in zip(examples, predictions):
+        for example, (category, confidence) in zip(examples, predictions, strict=True):
             if confidence < threshold:
                 asked += 1
             elif category == example.category:
@@ -98,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.process_time()
     predictions = cross_validated(examples, folds=args.folds, seed=args.seed)
-    correct = sum(p == e.category for e, (p, _) in zip(examples, predictions))
+    correct = sum(p == e.category for e, (p, _) in zip(examples, predictions, strict=True))
     print(f"[category] {len(examples)} descriptions from {len(files)} files; "
           f"{args.folds}-fold accuracy {correct / len(examples):.1%}")
     for language, script in sorted({(e.language, e.script) for e in examples}):
         subset = [
-            (e, p) for e, p in zip(examples, predictions)
+            (e, p) for e, p in zip(examples, predictions, strict=True)
             if e.language == language and e.script == script
         ]
         hits = sum(p == e.category for e, (p, _) in subset)
