@@ -209,7 +209,7 @@ class TestAskedOnlyWhenUnsure:
         [message] = dispatcher.messages
         assert message["response"] == "utter_ask_ticket_category"
         titles = [b["title"] for b in message["buttons"]]
-        assert len(titles) in (3, 4) and titles[-1] == "其他事项"
+        assert len(titles) in (3, 4) and "其他事项" in titles
         assert all(b["payload"] == b["title"] for b in message["buttons"])
         labels = {
             "technical_support": "网络、设备或 App 故障",
