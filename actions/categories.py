@@ -313,6 +313,13 @@ def category_model() -> CategoryModel | None:
     return model
 
 
+def warm_up_category_model() -> None:
+    """Load the model, the sentence encoder and jieba at start-up (a second or two)."""
+    model = category_model()
+    if model is not None:
+        model.guess("warm up 预热")
+
+
 # ---------------------------------------------------------------- rules on top
 
 
