@@ -38,6 +38,7 @@ SLOT = "ticket_category"
 FLOW_SLOT = "category"
 # When the model is missing and nothing else tells: the general enquiries team.
 FALLBACK_CATEGORY = "general"
+FALLBACK_INTENT = "nlu_fallback"
 
 _ORDINALS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"(?i)^\W*(?:1|one|first|the first(?: one)?|第一(?:个|項|项)?|一)\W*$"), 0),
@@ -57,11 +58,45 @@ def _language(tracker: Tracker) -> str:
     return "zh" if tracker.get_slot("language") == "zh" else "en"
 
 
+# Messages that describe the problem: what the customer said before the form took the
+# description (an FAQ answer that didn't help, a clarifying question) belongs to it too.
+_DESCRIBING_INTENTS = frozenset({"report_problem", "complain", "faq", FALLBACK_INTENT})
+# Where one request ends and the next begins.
+_REQUEST_ENDS = frozenset({"action_create_ticket", "action_stop_form", "action_restart"})
+_EARLIER_MESSAGES = 3
+
+
+def request_words(tracker: Tracker) -> str:
+    """The customer's whole description of this request: the description slot, after the
+    customer's earlier messages about the problem since the last ticket (at most three;
+    button payloads such as "/report_problem" are not words)."""
+    earlier: list[str] = []
+    asking: str | None = None  # what the form asked for when a message came
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind in ("restart", "session_started") or (
+            kind == "action" and event.get("name") in _REQUEST_ENDS
+        ):
+            earlier, asking = [], None
+        elif kind == "slot" and event.get("name") == REQUESTED_SLOT:
+            asking = event.get("value")
+        elif kind == "user" and asking in (None, "problem_description"):
+            # Answers to the form's other questions (a contact, the category) are not
+            # the description: the choices offered must not move under the customer.
+            text = str(event.get("text") or "").strip()
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if text and not text.startswith("/") and intent in _DESCRIBING_INTENTS:
+                earlier.append(text)
+    description = str(tracker.get_slot("problem_description") or "").strip()
+    if description.startswith("/"):
+        description = ""  # a button's payload, not the customer's words
+    parts = [t for t in earlier[-_EARLIER_MESSAGES:] if t != description] + [description]
+    return " ".join(part for part in parts if part)
+
+
 def decision_for(tracker: Tracker, extra: str = "") -> CategoryDecision:
-    """The category decision for the conversation's description (plus ``extra`` words)."""
-    description = " ".join(
-        part for part in (str(tracker.get_slot("problem_description") or ""), extra) if part
-    )
+    """The category decision for the customer's whole description (plus ``extra``)."""
+    description = " ".join(part for part in (request_words(tracker), extra) if part)
     return decide(description, flow_category=tracker.get_slot(FLOW_SLOT))
 
 
@@ -73,7 +108,7 @@ def category_for_ticket(tracker: Tracker) -> str | None:
     decided = tracker.get_slot(SLOT)
     if decided in CATEGORIES:
         return str(decided)
-    if tracker.get_slot("problem_description"):
+    if request_words(tracker):
         decision = decision_for(tracker)
         if decision.category or decision.choices:
             return decision.category or decision.choices[0]
@@ -88,8 +123,7 @@ def choices_for(tracker: Tracker) -> list[str]:
     likeliest = list(decision.choices)
     if not likeliest:
         model = category_model()
-        description = str(tracker.get_slot("problem_description") or "")
-        likeliest = model.guess(description).top(CHOICES) if model else []
+        likeliest = model.guess(request_words(tracker)).top(CHOICES) if model else []
     return likeliest + [c for c in [FALLBACK_CATEGORY] if c not in likeliest]
 
 

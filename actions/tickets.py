@@ -69,6 +69,15 @@ def conversation_language(tracker: Tracker) -> str:
     return "zh" if tracker.get_slot("language") == "zh" else "en"
 
 
+def previous_customer_words(tracker: Tracker) -> str:
+    """The customer's latest message that was words, not a button's payload."""
+    for event in reversed(tracker.events):
+        text = str(event.get("text") or "").strip() if event.get("event") == "user" else ""
+        if text and not text.startswith("/"):
+            return text
+    return ""
+
+
 def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict[str, Any]]:
     """The last customer and bot messages of the conversation, oldest first."""
     lines: list[dict[str, Any]] = []
@@ -259,6 +268,10 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
     ) -> dict[str, Any]:
         """Keep a non-empty description, trimmed to what the API accepts."""
         text = str(value or "").strip()
+        if text.startswith("/"):
+            # A button's payload ("/report_problem" from the clarifying question): the
+            # customer's words are the message before it.
+            text = previous_customer_words(tracker)
         if not text:
             return {"problem_description": None}
         return {"problem_description": text[:_MAX_DESCRIPTION]}

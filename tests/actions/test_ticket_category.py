@@ -19,7 +19,7 @@ from actions.categories import (
     load_model,
     save_model,
 )
-from actions.ticket_category import ActionAskTicketCategory, picked_category
+from actions.ticket_category import ActionAskTicketCategory, picked_category, request_words
 from actions.tickets import ActionCreateTicket, ValidateTicketForm
 from tests.actions.conversation import connector_id
 from tests.actions.fake_api import FakeDeskApi
@@ -134,6 +134,42 @@ class TestDecidedFromTheDescription:
             )
         )
         assert SlotSet("ticket_category", "technical_support") in events
+
+
+class TestTheWholeRequest:
+    def test_an_faq_message_before_the_description_counts(self) -> None:
+        # "It broke, I want to return it" got the returns FAQ; "no, it trips the
+        # breaker, deal with it" alone reads like a complaint, with the first like a repair.
+        tracker = form_turn(
+            "不是问怎么退，水壶一插电就跳闸，你们得处理一下",
+            filled={"problem_description": "不是问怎么退，水壶一插电就跳闸，你们得处理一下"},
+            language="zh",
+        )
+        tracker.events.insert(1, {
+            "event": "user", "text": "我买的电水壶坏了，想退货", "timestamp": 1699999999.0,
+            "input_channel": "rest", "parse_data": {"intent": {"name": "faq"}},
+        })
+        tracker.events.insert(1, {  # an earlier, finished request does not count
+            "event": "user", "text": "the courier was rude", "timestamp": 1699999990.0,
+            "input_channel": "rest", "parse_data": {"intent": {"name": "complain"}},
+        })
+        tracker.events.insert(2, {"event": "action", "name": "action_create_ticket"})
+        assert request_words(tracker) == (
+            "我买的电水壶坏了，想退货 不是问怎么退，水壶一插电就跳闸，你们得处理一下"
+        )
+        events, _ = validate(tracker)
+        assert SlotSet("ticket_category", "after_sales") in events
+
+    def test_a_button_payload_is_not_the_description(self) -> None:
+        said = "The blender I bought arrived with a cracked jug. I'd like a replacement"
+        tracker = form_turn("/report_problem", filled={"problem_description": "/report_problem"})
+        tracker.events.insert(1, {
+            "event": "user", "text": said, "timestamp": 1699999999.0,
+            "input_channel": "rest", "parse_data": {"intent": {"name": "nlu_fallback"}},
+        })
+        events, _ = validate(tracker)
+        assert SlotSet("problem_description", said) in events
+        assert SlotSet("ticket_category", "after_sales") in events
 
 
 class TestComplaintsAlwaysReachTheComplaintsTeam:
