@@ -31,9 +31,9 @@ TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/tra
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 CATEGORY_INPUTS := $(wildcard nlu_data/category/*.yml) actions/categories.py scripts/train_category.py
 
-.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
+.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e contract lint types clean \
 	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval eval-category simulate tune-fallback bench-nlu \
-	backup restore purge-conversations
+	backup restore purge-conversations bench-import
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -42,9 +42,11 @@ help:
 	@echo "make lint    ruff over the service and the bot code"
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
+	@echo "make bench-import  customer imports: rows/s for 100,000 generated rows (PostgreSQL) -> BENCHMARKS.md"
 	@echo "make demo-scaled  2 Rasa, 2 action servers, 2 API workers behind nginx (PostgreSQL + Redis)"
 	@echo "make bench-bot  simulated customers through the REST channel beside /model/parse (about 6 min) -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
+	@echo "make contract   rewrite the bot's API contract file after changing an endpoint it calls"
 	@echo "make eval       NLU and ticket categories on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
 	@echo "make eval-category  ticket categories on held-out descriptions, per category and language -> BENCHMARKS.md"
 	@echo "make simulate   simulated customers through the REST channel of a desk it starts -> BENCHMARKS.md"
@@ -116,6 +118,11 @@ test-e2e: install $(MODELS)
 bench-api: $(VENV)/.installed
 	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
 
+# Customer imports (scripts/bench_import.py): a generated GB18030 CSV of 100,000 records
+# imported into a fresh schema of the same PostgreSQL, beside the rules alone and raw inserts.
+bench-import: $(VENV)/.installed
+	$(SERVICE_PY) scripts/bench_import.py --rows 100000
+
 # The scaled topology on one machine (scripts/desk_scaled.py): 2 of each process behind
 # Debian's nginx (installed with apt when missing), on the PostgreSQL of DATABASE_URL and the
 # Redis of REDIS_URL (both required); nginx's configuration is deploy/nginx/desk.conf.
@@ -181,6 +188,11 @@ purge-conversations: $(BOTVENV)/.installed
 
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider
+
+# The API's contract with the action server (tests/data/bot_api_contract.json), which the
+# action tests' fake is held to; rewrite it after changing an endpoint the bot calls.
+contract: $(VENV)/.installed
+	PYTHONPATH=. $(SERVICE_PY) -m tests.support_service.bot_contract --write
 
 test-browser: install $(MODELS) chromium
 	$(SERVICE_PY) -m pytest tests/browser

@@ -112,7 +112,8 @@ def redis_endpoints(redis_url: str) -> str:
 
 
 def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> Path:
-    """Rasa's endpoints for this run: the action server, and where conversations live.
+    """Rasa's endpoints for this run: the action server, the responses (bot/nlg.py), and
+    where conversations live.
 
     The action server's secret is a ${...} reference that Rasa fills from its
     environment, so the file holds no secret. Selective domain: only the form validators
@@ -125,6 +126,10 @@ def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> 
         "  enable_selective_domain: true\n"
         "  headers:\n"
         "    X-Desk-Action-Secret: ${DESK_ACTION_SECRET}\n"
+        # The domain's responses, with FAQ answers as supervisors last edited them.
+        "nlg:\n"
+        "  type: bot.nlg.DeskNaturalLanguageGenerator\n"
+        "  url: ${DESK_API_URL}\n"
     )
     if redis_url:
         lines += redis_endpoints(redis_url)
@@ -238,6 +243,8 @@ def desk_services(
                 "--port",
                 str(api_port),
                 "--no-access-log",
+                # The app itself reads X-Forwarded-For from DESK_TRUSTED_PROXIES only.
+                "--no-proxy-headers",
             ],
             f"http://127.0.0.1:{api_port}/healthz",
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -138,6 +139,33 @@ class Settings(DatabaseSettings):
         gt=0,
         validation_alias=AliasChoices("max_body_bytes", "DESK_MAX_BODY_BYTES"),
     )
+    # Customer imports (POST /api/v1/customers/imports) take files up to this size; a
+    # larger upload is refused with 413 before it is read.
+    import_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        validation_alias=AliasChoices("import_max_bytes", "DESK_IMPORT_MAX_BYTES"),
+    )
+    # The load balancers whose X-Forwarded-For names the real client (addresses or
+    # networks, comma-separated; "*" trusts anyone and is refused). The log-in throttle,
+    # /metrics' scraper list and the logs see that client; from anyone else the header
+    # is ignored. Default: a load balancer on this machine.
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("trusted_proxies", "DESK_TRUSTED_PROXIES"),
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"DESK_TRUSTED_PROXIES: {item!r} is not an address or a network"
+                ) from None
+        return value
 
     @field_validator("redis_url", "rasa_url", "rasa_jwt_secret", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.responses import agent_of, in_script, script_for_turn
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +87,16 @@ class DeskRestInput(InputChannel):
                 return _error(error.status, "bad_request", str(error))
             collector = CollectingOutputChannel()
             conversation = conversation_id(REST, sender)
+            rid = jsonlog.begin(request.headers.get(jsonlog.HEADER), conversation=conversation)
             script = await script_for_turn(agent_of(request), conversation, text)
             message = UserMessage(
                 customer_text(text),
                 collector,
                 conversation,
                 input_channel=REST,
-                metadata=None,
+                # Only the connector's own: the request id that follows this message
+                # into the action server's and the API's logs.
+                metadata={jsonlog.METADATA_KEY: rid},
             )
             try:
                 await on_new_message(message)
@@ -100,6 +104,9 @@ class DeskRestInput(InputChannel):
                 logger.error("a REST message timed out before the bot answered")
             except Exception as error:  # the customer gets what was said so far
                 logger.exception("the bot failed on a REST message: %s", type(error).__name__)
-            return response.json([in_script(m, script) for m in collector.messages])
+            return response.json(
+                [in_script(m, script) for m in collector.messages],
+                headers={jsonlog.HEADER: rid},
+            )
 
         return hook

@@ -49,6 +49,7 @@ from bot.channels.conversation import VOICE, conversation_id, split_conversation
 from bot.channels.responses import agent_of, conversation_language, render
 from bot.channels.store import ChannelStore, store_for, wait_for_reply
 from bot.nlu.language import detect_language
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -449,6 +450,7 @@ class VoiceInput(InputChannel):
         """Hand the transcript to the bot and turn its answer into speech."""
         conversation = conversation_id(CHANNEL, turn["call_id"])
         metadata: dict[str, Any] = {"transcript": True, "asr_confidence": confidence}
+        metadata[jsonlog.METADATA_KEY] = jsonlog.begin(turn.get("turn"), conversation=conversation)
         if turn["caller_number"]:
             metadata["caller_number"] = turn["caller_number"]
         if confirmed:

@@ -58,6 +58,7 @@ from bot.channels.responses import (
     script_for_turn,
 )
 from bot.channels.store import ChannelStore, store_for
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -499,6 +500,9 @@ class WeChatInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> HTTPResponse:
         metadata: dict[str, Any] = {"wechat": {"to_user": push.to_user, "msg_type": push.msg_type}}
+        metadata[jsonlog.METADATA_KEY] = jsonlog.begin(
+            conversation=conversation_id(CHANNEL, push.from_user)
+        )
         if push.msg_type == "text" and push.content:
             text = await self._with_choice(push.from_user, plain_text(push.content))
         elif push.msg_type == "voice":

@@ -41,6 +41,7 @@ from bot.channels import customer_text
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.responses import in_script, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,13 @@ class WidgetInput(SocketIOInput):
                 if not await self.store.claim(repeat_key):
                     return None  # a repeat of a message already handled: acknowledged only
             conversation = conversation_id(WEB, session_id)
+            rid = jsonlog.begin(conversation=conversation)
             script = await script_for_turn(self._agent, conversation, text)
+            # Only what this connector checked; the rest of the client's metadata is
+            # dropped. The request id follows the message into the other processes' logs.
+            checked: dict[str, Any] = {jsonlog.METADATA_KEY: rid}
+            if message_id:
+                checked["message_id"] = message_id
             try:
                 await on_new_message(
                     UserMessage(
@@ -219,9 +226,7 @@ class WidgetInput(SocketIOInput):
                         WidgetOutput(sio, self.bot_message_evt, script),
                         conversation,
                         input_channel=self.name(),
-                        # Only what this connector checked; the rest of the client's
-                        # metadata is dropped.
-                        metadata={"message_id": message_id} if message_id else None,
+                        metadata=checked,
                     )
                 )
             except Exception as error:

@@ -122,7 +122,7 @@ class TestActionTicketStatus:
             "priority": "normal",
             "queue": "billing",
             "category": "billing",
-            "first_response_due_at": None,
+            "first_response_due_at": "2026-11-23T08:00:00Z",
         }
         events, dispatcher = run_with_api(
             with_api, ActionTicketStatus(), tracker({"ticket_number": "sd100001"})
@@ -316,8 +316,12 @@ class TestOrderNumberAndDetails:
 
     def test_none_is_not_an_order_number(self, api: FakeDeskApi, with_api) -> None:
         tr = tracker(
-            {"problem_description": "refund missing", "contact": "a@b.com",
-             "order_number": "none", "category": "billing"}
+            {
+                "problem_description": "refund missing",
+                "contact": "a@b.com",
+                "order_number": "none",
+                "category": "billing",
+            }
         )
         run_with_api(with_api, ActionCreateTicket(), tr)
         assert api.requests[0]["json"]["description"] == "refund missing"

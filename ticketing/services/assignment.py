@@ -82,15 +82,12 @@ def serve_waiting(session: Session, *, agent: Agent, now: datetime | None = None
     waiting = tickets_repo.waiting_in_queues(
         session,
         queue_ids=sorted(queues),
-        limit=free * 4,  # some may be in a language the agent does not speak
+        languages=sorted(agent.languages or ()),
+        limit=free,
         lock=_locks(session),
     )
     given: list[str] = []
     for ticket in waiting:
-        if len(given) == free:
-            break
-        if agent.languages and ticket.language not in agent.languages:
-            continue
         _give(session, ticket=ticket, agent=agent, actor=SYSTEM_ACTOR, now=now or utcnow())
         given.append(ticket.number or "")
     return given

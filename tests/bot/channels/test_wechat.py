@@ -513,13 +513,14 @@ class TestRetries:
         assert replies[0] == replies[1] == replies[2]
 
     def test_a_retry_while_the_push_is_being_answered_gets_no_second_answer(self) -> None:
-        agent = FakeAgent(delay=1.0)
+        agent = FakeAgent(gated=True)
 
         async def scenario(http: aiohttp.ClientSession, url: str) -> list[str]:
             body = push_xml(Content="发票怎么开", msg_id="888")
             first = asyncio.ensure_future(post(http, url, body))
-            await asyncio.sleep(0.3)
+            await agent.started.wait()  # the bot is answering the first push
             retry = await post(http, url, body)
+            agent.release.set()
             return [(await first)[1], retry[1]]
 
         first, retry = run_channel(scenario, agent=agent)
@@ -613,7 +614,7 @@ class TestCustomerServiceReplies:
 
 
 class TestCustomerServiceClient:
-    @pytest.mark.parametrize("refusal", [40001, 42001])
+    @pytest.mark.parametrize("refusal", [40001, 40014, 42001])
     def test_token_is_cached_and_refreshed_when_refused(self, refusal: int) -> None:
         api = FakeWeChatApi()
 

@@ -99,7 +99,12 @@ class TestSession:
         [message] = agent.received
         assert (message.sender_id, message.input_channel) == (f"web:{session}", "socketio")
         # Only what the connector checked reaches the bot; the claimed caller number does not.
-        assert message.metadata == {"message_id": "m-1"}
+        # The connector's own: the checked message id and the message's request id.
+        assert message.metadata == {
+            "message_id": "m-1",
+            "request_id": message.metadata["request_id"],
+        }
+        assert len(message.metadata["request_id"]) == 32
 
     def test_a_session_id_that_is_not_an_id_gets_a_fresh_one(self) -> None:
         agent = FakeAgent()
