@@ -64,10 +64,17 @@ class CategoryModelError(RuntimeError):
     """The trained category model is missing, unreadable or from another version."""
 
 
+# Contacts and long numbers (phones, order and ticket numbers) say nothing about the
+# category, and in a short message they outweigh the words that do.
+_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+_LONG_NUMBER = re.compile(r"(?i)\b(?:sd|dd)?-?[\d][\d -]{4,}\d")
+
+
 def normalise(text: str) -> str:
     """The description as the model reads it: mainland wording in Simplified characters,
-    lower case, single spaces."""
-    return _SPACES.sub(" ", to_mainland(str(text or ""))).strip().lower()
+    lower case, single spaces, without e-mail addresses and long numbers."""
+    plain = _LONG_NUMBER.sub(" ", _EMAIL.sub(" ", str(text or "")))
+    return _SPACES.sub(" ", to_mainland(plain)).strip().lower()
 
 
 def words(text: str) -> list[str]:
