@@ -142,6 +142,14 @@ class TestModel:
         scores = [p for _, p in guess.ranking]
         assert scores == sorted(scores, reverse=True) and abs(sum(scores) - 1) < 0.01
 
+    def test_contacts_and_long_numbers_are_not_read(self) -> None:
+        assert normalise("宽带断了，请打 13912345678 或发邮件到 a.b@example.com") == (
+            "宽带断了，请打 或发邮件到"
+        )
+        assert normalise("order DD2026112001 / 112-4837261-5573920, error 503") == (
+            "order / , error 503"
+        )
+
     def test_traditional_and_simplified_read_alike(self) -> None:
         assert normalise("帳號被鎖了，帳單也不對") == normalise("账号被锁了，账单也不对")
 
