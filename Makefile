@@ -5,6 +5,9 @@ PYTHON   ?= python3
 VENV     := .venv
 BOTVENV  := .venv-bot
 MODEL    := models/desk.tar.gz
+# The ticket category model the action server loads (actions/categories.py).
+CATEGORY_MODEL := models/category.pkl
+MODELS   := $(MODEL) $(CATEGORY_MODEL)
 RUN_DIR  := .run
 # Not named PIP_*: make exports command-line variables, and pip reads PIP_<OPTION> from the environment.
 PIPFLAGS ?= --quiet
@@ -27,15 +30,16 @@ VENDOR_DIR       := api/static/vendor
 
 TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
+CATEGORY_INPUTS := $(wildcard nlu_data/category/*.yml) actions/categories.py scripts/train_category.py
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e contract lint types clean \
-	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu \
+	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval eval-category simulate tune-fallback bench-nlu \
 	backup restore purge-conversations bench-import retention retention-preview
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
 	@echo "make test    install what is missing, train if needed, run every test"
-	@echo "make train   (re)train the Rasa model when its data or config changed"
+	@echo "make train   (re)train the Rasa model and the ticket category model when their data changed"
 	@echo "make lint    ruff over the service and the bot code"
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
@@ -44,7 +48,8 @@ help:
 	@echo "make bench-bot  simulated customers through the REST channel beside /model/parse (about 6 min) -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
 	@echo "make contract   rewrite the bot's API contract file after changing an endpoint it calls"
-	@echo "make eval       NLU on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
+	@echo "make eval       NLU and ticket categories on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
+	@echo "make eval-category  ticket categories on held-out descriptions, per category and language -> BENCHMARKS.md"
 	@echo "make simulate   simulated customers through the REST channel of a desk it starts -> BENCHMARKS.md"
 	@echo "make tune-fallback  fallback threshold on a validation split of the training data"
 	@echo "make bench-nlu  the NLU pipeline on BANKING77 and CLINC150 (about 15 min) -> BENCHMARKS.md"
@@ -84,12 +89,17 @@ $(MODEL): $(BOTVENV)/.installed $(TRAIN_INPUTS)
 	@touch $@
 	@echo "[make] model trained in $$(( $$(date +%s) - $$(cat models/.train-started) )) s"; rm -f models/.train-started
 
-train: $(MODEL)
+# The ticket category model (about 40 s): retrained when its descriptions or code change.
+$(CATEGORY_MODEL): $(BOTVENV)/.installed $(CATEGORY_INPUTS)
+	@mkdir -p models
+	$(BOT_PY) scripts/train_category.py --out $@
 
-demo: install $(MODEL)
+train: $(MODELS)
+
+demo: install $(MODELS)
 	$(SERVICE_PY) scripts/desk.py run
 
-test: install $(MODEL) chromium
+test: install $(MODELS) chromium
 	$(MAKE) lint types test-service test-bot test-dialogue test-e2e test-browser
 
 # tests/scripts/test_backup.py tests a service-side script (scripts/backup.py imports ticketing).
@@ -104,7 +114,7 @@ test-dialogue: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/dialogue --out $(RUN_DIR)/results/core --fail-on-prediction-errors
 
 # tests/e2e/test_scaled_kill.py runs the scaled desk behind Debian's nginx.
-test-e2e: install $(MODEL) $(NGINX)
+test-e2e: install $(MODELS) $(NGINX)
 	$(SERVICE_PY) -m pytest tests/e2e
 
 # Not tests: measurements on PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL, else the
@@ -120,7 +130,7 @@ bench-import: $(VENV)/.installed
 # The scaled topology on one machine (scripts/desk_scaled.py): 2 of each process behind
 # Debian's nginx (installed with apt when missing), on the PostgreSQL of DATABASE_URL and the
 # Redis of REDIS_URL (both required); nginx's configuration is deploy/nginx/desk.conf.
-demo-scaled: install $(MODEL) $(NGINX)
+demo-scaled: install $(MODELS) $(NGINX)
 	$(SERVICE_PY) scripts/desk_scaled.py run
 
 # Debian's nginx, installed once per machine when missing (the scaled desk's balancer).
@@ -133,11 +143,12 @@ $(NGINX):
 # to back, 100 at human pace; appended to BENCHMARKS.md. BENCH_BOT_ARGS changes the load
 # (e.g. BENCH_BOT_ARGS="--rasa-url http://127.0.0.1:5005 --customers 50" for a running desk).
 BENCH_BOT_ARGS ?=
-bench-bot: install $(MODEL)
+bench-bot: install $(MODELS)
 	$(BOT_PY) scripts/bench_bot.py $(BENCH_BOT_ARGS)
 
 # NLU measurements (.venv-bot). The held-out sets in nlu_data/heldout* are never trained on.
-eval: $(MODEL)
+eval: $(MODELS)
+	$(BOT_PY) scripts/eval_category.py --write
 	$(BOT_PY) scripts/eval_nlu.py heldout --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout2 --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout3 --model $(MODEL)
@@ -150,8 +161,13 @@ eval: $(MODEL)
 # its own desk on spare ports (a fresh database in .run/simulate); against a desk that is
 # already running: make simulate SIM_ARGS="--run-dir .run --api-port 8000 --rasa-port 5005"
 SIM_ARGS ?= --start-desk --run-dir $(RUN_DIR)/simulate --api-port 18300 --rasa-port 15305 --actions-port 15355
-simulate: install $(MODEL)
+simulate: install $(MODELS)
 	$(BOT_PY) scripts/simulate_customers.py $(SIM_ARGS) --write
+
+# Ticket categories on nlu_data/heldout_category/ (never trained on), per category and
+# language; --errors lists every misrouted description.
+eval-category: $(CATEGORY_MODEL)
+	$(BOT_PY) scripts/eval_category.py --write
 
 tune-fallback: $(BOTVENV)/.installed
 	$(BOT_PY) scripts/eval_nlu.py tune
@@ -195,7 +211,7 @@ fuzz-api: $(VENV)/.installed
 contract: $(VENV)/.installed
 	PYTHONPATH=. $(SERVICE_PY) -m tests.support_service.bot_contract --write
 
-test-browser: install $(MODEL) chromium
+test-browser: install $(MODELS) chromium
 	$(SERVICE_PY) -m pytest tests/browser
 
 # Installed once per machine, when missing; a Chinese font so pages render as customers see them.

@@ -22,6 +22,7 @@ _FORM_SLOTS = (
     "product",
     "incident_date",
     "category",
+    "ticket_category",
     "ticket_info",
     "faq_outcome",
     "requested_slot",

@@ -357,7 +357,7 @@ class DeskApiClient:
                     if response.status not in _RETRY_STATUSES:
                         return response.status, data
                     last_error = f"HTTP {response.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as error:
                 last_error = f"{type(error).__name__}: {error}"
             logger.warning(
                 "ticketing API %s %s failed (attempt %d/%d): %s",

@@ -20,6 +20,7 @@ from actions.conversation import (
 from actions.desk_api import DeskApiUnavailable, NewTicket, Ticket
 from actions.parsing import is_email
 from actions.settings import ActionSettings
+from actions.ticket_category import category_for_ticket
 from actions.tickets import (
     _idempotency_key,
     conversation_language,
@@ -115,7 +116,7 @@ class ActionRequestHuman(Action):
             external_id=conversation_sender(tracker),
             language=conversation_language(tracker),
             description=description[:4000],
-            category=tracker.get_slot("category"),
+            category=category_for_ticket(tracker),
             phone=contact if contact and not is_email(contact) else caller,
             email=contact if contact and is_email(contact) else None,
             contact_verified=bool(caller) and not contact,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 
@@ -17,9 +17,9 @@ _FILE = Path(__file__).with_name("labels.yml")
 
 
 @cache
-def _labels() -> dict[str, dict[str, dict[str, str]]]:
+def _labels() -> dict[str, dict[str, dict[str, Any]]]:
     with _FILE.open(encoding="utf-8") as handle:
-        data: dict[str, dict[str, dict[str, str]]] = yaml.safe_load(handle)
+        data: dict[str, dict[str, dict[str, Any]]] = yaml.safe_load(handle)
     return data
 
 
@@ -35,6 +35,21 @@ def intent_label(intent: str, language: str) -> str | None:
     if not names:
         return None
     return names.get(language) or names.get("en")
+
+
+def category_label(category: str, language: str) -> str:
+    """A ticket category as a button says it, in the customer's language."""
+    names = _labels()["category"].get(category, {})
+    return str(names.get(language) or names.get("en") or category)
+
+
+def category_words(category: str) -> list[str]:
+    """What a customer may type to pick a category: its labels in both languages and the
+    short words listed under ``also``."""
+    names = _labels()["category"].get(category, {})
+    return [str(names[key]) for key in ("zh", "en") if names.get(key)] + [
+        str(word) for word in names.get("also") or []
+    ]
 
 
 def detail_label(detail: str, language: str) -> str:

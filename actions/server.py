@@ -38,6 +38,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.categories import warm_up_category_model
 from actions.conversation import UntrustedTracker, check_channel_facts
 from actions.desk_api import start_turn_budget
 from ticketing import jsonlog
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     host = os.environ.get("DESK_ACTIONS_HOST", "127.0.0.1")
     budget = float(os.environ.get("DESK_TURN_BUDGET_SECONDS", DEFAULT_TURN_BUDGET_SECONDS))
     app = build_app(secret, package=args.actions, budget=budget)
+    # The ticket category model and its sentence encoder load now, not on the first ticket.
+    warm_up_category_model()
     logger.info("action server on http://%s:%s", host, args.port)
     app.run(host=host, port=args.port, workers=1, access_log=False, motd=False)
 

@@ -43,6 +43,7 @@ from actions.parsing import (
     parse_ticket_number,
 )
 from actions.settings import ActionSettings
+from actions.ticket_category import TicketCategoryValidation, category_for_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,15 @@ UNKNOWN_TICKET = "unknown"
 def conversation_language(tracker: Tracker) -> str:
     """The customer's language as the bot last detected it (English by default)."""
     return "zh" if tracker.get_slot("language") == "zh" else "en"
+
+
+def previous_customer_words(tracker: Tracker) -> str:
+    """The customer's latest message that was words, not a button's payload."""
+    for event in reversed(tracker.events):
+        text = str(event.get("text") or "").strip() if event.get("event") == "user" else ""
+        if text and not text.startswith("/"):
+            return text
+    return ""
 
 
 def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict[str, Any]]:
@@ -185,8 +195,9 @@ class ActionCheckProfile(Action):
         return [SlotSet("contact_on_file", bool(profile and profile.has_contact))]
 
 
-class ValidateTicketForm(AnsweringFormValidation):
-    """Validates the description, the order number and the contact of a new ticket.
+class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
+    """Validates the description, the category, the order number and the contact of a
+    new ticket (the category: actions/ticket_category.py).
 
     A second unusable answer is never followed by the same question: an order number or
     a contact in a format the bot does not know is kept as written (an agent can still
@@ -209,7 +220,7 @@ class ValidateTicketForm(AnsweringFormValidation):
         skipped = set()
         if tracker.get_slot("contact_on_file"):
             skipped.add("contact")
-        category = tracker.get_slot("category")
+        category = tracker.get_slot("ticket_category") or tracker.get_slot("category")
         about_an_order = category in ORDER_CATEGORIES or (
             category is None
             and bool(_ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or "")))
@@ -263,6 +274,10 @@ class ValidateTicketForm(AnsweringFormValidation):
     ) -> dict[str, Any]:
         """Keep a non-empty description, trimmed to what the API accepts."""
         text = str(value or "").strip()
+        if text.startswith("/"):
+            # A button's payload ("/report_problem" from the clarifying question): the
+            # customer's words are the message before it.
+            text = previous_customer_words(tracker)
         if not text:
             return {"problem_description": None}
         return {"problem_description": text[:_MAX_DESCRIPTION]}
@@ -346,7 +361,7 @@ class ActionCreateTicket(Action):
             external_id=conversation_sender(tracker),
             language=language,
             description=full_description[:_MAX_DESCRIPTION],
-            category=tracker.get_slot("category"),
+            category=category_for_ticket(tracker),
             phone=phone or caller,
             email=email,
             contact_verified=bool(caller) and not contact,
@@ -376,6 +391,7 @@ class ActionCreateTicket(Action):
             SlotSet("ticket_number", ticket.number),
             SlotSet("problem_description", None),
             SlotSet("category", None),
+            SlotSet("ticket_category", None),
             SlotSet("order_number", None),
             SlotSet("product", None),
             SlotSet("incident_date", None),

@@ -77,3 +77,35 @@ def run_with_api(
         return events, dispatcher
 
     return with_api(scenario)
+
+
+@pytest.fixture(scope="session")
+def category_model_file(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A category model trained on the desk's own training descriptions, once per test
+    session (a few seconds), at the threshold training chooses."""
+    from actions.categories import (
+        digest,
+        read_descriptions,
+        save_model,
+        train_model,
+        training_files,
+    )
+
+    files = training_files()
+    examples = [e for path in files for e in read_descriptions(path)]
+    path = tmp_path_factory.mktemp("category") / "category.pkl"
+    save_model(train_model(examples, threshold=0.4, trained_on=digest(files)), path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def category_model_in_use(
+    category_model_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """Every action test routes with that model (never a models/ file of whatever age)."""
+    from actions.categories import MODEL_PATH_ENV, category_model
+
+    monkeypatch.setenv(MODEL_PATH_ENV, str(category_model_file))
+    category_model.cache_clear()
+    yield category_model_file
+    category_model.cache_clear()
