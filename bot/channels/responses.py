@@ -18,7 +18,7 @@ import logging
 import re
 from typing import Any
 
-from rasa.shared.core.events import SlotSet
+from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic.request import Request
 
@@ -118,3 +118,26 @@ def in_script(message: dict[str, Any], script: str | None) -> dict[str, Any]:
                 for b in converted[key]
             ]
     return converted
+
+
+async def replies_of_turn(agent: Any, conversation: str, message_id: str) -> list[dict] | None:
+    """The bot's messages in answer to the customer message ``message_id``, as the
+    conversation kept them, or None when that message is not in it (never handled).
+
+    For a message sent again after the instance answering it died: if that instance had
+    finished the turn, the customer gets its answer, not a second turn."""
+    tracker = await agent.tracker_store.retrieve(conversation)
+    if tracker is None:
+        return None
+    found, replies = False, []
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            if found:
+                break
+            found = event.message_id == message_id
+        elif found and isinstance(event, BotUttered):
+            message = {"text": event.text} if event.text else {}
+            message.update({k: v for k, v in (event.data or {}).items() if v is not None})
+            if message:
+                replies.append(message)
+    return replies if found else None

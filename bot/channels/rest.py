@@ -37,7 +37,7 @@ from sanic.response import HTTPResponse
 from bot.channels import customer_text
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
-from bot.channels.responses import agent_of, in_script, script_for_turn
+from bot.channels.responses import agent_of, in_script, replies_of_turn, script_for_turn
 from bot.channels.store import ChannelStore, StillAnswering, answer_once, store_for
 from ticketing import jsonlog
 
@@ -172,6 +172,14 @@ class DeskRestInput(InputChannel):
                 return response.raw(
                     await answer(), content_type="application/json", headers={jsonlog.HEADER: rid}
                 )
+
+            async def replay() -> str | None:
+                given = await replies_of_turn(agent_of(request), conversation, f"rest-{message_id}")
+                if given is None:
+                    return None
+                script = await script_for_turn(agent_of(request), conversation, text)
+                return json.dumps([in_script({"recipient_id": sender, **m}, script) for m in given])
+
             # Sent again (the instance that had it died, or the answer got lost): the
             # answer given the first time, never a second turn.
             try:
@@ -180,6 +188,7 @@ class DeskRestInput(InputChannel):
                     f"{conversation}:{message_id}",
                     answer,
                     claim_seconds=CLAIM_SECONDS,
+                    replay=replay,
                 )
             except StillAnswering:
                 return _error(409, "still_answering", "this message is still being answered")

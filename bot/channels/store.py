@@ -67,6 +67,10 @@ class StillAnswering(Exception):
     """A repeat waited for the first answer to its request longer than it may."""
 
 
+# How long a request is remembered as started (for ``answer_once``'s ``replay``).
+STARTED_SECONDS = 3600
+
+
 async def answer_once(
     store: ChannelStore,
     key: str,
@@ -74,6 +78,7 @@ async def answer_once(
     *,
     claim_seconds: float,
     interval: float = 0.2,
+    replay: Callable[[], Awaitable[str | None]] | None = None,
 ) -> str:
     """The answer to a request that may be sent several times, to any instance, made once.
 
@@ -82,6 +87,10 @@ async def answer_once(
     while the first is being answered. If the instance answering died, its claim lapses
     after ``claim_seconds`` and the repeat answers instead: nothing is lost, and a
     message is answered once (an answer that failed is forgotten, so it may be retried).
+
+    An instance may also die after the turn was done (the conversation saved) but before
+    its answer was remembered. ``replay`` is then asked first: the answer the finished
+    turn gave (from the conversation), or None when the turn never finished.
     """
     deadline = time.monotonic() + claim_seconds + 5 * interval
     while True:
@@ -90,7 +99,12 @@ async def answer_once(
             return earlier
         if await store.claim(key, ttl_seconds=claim_seconds):
             try:
-                reply = await answer()
+                reply = None
+                if replay is not None and await store.get(f"started:{key}") is not None:
+                    reply = await replay()
+                if reply is None:
+                    await store.put(f"started:{key}", "1", ttl_seconds=STARTED_SECONDS)
+                    reply = await answer()
             except BaseException:
                 await store.release(key)
                 raise

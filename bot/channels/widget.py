@@ -50,7 +50,7 @@ from socketio import AsyncServer
 from bot.channels import customer_text
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
-from bot.channels.responses import in_script, script_for_turn
+from bot.channels.responses import in_script, replies_of_turn, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore, answer_once
 from ticketing import jsonlog
 
@@ -358,15 +358,28 @@ class WidgetInput(SocketIOInput):
                 )
                 return "handled"
 
+            async def replay() -> str | None:
+                assert message_id is not None
+                given = await replies_of_turn(self._agent, conversation, f"web-{message_id}")
+                if given is None:
+                    return None
+                script = await script_for_turn(self._agent, conversation, text)
+                output = WidgetOutput(sio, self.bot_message_evt, script)
+                for message in given:
+                    await output.send_response(conversation, message)
+                return "handled"
+
             try:
                 if message_id:
                     # A repeat of a handled message is acknowledged only; one sent again
-                    # after the instance answering it died is answered here.
+                    # after the instance answering it died is answered here (or given the
+                    # answer that instance's finished turn had given).
                     await answer_once(
                         self.store,
                         f"{session_id}:{message_id}",
                         answer,
                         claim_seconds=CLAIM_SECONDS,
+                        replay=replay,
                     )
                 else:
                     await answer()

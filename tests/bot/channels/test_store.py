@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.channels.store import ChannelStore, MemoryStore, RedisStore, store_for, wait_for_reply
+from bot.channels.store import (
+    ChannelStore,
+    MemoryStore,
+    RedisStore,
+    answer_once,
+    store_for,
+    wait_for_reply,
+)
 from tests.bot.channels.conftest import run
 
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -102,3 +109,95 @@ def test_memory_is_bounded() -> None:
 def test_redis_only_with_a_url() -> None:
     assert isinstance(store_for(None, prefix="x"), MemoryStore)
     assert isinstance(store_for("redis://127.0.0.1:6379/0", prefix="x"), RedisStore)
+
+
+@pytest.mark.parametrize("make", KINDS)
+class TestAnswerOnce:
+    """A message sent again after the instance answering it died."""
+
+    def test_a_finished_turn_whose_answer_was_lost_is_replayed_not_redone(
+        self, make: Callable[[], ChannelStore]
+    ) -> None:
+        calls: list[str] = []
+
+        async def answer() -> str:
+            calls.append("answer")
+            return "answered again"
+
+        async def replay() -> str | None:
+            calls.append("replay")
+            return "the first turn's answer"
+
+        async def main() -> str:
+            store = make()
+            # The first instance started the turn and finished it (the conversation was
+            # saved), then died before remembering its answer; its claim lapsed.
+            await store.put("started:m1", "1", ttl_seconds=60)
+            return await answer_once(store, "m1", answer, claim_seconds=0.2, replay=replay)
+
+        assert run(main()) == "the first turn's answer"
+        assert calls == ["replay"]
+
+    def test_a_turn_that_never_finished_is_answered(self, make: Callable[[], ChannelStore]) -> None:
+        async def main() -> tuple[str, str]:
+            store = make()
+            await store.put("started:m2", "1", ttl_seconds=60)
+
+            async def nothing() -> str | None:
+                return None  # the conversation has no such message: the turn died
+
+            async def answer() -> str:
+                return "answered"
+
+            first = await answer_once(store, "m2", answer, claim_seconds=0.2, replay=nothing)
+            again = await answer_once(store, "m2", answer, claim_seconds=0.2, replay=nothing)
+            return first, again
+
+        assert run(main()) == ("answered", "answered")
+
+    def test_a_first_message_is_never_replayed(self, make: Callable[[], ChannelStore]) -> None:
+        async def replay() -> str | None:
+            raise AssertionError("a message seen for the first time was looked up")
+
+        async def answer() -> str:
+            return "answered"
+
+        async def main() -> str:
+            return await answer_once(make(), "m3", answer, claim_seconds=0.2, replay=replay)
+
+        assert run(main()) == "answered"
+
+
+def test_the_replies_of_a_finished_turn_come_from_the_conversation() -> None:
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.channels.responses import replies_of_turn
+
+    class Agent:
+        tracker_store = InMemoryTrackerStore(Domain.empty())
+
+    buttons = [{"title": "是", "payload": "/affirm"}]
+    events = [
+        UserUttered("我的宽带坏了", message_id="web-m1"),
+        BotUttered("请留个手机号", {"buttons": buttons}),
+        BotUttered("谢谢"),
+        UserUttered("13800138000", message_id="web-m2"),
+        BotUttered("已为您创建工单 SD-100001"),
+    ]
+
+    async def main() -> list:
+        await Agent.tracker_store.save(DialogueStateTracker.from_events("web:s1", events))
+        return [
+            await replies_of_turn(Agent(), "web:s1", "web-m1"),
+            await replies_of_turn(Agent(), "web:s1", "web-m2"),
+            await replies_of_turn(Agent(), "web:s1", "web-m3"),
+            await replies_of_turn(Agent(), "web:nobody", "web-m1"),
+        ]
+
+    first, second, unknown, nobody = run(main())
+    assert first == [{"text": "请留个手机号", "buttons": buttons}, {"text": "谢谢"}]
+    assert second == [{"text": "已为您创建工单 SD-100001"}]
+    assert unknown is None and nobody is None
