@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from datetime import date, datetime
@@ -43,6 +42,7 @@ from actions.parsing import (
     parse_ticket_number,
 )
 from actions.settings import ActionSettings
+from actions.ticket_requests import ticket_request
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ NO_ORDER_NUMBER = "none"
 NO_CONTACT = "none"
 # The ticket_number slot's value after two answers that named no ticket.
 UNKNOWN_TICKET = "unknown"
+# What the customer reported: unchanged since a creation that got no answer, asking
+# again is the same report (actions.ticket_requests).
+REPORT_SLOTS = (
+    "problem_description",
+    "category",
+    "order_number",
+    "product",
+    "incident_date",
+    "contact",
+)
 
 
 def conversation_language(tracker: Tracker) -> str:
@@ -81,9 +91,11 @@ def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict
     return lines[-turns:]
 
 
-def local_today(settings: ActionSettings) -> date:
-    """Today's date where the desk is (what "yesterday" is relative to)."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+def local_today(settings: ActionSettings, at: float | None = None) -> date:
+    """Today's date where the desk is (what "yesterday" is relative to), or the date at
+    the epoch second ``at``."""
+    zone = ZoneInfo(settings.timezone)
+    return (datetime.now(zone) if at is None else datetime.fromtimestamp(at, zone)).date()
 
 
 def ticket_details(
@@ -144,15 +156,6 @@ def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
     return DeskApiClient.from_settings(
         settings, channel=conversation_channel(tracker), sender=conversation_sender(tracker)
     )
-
-
-def _idempotency_key(tracker: Tracker, description: str) -> str:
-    """Same conversation turn and description -> same key, so a retried action is harmless."""
-    last_user = next(
-        (e for e in reversed(tracker.events) if e.get("event") == "user"), {"timestamp": ""}
-    )
-    raw = f"{tracker.sender_id}|{last_user.get('timestamp')}|{description}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 class ActionCheckProfile(Action):
@@ -316,6 +319,10 @@ class ActionCreateTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         settings = ActionSettings.from_env()
+        # Asked again after a creation that got no answer: the same key and the same
+        # request as then, so a ticket that landed late is found, not opened twice.
+        request = ticket_request(tracker, action=self.name(), content_slots=REPORT_SLOTS)
+        tracker = request.as_first_sent
         description = str(tracker.get_slot("problem_description") or "").strip()
         language = conversation_language(tracker)
         given = str(tracker.get_slot("contact") or "")
@@ -325,7 +332,7 @@ class ActionCreateTicket(Action):
         phone, email = contacts_told(tracker, contact)
         told = {
             "language": language,
-            "today": local_today(settings),
+            "today": local_today(settings, request.sent_at if request.retried else None),
             "order_number": tracker.get_slot("order_number"),
             "product": tracker.get_slot("product"),
             "day": tracker.get_slot("incident_date"),
@@ -349,7 +356,7 @@ class ActionCreateTicket(Action):
         )
         try:
             ticket = await desk_client(settings, tracker).create_ticket(
-                new_ticket, idempotency_key=_idempotency_key(tracker, description)
+                new_ticket, idempotency_key=request.idempotency_key
             )
         except DeskApiUnavailable as error:
             logger.error("ticket creation failed: %s", error)

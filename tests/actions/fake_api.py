@@ -6,6 +6,7 @@ records what it receives so tests can check it, and can be told to fail.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,12 @@ class FakeDeskApi:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     by_idempotency_key: dict[str, str] = field(default_factory=dict)
+    # Idempotency key -> the body it was first used with (the real API replays a key
+    # only for the very same request: 409 idempotency_key_reused otherwise).
+    bodies_by_key: dict[str, Any] = field(default_factory=dict)
+    # Seconds a ticket creation takes to answer after the ticket is stored (a slow API
+    # whose answer comes after the caller gave up: the ticket lands late).
+    create_answer_delay: float = 0.0
     # Ticket number -> conversation (channel, sender) of its customer. Tickets put in
     # ``tickets`` by a test without an owner belong to every conversation.
     owners: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -107,9 +114,11 @@ class FakeDeskApi:
 
     async def _create_ticket(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
-        if key in self.by_idempotency_key:
-            return web.json_response(self.tickets[self.by_idempotency_key[key]], status=200)
         body = request["json"]
+        if key in self.by_idempotency_key:
+            if self.bodies_by_key[key] != body:
+                return web.json_response({"error": {"code": "idempotency_key_reused"}}, status=409)
+            return web.json_response(self.tickets[self.by_idempotency_key[key]], status=200)
         number = f"SD-{self.next_id}"
         self.next_id += 1
         ticket = {
@@ -126,7 +135,10 @@ class FakeDeskApi:
         self.tickets[number] = ticket
         if key:
             self.by_idempotency_key[key] = number
+            self.bodies_by_key[key] = body
         self.owners[number] = request["conversation"]
+        if self.create_answer_delay:
+            await asyncio.sleep(self.create_answer_delay)
         return web.json_response(ticket, status=201)
 
     async def _get_ticket(self, request: web.Request) -> web.Response:
