@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import customer_text
+from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.responses import agent_of, in_script, script_for_turn
 
@@ -53,6 +54,16 @@ def parse_rest_body(body: Any) -> tuple[str, str]:
     if len(text) > MAX_MESSAGE_CHARACTERS:
         raise BadRestMessage(f"message: at most {MAX_MESSAGE_CHARACTERS} characters", status=413)
     return sender, text
+
+
+async def _answer(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+) -> None:
+    """One turn; a failure leaves the customer with what was said so far."""
+    try:
+        await on_new_message(message)
+    except Exception as error:
+        logger.exception("the bot failed on a REST message: %s", type(error).__name__)
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
@@ -95,11 +106,14 @@ class DeskRestInput(InputChannel):
                 metadata=None,
             )
             try:
-                await on_new_message(message)
+                taken_in = await turn_gate().run(lambda: _answer(on_new_message, message))
             except asyncio.CancelledError:
                 logger.error("a REST message timed out before the bot answered")
-            except Exception as error:  # the customer gets what was said so far
-                logger.exception("the bot failed on a REST message: %s", type(error).__name__)
+                taken_in = True
+            if not taken_in:
+                # Saturated: the message was not processed; the customer may send it again.
+                busy = await busy_reply(agent_of(request), conversation, text, output_channel=REST)
+                return response.json([in_script(busy, script)] if busy else [])
             return response.json([in_script(m, script) for m in collector.messages])
 
         return hook

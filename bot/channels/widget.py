@@ -38,6 +38,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels import customer_text
+from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.responses import in_script, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore
@@ -212,20 +213,34 @@ class WidgetInput(SocketIOInput):
                     return None  # a repeat of a message already handled: acknowledged only
             conversation = conversation_id(WEB, session_id)
             script = await script_for_turn(self._agent, conversation, text)
-            try:
-                await on_new_message(
-                    UserMessage(
-                        customer_text(text),
-                        WidgetOutput(sio, self.bot_message_evt, script),
-                        conversation,
-                        input_channel=self.name(),
-                        # Only what this connector checked; the rest of the client's
-                        # metadata is dropped.
-                        metadata={"message_id": message_id} if message_id else None,
-                    )
-                )
-            except Exception as error:
-                logger.error("the bot failed on a widget message: %s", type(error).__name__)
+            output = WidgetOutput(sio, self.bot_message_evt, script)
+            message = UserMessage(
+                customer_text(text),
+                output,
+                conversation,
+                input_channel=self.name(),
+                # Only what this connector checked; the rest of the client's metadata is
+                # dropped.
+                metadata={"message_id": message_id} if message_id else None,
+            )
+            failed: list[str] = []
+
+            async def answer() -> None:
+                try:
+                    await on_new_message(message)
+                except Exception as error:
+                    failed.append(type(error).__name__)
+
+            if not await turn_gate().run(answer):
+                # Saturated: not processed, so the same message may be sent again.
+                if repeat_key:
+                    await self.store.release(repeat_key)
+                busy = await busy_reply(self._agent, conversation, text, output_channel=WEB)
+                if busy:
+                    await output.send_response(conversation, busy)
+                return {"error": "busy", "retry": True}
+            if failed:
+                logger.error("the bot failed on a widget message: %s", failed[0])
                 if repeat_key:
                     await self.store.release(repeat_key)  # a failed turn may be sent again
                 return {"error": "the assistant could not answer this message"}
