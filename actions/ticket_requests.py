@@ -5,9 +5,10 @@ A creation the API did not answer within the turn's budget may still land (a pau
 slow API works through its backlog later). Asking again in the same conversation must
 then find that ticket, not open a second one. So the key is not the turn's but the
 report's: the conversation, the customer message before the first attempt that got no
-ticket, and the form's content. The API replays a key only for the very same request,
-so the retry also rebuilds the request as it was then: the transcript, the contacts
-and the name are read from the conversation as it stood at that first attempt.
+ticket, and the form's content then. The API replays a key only for the very same
+request, so the retry also rebuilds the request as it was then: the slots, the
+transcript, the contacts and the name as the conversation stood at that first attempt.
+What the customer says differently on the retry is added to the ticket by the caller.
 
 The first attempt is found in the events Rasa logs anyway (an ``action_create_ticket``
 with no ``ticket_number`` after it), so no slot and no model change is needed.
@@ -97,16 +98,16 @@ def ticket_request(
 ) -> TicketRequest:
     """The key and the conversation to build ``action``'s ticket request from.
 
-    Same report (the slots in ``content_slots`` unchanged since the first attempt that got
-    no ticket) -> that attempt's key and conversation (its events, its ``language``);
-    otherwise a new report: a key of this turn and the conversation as it is.
+    After an attempt that got no ticket (and none since), it is that attempt's: its
+    events, and the ``content_slots`` and ``language`` as they were then, whatever the
+    customer said since (said again in other words, it is still the report the desk may
+    already hold). Otherwise it is this turn's, with the conversation as it is.
     """
     events = list(tracker.events)
-    content = {name: tracker.get_slot(name) for name in content_slots}
     first = _first_unanswered_attempt(events, action)
-    retried = first is not None and _slot_values(events[:first], content_slots) == content
-    cut = first if retried and first is not None else len(events)
-    seen = events[:cut]
+    seen = events if first is None else events[:first]
+    as_sent = tracker if first is None else _as_of(tracker, seen, (*content_slots, "language"))
+    content = {name: as_sent.get_slot(name) for name in content_slots}
     sent_at = _last_user_timestamp(seen)
     raw = json.dumps(
         [tracker.sender_id, action, sent_at, content],
@@ -116,7 +117,7 @@ def ticket_request(
     )
     return TicketRequest(
         idempotency_key=hashlib.sha256(raw.encode()).hexdigest()[:40],
-        as_first_sent=_as_of(tracker, seen, (*content_slots, "language")) if retried else tracker,
-        retried=retried,
+        as_first_sent=as_sent,
+        retried=first is not None,
         sent_at=float(sent_at) if isinstance(sent_at, int | float) else None,
     )

@@ -20,7 +20,7 @@ from actions.conversation import (
     conversation_sender,
 )
 from actions.dates import parse_date
-from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
+from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket, TicketConflict
 from actions.form_answers import (
     LAST_ATTEMPT,
     REQUESTED_SLOT,
@@ -156,6 +156,14 @@ def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
     return DeskApiClient.from_settings(
         settings, channel=conversation_channel(tracker), sender=conversation_sender(tracker)
     )
+
+
+async def _add_retold(client: DeskApiClient, number: str, words: str) -> None:
+    """What the customer said differently when asking again goes on the ticket's thread."""
+    try:
+        await client.add_message(number, body=words[:_MAX_DESCRIPTION])
+    except (DeskApiUnavailable, TicketConflict) as error:
+        logger.warning("could not add the retold problem to %s: %s", number, error)
 
 
 class ActionCheckProfile(Action):
@@ -322,6 +330,7 @@ class ActionCreateTicket(Action):
         # Asked again after a creation that got no answer: the same key and the same
         # request as then, so a ticket that landed late is found, not opened twice.
         request = ticket_request(tracker, action=self.name(), content_slots=REPORT_SLOTS)
+        retold = str(tracker.get_slot("problem_description") or "").strip()
         tracker = request.as_first_sent
         description = str(tracker.get_slot("problem_description") or "").strip()
         language = conversation_language(tracker)
@@ -363,6 +372,8 @@ class ActionCreateTicket(Action):
             dispatcher.utter_message(response="utter_ticket_not_created")
             return []
 
+        if retold and retold != description:
+            await _add_retold(desk_client(settings, tracker), ticket.number, retold)
         due = ticket.first_response_due_at
         local_due = due.astimezone(ZoneInfo(settings.timezone)) if due else None
         due_time = local_due.strftime("%Y-%m-%d %H:%M") if local_due else "-"

@@ -428,27 +428,30 @@ class TestTicketThatLandsLate:
         # The report as it was sent first: in the language it was made in.
         assert api.requests[0]["json"]["language"] == "en"
 
-    def test_a_different_report_after_the_unanswered_one_is_a_new_ticket(
+    def test_the_report_told_again_in_other_words_finds_it_and_adds_the_words(
         self, api: FakeDeskApi, with_api
     ) -> None:
         api.create_answer_delay = 1.5
         create_within(with_api, conversation(REPORT, FORM_FILLED), 0.5)
         api.create_answer_delay = 0
-        other = {**REPORT, "problem_description": "no dial tone on the landline"}
+        retold = {**REPORT, "problem_description": "the router still shows a red light"}
         retry = conversation(
-            other,
+            retold,
             unanswered_then(
-                user_event("actually it's the landline", "report_problem", timestamp=1700000300.0),
+                user_event(retold["problem_description"], "report_problem", timestamp=17e8 + 300),
+                {"event": "slot", "name": "problem_description", "value": "the router still"},
                 {
                     "event": "slot",
                     "name": "problem_description",
-                    "value": other["problem_description"],
+                    "value": retold["problem_description"],
                 },
             ),
         )
         _, dispatcher = create_within(with_api, retry, 3.5)
-        assert dispatcher.messages[0]["ticket_number"] == "SD-100002"
-        assert len(api.tickets) == 2
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        assert len(api.tickets) == 1
+        [added] = [r for r in api.requests if r["path"] == "/api/v1/tickets/SD-100001/messages"]
+        assert added["json"]["body"] == retold["problem_description"]
 
     def test_the_same_words_after_a_ticket_was_created_open_a_new_one(
         self, api: FakeDeskApi, with_api
