@@ -7,12 +7,20 @@ of the bot's messages) but believes nothing the client says about itself: the ch
 is always ``rest``, client metadata is dropped, and the conversation id comes from
 :func:`bot.channels.conversation.conversation_id`, so a REST sender can never resume
 a WeChat, voice or widget conversation. The message text is never logged.
+
+A client may name a message with ``"message_id"``: sent again within two minutes (after
+a timeout, say), it gets the first answer and is not processed twice. When the Rasa
+process is saturated, a message may get "busy, send it again" instead of an answer
+(``bot/channels/admission.py``); it was then not processed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,10 +33,15 @@ from bot.channels import customer_text
 from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.responses import agent_of, in_script, script_for_turn
+from bot.channels.store import ChannelStore, store_for, wait_for_reply
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 200
+# An optional ``message_id`` names a message, so that sending it again is answered once.
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
+# How long a repeat waits for the first one's answer before hearing "busy, send it again".
+REPEAT_WAIT_SECONDS = 20.0
 MAX_MESSAGE_CHARACTERS = 20_000
 
 
@@ -66,6 +79,16 @@ async def _answer(
         logger.exception("the bot failed on a REST message: %s", type(error).__name__)
 
 
+def _repeat_key(body: dict[str, Any], conversation: str) -> str | None:
+    """The key of a message the client named with ``message_id``, or None."""
+    message_id = body.get("message_id")
+    if message_id is None:
+        return None
+    if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
+        raise BadRestMessage("message_id: 1-80 letters, digits or . _ : -")
+    return f"{conversation}:{message_id}"
+
+
 def _error(status: int, code: str, message: str) -> HTTPResponse:
     return response.json({"error": {"code": code, "message": message}}, status=status)
 
@@ -73,9 +96,20 @@ def _error(status: int, code: str, message: str) -> HTTPResponse:
 class DeskRestInput(InputChannel):
     """Rasa's REST contract, with the channel and the conversation set by the connector."""
 
+    def __init__(self) -> None:
+        self._store: ChannelStore | None = None
+
     @classmethod
     def name(cls) -> str:
         return REST
+
+    @property
+    def store(self) -> ChannelStore:
+        """Which messages with a ``message_id`` were answered, and how (Redis when
+        REDIS_URL is set, so that another Rasa instance recognises a repeat)."""
+        if self._store is None:
+            self._store = store_for(os.environ.get("REDIS_URL") or None, prefix="desk:rest")
+        return self._store
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """``GET /webhooks/rest/`` (health) and ``POST /webhooks/rest/webhook``."""
@@ -95,9 +129,22 @@ class DeskRestInput(InputChannel):
                 sender, text = parse_rest_body(body)
             except BadRestMessage as error:
                 return _error(error.status, "bad_request", str(error))
-            collector = CollectingOutputChannel()
             conversation = conversation_id(REST, sender)
-            script = await script_for_turn(agent_of(request), conversation, text)
+            try:
+                repeat_key = _repeat_key(body, conversation)
+            except BadRestMessage as error:
+                return _error(error.status, "bad_request", str(error))
+            agent = agent_of(request)
+            script = await script_for_turn(agent, conversation, text)
+            if repeat_key and not await self.store.claim(repeat_key):
+                # Sent again (the client timed out or lost the answer): the first answer,
+                # never a second turn.
+                given = await wait_for_reply(self.store, repeat_key, timeout=REPEAT_WAIT_SECONDS)
+                if given is not None:
+                    return response.json(json.loads(given))
+                busy = await busy_reply(agent, conversation, text, output_channel=REST)
+                return response.json([in_script(busy, script)] if busy else [])
+            collector = CollectingOutputChannel()
             message = UserMessage(
                 customer_text(text),
                 collector,
@@ -105,14 +152,24 @@ class DeskRestInput(InputChannel):
                 input_channel=REST,
                 metadata=None,
             )
+
+            async def turn() -> None:
+                await _answer(on_new_message, message)
+                if repeat_key:
+                    # Kept by the turn itself: it finishes even if this request is gone.
+                    answer = [in_script(m, script) for m in collector.messages]
+                    await self.store.remember_reply(repeat_key, json.dumps(answer))
+
             try:
-                taken_in = await turn_gate().run(lambda: _answer(on_new_message, message))
+                taken_in = await turn_gate().run(turn)
             except asyncio.CancelledError:
                 logger.error("a REST message timed out before the bot answered")
                 taken_in = True
             if not taken_in:
                 # Saturated: the message was not processed; the customer may send it again.
-                busy = await busy_reply(agent_of(request), conversation, text, output_channel=REST)
+                if repeat_key:
+                    await self.store.release(repeat_key)
+                busy = await busy_reply(agent, conversation, text, output_channel=REST)
                 return response.json([in_script(busy, script)] if busy else [])
             return response.json([in_script(m, script) for m in collector.messages])
 

@@ -10,6 +10,7 @@ seconds per turn), with a gate of one place so that a second message finds it ta
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,6 +166,28 @@ class TestRestWhenSaturated:
         assert [m["text"] for m in busy] == [BUSY_ZH]
         assert [m["text"] for m in again] == ["收到：我的宽带连不上了"]
         assert [m.text for m in agent.received] == ["路由器坏了", "我的宽带连不上了"]
+
+    def test_a_named_message_turned_away_is_taken_in_when_sent_again(
+        self, one_place: TurnGate
+    ) -> None:
+        agent = FakeAgent(delay=0.6)
+        sender = f"li-{uuid.uuid4().hex[:8]}"
+        body = {"sender": sender, "message": "我的宽带连不上了", "message_id": "m-1"}
+
+        async def main() -> list[Any]:
+            async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
+                first = asyncio.ensure_future(post(http, url, "wang", "路由器坏了"))
+                await asyncio.sleep(0.1)
+                async with http.post(url, json=body) as response:
+                    busy = await response.json()
+                await first
+                async with http.post(url, json=body) as response:
+                    again = await response.json()
+                return [busy, again]
+
+        busy, again = run(main())
+        assert [m["text"] for m in busy] == [BUSY_ZH]
+        assert [m["text"] for m in again] == ["收到：我的宽带连不上了"]
 
     def test_a_customer_who_hung_up_leaves_a_finished_turn_and_a_free_place(
         self, one_place: TurnGate
