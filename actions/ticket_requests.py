@@ -53,9 +53,13 @@ def _slot_values(events: list[dict[str, Any]], names: tuple[str, ...]) -> dict[s
 
 
 def _first_unanswered_attempt(events: list[dict[str, Any]], action: str) -> int | None:
-    """Index of the first run of ``action`` that got no ticket since the last one that did."""
+    """Index of the first run of ``action`` that got no ticket since the last one that did
+    (or since the conversation was restarted)."""
     first: int | None = None
     for index, event in enumerate(events):
+        if event.get("event") in ("restart", "reset_slots"):
+            first = None  # the customer started over: what was pending went with it
+            continue
         if event.get("event") != "action" or event.get("name") != action:
             continue
         got_ticket = False

@@ -453,6 +453,19 @@ class TestTicketThatLandsLate:
         [added] = [r for r in api.requests if r["path"] == "/api/v1/tickets/SD-100001/messages"]
         assert added["json"]["body"] == retold["problem_description"]
 
+    def test_after_starting_over_a_report_is_a_new_one(self, api: FakeDeskApi, with_api) -> None:
+        api.create_answer_delay = 1.5
+        create_within(with_api, conversation(REPORT, FORM_FILLED), 0.5)
+        api.create_answer_delay = 0
+        restarted = unanswered_then(
+            {"event": "restart"},
+            user_event("my router is broken", "report_problem", timestamp=1700000900.0),
+            {"event": "slot", "name": "problem_description", "value": "router broken"},
+            {"event": "slot", "name": "contact", "value": "13800138000"},
+        )
+        _, dispatcher = create_within(with_api, conversation(REPORT, restarted), 3.5)
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100002"
+
     def test_the_same_words_after_a_ticket_was_created_open_a_new_one(
         self, api: FakeDeskApi, with_api
     ) -> None:
