@@ -27,9 +27,9 @@ VENDOR_DIR       := api/static/vendor
 TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data bot/nlu nlu_data/train -type f -not -name '*.pyc' 2>/dev/null)
 RASA_DATA    := --domain bot/domain --data bot/data nlu_data/train
 
-.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e lint types clean \
+.PHONY: help install demo train test test-service test-bot test-dialogue test-e2e contract lint types clean \
 	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval simulate tune-fallback bench-nlu \
-	backup restore purge-conversations
+	backup restore purge-conversations bench-import retention retention-preview
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -38,9 +38,11 @@ help:
 	@echo "make lint    ruff over the service and the bot code"
 	@echo "make types   mypy over the service"
 	@echo "make bench-api  API throughput beside raw PostgreSQL inserts -> BENCHMARKS.md"
+	@echo "make bench-import  customer imports: rows/s for 100,000 generated rows (PostgreSQL) -> BENCHMARKS.md"
 	@echo "make demo-scaled  2 Rasa, 2 action servers, 2 API workers behind nginx (PostgreSQL + Redis)"
 	@echo "make bench-bot  simulated customers through the REST channel beside /model/parse (about 6 min) -> BENCHMARKS.md"
 	@echo "make fuzz-api   schemathesis with many examples per operation"
+	@echo "make contract   rewrite the bot's API contract file after changing an endpoint it calls"
 	@echo "make eval       NLU on the held-out sets, per language -> BENCHMARKS.md (trains if needed)"
 	@echo "make simulate   simulated customers through the REST channel of a desk it starts -> BENCHMARKS.md"
 	@echo "make tune-fallback  fallback threshold on a validation split of the training data"
@@ -49,6 +51,8 @@ help:
 	@echo "make backup  dump the database into .run/backups (the newest 30 kept; keys never included)"
 	@echo "make restore replace the database with the newest backup (or BACKUP=...), then prove it"
 	@echo "make purge-conversations  delete Rasa conversations older than the retention"
+	@echo "make retention  apply the retention schedule now (the API does it daily by itself)"
+	@echo "make retention-preview  count what the retention schedule would remove now"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -105,6 +109,11 @@ test-e2e: install $(MODEL)
 # local server's "test" database), written to BENCHMARKS.md.
 bench-api: $(VENV)/.installed
 	$(SERVICE_PY) scripts/bench_api.py --requests 2000 --concurrency 16 --workers 2
+
+# Customer imports (scripts/bench_import.py): a generated GB18030 CSV of 100,000 records
+# imported into a fresh schema of the same PostgreSQL, beside the rules alone and raw inserts.
+bench-import: $(VENV)/.installed
+	$(SERVICE_PY) scripts/bench_import.py --rows 100000
 
 # The scaled topology on one machine (scripts/desk_scaled.py): 2 of each process behind
 # Debian's nginx (installed with apt when missing), on the PostgreSQL of DATABASE_URL and the
@@ -163,8 +172,22 @@ restore: $(VENV)/.installed
 purge-conversations: $(BOTVENV)/.installed
 	$(BOT_PY) -m bot.tracker_store purge --endpoints $(RUN_DIR)/endpoints.yml --env-file $(RUN_DIR)/desk.env
 
+# The retention schedule (ticketing/retention.py; README, "Retention"), on the database and
+# conversations the environment or .run/desk.env name. The API's own scheduler runs it
+# every DESK_RETENTION_RUN_HOURS; these are for an admin (and cron without the API).
+retention: $(VENV)/.installed
+	$(SERVICE_PY) -m ticketing.retention --now --env-file $(RUN_DIR)/desk.env
+
+retention-preview: $(VENV)/.installed
+	$(SERVICE_PY) -m ticketing.retention --dry-run --env-file $(RUN_DIR)/desk.env
+
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider
+
+# The API's contract with the action server (tests/data/bot_api_contract.json), which the
+# action tests' fake is held to; rewrite it after changing an endpoint the bot calls.
+contract: $(VENV)/.installed
+	PYTHONPATH=. $(SERVICE_PY) -m tests.support_service.bot_contract --write
 
 test-browser: install $(MODEL) chromium
 	$(SERVICE_PY) -m pytest tests/browser

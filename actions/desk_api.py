@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from actions.settings import ActionSettings
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class NewTicket:
                 **({"display_name": self.display_name} if self.display_name else {}),
             },
             "description": self.description,
-            "category": self.category,
+            # Without a category the API files the ticket under "general".
+            **({"category": self.category} if self.category else {}),
             "channel": self.channel,
             "language": self.language,
             "transcript": self.transcript,
@@ -331,6 +333,9 @@ class DeskApiClient:
         """Send one request, retrying connection failures and gateway errors, within what
         is left of the turn's time budget (``turn_budget``)."""
         last_error: str = ""
+        rid = jsonlog.request_id.get()
+        if rid:  # the customer message's id, into the API's log lines
+            headers = {**(headers or {}), jsonlog.HEADER: rid}
         for attempt in range(1, self._attempts + 1):
             left = time_left()
             if left is not None and left < MIN_ATTEMPT_SECONDS:

@@ -40,6 +40,7 @@ from sanic.response import HTTPResponse
 
 from actions.conversation import UntrustedTracker, check_channel_facts
 from actions.desk_api import start_turn_budget
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,16 @@ def _action_call(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _follow_request(tracker: dict[str, Any]) -> None:
+    """Log this call under the request id the customer's message came in with (its
+    metadata, set by the desk's connector), and pass it on to the API."""
+    latest = tracker.get("latest_message")
+    metadata = latest.get("metadata") if isinstance(latest, dict) else None
+    incoming = metadata.get(jsonlog.METADATA_KEY) if isinstance(metadata, dict) else None
+    sender = tracker.get("sender_id")
+    jsonlog.begin(incoming, conversation=sender if isinstance(sender, str) else None)
+
+
 def build_app(
     secret: str, *, package: str = "actions", budget: float = DEFAULT_TURN_BUDGET_SECONDS
 ) -> Sanic:
@@ -89,6 +100,8 @@ def build_app(
             call = _action_call(request)
             if call is None or not isinstance(call.get("tracker"), dict):
                 return _refusal(400, "bad_request", "an action call with a tracker is required")
+            _follow_request(call["tracker"])
+            logger.info("action %s", call.get("next_action"))
             try:
                 check_channel_facts(Tracker.from_dict(call["tracker"]))
             except UntrustedTracker as error:
@@ -107,10 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--actions", default="actions", help="package of the actions")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("DESK_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s - %(message)s",
-    )
+    jsonlog.install("actions")
     secret = os.environ.get("DESK_ACTION_SECRET", "")
     if not secret:
         raise SystemExit("DESK_ACTION_SECRET is not set: refusing to start an open action server")

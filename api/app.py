@@ -8,27 +8,31 @@ from contextlib import asynccontextmanager
 import redis
 import redis.asyncio
 from fastapi import APIRouter, Depends, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.auth import authenticate
 from api.errors import install_error_handlers
 from api.logs import install_log_filters
-from api.middleware import BodySizeLimit, SecurityHeaders
+from api.middleware import BodySizeLimit, RequestLog, SecurityHeaders
 from api.routers import (
     agents,
     audit,
     auth,
     customers,
     events,
+    faq,
     handoff,
     health,
+    imports,
     metrics,
     queues,
     reports,
     tickets,
 )
+from api.routers import retention as retention_routes
 from api.throttle import LoginThrottle
 from api.web import mount_web_assets
-from ticketing import relay
+from ticketing import conversation_store, jsonlog, relay, retention
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.metrics import DeskMetrics, MetricsSettings
@@ -72,6 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if scheduler is not None:
             scheduler.start()
+        retention_worker = (
+            retention.from_settings(database, settings, app.state.conversations)
+            if settings.retention_scheduler
+            else None
+        )
+        if retention_worker is not None:
+            retention_worker.start()
         relay_worker = relay.from_settings(database, settings) if settings.relay else None
         if relay_worker is not None:
             relay_worker.start()
@@ -80,6 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             relay_worker.stop()
         if scheduler is not None:
             scheduler.stop()
+        if retention_worker is not None:
+            retention_worker.stop()
+        if app.state.conversations is not None:
+            app.state.conversations.close()
         if redis_client is not None:
             redis_client.close()
         if async_redis is not None:
@@ -95,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.vault = Vault.from_settings(settings)
+    # Rasa's conversations, for the retention schedule (connects on first use).
+    app.state.conversations = conversation_store.from_settings(settings, app.state.vault)
     app.state.redis = redis_client
     app.state.login_throttle = LoginThrottle(
         secret=settings.blind_index_key_bytes, redis_client=redis_client
@@ -111,13 +128,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(authenticate)])
     v1.include_router(tickets.router)
     v1.include_router(handoff.router)
+    # Before the customers router: /customers/imports is not /customers/{customer_id}.
+    v1.include_router(imports.router)
     v1.include_router(customers.router)
     v1.include_router(auth.router)
     v1.include_router(agents.router)
     v1.include_router(audit.router)
+    v1.include_router(retention_routes.router)
     v1.include_router(queues.router)
     v1.include_router(reports.router)
     v1.include_router(events.router)
+    v1.include_router(faq.router)
     app.include_router(v1)
     # The only routes under /api/v1 without a Bearer token: logging in, and the event
     # stream, which checks its own short-lived stream ticket (EventSource sends no headers).
@@ -129,7 +150,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_log_filters()
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    jsonlog.install("api")
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads={imports.UPLOAD_PATH: settings.import_max_bytes},
+    )
     app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
-    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
+    app.add_middleware(SecurityHeaders)  # refusals get the headers too
+    app.add_middleware(RequestLog)  # every line written while serving carries its id
+    # Outermost: everything inside sees the client the trusted load balancer names.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or [])
     return app

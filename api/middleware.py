@@ -1,5 +1,5 @@
-"""ASGI middleware: the request body size limit, no NUL characters anywhere, and the
-browser security headers.
+"""ASGI middleware: the request body size limit, no NUL characters anywhere, the
+browser security headers, and the request id with one access line per request.
 
 PostgreSQL text cannot hold NUL (0x00); SQLite can. Refusing NUL at the edge keeps the
 two databases answering the same, and keeps it out of logs and exports as well.
@@ -7,11 +7,20 @@ two databases answering the same, and keeps it out of logs and exports as well.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+import logging
+import re
+import time
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from api.web import content_security_policy
+from ticketing import jsonlog
+from ticketing.conversations import rasa_conversation_id
+from ticketing.metrics import route_label
+
+access_log = logging.getLogger("desk.access")
 
 
 class SecurityHeaders:
@@ -47,19 +56,31 @@ class SecurityHeaders:
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while reading chunks."""
+    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while reading chunks.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    ``uploads`` names the exact paths that take files (path -> their own limit); their
+    bodies are binary (an XLSX holds NUL bytes), so the NUL check leaves them to the
+    reader of the file.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, uploads: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload_limit = (
+            self.uploads.get(scope.get("path", "")) if scope["method"] == "POST" else None
+        )
+        limit = upload_limit or self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
 
         # Read the (bounded) body up front so an undeclared chunked body is limited too.
@@ -69,13 +90,13 @@ class BodySizeLimit:
             if message["type"] == "http.disconnect":
                 return
             body.extend(message.get("body", b""))
-            if len(body) > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if len(body) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             if not message.get("more_body", False):
                 break
 
-        if _carries_nul(scope, bytes(body)):
+        if _carries_nul(scope, b"" if upload_limit else bytes(body)):
             response = error_response(
                 422,
                 "nul_character",
@@ -96,12 +117,12 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = error_response(
             413,
             "payload_too_large",
-            f"The request body is larger than {self.max_bytes} bytes.",
-            {"max_bytes": self.max_bytes},
+            f"The request body is larger than {limit} bytes.",
+            {"max_bytes": limit},
         )
         await response(scope, receive, send)
 
@@ -114,3 +135,57 @@ def _carries_nul(scope: Scope, body: bytes) -> bool:
     if b"\x00" in target or b"%00" in target or "\x00" in scope.get("path", ""):
         return True
     return b"\x00" in body or b"\\u0000" in body.lower()
+
+
+_TICKET_IN_PATH = re.compile(r"/tickets/(SD-\d+)", re.IGNORECASE)
+
+
+class RequestLog:
+    """Every request: a request id (the caller's valid ``X-Request-ID``, else a new one),
+    echoed in the response and on every log line written while serving it, with the
+    conversation (the bot's calls name it) and the ticket in the path; one access line
+    at the end: method, route template, status, milliseconds. No query strings, bodies
+    or personal data (ticketing/jsonlog.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        channel, sender = headers.get("x-desk-channel"), headers.get("x-desk-sender")
+        conversation = rasa_conversation_id(channel, sender) if channel and sender else None
+        rid = jsonlog.begin(headers.get(jsonlog.HEADER), conversation=conversation)
+        number = _TICKET_IN_PATH.search(scope.get("path", ""))
+        if number:
+            jsonlog.ticket_number.set(number.group(1).upper())
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                MutableHeaders(scope=message)[jsonlog.HEADER] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                route_label(scope),
+                status,
+                extra={
+                    "request_id": rid,
+                    "conversation_id": conversation,
+                    "ticket": number.group(1).upper() if number else None,
+                    "desk": {
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                },
+            )

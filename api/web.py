@@ -31,7 +31,9 @@ _STAFF_PAGE = {
 }
 PAGE_POLICIES: dict[str, dict[str, str]] = {
     "/console/": _STAFF_PAGE,
+    "/answers/": _STAFF_PAGE,
     "/staff/": _STAFF_PAGE,
+    "/imports/": _STAFF_PAGE,
     # ECharts writes its tooltips as HTML strings with style attributes; attributes only,
     # never a <style> element or a script.
     "/dashboard/": {**_STAFF_PAGE, "style-src-attr": "'unsafe-inline'"},
@@ -54,11 +56,13 @@ def content_security_policy(path: str) -> str | None:
 
 
 def mount_web_assets(app: FastAPI) -> None:
-    """Serve /widget, /console, /dashboard, /staff (their shared code) and /vendor."""
+    """Serve /widget, /console, /dashboard, /imports, /answers, /staff (shared code), /vendor."""
     app.mount("/widget", StaticFiles(directory=STATIC_DIR / "widget"), name="widget")
     app.mount("/console", StaticFiles(directory=STATIC_DIR / "console", html=True), name="console")
     app.mount(
         "/dashboard", StaticFiles(directory=STATIC_DIR / "dashboard", html=True), name="dashboard"
     )
+    app.mount("/imports", StaticFiles(directory=STATIC_DIR / "imports", html=True), name="imports")
+    app.mount("/answers", StaticFiles(directory=STATIC_DIR / "answers", html=True), name="answers")
     app.mount("/staff", StaticFiles(directory=STATIC_DIR / "staff"), name="staff")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")

@@ -14,6 +14,8 @@ What it adds to ``rasa run --enable-api``:
   (``deploy/`` and README, "Trust boundaries").
 - **CORS for the widget's origins only**, ``DESK_WIDGET_ORIGINS`` (comma-separated),
   instead of ``--cors "*"``.
+- **Log lines that connect**: JSON with the request id of the customer message being
+  served (``ticketing/jsonlog.py``), like the action server's and the API's.
 - **One action-response validator.** Rasa checks every custom action's answer with
   ``jsonschema.validate``, which re-checks the schema against its meta-schema on every
   call: two thirds of a busy Rasa process's CPU (py-spy, BENCHMARKS.md). The same schema
@@ -61,6 +63,63 @@ def install_action_result_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
+def install_json_logging() -> None:
+    """JSON log lines (ticketing/jsonlog.py) instead of Rasa's coloured console, Sanic's
+    loggers included (they get their handlers when Rasa builds its app)."""
+    import rasa.server
+    import rasa.utils.io
+
+    from ticketing import jsonlog
+
+    def configure_logging(loglevel: Any = None) -> None:
+        jsonlog.install("rasa", level=loglevel or None)
+
+    build_app = rasa.server.create_app
+
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        app = build_app(*args, **kwargs)
+        jsonlog.install("rasa", level=logging.getLogger().level)
+        return app
+
+    rasa.utils.io.configure_colored_logging = configure_logging  # type: ignore[assignment]
+    rasa.server.create_app = create_app  # type: ignore[assignment]
+    install_turn_log()
+
+
+def install_turn_log() -> None:
+    """One line per customer message handled: channel, replies, milliseconds (no text).
+
+    The connector has set the message's request id and conversation (ticketing/jsonlog.py)
+    in the task that runs it, so the line joins the action server's and the API's."""
+    import time
+
+    from rasa.core.agent import Agent
+
+    handle = Agent.handle_message
+    turns = logging.getLogger("desk.turns")
+
+    async def handle_message(self: Agent, message: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await handle(self, message)
+            outcome = "answered"
+            return result
+        finally:
+            turns.info(
+                "turn %s",
+                outcome,
+                extra={
+                    "desk": {
+                        "channel": message.input_channel,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                },
+            )
+
+    Agent.handle_message = handle_message  # type: ignore[method-assign]
+
+
 def widget_origins(value: str | None) -> list[str]:
     """The origins allowed to call Rasa from a browser (the widget's pages)."""
     return [origin.strip().rstrip("/") for origin in (value or "").split(",") if origin.strip()]
@@ -106,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     install_action_result_validator()
+    install_json_logging()
     from rasa.__main__ import main as rasa_main
 
     # Rasa's CLI reads sys.argv; this process's own command line (what `ps` shows)

@@ -112,7 +112,8 @@ def redis_endpoints(redis_url: str) -> str:
 
 
 def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> Path:
-    """Rasa's endpoints for this run: the action server, and where conversations live.
+    """Rasa's endpoints for this run: the action server, the responses (bot/nlg.py), and
+    where conversations live.
 
     The action server's secret is a ${...} reference that Rasa fills from its
     environment, so the file holds no secret. Selective domain: only the form validators
@@ -125,6 +126,10 @@ def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> 
         "  enable_selective_domain: true\n"
         "  headers:\n"
         "    X-Desk-Action-Secret: ${DESK_ACTION_SECRET}\n"
+        # The domain's responses, with FAQ answers as supervisors last edited them.
+        "nlg:\n"
+        "  type: bot.nlg.DeskNaturalLanguageGenerator\n"
+        "  url: ${DESK_API_URL}\n"
     )
     if redis_url:
         lines += redis_endpoints(redis_url)
@@ -191,7 +196,7 @@ def process_environment(env: dict[str, str], *, api_port: int, rasa_port: int) -
     env.setdefault("DESK_ENV", "development")
     # bot/credentials.yml names these as ${...}; Rasa refuses to start on an unset one.
     # Empty means "not configured": no customer-service API for WeChat, the default base.
-    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE"):
+    for optional in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE", "WECHAT_TEMPLATE_ID"):
         env.setdefault(optional, "")
     env["DESK_API_URL"] = f"http://127.0.0.1:{api_port}"
     # Where the API's handoff relay delivers agents' replies (Rasa's HTTP API).
@@ -238,6 +243,8 @@ def desk_services(
                 "--port",
                 str(api_port),
                 "--no-access-log",
+                # The app itself reads X-Forwarded-For from DESK_TRUSTED_PROXIES only.
+                "--no-proxy-headers",
             ],
             f"http://127.0.0.1:{api_port}/healthz",
         ),
@@ -305,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {**load_secrets(run_dir), **os.environ}
     env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
+    # No SMS provider here: progress notices to callers land in this file (see README).
+    env.setdefault("DESK_SMS_OUTBOX", str(run_dir / "sms-outbox.jsonl"))
     process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
+    # The API's scheduled backups go with this run's other files (not another run's).
+    env.setdefault("DESK_BACKUP_DIR", str(run_dir / "backups"))
     redis_url = env.get("REDIS_URL") or None
     storage = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     say(f"storage: {storage}; Redis: {'on' if redis_url else 'off (in-process fallbacks)'}")

@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # Everything reaches the other processes through the balancer's ports.
     process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
+    # The API's scheduled backups go with this run's other files (not another run's).
+    env.setdefault("DESK_BACKUP_DIR", str(run_dir / "backups"))
 
     run_step(
         "applying database migrations",

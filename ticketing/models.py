@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -225,6 +226,9 @@ class Ticket(TimestampMixin, Base):
     # The Rasa conversation (sender id) the customer reached the desk in, when the bot
     # opened or escalated the ticket: where agents' replies are relayed to.
     conversation_id: Mapped[str | None] = mapped_column(String(200))
+    # When the retention schedule anonymised this closed ticket (ticketing/retention.py):
+    # its texts, contact and conversation id are gone, its statistics kept.
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     # Optimistic concurrency: every ORM UPDATE of a ticket says WHERE version = <the
     # version read>, so of two writers that read the same version only one wins (the
@@ -244,8 +248,9 @@ class Ticket(TimestampMixin, Base):
 
 
 class RelayDelivery(Base):
-    """Something to deliver to the customer's conversation: an agent's public reply, or
-    the news that the ticket is resolved (the bot takes over and asks for a rating).
+    """Something to deliver to the customer's conversation: an agent's public reply, the
+    news that the ticket is resolved (the bot takes over and asks for a rating), or a
+    progress notice (``ticketing.services.notices``).
 
     Written in the same transaction as the reply or the status change (a transactional
     outbox), so nothing is lost when Rasa is down: the relay retries until delivered.
@@ -256,6 +261,8 @@ class RelayDelivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # For a progress notice (kind "notice"): which one (assigned, waiting, resolved, late).
+    notice: Mapped[str | None] = mapped_column(String(16))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_messages.id"))
     conversation_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -362,3 +369,116 @@ class AuditEntry(Base):
     field: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class CustomerImport(Base):
+    """One bulk import of customer records from a file: its progress and its report.
+
+    Progress lives here, not in a process, so any API instance can report it; the
+    rows themselves are applied in one transaction that also sets ``status`` to done.
+    """
+
+    __tablename__ = "customer_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running, done, failed
+    phase: Mapped[str] = mapped_column(String(16), default="queued")  # reading, applying
+    file_format: Mapped[str] = mapped_column(String(8))  # csv, xlsx
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    # The name the file had on the uploader's machine (it can carry personal data).
+    filename_enc: Mapped[str | None] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    default_channel: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_by_role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    total_rows: Mapped[int | None] = mapped_column(Integer)
+    # 0..1: reading and cleansing the rows is the first half, applying them the second.
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_count: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class CustomerImportRejection(Base):
+    """A row an import did not take, with the reasons; the row itself encrypted."""
+
+    __tablename__ = "customer_import_rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("customer_imports.id", ondelete="CASCADE"), index=True
+    )
+    row_number: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    # [{"field": ..., "code": ..., "message": ...}] (no values)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    row_enc: Mapped[str] = mapped_column(Text)
+
+
+class CustomerImportConflict(Base):
+    """Two sources disagreed on a field; which one won and by which rule (no values)."""
+
+    __tablename__ = "customer_import_conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("customer_imports.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    winner: Mapped[str] = mapped_column(String(32))  # "row 12" or "store"
+    loser: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(32))  # updated_at, channel_priority, file_order
+
+
+class CustomerSource(Base):
+    """Where a customer's profile values came from: the import channel and its date."""
+
+    __tablename__ = "customer_sources"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(32))
+    record_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("customer_imports.id"))
+
+
+class ImportChannel(Base):
+    """A source channel of imports: its run of low-quality imports, and whether paused."""
+
+    __tablename__ = "import_channels"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    low_quality_streak: Mapped[int] = mapped_column(Integer, default=0)
+    last_quality: Mapped[float | None] = mapped_column(Float)
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    paused_import_id: Mapped[int | None] = mapped_column(Integer)
+    resumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resumed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class FaqAnswer(Base):
+    """An FAQ answer as a supervisor rewrote it (bot/domain/faq.yml holds the trained one).
+
+    One row per topic and language; no row means the trained answer. The bot reads the
+    current text on every answer (bot/nlg.py), so an edit is live on the next turn.
+    """
+
+    __tablename__ = "faq_answers"
+    __table_args__ = (UniqueConstraint("topic", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

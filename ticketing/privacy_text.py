@@ -1,12 +1,13 @@
 """Personal data in free text: find it, mask it, keep the full text only as ciphertext.
 
 What customers (and agents) type into a ticket may carry phone numbers, e-mail
-addresses, resident ID numbers and bank card numbers. Every text column that can hold
+addresses, resident ID numbers, bank card numbers and names (:mod:`ticketing.privacy_names`,
+with the customer's own name from the profile). Every text column that can hold
 such text is stored twice (see :data:`SEALED_COLUMNS`):
 
 - the column itself (``body``, ``subject`` ...) holds the **masked copy**: every value
   found here replaced by its masked form (``138****5678``, ``z***@example.com``,
-  ``1101**********002X``, ``************1234``). Lists, search and reports read it as
+  ``1101**********002X``, ``************1234``, ``李*``). Lists, search and reports read it as
   before; it never holds a full value that detection found.
 - ``<column>_enc`` holds the **full text** as a vault token (AES-GCM, key id), set only
   when detection found something (otherwise the masked copy *is* the full text, and a
@@ -32,22 +33,26 @@ from sqlalchemy import Select, event, inspect, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.errors import ValidationFailed
-from ticketing.models import SatisfactionRating, Ticket, TicketEvent, TicketMessage
+from ticketing.models import Customer, SatisfactionRating, Ticket, TicketEvent, TicketMessage
 from ticketing.privacy import (
     DEFAULT_REGION,
+    DecryptionFailed,
     Vault,
     mask_email,
     mask_id_number,
     mask_phone,
     normalise_id_number,
 )
+from ticketing.privacy_names import find_names, mask_name_in_text
 
-# Kinds of personal data found in text; the first three are disclosure.yml's fields.
+# Kinds of personal data found in text; all but card_number are also profile fields
+# (disclosure.yml names them all).
 PHONE = "phone"
 EMAIL = "email"
 ID_NUMBER = "id_number"
 CARD = "card_number"
-KINDS = (PHONE, EMAIL, ID_NUMBER, CARD)
+NAME = "name"
+KINDS = (PHONE, EMAIL, ID_NUMBER, CARD, NAME)
 
 # Model -> its text columns kept as masked copy + ``<column>_enc``.
 SEALED_COLUMNS: dict[type[Any], tuple[str, ...]] = {
@@ -76,6 +81,8 @@ _ID_NUMBER = re.compile(r"(?<![0-9０-９])[0-9]{17}[0-9Xx](?![0-9０-９])")
 # 13 to 19 digits, optionally in groups split by single spaces or hyphens.
 _CARD = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _DIGITS_ONLY = str.maketrans("", "", " -")
+# A time of day with seconds and a fraction (the history's timestamps: 15:59:16.003717).
+_CLOCK_TIME = re.compile(r"(?<![0-9])[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?(?![0-9])")
 # A mainland mobile number on its own: libphonenumber skips numbers glued to letters
 # ("user13812345678", a URL path), so these are also looked for by shape.
 _MAINLAND_MOBILE = re.compile(r"(?<![0-9０-９])1[3-9][0-9]{9}(?![0-9０-９])")
@@ -134,7 +141,11 @@ def _phones(text: str) -> Iterable[Finding]:
     # max_tries: libphonenumber gives up after 65535 candidates by default, which a long
     # paste full of numbers reaches; then the rest would stay in clear.
     matcher = phonenumbers.PhoneNumberMatcher(text, DEFAULT_REGION, max_tries=sys.maxsize)
+    # Clock times are not phone numbers: "15:59:16.003717" would give "16.003717".
+    times = [(m.start(), m.end()) for m in _CLOCK_TIME.finditer(text)]
     for match in matcher:
+        if any(start < match.end and match.start < end for start, end in times):
+            continue
         yield Finding(PHONE, match.start, match.end, match.raw_string)
     for bare in _MAINLAND_MOBILE.finditer(text):
         yield Finding(PHONE, bare.start(), bare.end(), bare.group())
@@ -145,16 +156,25 @@ def _emails(text: str) -> Iterable[Finding]:
         yield Finding(EMAIL, match.start(), match.end(), match.group())
 
 
+def _names(text: str, known: Iterable[str]) -> Iterable[Finding]:
+    for start, end in find_names(text, known):
+        yield Finding(NAME, start, end, text[start:end])
+
+
 # When two findings overlap, the one that starts first wins, then the longer one, then
 # this order (an ID number is also a run of digits a phone matcher may like).
-_PRECEDENCE = {EMAIL: 0, ID_NUMBER: 1, CARD: 2, PHONE: 3}
+_PRECEDENCE = {EMAIL: 0, ID_NUMBER: 1, CARD: 2, PHONE: 3, NAME: 4}
 
 
-def find_personal_data(text: str) -> list[Finding]:
-    """Every phone number, e-mail address, resident ID number and card number, in order."""
-    if not text or not any(ch.isdigit() or ch == "@" or ch == "%" for ch in text):
+def find_personal_data(text: str, *, names: Iterable[str] = ()) -> list[Finding]:
+    """Every phone number, e-mail address, resident ID number, card number and personal
+    name (:mod:`ticketing.privacy_names`; ``names``: the customer's own, from the
+    profile), in order."""
+    if not text:
         return []
-    candidates = [*_emails(text), *_id_numbers(text), *_cards(text), *_phones(text)]
+    candidates = list(_names(text, names))
+    if any(ch.isdigit() or ch == "@" or ch == "%" for ch in text):
+        candidates += [*_emails(text), *_id_numbers(text), *_cards(text), *_phones(text)]
     candidates.sort(key=lambda f: (f.start, -(f.end - f.start), _PRECEDENCE[f.kind]))
     chosen: list[Finding] = []
     reach = -1
@@ -201,6 +221,7 @@ _MASKERS = {
     EMAIL: _mask_email_in_text,
     ID_NUMBER: lambda value: mask_id_number(value.upper()),
     CARD: mask_card,
+    NAME: mask_name_in_text,
 }
 
 
@@ -220,9 +241,9 @@ def mask_findings(
     return "".join(parts)
 
 
-def mask_text(text: str, *, clear: frozenset[str] = frozenset()) -> str:
+def mask_text(text: str, *, clear: frozenset[str] = frozenset(), names: Iterable[str] = ()) -> str:
     """The text with its personal data masked (except the kinds in ``clear``)."""
-    return mask_findings(text, find_personal_data(text), clear=clear)
+    return mask_findings(text, find_personal_data(text, names=names), clear=clear)
 
 
 @dataclass(frozen=True)
@@ -233,9 +254,10 @@ class SealedText:
     token: str | None
 
 
-def seal(text: str, *, vault: Vault | None) -> SealedText:
-    """Mask a text for storage and encrypt the full text when it carried personal data."""
-    findings = find_personal_data(text)
+def seal(text: str, *, vault: Vault | None, names: Iterable[str] = ()) -> SealedText:
+    """Mask a text for storage and encrypt the full text when it carried personal data
+    (``names``: the customer's own, masked wherever they appear)."""
+    findings = find_personal_data(text, names=names)
     if not findings:
         return SealedText(text, None)
     if vault is None:
@@ -284,9 +306,48 @@ def show(
     )
 
 
+def _customer_id(session: Session, obj: object) -> int | None:
+    """The customer whose ticket a text belongs to (None when not known yet)."""
+    if isinstance(obj, Ticket | SatisfactionRating):
+        return obj.customer_id
+    ticket_id = getattr(obj, "ticket_id", None)
+    if ticket_id is None:
+        return None
+    ticket = session.get(Ticket, ticket_id)
+    return None if ticket is None else ticket.customer_id
+
+
+class _KnownNames:
+    """The customers' own names (decrypted from their profiles) for one flush."""
+
+    def __init__(self, session: Session, vault: Vault | None) -> None:
+        self._session = session
+        self._vault = vault
+        self._by_customer: dict[int, tuple[str, ...]] = {}
+
+    def of(self, obj: object) -> tuple[str, ...]:
+        if self._vault is None:
+            return ()
+        with self._session.no_autoflush:
+            customer_id = _customer_id(self._session, obj)
+            if customer_id is None:
+                return ()
+            if customer_id not in self._by_customer:
+                customer = self._session.get(Customer, customer_id)
+                names: tuple[str, ...] = ()
+                if customer is not None and customer.display_name_enc:
+                    try:
+                        names = (self._vault.decrypt(customer.display_name_enc),)
+                    except DecryptionFailed:
+                        names = ()
+                self._by_customer[customer_id] = names
+        return self._by_customer[customer_id]
+
+
 def seal_pending(session: Session, vault: Vault | None) -> int:
     """Seal every new or changed text column of the session's objects; how many were."""
     sealed = 0
+    known = _KnownNames(session, vault)
     for obj in (*session.new, *session.dirty):
         columns = SEALED_COLUMNS.get(type(obj))
         if not columns:
@@ -299,7 +360,7 @@ def seal_pending(session: Session, vault: Vault | None) -> int:
             if value is None:
                 setattr(obj, f"{column}_enc", None)
                 continue
-            result = seal(str(value), vault=vault)
+            result = seal(str(value), vault=vault, names=known.of(obj))
             limit = _LIMITS.get((type(obj), column))
             masked = result.masked[:limit] if limit else result.masked
             if masked != value:

@@ -12,7 +12,13 @@ from the outbox (:mod:`ticketing.services.relay`) and hands them to Rasa's HTTP 
 - a resolution first clears the ``handoff_ticket`` slot (the bot answers again), then
   triggers ``ticket_resolved`` so that the bot asks for a rating;
 - an agent handing the conversation back without resolving clears the slot the same
-  way and triggers ``handed_back``: the bot says it is there again.
+  way and triggers ``handed_back``: the bot says it is there again;
+- a progress notice (``ticketing.services.notices``) goes to the channel connector's
+  ``POST /webhooks/<channel>/push`` with the same kind of token: the channel says it
+  itself (pushed to the widget and kept for its next opening, a WeChat customer-service
+  or template message, kept for the caller's next turn and sent by SMS, kept for a REST
+  sender's next answer). A REST client cannot receive Rasa's ``output_channel=latest``,
+  so its replies and resolutions take the push route too.
 
 Delivery is at least once: when Rasa took a message but its answer got lost, the
 message is sent again. Several relays may run at once (SKIP LOCKED on PostgreSQL).
@@ -23,7 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import httpx
@@ -31,11 +37,13 @@ import jwt
 from sqlalchemy.orm import Session
 
 from ticketing.db import Database
+from ticketing.enums import IdentityKind
 from ticketing.models import RelayDelivery, Ticket, TicketMessage
 from ticketing.periodic import PeriodicWorker
 from ticketing.privacy import DecryptionFailed
 from ticketing.privacy_text import full_text, session_vault
 from ticketing.repositories import agents as agents_repo
+from ticketing.repositories import customers as customers_repo
 from ticketing.services import relay
 from ticketing.settings import Settings, get_settings
 
@@ -57,6 +65,8 @@ class DeliveryFailed(Exception):
 _PATH_SAFE = ":@!$&'()*+,;=-._~/"
 # Lifetime of the relay's JWTs for Rasa's HTTP API: one per request, never reused for long.
 TOKEN_SECONDS = 60
+# The Rasa input channel that serves each desk channel's conversations (its webhook path).
+INPUT_CHANNEL = {"web": "socketio", "wechat": "wechat", "voice": "voice", "rest": "rest"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,28 @@ class RasaConversations:
             {"name": intent, "entities": entities},
         )
 
+    def push(self, client: httpx.Client, parcel: Parcel, notice: str) -> None:
+        """Hand a notice to the connector of the conversation's channel (``/push``)."""
+        channel = INPUT_CHANNEL[relay.conversation_channel(parcel.conversation_id)]
+        url = f"{self.base_url.rstrip('/')}/webhooks/{channel}/push"
+        body = {
+            "push_id": parcel.delivery_id,
+            "conversation_id": parcel.conversation_id,
+            "text": parcel.body,
+            "ticket_number": parcel.ticket_number,
+            "notice": notice,
+        }
+        if parcel.sms_to:
+            body["sms_to"] = parcel.sms_to
+        try:
+            response = client.post(
+                url, json=body, headers=self.authorization(), timeout=self.timeout
+            )
+        except httpx.HTTPError as error:
+            raise DeliveryFailed(f"Rasa unreachable: {type(error).__name__}") from error
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"the {channel} channel answered {response.status_code}")
+
     def clear_slot(self, client: httpx.Client, conversation_id: str, slot: str) -> None:
         """Append ``slot = null`` to the conversation's tracker."""
         self._post(
@@ -130,6 +162,10 @@ class Parcel:
     ticket_number: str
     body: str | None = None
     agent_name: str | None = None
+    # For a progress notice: which one (assigned, waiting, resolved, late).
+    notice: str | None = None
+    # For a notice to a caller: the customer's phone number, for the SMS.
+    sms_to: str | None = None
     # Why the body could not be read (a data key missing from the ring): retried later.
     unreadable: str | None = None
 
@@ -139,17 +175,28 @@ def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> No
 
     The customer sees the agent's display name (王芳), not their login.
     """
-    if parcel.kind == relay.REPLY:
+    rest = relay.conversation_channel(parcel.conversation_id) == "rest"
+    if parcel.kind in (relay.REPLY, relay.NOTICE) or (parcel.kind == relay.RESOLVED and rest):
         if parcel.unreadable is not None:
             raise DeliveryFailed(parcel.unreadable)
-        if parcel.body is None:
-            raise DeliveryFailed("the reply is gone")
+        if parcel.body is None and parcel.kind != relay.RESOLVED:
+            raise DeliveryFailed("the message is gone")
+    if parcel.kind == relay.NOTICE:
+        rasa.push(client, parcel, parcel.notice or "assigned")
+    elif parcel.kind == relay.REPLY and rest:
+        name = f"{parcel.agent_name}: " if parcel.agent_name else ""
+        rasa.push(client, replace(parcel, body=f"{name}{parcel.body}"), "reply")
+    elif parcel.kind == relay.RESOLVED and rest:
+        rasa.clear_slot(client, parcel.conversation_id, HANDOFF_SLOT)
+        if parcel.body:
+            rasa.push(client, parcel, "resolved")
+    elif parcel.kind == relay.REPLY:
         rasa.trigger(
             client,
             parcel.conversation_id,
             REPLY_INTENT,
             {
-                "agent_message": parcel.body,
+                "agent_message": parcel.body or "",  # None was refused above
                 "agent_name": parcel.agent_name or "",
                 "ticket_number": parcel.ticket_number,
             },
@@ -210,7 +257,33 @@ def claim_next(database: Database) -> Parcel | None:
             if author
             else (message.author_name if message else None),
             unreadable=unreadable,
+            notice=delivery.notice,
+            sms_to=_sms_number(session, delivery, ticket),
         )
+
+
+def _sms_number(session: Session, delivery: RelayDelivery, ticket: Ticket | None) -> str | None:
+    """The customer's phone number for a notice to a caller (their latest one), or None.
+
+    Read here, from the encrypted profile, so the phone channel keeps no number of its own.
+    """
+    if delivery.kind != relay.NOTICE or ticket is None:
+        return None
+    if relay.conversation_channel(delivery.conversation_id) != "voice":
+        return None
+    vault = session_vault(session)
+    phones = [
+        identity
+        for identity in customers_repo.identities_of(session, ticket.customer_id)
+        if identity.kind is IdentityKind.PHONE
+    ]
+    if vault is None or not phones:
+        return None
+    try:
+        return vault.decrypt(phones[-1].value_enc)
+    except DecryptionFailed:
+        logger.warning("a caller's phone number cannot be decrypted; no SMS for it")
+        return None
 
 
 def _full_body(session: Session, message: TicketMessage) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -11,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -149,6 +151,15 @@ class TicketCreate(BaseModel):
         return [] if value is None else value
 
 
+class MessageDelivery(BaseModel):
+    """How a message pushed to the customer stands: ``held`` (their quiet hours; ``at``
+    is when it goes), ``queued``, ``sent`` (``at`` is when) or ``failed``."""
+
+    status: Literal["held", "queued", "sent", "failed"]
+    at: datetime | None
+    channel: str
+
+
 class MessageRead(BaseModel):
     """One message of a ticket's thread."""
 
@@ -162,6 +173,10 @@ class MessageRead(BaseModel):
         default=False,
         description="Personal data in the body is masked for you; "
         "`POST /tickets/{number}/reveal` shows it in full (audited).",
+    )
+    delivery: MessageDelivery | None = Field(
+        default=None,
+        description="For a reply or progress notice pushed to the customer: whether it was sent.",
     )
 
 
@@ -514,7 +529,21 @@ class ProfileRead(BaseModel):
 class ContactPreferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channels: list[Channel] = Field(default_factory=list, max_length=10)
+    channels: list[Channel] = Field(
+        default_factory=list,
+        max_length=10,
+        description="When not empty, the only channels progress notices may use.",
+    )
+    notifications: bool = Field(
+        default=True,
+        description="False: no progress notices (assigned, waiting, late); replies and "
+        "the resolution still reach the customer.",
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone for the quiet hours (default Asia/Shanghai).",
+    )
     quiet_hours: (
         tuple[
             Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
@@ -522,6 +551,19 @@ class ContactPreferences(BaseModel):
         ]
         | None
     ) = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Asia/Shanghai)"
+            ) from None
+        return value
 
 
 class ProfileUpdate(BaseModel):
@@ -653,3 +695,42 @@ class AuditRead(BaseModel):
     field: str | None
     reason: str | None
     details: dict[str, Any]
+
+
+class RetentionPeriod(BaseModel):
+    """One line of the retention schedule."""
+
+    data: str
+    kept: str
+    setting: str
+    value: float
+    default: float
+    then: str
+
+
+class RetentionRunRead(BaseModel):
+    """A retention run (or, for a dry run, what one would do): counts only."""
+
+    at: datetime
+    actor: str
+    dry_run: bool
+    counts: dict[str, Any]
+
+
+class RetentionScheduleRead(BaseModel):
+    """The retention schedule as configured, and its last run."""
+
+    periods: list[RetentionPeriod]
+    run_every_hours: float
+    scheduler_in_this_process: bool
+    conversation_store: str | None
+    last_run: RetentionRunRead | None
+    next_run_due_at: datetime | None
+
+
+class RetentionRunRequest(BaseModel):
+    """Run the schedule now; ``dry_run`` only counts what is due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: StrictBool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -14,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIN_SECRET_LENGTH = 16
 MIN_JWT_SECRET_LENGTH = 32
 DATA_KEY_BYTES = 32
+# The audit log is kept at least this long (company policy); a migration enforces it on
+# PostgreSQL too (0008: the trigger refuses to delete younger entries).
+MIN_AUDIT_RETENTION_YEARS = 3
 
 
 class Environment(StrEnum):
@@ -133,13 +137,128 @@ class Settings(DatabaseSettings):
         le=3600,
         validation_alias=AliasChoices("event_stream_seconds", "DESK_EVENT_STREAM_SECONDS"),
     )
+    # The retention schedule (ticketing/retention.py; README, "Retention"). Periods in days
+    # unless named otherwise; the audit log is never kept less than 3 years.
+    retention_scheduler: bool = Field(
+        default=True,
+        description="Run the retention check in this process (one instance runs each purge)",
+        validation_alias=AliasChoices("retention_scheduler", "DESK_RETENTION_SCHEDULER"),
+    )
+    retention_run_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 31,
+        description="Hours between two purges, across all instances",
+        validation_alias=AliasChoices("retention_run_hours", "DESK_RETENTION_RUN_HOURS"),
+    )
+    retention_check_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+        description="Seconds between two checks whether a purge is due",
+        validation_alias=AliasChoices("retention_check_seconds", "DESK_RETENTION_CHECK_SECONDS"),
+    )
+    backup_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 31,
+        description="Hours between two scheduled backups across instances (0: none)",
+        validation_alias=AliasChoices("backup_hours", "DESK_BACKUP_HOURS"),
+    )
+    backup_dir: str = Field(
+        default=".run/backups",
+        min_length=1,
+        description="Where scheduled backups go (scripts/backup.py --dir)",
+        validation_alias=AliasChoices("backup_dir", "DESK_BACKUP_DIR"),
+    )
+    closed_ticket_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36500,
+        validation_alias=AliasChoices(
+            "closed_ticket_retention_days", "DESK_CLOSED_TICKET_RETENTION_DAYS"
+        ),
+    )
+    idempotency_key_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        validation_alias=AliasChoices(
+            "idempotency_key_retention_days", "DESK_IDEMPOTENCY_KEY_RETENTION_DAYS"
+        ),
+    )
+    relay_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        validation_alias=AliasChoices("relay_retention_days", "DESK_RELAY_RETENTION_DAYS"),
+    )
+    # The same variable the bot's tracker stores read (bot/tracker_store.py).
+    conversation_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=36500,
+        validation_alias=AliasChoices(
+            "conversation_retention_days", "DESK_CONVERSATION_RETENTION_DAYS"
+        ),
+    )
+    conversation_store: str | None = Field(
+        default=None,
+        description=(
+            "Where Rasa keeps conversations: a redis:// URL or an SQLAlchemy URL of the SQL "
+            "tracker store; unset: the Redis of REDIS_URL, else none"
+        ),
+        validation_alias=AliasChoices("conversation_store", "DESK_CONVERSATION_STORE"),
+    )
+    conversation_key_prefix: str = Field(
+        default="desk",
+        min_length=1,
+        max_length=100,
+        description="The Redis tracker store's key_prefix (endpoints.yml)",
+        validation_alias=AliasChoices("conversation_key_prefix", "DESK_CONVERSATION_KEY_PREFIX"),
+    )
+    audit_retention_years: int = Field(
+        default=3,
+        ge=MIN_AUDIT_RETENTION_YEARS,
+        le=100,
+        validation_alias=AliasChoices("audit_retention_years", "DESK_AUDIT_RETENTION_YEARS"),
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         gt=0,
         validation_alias=AliasChoices("max_body_bytes", "DESK_MAX_BODY_BYTES"),
     )
+    # Customer imports (POST /api/v1/customers/imports) take files up to this size; a
+    # larger upload is refused with 413 before it is read.
+    import_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        validation_alias=AliasChoices("import_max_bytes", "DESK_IMPORT_MAX_BYTES"),
+    )
+    # The load balancers whose X-Forwarded-For names the real client (addresses or
+    # networks, comma-separated; "*" trusts anyone and is refused). The log-in throttle,
+    # /metrics' scraper list and the logs see that client; from anyone else the header
+    # is ignored. Default: a load balancer on this machine.
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("trusted_proxies", "DESK_TRUSTED_PROXIES"),
+    )
 
-    @field_validator("redis_url", "rasa_url", "rasa_jwt_secret", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"DESK_TRUSTED_PROXIES: {item!r} is not an address or a network"
+                ) from None
+        return value
+
+    @field_validator(
+        "redis_url", "rasa_url", "rasa_jwt_secret", "conversation_store", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

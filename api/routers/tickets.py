@@ -24,6 +24,7 @@ from ticketing.schemas import (
     EscalationCreate,
     HistoryEntry,
     MessageCreate,
+    MessageDelivery,
     MessageRead,
     RatingCreate,
     RatingRead,
@@ -37,6 +38,7 @@ from ticketing.schemas import (
     TicketUpdate,
 )
 from ticketing.services import assignment, lifecycle, ticket_text
+from ticketing.services import notices as notices_service
 from ticketing.services import ratings as ratings_service
 from ticketing.services import thread as thread_service
 from ticketing.services import tickets as tickets_service
@@ -83,6 +85,12 @@ def ticket_read(
         for message in tickets_service.visible_messages(ticket, principal=principal)
     ]
     texts.audit(session, ticket=ticket)
+    # Only a ticket with a conversation has anything pushed (no query for the others).
+    pushed = (
+        notices_service.delivery_states(session, ticket_id=ticket.id)
+        if ticket.conversation_id
+        else {}
+    )
     return TicketRead(
         number=ticket.number,
         status=ticket.status,
@@ -117,6 +125,15 @@ def ticket_read(
                 public=message.public,
                 created_at=message.created_at,
                 masked=body.masked,
+                delivery=(
+                    MessageDelivery(
+                        status=state.status,  # type: ignore[arg-type]
+                        at=state.at,
+                        channel=state.channel,
+                    )
+                    if (state := pushed.get(message.id)) is not None
+                    else None
+                ),
             )
             for message, body in messages
         ],

@@ -12,6 +12,10 @@ A client may name a message with ``"message_id"``: sent again within two minutes
 a timeout, say), it gets the first answer and is not processed twice. When the Rasa
 process is saturated, a message may get "busy, send it again" instead of an answer
 (``bot/channels/admission.py``); it was then not processed.
+
+A REST client cannot be called back, so progress notices from the desk (``POST
+/webhooks/rest/push``, :mod:`bot.channels.pushes`) wait for the sender's next message
+and come first in its answer, in order, each once.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from sanic.response import HTTPResponse
 from bot.channels import customer_text
 from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
+from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, in_script, script_for_turn
 from bot.channels.store import ChannelStore, store_for, wait_for_reply
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 # How long a repeat waits for the first one's answer before hearing "busy, send it again".
 REPEAT_WAIT_SECONDS = 20.0
 MAX_MESSAGE_CHARACTERS = 20_000
+# How long a notice waits for the REST sender's next message.
+KEPT_SECONDS = 14 * 24 * 3600
 
 
 class BadRestMessage(ValueError):
@@ -96,20 +104,30 @@ def _error(status: int, code: str, message: str) -> HTTPResponse:
 class DeskRestInput(InputChannel):
     """Rasa's REST contract, with the channel and the conversation set by the connector."""
 
-    def __init__(self) -> None:
-        self._store: ChannelStore | None = None
-
     @classmethod
     def name(cls) -> str:
         return REST
 
-    @property
-    def store(self) -> ChannelStore:
-        """Which messages with a ``message_id`` were answered, and how (Redis when
-        REDIS_URL is set, so that another Rasa instance recognises a repeat)."""
-        if self._store is None:
-            self._store = store_for(os.environ.get("REDIS_URL") or None, prefix="desk:rest")
-        return self._store
+    def __init__(self, store: ChannelStore | None = None) -> None:
+        self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:rest")
+
+    @staticmethod
+    def _kept_key(conversation: str) -> str:
+        return f"kept:{conversation}"
+
+    async def _push(self, push: DeskPush, text: str) -> str:
+        """Keep a notice for the sender's next answer, after those kept already."""
+        key = self._kept_key(push.conversation_id)
+        kept = json.loads(await self.store.take(key) or "[]")
+        kept.append(
+            {
+                "recipient_id": push.sender,
+                "text": text,
+                "custom": {"ticket": push.ticket_number, "notice": push.notice},
+            }
+        )
+        await self.store.put(key, json.dumps(kept, ensure_ascii=False), ttl_seconds=KEPT_SECONDS)
+        return "next_message"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """``GET /webhooks/rest/`` (health) and ``POST /webhooks/rest/webhook``."""
@@ -118,6 +136,8 @@ class DeskRestInput(InputChannel):
         @hook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        add_push_route(hook, channel=REST, store=self.store, deliver=self._push)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -134,6 +154,8 @@ class DeskRestInput(InputChannel):
                 repeat_key = _repeat_key(body, conversation)
             except BadRestMessage as error:
                 return _error(error.status, "bad_request", str(error))
+            rid = jsonlog.begin(request.headers.get(jsonlog.HEADER), conversation=conversation)
+            headers = {jsonlog.HEADER: rid}
             agent = agent_of(request)
             script = await script_for_turn(agent, conversation, text)
             if repeat_key and not await self.store.claim(repeat_key):
@@ -141,23 +163,27 @@ class DeskRestInput(InputChannel):
                 # never a second turn.
                 given = await wait_for_reply(self.store, repeat_key, timeout=REPEAT_WAIT_SECONDS)
                 if given is not None:
-                    return response.json(json.loads(given))
+                    return response.json(json.loads(given), headers=headers)
                 busy = await busy_reply(agent, conversation, text, output_channel=REST)
-                return response.json([in_script(busy, script)] if busy else [])
+                return response.json([in_script(busy, script)] if busy else [], headers=headers)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 customer_text(text),
                 collector,
                 conversation,
                 input_channel=REST,
-                metadata=None,
+                # Only the connector's own: the request id that follows this message
+                # into the action server's and the API's logs.
+                metadata={jsonlog.METADATA_KEY: rid},
             )
+            answer: list[dict[str, Any]] = []
 
             async def turn() -> None:
                 await _answer(on_new_message, message)
+                kept = json.loads(await self.store.take(self._kept_key(conversation)) or "[]")
+                answer.extend(kept + [in_script(m, script) for m in collector.messages])
                 if repeat_key:
                     # Kept by the turn itself: it finishes even if this request is gone.
-                    answer = [in_script(m, script) for m in collector.messages]
                     await self.store.remember_reply(repeat_key, json.dumps(answer))
 
             try:
@@ -166,11 +192,12 @@ class DeskRestInput(InputChannel):
                 logger.error("a REST message timed out before the bot answered")
                 taken_in = True
             if not taken_in:
-                # Saturated: the message was not processed; the customer may send it again.
+                # Saturated: the message was not processed; the customer may send it again
+                # (notices kept for the sender wait for that answer).
                 if repeat_key:
                     await self.store.release(repeat_key)
                 busy = await busy_reply(agent, conversation, text, output_channel=REST)
-                return response.json([in_script(busy, script)] if busy else [])
-            return response.json([in_script(m, script) for m in collector.messages])
+                return response.json([in_script(busy, script)] if busy else [], headers=headers)
+            return response.json(answer, headers=headers)
 
         return hook

@@ -18,6 +18,14 @@ unsure (confidence under ``confirm_below``) the channel first reads back what it
 yes; on a no it asks again (``utter_ask_to_repeat``). Replies are plain speech: no
 markdown, links or emoji, buttons read out as choices, ticket and phone numbers digit by
 digit. A repeated turn (same call id and turn) gets the first answer, never a second.
+
+Progress notices from the desk (``POST /webhooks/voice/push``, :mod:`bot.channels.pushes`)
+are kept for the caller's next turn like an agent's reply, and also go out as an SMS to
+the customer's phone number, which the desk sends with the notice from its encrypted
+profile (the call may be over; the channel keeps no number): through the
+:class:`SmsSender` the channel has. No SMS provider is reachable from here, so the one
+shipped is :class:`FileSmsOutbox` (``DESK_SMS_OUTBOX``: a JSON-lines file a test or a
+demo reads); without it the SMS is skipped and logged.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from rasa.core.channels.channel import (
     CollectingOutputChannel,
@@ -46,9 +55,11 @@ from sanic.response import HTTPResponse
 
 from bot.channels import plain_text
 from bot.channels.conversation import VOICE, conversation_id, split_conversation_id
+from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, conversation_language, render
 from bot.channels.store import ChannelStore, store_for, wait_for_reply
 from bot.nlu.language import detect_language
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +171,35 @@ def _caller_number(value: Any) -> str | None:
 
 # How long an agent's reply waits for the caller's next turn before it is dropped.
 RELAYED_TTL_SECONDS = 3600
+SMS_OUTBOX_ENV = "DESK_SMS_OUTBOX"
+
+
+class SmsSender(Protocol):
+    """Sends a text message to a phone number (an SMS provider's API behind it)."""
+
+    async def send(self, number: str, text: str) -> None:
+        """Send, or raise."""
+        ...
+
+
+class FileSmsOutbox:
+    """The local stand-in for an SMS provider: one JSON line per message in a file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    async def send(self, number: str, text: str) -> None:
+        """Append the message; the file is the provider's outbox."""
+        line = json.dumps({"to": number, "text": text, "at": time.time()}, ensure_ascii=False)
+        with self.path.open("a", encoding="utf-8") as outbox:
+            outbox.write(line + "\n")
+
+    def sent(self) -> list[dict[str, Any]]:
+        """What was sent so far."""
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 class SpeechForLater(OutputChannel):
@@ -288,16 +328,31 @@ class VoiceInput(InputChannel):
         *,
         store: ChannelStore | None = None,
         clock: Callable[[], float] = time.time,
+        sms: SmsSender | None = None,
     ) -> None:
         self.settings = settings
         self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:voice")
         self.clock = clock
+        outbox = os.environ.get(SMS_OUTBOX_ENV)
+        self.sms = sms or (FileSmsOutbox(outbox) if outbox else None)
         if not settings.secret:
             logger.warning("the voice channel has no gateway secret: it answers 503 until set")
 
     def get_output_channel(self) -> OutputChannel:
         """Where Rasa sends what it says between turns (see SpeechForLater)."""
         return SpeechForLater(self.store)
+
+    async def _push(self, push: DeskPush, text: str) -> str:
+        """A progress notice: spoken at the caller's next turn, and an SMS when the desk
+        sent the customer's number."""
+        await SpeechForLater(self.store).send_text_message(push.conversation_id, text)
+        if push.sms_to is None:
+            return "next_turn"
+        if self.sms is None:
+            logger.warning("no SMS sender (%s): the notice waits for a turn only", SMS_OUTBOX_ENV)
+            return "next_turn"
+        await self.sms.send(push.sms_to, text)
+        return "next_turn+sms"
 
     def _signed(self, request: Request) -> bool:
         timestamp = request.headers.get("X-Desk-Timestamp", "")
@@ -316,6 +371,8 @@ class VoiceInput(InputChannel):
         @hook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.settings.secret else "not configured"})
+
+        add_push_route(hook, channel=CHANNEL, store=self.store, deliver=self._push)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -449,6 +506,7 @@ class VoiceInput(InputChannel):
         """Hand the transcript to the bot and turn its answer into speech."""
         conversation = conversation_id(CHANNEL, turn["call_id"])
         metadata: dict[str, Any] = {"transcript": True, "asr_confidence": confidence}
+        metadata[jsonlog.METADATA_KEY] = jsonlog.begin(turn.get("turn"), conversation=conversation)
         if turn["caller_number"]:
             metadata["caller_number"] = turn["caller_number"]
         if confirmed:

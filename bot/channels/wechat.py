@@ -13,7 +13,11 @@ Rasa instances agree, in memory otherwise). If the bot answers within the reply 
 the answer goes back as the passive XML reply; otherwise the push is answered
 ``success`` and the answer follows through the customer-service message API, whose
 access token is cached and refreshed. The same API carries messages the desk starts
-(``output_channel=latest`` on Rasa's HTTP API), within WeChat's 48-hour window.
+(``output_channel=latest`` on Rasa's HTTP API), within WeChat's 48-hour window. Outside
+it (WeChat answers 45015) a message the desk starts goes as a template message when a
+template id is configured (``template_id``; the template's fields are ``first`` (the
+text), ``keyword1`` (the ticket number) and ``remark``). Progress notices arrive on
+``POST /webhooks/wechat/push`` (:mod:`bot.channels.pushes`).
 
 Configuration comes from ``credentials.yml``, where the secrets are ``${ENV_VAR}``
 references that Rasa fills in. With an empty token the channel answers 503 to
@@ -50,6 +54,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import plain_text
 from bot.channels.conversation import WECHAT, conversation_id, split_conversation_id
+from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import (
     agent_of,
     conversation_language,
@@ -58,6 +63,7 @@ from bot.channels.responses import (
     script_for_turn,
 )
 from bot.channels.store import ChannelStore, store_for
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,11 @@ MAX_REPLY_BUDGET = 4.8
 TOKEN_MARGIN_SECONDS = 300
 # invalid credential, invalid access token, access token expired
 TOKEN_ERRORS = {40001, 40014, 42001}
+# The follower has not written in 48 hours (45015), or the window's quota is spent (45047):
+# only a template message may reach them.
+OUTSIDE_WINDOW = {45015, 45047}
+# WeChat keeps a template field's value short; longer texts are cut with an ellipsis.
+MAX_TEMPLATE_FIELD = 200
 # How long a numbered list of choices can be answered with its number.
 CHOICES_TTL_SECONDS = 600
 _CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.、。]?\s*$")
@@ -229,6 +240,10 @@ def split_text(content: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
 class CustomerServiceError(Exception):
     """The customer-service message API refused or could not be reached."""
 
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 @dataclass
 class CustomerServiceClient:
@@ -279,9 +294,30 @@ class CustomerServiceClient:
                 return
             if code not in TOKEN_ERRORS:
                 # 45015: the follower has not written in 48 hours; WeChat forbids the send.
-                raise CustomerServiceError(f"custom/send refused: errcode {code}")
+                raise CustomerServiceError(f"custom/send refused: errcode {code}", code=code)
             refused = token
         raise CustomerServiceError("custom/send refused the fresh token too")
+
+    async def send_template(self, openid: str, template_id: str, fields: dict[str, str]) -> None:
+        """Send a template message (allowed outside the 48-hour window)."""
+        body = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in fields.items()},
+        }
+        refused: str | None = None
+        for _attempt in (1, 2):
+            token = await self.access_token(refused=refused)
+            data = await self._call(
+                "POST", "/cgi-bin/message/template/send", params={"access_token": token}, json=body
+            )
+            code = int(data.get("errcode", 0))
+            if code == 0:
+                return
+            if code not in TOKEN_ERRORS:
+                raise CustomerServiceError(f"template/send refused: errcode {code}", code=code)
+            refused = token
+        raise CustomerServiceError("template/send refused the fresh token too")
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -309,8 +345,9 @@ class WeChatCollector(CollectingOutputChannel):
 class WeChatOutput(OutputChannel):
     """Sends the bot's messages through the customer-service API (desk-initiated messages)."""
 
-    def __init__(self, client: CustomerServiceClient) -> None:
+    def __init__(self, client: CustomerServiceClient, template_id: str = "") -> None:
         self.client = client
+        self.template_id = template_id
 
     @classmethod
     def name(cls) -> str:
@@ -318,14 +355,30 @@ class WeChatOutput(OutputChannel):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         """Send one bot message as WeChat text (buttons as a numbered list)."""
-        content = render_messages([message])
+        await self.send_notice(recipient_id, render_messages([message]))
+
+    async def send_notice(self, recipient_id: str, content: str, ticket_number: str = "") -> str:
+        """Send a text the desk starts: a customer-service message inside the 48-hour
+        window, a template message outside it; returns which one went."""
         openid = split_conversation_id(recipient_id).sender
-        for chunk in split_text(content):
-            await self.client.send_text(openid, chunk)
+        try:
+            for chunk in split_text(content):
+                await self.client.send_text(openid, chunk)
+        except CustomerServiceError as error:
+            if error.code not in OUTSIDE_WINDOW or not self.template_id:
+                raise
+            fields = {"first": _cut(content), "keyword1": ticket_number, "remark": ""}
+            await self.client.send_template(openid, self.template_id, fields)
+            return "template"
+        return "customer_service"
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send a text."""
         await self.send_response(recipient_id, {"text": text})
+
+
+def _cut(text: str, limit: int = MAX_TEMPLATE_FIELD) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _number(config: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
@@ -347,6 +400,8 @@ class WeChatSettings:
     app_id: str = ""
     app_secret: str = ""
     api_base: str = DEFAULT_API_BASE
+    # The template for messages the desk starts outside the 48-hour window ("" = none).
+    template_id: str = ""
     timestamp_window: float = 300.0
     reply_budget: float = 4.5
     # The account's language: new followers are greeted in it.
@@ -369,6 +424,7 @@ class WeChatSettings:
             app_id=str(config.get("app_id") or ""),
             app_secret=str(config.get("app_secret") or ""),
             api_base=api_base,
+            template_id=str(config.get("template_id") or ""),
             timestamp_window=_number(config, "timestamp_window", 300, 1, 3600),
             reply_budget=_number(config, "reply_budget", 4.5, 0.1, MAX_REPLY_BUDGET),
             default_language=str(config.get("default_language") or "zh"),
@@ -413,7 +469,16 @@ class WeChatInput(InputChannel):
 
     def get_output_channel(self) -> OutputChannel | None:
         """The customer-service API, for messages the desk sends first (e.g. an agent's)."""
-        return WeChatOutput(self.customer_service) if self.customer_service else None
+        if self.customer_service is None:
+            return None
+        return WeChatOutput(self.customer_service, self.settings.template_id)
+
+    async def _push(self, push: DeskPush, text: str) -> str:
+        """A progress notice through the customer-service API (or a template message)."""
+        output = self.get_output_channel()
+        if not isinstance(output, WeChatOutput):
+            raise RuntimeError("no WeChat app id and secret: the customer-service API is off")
+        return await output.send_notice(push.conversation_id, text, push.ticket_number)
 
     def _verified(self, request: Request) -> bool:
         args = request.args
@@ -433,6 +498,8 @@ class WeChatInput(InputChannel):
         @hook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.settings.token else "not configured"})
+
+        add_push_route(hook, channel=CHANNEL, store=self.store, deliver=self._push)
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
@@ -499,6 +566,9 @@ class WeChatInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> HTTPResponse:
         metadata: dict[str, Any] = {"wechat": {"to_user": push.to_user, "msg_type": push.msg_type}}
+        metadata[jsonlog.METADATA_KEY] = jsonlog.begin(
+            conversation=conversation_id(CHANNEL, push.from_user)
+        )
         if push.msg_type == "text" and push.content:
             text = await self._with_choice(push.from_user, plain_text(push.content))
         elif push.msg_type == "voice":

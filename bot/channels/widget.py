@@ -18,14 +18,22 @@ name and events. What it changes:
   server uses python-socketio's Redis manager: an agent's reply triggered on one
   Rasa instance is emitted to the session's room on whichever instance holds the
   widget's connection (long-polling also needs sticky sessions at the balancer).
+- **Nothing the desk sends is missed.** Every message the desk starts (an agent's
+  reply through Rasa's ``trigger_intent``, a progress notice through ``POST
+  /webhooks/socketio/push``, see :mod:`bot.channels.pushes`) is kept in the session's
+  mailbox with a sequence number (``push_seq``) before it is emitted. A widget that
+  was closed or offline asks ``fetch_missed`` with the last ``push_seq`` it showed
+  when it reconnects or opens, and gets every later one, in order; it shows each once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,8 +48,10 @@ from socketio import AsyncServer
 from bot.channels import customer_text
 from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
+from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import in_script, script_for_turn
 from bot.channels.store import ChannelStore, MemoryStore, RedisStore
+from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +65,97 @@ REPEAT_WINDOW_SECONDS = 3600
 PUBSUB_CHANNEL = "desk:socketio"
 # How long a first connection waits for this instance's pub/sub listener to subscribe.
 PUBSUB_READY_SECONDS = 5.0
+# How long the desk's messages wait in a session's mailbox for the widget, and how many.
+MAILBOX_SECONDS = 14 * 24 * 3600
+MAILBOX_SIZE = 200
+# Messages a fetch returns at most (the widget asks again from the last one it got).
+FETCH_LIMIT = 100
+
+
+class Mailbox:
+    """What the desk sent each widget session, numbered 1, 2, 3 ... per session.
+
+    In Redis when ``REDIS_URL`` is set (numbers from INCR, so every Rasa instance agrees),
+    in this process otherwise.
+    """
+
+    _ADD = """
+    local seq = redis.call('INCR', KEYS[1])
+    redis.call('ZADD', KEYS[2], seq, ARGV[1])
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    redis.call('EXPIRE', KEYS[2], ARGV[2])
+    return seq
+    """
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._redis: Any | None = None
+        if redis_url:
+            import redis.asyncio as redis_asyncio
+
+            self._redis = redis_asyncio.Redis.from_url(redis_url)
+        self._memory: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+
+    async def add(self, session_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Keep a message for the session; returns it with its ``push_seq``."""
+        if self._redis is not None:
+            # A member of its own even when two messages read the same.
+            raw = json.dumps({"id": uuid.uuid4().hex, "message": message}, ensure_ascii=False)
+            seq = int(
+                await self._redis.eval(
+                    self._ADD,
+                    2,
+                    f"desk:web:mailbox-seq:{session_id}",
+                    f"desk:web:mailbox:{session_id}",
+                    raw,
+                    MAILBOX_SECONDS,
+                    MAILBOX_SIZE,
+                )
+            )
+            return {**message, "push_seq": seq}
+        now = time.monotonic()
+        kept = [(at, m) for at, m in self._memory.get(session_id, []) if now - at < MAILBOX_SECONDS]
+        seq = kept[-1][1]["push_seq"] + 1 if kept else 1
+        stored = {**message, "push_seq": seq}
+        self._memory[session_id] = [*kept, (now, stored)][-MAILBOX_SIZE:]
+        return stored
+
+    async def since(self, session_id: str, after: int) -> list[dict[str, Any]]:
+        """The session's messages numbered after ``after``, oldest first."""
+        if self._redis is not None:
+            rows = await self._redis.zrangebyscore(
+                f"desk:web:mailbox:{session_id}",
+                f"({after}",
+                "+inf",
+                start=0,
+                num=FETCH_LIMIT,
+                withscores=True,
+            )
+            return [{**json.loads(row)["message"], "push_seq": int(seq)} for row, seq in rows]
+        now = time.monotonic()
+        return [
+            m
+            for at, m in self._memory.get(session_id, [])
+            if m["push_seq"] > after and now - at < MAILBOX_SECONDS
+        ][:FETCH_LIMIT]
 
 
 class WidgetOutput(SocketIOOutput):
     """Emits to the room of the widget session behind a ``web:`` conversation id, in the
     customer's Chinese script when the turn has one."""
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: str, script: str | None = None) -> None:
+    def __init__(
+        self,
+        sio: AsyncServer,
+        bot_message_evt: str,
+        script: str | None = None,
+        *,
+        mailbox: Mailbox | None = None,
+    ) -> None:
         super().__init__(sio, bot_message_evt)
         self.script = script
+        # Set for messages the desk starts: kept for a widget that is not connected.
+        self.mailbox = mailbox
 
     @classmethod
     def name(cls) -> str:
@@ -72,7 +164,10 @@ class WidgetOutput(SocketIOOutput):
     async def _send_message(self, socket_id: str, response: Any) -> None:
         if isinstance(response, dict):
             response = in_script(response, self.script)
-        await super()._send_message(split_conversation_id(socket_id).sender, response)
+        session_id = split_conversation_id(socket_id).sender
+        if self.mailbox is not None and isinstance(response, dict):
+            response = await self.mailbox.add(session_id, response)
+        await super()._send_message(session_id, response)
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -111,6 +206,7 @@ class WidgetInput(SocketIOInput):
         super().__init__(*args, **kwargs)
         self.redis_url = os.environ.get("REDIS_URL") or None
         self.store = _channel_store(self.redis_url)
+        self.mailbox = Mailbox(self.redis_url)
         self._pubsub_ready = False
         self._app: Any | None = None  # set when the blueprint is registered
 
@@ -123,7 +219,19 @@ class WidgetInput(SocketIOInput):
         """The socket.io server, for messages the desk sends first (an agent's reply)."""
         if self.sio is None:
             return None
-        return WidgetOutput(self.sio, self.bot_message_evt)
+        return WidgetOutput(self.sio, self.bot_message_evt, mailbox=self.mailbox)
+
+    async def _push(self, push: DeskPush, text: str) -> str:
+        """A progress notice: into the mailbox, then to the session's room if connected."""
+        output = self.get_output_channel()
+        if not isinstance(output, WidgetOutput):
+            raise RuntimeError("the socket.io server is not running")
+        # One message: the text, and what it is about as data the widget may render.
+        await output._send_message(
+            push.conversation_id,
+            {"text": text, "custom": {"ticket": push.ticket_number, "notice": push.notice}},
+        )
+        return "socket"
 
     def _server(self) -> AsyncServer:
         manager = None
@@ -165,6 +273,8 @@ class WidgetInput(SocketIOInput):
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        add_push_route(hook, channel=WEB, store=self.store, deliver=self._push)
+
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> bool:
             await self._wait_for_pubsub(sio)
@@ -184,6 +294,18 @@ class WidgetInput(SocketIOInput):
             await sio.emit(
                 "session_confirm", session_id, room=sid, namespace=namespace, ignore_queue=True
             )
+
+        @sio.on("fetch_missed", namespace=namespace)
+        async def fetch_missed(sid: str, data: Any) -> dict[str, Any]:
+            """The desk's messages after ``after`` (the last push_seq the widget showed)."""
+            session = await sio.get_session(sid, namespace=namespace)
+            session_id = session.get("session_id") if session else None
+            if not session_id:
+                return {"error": "session_request first"}
+            after = data.get("after", 0) if isinstance(data, dict) else None
+            if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+                return {"error": "after: an integer >= 0"}
+            return {"messages": await self.mailbox.since(session_id, after)}
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any) -> dict[str, Any] | None:
@@ -212,16 +334,20 @@ class WidgetInput(SocketIOInput):
                 if not await self.store.claim(repeat_key):
                     return None  # a repeat of a message already handled: acknowledged only
             conversation = conversation_id(WEB, session_id)
+            rid = jsonlog.begin(conversation=conversation)
             script = await script_for_turn(self._agent, conversation, text)
             output = WidgetOutput(sio, self.bot_message_evt, script)
+            # Only what this connector checked; the rest of the client's metadata is
+            # dropped. The request id follows the message into the other processes' logs.
+            checked: dict[str, Any] = {jsonlog.METADATA_KEY: rid}
+            if message_id:
+                checked["message_id"] = message_id
             message = UserMessage(
                 customer_text(text),
                 output,
                 conversation,
                 input_channel=self.name(),
-                # Only what this connector checked; the rest of the client's metadata is
-                # dropped.
-                metadata={"message_id": message_id} if message_id else None,
+                metadata=checked,
             )
             failed: list[str] = []
 

@@ -34,7 +34,11 @@ def with_api(
             finally:
                 await server.close()
 
-        return asyncio.run(inner())
+        result = asyncio.run(inner())
+        # What the actions sent and what the fake answered both fit the real API's
+        # OpenAPI document (tests/actions/contract.py).
+        assert not api.violations, "outside the API's contract:\n" + "\n".join(api.violations)
+        return result
 
     monkeypatch.setenv("DESK_SERVICE_TOKEN", TOKEN)
     monkeypatch.setenv("DESK_API_TIMEOUT", "2")

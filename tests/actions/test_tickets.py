@@ -123,7 +123,7 @@ class TestActionTicketStatus:
             "priority": "normal",
             "queue": "billing",
             "category": "billing",
-            "first_response_due_at": None,
+            "first_response_due_at": "2026-11-23T08:00:00Z",
         }
         events, dispatcher = run_with_api(
             with_api, ActionTicketStatus(), tracker({"ticket_number": "sd100001"})

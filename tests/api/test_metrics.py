@@ -202,8 +202,9 @@ class TestDeskFigures:
         assert moved("desk_sla_breaches_total", queue=queue, clock="first_response") == 1
         assert moved("desk_sla_breaches_total", queue=queue, clock="resolution") == 1
         assert moved("desk_sla_warnings_total", queue=queue, clock="resolution") == 1
-        # The resolution waits in the relay's outbox for the customer's conversation.
-        assert moved("desk_relay_backlog") == 1
+        # The "we're late" notice and the resolution wait in the relay's outbox for the
+        # customer's conversation.
+        assert moved("desk_relay_backlog") == 2
         assert value(after, "desk_queue_active_tickets", queue=queue) == 0
 
     def test_a_failing_database_reads_as_down_not_as_an_error(

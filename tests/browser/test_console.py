@@ -331,3 +331,47 @@ class TestSupervisorDashboard:
         page.click("#login button[type=submit]")
         expect(page.locator(".login-error")).to_have_text("Wrong username or password")
         screenshot(page, "login-en")
+
+
+class TestFaqAnswersPage:
+    def log_in(self, page: Page, desk: Desk, username: str, lang: str) -> None:
+        page.add_init_script(f"localStorage.setItem('desk.staff.lang', '{lang}')")
+        page.goto(f"{desk.api_url}/answers/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", secrets(desk)["DESK_DEMO_PASSWORD"])
+        page.click("#login button[type=submit]")
+        expect(page.locator("#app")).to_be_visible()
+
+    def test_a_supervisor_rewrites_an_answer_and_the_bot_says_it_next(
+        self, desk: Desk, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
+    ) -> None:
+        page = new_page()
+        self.log_in(page, desk, "zhao.min", "zh")
+        expect(page.locator(".explain")).to_contain_text("无需重新训练")
+        page.fill("#filter", "refund_time")
+        box = page.locator("[data-testid=answer-refund_time-zh]")
+        expect(box).to_be_editable()
+        edited = f"【{uuid.uuid4().hex[:6]}】退款审核通过后 1 个工作日内原路退回。"
+        box.fill(edited)
+        page.click("[data-testid=save-refund_time-zh]")
+        expect(page.locator("#toast")).to_contain_text("已保存")
+        expect(page.locator("section[data-topic=refund_time] .badge.edited")).to_have_count(1)
+        screenshot(page, "answers-zh")
+        # The next customer who asks gets the new answer: no retraining, no restart.
+        assert edited in desk.say(f"answers-{uuid.uuid4().hex[:8]}", "退款多久到账")
+        page.click("section[data-topic=refund_time] .lang:first-child button:not(.primary)")
+        expect(page.locator("#toast")).to_contain_text("已恢复")
+        assert edited not in " ".join(desk.say(f"answers-{uuid.uuid4().hex[:8]}", "退款多久到账"))
+
+    def test_agents_read_answers_but_cannot_change_them(
+        self, desk: Desk, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
+    ) -> None:
+        page = new_page()
+        self.log_in(page, desk, "wang.fang", "en")
+        expect(page.locator("#readonly")).to_be_visible()
+        expect(page.locator("#readonly")).to_have_text(
+            "Only supervisors and admins can change answers."
+        )
+        expect(page.locator("[data-testid=answer-refund_time-en]")).to_be_disabled()
+        expect(page.locator("[data-testid=save-refund_time-en]")).to_be_disabled()
+        screenshot(page, "answers-en-agent")

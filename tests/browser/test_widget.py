@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import yaml
 from playwright.sync_api import BrowserContext, Page, expect
@@ -327,6 +328,111 @@ class TestWidgetOnTheDesk:
         widget.launcher.click()
         expect(badge).to_be_hidden()
         assert widget.bot_texts()[-1] == "客服王芳已接手您的问题，请稍候。"
+
+    def test_notices_pushed_while_the_page_was_closed_show_once_in_order_when_it_opens(
+        self, page: Page, desk: Desk
+    ) -> None:
+        widget = open_demo(page, desk, "zh")
+        widget.say("你好")
+        conversation = widget.conversation_id()
+        context: BrowserContext = page.context
+        page.goto("about:blank")  # the customer left the site
+
+        texts = ["工单 SD-100001 已由客服王芳负责。", "工单 SD-100001 需要您补充一些信息。"]
+        for index, text in enumerate(texts):
+            pushed = httpx.post(
+                f"{desk.rasa_url}/webhooks/socketio/push",
+                headers=desk.rasa_headers,
+                json={
+                    "push_id": 900_000 + index,
+                    "conversation_id": conversation,
+                    "text": text,
+                    "ticket_number": "SD-100001",
+                    "notice": "assigned" if index == 0 else "waiting",
+                },
+                timeout=30,
+            )
+            assert pushed.json() == {"status": "sent", "via": "socket"}
+
+        again = context.new_page()
+        widget = open_demo(again, desk, "zh")
+        expect(widget.bot_rows.last).to_contain_text(texts[1])
+
+        def shown() -> list[str]:
+            # Each bubble starts with its text (a ticket card follows the number).
+            return [
+                text for bubble in widget.bot_texts() for text in texts if bubble.startswith(text)
+            ]
+
+        assert shown() == texts
+        # Reloaded: shown from the history, not fetched a second time.
+        again.reload()
+        widget = Widget(again)
+        widget.open()
+        widget.wait_online()
+        again.wait_for_timeout(1000)
+        assert shown() == texts
+
+    def test_progress_from_the_desk_reaches_a_widget_that_was_closed(
+        self, page: Page, desk: Desk
+    ) -> None:
+        # The whole path: the API's rules write the notices, its relay hands them to
+        # Rasa's widget channel, the widget fetches them when the customer comes back.
+        widget = open_demo(page, desk, "zh")
+        widget.say("你好")
+        session = widget.session_id()
+        context: BrowserContext = page.context
+        page.goto("about:blank")
+
+        opened = httpx.post(
+            f"{desk.api_url}/api/v1/tickets",
+            json={
+                "customer": {"channel": "web", "external_id": session, "language": "zh"},
+                "description": "家里的宽带从昨晚开始就连不上了",
+                "category": "technical_support",
+                "channel": "web",
+                "language": "zh",
+            },
+            headers={
+                "Authorization": f"Bearer {desk.secret('DESK_SERVICE_TOKEN')}",
+                "X-Desk-Channel": "web",
+                "X-Desk-Sender": session,
+            },
+            timeout=30,
+        )
+        assert opened.status_code == 201, opened.text
+        ticket = opened.json()
+        assert ticket["assignee"] == "wang.fang"  # the demo's online agent: "assigned"
+        pending = httpx.patch(
+            f"{desk.api_url}/api/v1/tickets/{ticket['number']}",
+            json={"version": ticket["version"], "status": "pending"},
+            headers=desk.staff_headers("zhao.min"),
+            timeout=30,
+        )
+        assert pending.status_code == 200, pending.text
+
+        def sent() -> bool:
+            read = httpx.get(
+                f"{desk.api_url}/api/v1/tickets/{ticket['number']}",
+                headers=desk.staff_headers("zhao.min"),
+                timeout=30,
+            ).json()
+            states = [m["delivery"] for m in read["messages"] if m["author_name"] == "notice"]
+            return len(states) == 2 and all(s["status"] == "sent" for s in states)
+
+        for _ in range(60):
+            if sent():
+                break
+            page.wait_for_timeout(500)
+        else:
+            raise AssertionError("the relay did not deliver both notices")
+
+        again = context.new_page()
+        widget = open_demo(again, desk, "zh")
+        expect(widget.bot_rows.last).to_contain_text("需要您补充一些信息")
+        notices = [t for t in widget.bot_texts() if t.startswith(f"工单 {ticket['number']}")]
+        assert len(notices) == 2
+        assert "已由客服王芳负责" in notices[0] and "需要您补充一些信息" in notices[1]
 
     def test_messages_typed_offline_are_sent_in_order_after_reconnecting(
         self, page: Page, desk: Desk, screenshot: Callable[[Page, str], Path]

@@ -31,6 +31,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "jwt_secret": JWT_SECRET,
         # Tests run scans themselves, at the times they choose.
         "sla_scheduler": False,
+        "retention_scheduler": False,
+        # Retention runs in tests must not touch the conversations of a desk on this Redis.
+        "conversation_key_prefix": f"test-{os.getpid()}",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

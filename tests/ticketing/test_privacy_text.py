@@ -47,6 +47,19 @@ class TestFind:
         assert mask_text(text) == masked
 
     @pytest.mark.parametrize(
+        "text",
+        [
+            "2026-12-07T15:59:16.003717+00:00",
+            "2026-12-07 15:59:16.003717",
+            "first response at 08:05:09,123456",
+        ],
+    )
+    def test_timestamps_are_not_phone_numbers(self, text: str) -> None:
+        # The history records times like these; "16.003717" once read as a phone number.
+        assert find_personal_data(text) == []
+        assert find_personal_data(f"{text} 13812345678")[0].value == "13812345678"
+
+    @pytest.mark.parametrize(
         ("text", "masked"),
         [
             ("mail Zhang.San@Example.com now", "mail Z***@Example.com now"),

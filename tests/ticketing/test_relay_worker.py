@@ -17,12 +17,13 @@ from tests.support_service.factories import make_staff, ticket_payload
 from ticketing import relay as relay_worker
 from ticketing.db import Database
 from ticketing.enums import TicketStatus
-from ticketing.models import Agent, RelayDelivery, utcnow
+from ticketing.models import Agent, RelayDelivery, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
 from ticketing.services import lifecycle, thread
 from ticketing.services.tickets import create_ticket
+from ticketing.settings import Settings
 
 AGENT = Principal(name="staff:wang.fang", role=Role.AGENT, agent_id=1)
 JWT_SECRET = "relay-test-secret-of-at-least-32-characters"
@@ -96,9 +97,15 @@ def rows(database: Database) -> list[RelayDelivery]:
 
 
 def test_a_reply_is_triggered_in_the_customers_conversation(
-    clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
+    clean_database: Database,
+    vault: Vault,
+    settings: Settings,
+    rasa: tuple[FakeRasa, httpx.Client],
 ) -> None:
     fake, client = rasa
+    # The agent introduces themselves: a name, so the stored copy is masked and the relay
+    # (which holds the data keys, as in the API) delivers the full text.
+    keyed = Database.from_settings(settings)
     with clean_database.sessions() as session:
         make_staff(session, "wang.fang")
     with clean_database.sessions.begin() as session:
@@ -106,9 +113,12 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
             update(Agent).where(Agent.username == "wang.fang").values(display_name="王芳")
         )
     number = open_ticket(clean_database, vault)
-    agent_replies(clean_database, number, "您好，我是王芳，正在为您处理。")
+    agent_replies(keyed, number, "您好，我是王芳，正在为您处理。")
+    with keyed.sessions() as session:
+        stored = session.scalars(select(TicketMessage.body)).all()
+    assert "您好，我是王*，正在为您处理。" in stored
 
-    result = relay_worker.run_once(clean_database, RASA, client)
+    result = relay_worker.run_once(keyed, RASA, client)
 
     assert result.delivered == 1
     [(path, params, body)] = fake.requests
@@ -131,7 +141,8 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
     }
     assert rows(clean_database)[0].delivered_at is not None
     # Delivered once: a second pass sends nothing.
-    assert relay_worker.run_once(clean_database, RASA, client).delivered == 0
+    assert relay_worker.run_once(keyed, RASA, client).delivered == 0
+    keyed.dispose()
 
 
 def test_resolving_hands_the_conversation_back_then_asks_for_a_rating(

@@ -238,20 +238,30 @@ def add_event(session: Session, event: TicketEvent) -> TicketEvent:
 
 
 def waiting_in_queues(
-    session: Session, *, queue_ids: Sequence[int], limit: int, lock: bool
+    session: Session,
+    *,
+    queue_ids: Sequence[int],
+    limit: int,
+    lock: bool,
+    languages: Sequence[str] = (),
 ) -> list[Ticket]:
-    """Unassigned tickets waiting in these queues: most urgent first, then the oldest.
+    """Unassigned tickets waiting in these queues (in these languages, if any are named):
+    most urgent first, then the oldest.
 
     Locked with SKIP LOCKED on PostgreSQL, so two workers serving the queue at once
-    never pick the same ticket.
+    never pick the same ticket. Only the tickets asked for are locked: an agent taking
+    two tickets leaves the rest of the line to an agent coming online beside them.
     """
+    conditions = [
+        Ticket.queue_id.in_(queue_ids),
+        Ticket.assignee_id.is_(None),
+        Ticket.status.in_((TicketStatus.NEW, TicketStatus.ESCALATED)),
+    ]
+    if languages:
+        conditions.append(Ticket.language.in_(languages))
     query = (
         select(Ticket)
-        .where(
-            Ticket.queue_id.in_(queue_ids),
-            Ticket.assignee_id.is_(None),
-            Ticket.status.in_((TicketStatus.NEW, TicketStatus.ESCALATED)),
-        )
+        .where(*conditions)
         .order_by(_PRIORITY_RANK.desc(), Ticket.created_at, Ticket.id)
         .limit(limit)
     )

@@ -23,6 +23,7 @@ from ticketing.events import DeskEvent
 from ticketing.models import Agent, Ticket, utcnow
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
+from ticketing.services import notices
 from ticketing.services.tickets import change_fields
 
 SYSTEM_ACTOR = "assignment"
@@ -40,6 +41,16 @@ def _give(session: Session, *, ticket: Ticket, agent: Agent, actor: str, now: da
     change_fields(session, ticket=ticket, actor=actor, changes=changes, now=now)
     events.record(
         session, DeskEvent("ticket.assigned", ticket.number, {"agent": agent.username, "by": actor})
+    )
+    # The customer hears who has it and when to expect a reply.
+    due = ticket.first_response_due_at if ticket.first_responded_at is None else None
+    notices.announce(
+        session,
+        ticket=ticket,
+        notice=notices.ASSIGNED,
+        agent=agent.display_name,
+        due=due or ticket.resolution_due_at,
+        now=now,
     )
 
 
@@ -82,15 +93,12 @@ def serve_waiting(session: Session, *, agent: Agent, now: datetime | None = None
     waiting = tickets_repo.waiting_in_queues(
         session,
         queue_ids=sorted(queues),
-        limit=free * 4,  # some may be in a language the agent does not speak
+        languages=sorted(agent.languages or ()),
+        limit=free,
         lock=_locks(session),
     )
     given: list[str] = []
     for ticket in waiting:
-        if len(given) == free:
-            break
-        if agent.languages and ticket.language not in agent.languages:
-            continue
         _give(session, ticket=ticket, agent=agent, actor=SYSTEM_ACTOR, now=now or utcnow())
         given.append(ticket.number or "")
     return given

@@ -25,7 +25,7 @@ from ticketing.principals import Principal, Role
 from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
-from ticketing.services import assignment, relay, sla
+from ticketing.services import assignment, notices, sla
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import change_fields
 
@@ -137,8 +137,10 @@ def transition(
         ),
     )
     if to is S.RESOLVED:
-        # The bot takes the conversation back and asks the customer for a rating.
-        relay.enqueue(session, ticket=ticket, kind=relay.RESOLVED)
+        # The customer is told; the bot takes the conversation back and asks for a rating.
+        notices.announce(session, ticket=ticket, notice=notices.RESOLVED, now=moment)
+    elif to is S.PENDING:
+        notices.announce(session, ticket=ticket, notice=notices.WAITING, now=moment)
     finished = to in (S.RESOLVED, S.CLOSED, S.NEW) and current in ACTIVE_STATUSES
     if holder is not None and finished:
         assignment.on_capacity_freed(session, agent_id=holder)

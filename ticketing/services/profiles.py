@@ -484,6 +484,15 @@ def add_identity(
     return identity
 
 
+def merge_precedence(updated_at: datetime, channel_rank: int) -> tuple[datetime, int]:
+    """How a profile ranks when two disagree: the most recent update first, then the
+    better channel (lower rank: own channels before third parties). The larger wins.
+
+    Staff merges (``merge``) and customer imports (``services.imports``) both use it.
+    """
+    return (updated_at, -channel_rank)
+
+
 def _first_kind(session: Session, customer_id: int) -> int:
     identities = customers_repo.identities_of(session, customer_id)
     ranks = [CHANNEL_PRIORITY.index(i.kind) for i in identities if i.kind in CHANNEL_PRIORITY]
@@ -508,8 +517,8 @@ def merge(session: Session, *, survivor_id: int, other_id: int, principal: Princ
         raise Conflict("these customers are already merged", code="already_merged")
     if survivor.erased_at or other.erased_at:
         raise Conflict("an erased customer cannot be merged", code="customer_erased")
-    survivor_first = (survivor.updated_at, -_first_kind(session, survivor.id))
-    other_first = (other.updated_at, -_first_kind(session, other.id))
+    survivor_first = merge_precedence(survivor.updated_at, _first_kind(session, survivor.id))
+    other_first = merge_precedence(other.updated_at, _first_kind(session, other.id))
     other_wins = other_first > survivor_first
     conflicts: list[dict[str, str]] = []
     for attr in ("display_name_enc", "id_number_enc", "language"):

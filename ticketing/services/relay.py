@@ -16,19 +16,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from ticketing.conversations import PREFIXED_CHANNELS
+from ticketing.conversations import REST as REST_CHANNEL
 from ticketing.enums import AuthorType, TicketStatus
 from ticketing.errors import Conflict
 from ticketing.models import RelayDelivery, Ticket, TicketMessage, utcnow
 from ticketing.principals import Principal
 from ticketing.repositories import tickets as tickets_repo
+from ticketing.services import contact
 
 REPLY = "reply"
 RESOLVED = "resolved"
 HANDBACK = "handback"
-KINDS = frozenset({REPLY, RESOLVED, HANDBACK})
+# A progress notice (ticketing.services.notices): a short text the channel says itself.
+NOTICE = "notice"
+KINDS = frozenset({REPLY, RESOLVED, HANDBACK, NOTICE})
+# What reaches the customer unasked, so their contact preferences apply (a handback
+# happens while they are talking to the agent).
+CUSTOMER_FACING = frozenset({REPLY, RESOLVED, NOTICE})
 
 # Back-off between attempts: 2, 4, 8 ... seconds, at most five minutes apart; after
 # a day of failures the delivery is given up and the agents are told.
@@ -43,24 +51,76 @@ WAITING_STATUSES = (TicketStatus.NEW, TicketStatus.ESCALATED)
 
 
 def enqueue(
-    session: Session, *, ticket: Ticket, kind: str, message_id: int | None = None
+    session: Session,
+    *,
+    ticket: Ticket,
+    kind: str,
+    message_id: int | None = None,
+    notice: str | None = None,
+    decision: contact.Decision | None = None,
+    now: datetime | None = None,
 ) -> RelayDelivery | None:
-    """Queue a delivery to the ticket's conversation; None when it has none (e-mail, API)."""
+    """Queue a delivery to the ticket's conversation; None when it has none (e-mail, API)
+    or the customer opted out of it.
+
+    What reaches the customer unasked follows their contact preferences
+    (:mod:`ticketing.services.contact`): during their quiet hours it waits until they end.
+    A delivery that goes now whatever the hour (the customer is writing, the ticket is
+    urgent) releases the ticket's held ones, which go first, in order.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown relay kind {kind!r}")
     if not ticket.conversation_id:
         return None
+    moment = now or utcnow()
+    if decision is None and kind in CUSTOMER_FACING:
+        decision = contact.decide(
+            session,
+            ticket=ticket,
+            channel=conversation_channel(ticket.conversation_id),
+            notice=kind == NOTICE,
+            now=moment,
+        )
+    if decision is not None and decision.skipped:
+        return None
+    if decision is not None and decision.releases:
+        _release_held(session, ticket.id, now=moment)
     delivery = RelayDelivery(
         ticket_id=ticket.id,
         kind=kind,
+        notice=notice,
         message_id=message_id,
         conversation_id=ticket.conversation_id,
         attempts=0,
-        next_attempt_at=utcnow(),
+        created_at=moment,
+        next_attempt_at=decision.send_at if decision is not None else moment,
     )
     session.add(delivery)
     session.flush()
     return delivery
+
+
+def conversation_channel(conversation_id: str) -> str:
+    """The desk channel a Rasa conversation id names (web, wechat, voice, rest)."""
+    prefix, separator, _ = conversation_id.partition(":")
+    return prefix if separator and prefix in PREFIXED_CHANNELS else REST_CHANNEL
+
+
+def _release_held(session: Session, ticket_id: int, *, now: datetime) -> None:
+    """Deliveries held for quiet hours go now (never those waiting out a retry)."""
+    session.execute(
+        update(RelayDelivery)
+        .where(
+            RelayDelivery.ticket_id == ticket_id,
+            RelayDelivery.delivered_at.is_(None),
+            RelayDelivery.failed_at.is_(None),
+            RelayDelivery.attempts == 0,
+            RelayDelivery.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        # Loaded deliveries see the change (the relay may hold them in this session).
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 class NoConversation(Conflict):

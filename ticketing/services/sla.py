@@ -56,7 +56,7 @@ def pause_changes(ticket: Ticket, *, to: TicketStatus, now: datetime) -> dict[st
 
 def scan(session: Session, *, now: datetime | None = None, limit: int = 200) -> ScanResult:
     """Announce due SLA warnings and breaches; escalate breached tickets once per breach."""
-    from ticketing.services import lifecycle  # lifecycle calls back into this module
+    from ticketing.services import lifecycle, notices  # lifecycle calls back into this module
 
     moment = now or utcnow()
     warnings = breaches = 0
@@ -100,6 +100,15 @@ def scan(session: Session, *, now: datetime | None = None, limit: int = 200) -> 
             )
             breaches += 1
         if breached:
+            # "We're late, here's the new time": once per miss, like the escalation.
+            clock = "resolution" if "resolution" in breached else "first_response"
+            notices.announce(
+                session,
+                ticket=ticket,
+                notice=notices.LATE,
+                due=moment + notices.late_extension(clock),
+                now=moment,
+            )
             lifecycle.escalate(
                 session,
                 ticket=ticket,

@@ -92,7 +92,7 @@ def post_message(
     session.flush()
     if author is AuthorType.AGENT and public:
         # On its way to the customer's chat, WeChat or call (see ticketing.relay).
-        relay.enqueue(session, ticket=ticket, kind=relay.REPLY, message_id=message.id)
+        relay.enqueue(session, ticket=ticket, kind=relay.REPLY, message_id=message.id, now=moment)
     events.record(
         session,
         DeskEvent(

@@ -193,6 +193,13 @@ function renderDetail() {
           m.author_type === "customer" ? h("span", {}, `${t("via")} ${term(ticket.channel)}`) : null,
           transcript ? h("span", { class: "chip" }, t("transcript")) : null,
           !m.public && !transcript ? h("span", { class: "chip" }, t("internal")) : null,
+          m.delivery
+            ? h("span", {
+              class: `chip delivery is-${m.delivery.status}`,
+              dataset: { delivery: m.delivery.status },
+              title: m.delivery.at ? clockTime(m.delivery.at) : "",
+            }, `${t(`delivery_${m.delivery.status}`)} · ${term(m.delivery.channel)}`)
+            : null,
           h("span", {}, clockTime(m.created_at)),
         ),
         h("div", { class: "body", id: `body-${m.id}` }, maskedText(m.body)),

@@ -28,6 +28,7 @@
   var VERSION = "1.0.0";
   var HISTORY_LIMIT = 100;
   var MAX_MESSAGE_CHARS = 2000;
+  var FETCH_PAGE = 100;          // what Rasa returns at most per fetch_missed
   // Rasa acknowledges a message once its whole turn (actions included) is done.
   var ACK_TIMEOUT_MS = 60000;
   var TIME_DIVIDER_GAP_MS = 5 * 60 * 1000;
@@ -336,6 +337,15 @@
     sessionId = newId();
     store("session", sessionId);
   }
+  // The last message the desk started (an agent's reply, a progress notice) that this
+  // widget showed: Rasa numbers them per session (push_seq); after a reconnect, or when the
+  // page opens again, the widget asks for every later one ("fetch_missed") and shows each once.
+  var lastPush = load("lastPush", 0);
+  if (typeof lastPush !== "number" || !isFinite(lastPush) || lastPush < 0) {
+    lastPush = 0;
+  }
+  var fetchingMissed = false;
+  var liveWhileFetching = [];
 
   function saveHistory() {
     // Bounded, but a message still waiting to be sent is never dropped.
@@ -697,16 +707,29 @@
         if (id && id !== sessionId) {
           sessionId = id;
           store("session", sessionId);
+          lastPush = 0;
+          store("lastPush", lastPush);
         }
         ready = true;
+        fetchMissed();
         setConnection("online", everReady ? T.bannerReconnected : null);
         everReady = true;
         flush();
       });
-      socket.on("bot_uttered", receive);
+      socket.on("bot_uttered", function (data) {
+        if (fetchingMissed && data && typeof data.push_seq === "number") {
+          // Shown after what the fetch brings, which is older.
+          liveWhileFetching.push(data);
+          return;
+        }
+        receive(data);
+      });
       socket.on("disconnect", function (reason) {
         ready = false;
         generation += 1;
+        // What was pushed meanwhile stays in Rasa's mailbox: the next connection fetches it.
+        fetchingMissed = false;
+        liveWhileFetching = [];
         if (inflight) {
           // Not acknowledged: it goes again, first in line, once the link is back.
           inflight.status = "queued";
@@ -850,9 +873,40 @@
     });
   }
 
+  /** Ask for the desk's messages this widget has not shown yet, oldest first. */
+  function fetchMissed() {
+    if (!socket || fetchingMissed) {
+      return;
+    }
+    fetchingMissed = true;
+    var asked = generation;
+    socket.emit("fetch_missed", { after: lastPush }, function (answer) {
+      if (asked !== generation) {
+        return; // the link dropped meanwhile: the next connection fetches again
+      }
+      var messages = answer && Array.isArray(answer.messages) ? answer.messages : [];
+      messages.forEach(receive);
+      var more = messages.length >= FETCH_PAGE;
+      var live = liveWhileFetching;
+      liveWhileFetching = [];
+      fetchingMissed = false;
+      live.forEach(receive);
+      if (more) {
+        fetchMissed();
+      }
+    });
+  }
+
   function receive(data) {
     if (!data || typeof data !== "object") {
       return;
+    }
+    if (typeof data.push_seq === "number") {
+      if (data.push_seq <= lastPush) {
+        return; // shown already (live, then again in a fetch)
+      }
+      lastPush = data.push_seq;
+      store("lastPush", lastPush);
     }
     var message = { id: newId(), from: "bot", ts: Date.now() };
     if (typeof data.text === "string" && data.text.trim()) {

@@ -59,12 +59,17 @@ class FakeAgent(Agent):
     for all of them (see the module's docstring).
     """
 
-    def __init__(self, script: Script = echo, *, delay: float = 0.0) -> None:
+    def __init__(self, script: Script = echo, *, delay: float = 0.0, gated: bool = False) -> None:
         super().__init__(domain=Domain.load(str(ROOT / "bot" / "domain")))
         self.script = script
         self.delay = delay
         self.received: list[UserMessage] = []
         self.fail_next = False
+        # Set when the first message arrives; with ``gated``, answering waits for
+        # ``release``: tests order events by these signals instead of by sleeping.
+        self.started = asyncio.Event()
+        self.gated = gated
+        self.release = asyncio.Event()
 
     def is_ready(self) -> bool:
         return True
@@ -72,6 +77,7 @@ class FakeAgent(Agent):
     async def handle_message(self, message: UserMessage) -> None:
         """Record the message, set the language slot as the NLU would, answer as scripted."""
         self.received.append(message)
+        self.started.set()
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("the dialogue failed")
@@ -81,6 +87,8 @@ class FakeAgent(Agent):
             tracker.update(SlotSet("language", language))
         tracker.update(UserUttered(message.text, input_channel=message.input_channel))
         await self.tracker_store.save(tracker)
+        if self.gated:
+            await self.release.wait()
         await asyncio.sleep(self.delay)
         for reply in self.script(message):
             await message.output_channel.send_response(message.sender_id, dict(reply))

@@ -40,6 +40,31 @@ class TestContract:
         assert (message.sender_id, message.input_channel) == ("li", "rest")
 
 
+class TestRequestIds:
+    def exchange(self, headers: dict[str, str]) -> tuple[str, FakeAgent]:
+        agent = FakeAgent()
+
+        async def main() -> str:
+            async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
+                body = {"sender": "li", "message": "你好"}
+                async with http.post(url, json=body, headers=headers) as response:
+                    assert response.status == 200
+                    return response.headers["X-Request-ID"]
+
+        return run(main()), agent
+
+    def test_the_proxys_request_id_follows_the_message(self) -> None:
+        echoed, agent = self.exchange({"X-Request-ID": "lb-7f3a9c0e12d4"})
+        assert echoed == "lb-7f3a9c0e12d4"
+        assert agent.received[0].metadata == {"request_id": "lb-7f3a9c0e12d4"}
+
+    def test_without_one_each_message_gets_its_own(self) -> None:
+        first, agent_one = self.exchange({})
+        second, _ = self.exchange({"X-Request-ID": "bad id"})
+        assert first != second and len(first) == len(second) == 32
+        assert agent_one.received[0].metadata == {"request_id": first}
+
+
 class TestSpoofing:
     def test_a_claimed_voice_channel_and_caller_number_are_dropped(self) -> None:
         status, _, agent = post(
@@ -54,7 +79,8 @@ class TestSpoofing:
         [message] = agent.received
         assert message.input_channel == "rest"
         assert message.sender_id == "x"
-        assert not message.metadata  # nothing the client said about itself
+        # Nothing the client said about itself: only the connector's own request id.
+        assert set(message.metadata) == {"request_id"}
 
     @pytest.mark.parametrize(
         ("sender", "conversation"),

@@ -219,7 +219,9 @@ class TestTurns:
             "transcript": True,
             "caller_number": "+8613912345678",
             "asr_confidence": 0.95,
+            "request_id": message.metadata["request_id"],
         }
+        assert len(message.metadata["request_id"]) == 32
 
     def test_unsure_recogniser_is_confirmed_first(self) -> None:
         agent = FakeAgent()
@@ -333,13 +335,14 @@ class TestTurns:
         assert answers[0][1]["replies"] == ["收到：你好"]
 
     def test_a_repeat_during_the_first_answer_waits_for_it(self) -> None:
-        agent = FakeAgent(delay=0.8)
+        agent = FakeAgent(delay=0.5, gated=True)
 
         async def scenario(http: aiohttp.ClientSession, url: str) -> list[Any]:
             first = asyncio.ensure_future(send(http, url, turn("call-6", "你好", turn="t-1")))
-            await asyncio.sleep(0.2)
-            repeat = await send(http, url, turn("call-6", "你好", turn="t-1"))
-            return [await first, repeat]
+            await agent.started.wait()  # the bot is answering the first turn
+            repeat = asyncio.ensure_future(send(http, url, turn("call-6", "你好", turn="t-1")))
+            agent.release.set()  # the repeat, sent first, waits out the 0.5 s still to go
+            return [await first, await repeat]
 
         first, repeat = run_channel(scenario, agent)
         assert first == repeat
@@ -347,12 +350,13 @@ class TestTurns:
         assert len(agent.received) == 1
 
     def test_a_repeat_gives_up_waiting_with_409(self) -> None:
-        agent = FakeAgent(delay=1.0)
+        agent = FakeAgent(gated=True)
 
         async def scenario(http: aiohttp.ClientSession, url: str) -> list[Any]:
             first = asyncio.ensure_future(send(http, url, turn("call-7", "你好")))
-            await asyncio.sleep(0.2)
+            await agent.started.wait()  # the bot is answering, and stays so until released
             repeat = await send(http, url, turn("call-7", "你好"))
+            agent.release.set()
             return [(await first)[0], repeat]
 
         first, (status, body) = run_channel(scenario, agent, repeat_wait=0.2)

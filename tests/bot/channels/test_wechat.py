@@ -87,11 +87,15 @@ def content_of(body: str) -> str:
 
 @dataclass
 class FakeWeChatApi:
-    """The token and customer-service endpoints: check credentials, token and JSON body."""
+    """The token, customer-service and template endpoints: check credentials, token and
+    JSON body. ``outside_window`` makes custom/send answer 45015, as WeChat does for a
+    follower who has not written in 48 hours."""
 
     tokens_issued: int = 0
     refuse_next_send_with: int | None = None
+    outside_window: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
     arrived: asyncio.Event | None = None
     expected_sends: int = 1
 
@@ -99,7 +103,22 @@ class FakeWeChatApi:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self.token)
         app.router.add_post("/cgi-bin/message/custom/send", self.send)
+        app.router.add_post("/cgi-bin/message/template/send", self.template)
         return app
+
+    async def template(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") != f"token-{self.tokens_issued}":
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        body = await request.json()
+        if set(body) - {"touser", "template_id", "data", "url"} or not body.get("template_id"):
+            return web.json_response({"errcode": 40037, "errmsg": "invalid template_id"})
+        data = body.get("data")
+        if not isinstance(data, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("value"), str) for v in data.values()
+        ):
+            return web.json_response({"errcode": 47001, "errmsg": "data format error"})
+        self.templates.append(body)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": len(self.templates)})
 
     async def token(self, request: web.Request) -> web.Response:
         query = request.query
@@ -120,6 +139,8 @@ class FakeWeChatApi:
         if self.refuse_next_send_with:
             code, self.refuse_next_send_with = self.refuse_next_send_with, None
             return web.json_response({"errcode": code, "errmsg": "refused"})
+        if self.outside_window:
+            return web.json_response({"errcode": 45015, "errmsg": "response out of time limit"})
         body = await request.json()
         if set(body) != {"touser", "msgtype", "text"} or body["msgtype"] != "text":
             return web.json_response({"errcode": 44002, "errmsg": "bad body"})
@@ -142,6 +163,7 @@ def run_channel(
     budget: float = 3.0,
     store: Any = None,
     token: str = TOKEN,
+    template_id: str = "",
 ) -> Any:
     """Serve the channel (and the fake WeChat API), run the scenario against it, stop."""
 
@@ -156,6 +178,7 @@ def run_channel(
             app_secret=APP_SECRET if api else "",
             api_base=str(api_server.make_url("")).rstrip("/") if api_server else "http://x.invalid",
             reply_budget=budget,
+            template_id=template_id,
         )
         channel = WeChatInput(settings, store=store() if callable(store) else MemoryStore())
         try:
@@ -283,6 +306,7 @@ class TestSettings:
         monkeypatch.setenv("WECHAT_APP_ID", "wx123")
         monkeypatch.setenv("WECHAT_APP_SECRET", "s3cret")
         monkeypatch.setenv("WECHAT_API_BASE", "")
+        monkeypatch.setenv("WECHAT_TEMPLATE_ID", "TPL-progress")
         monkeypatch.setenv("VOICE_GATEWAY_SECRET", "")
         channels = create_http_input_channels(None, str(ROOT / "bot" / "credentials.yml"))
         wechat = next(c for c in channels if c.name() == "wechat")
@@ -294,6 +318,7 @@ class TestSettings:
             "s3cret",
         )
         assert settings.api_base == "https://api.weixin.qq.com"
+        assert settings.template_id == "TPL-progress"
         assert (settings.reply_budget, settings.timestamp_window) == (4.5, 300)
         assert wechat.get_output_channel() is not None  # app id and secret: the API is on
 
@@ -304,6 +329,7 @@ class TestSettings:
             "WECHAT_APP_ID",
             "WECHAT_APP_SECRET",
             "WECHAT_API_BASE",
+            "WECHAT_TEMPLATE_ID",
             "VOICE_GATEWAY_SECRET",
         ):
             monkeypatch.setenv(name, "")
@@ -513,13 +539,14 @@ class TestRetries:
         assert replies[0] == replies[1] == replies[2]
 
     def test_a_retry_while_the_push_is_being_answered_gets_no_second_answer(self) -> None:
-        agent = FakeAgent(delay=1.0)
+        agent = FakeAgent(gated=True)
 
         async def scenario(http: aiohttp.ClientSession, url: str) -> list[str]:
             body = push_xml(Content="发票怎么开", msg_id="888")
             first = asyncio.ensure_future(post(http, url, body))
-            await asyncio.sleep(0.3)
+            await agent.started.wait()  # the bot is answering the first push
             retry = await post(http, url, body)
+            agent.release.set()
             return [(await first)[1], retry[1]]
 
         first, retry = run_channel(scenario, agent=agent)
@@ -613,7 +640,7 @@ class TestCustomerServiceReplies:
 
 
 class TestCustomerServiceClient:
-    @pytest.mark.parametrize("refusal", [40001, 42001])
+    @pytest.mark.parametrize("refusal", [40001, 40014, 42001])
     def test_token_is_cached_and_refreshed_when_refused(self, refusal: int) -> None:
         api = FakeWeChatApi()
 

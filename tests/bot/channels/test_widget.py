@@ -99,7 +99,12 @@ class TestSession:
         [message] = agent.received
         assert (message.sender_id, message.input_channel) == (f"web:{session}", "socketio")
         # Only what the connector checked reaches the bot; the claimed caller number does not.
-        assert message.metadata == {"message_id": "m-1"}
+        # The connector's own: the checked message id and the message's request id.
+        assert message.metadata == {
+            "message_id": "m-1",
+            "request_id": message.metadata["request_id"],
+        }
+        assert len(message.metadata["request_id"]) == 32
 
     def test_a_session_id_that_is_not_an_id_gets_a_fresh_one(self) -> None:
         agent = FakeAgent()
@@ -217,7 +222,8 @@ class TestPushes:
                 await customer.client.disconnect()
                 return pushed
 
-        assert run(main()) == {"text": "客服王芳已接手您的问题。"}
+        # Numbered in the session's mailbox, for a widget that fetches what it missed.
+        assert run(main()) == {"text": "客服王芳已接手您的问题。", "push_seq": 1}
 
     @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="two instances share Redis")
     def test_a_push_from_one_instance_reaches_a_widget_connected_to_another(
@@ -251,4 +257,5 @@ class TestPushes:
                 await customer.client.disconnect()
                 return pushed
 
-        assert run(main()) == {"text": "客服已回复"}
+        pushed = run(main())
+        assert pushed["text"] == "客服已回复" and pushed["push_seq"] >= 1

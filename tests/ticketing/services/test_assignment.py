@@ -43,6 +43,25 @@ class TestAutomaticAssignment:
         assert chinese.assignee_id is None and chinese.status is TicketStatus.NEW
         assert english.assignee.username == "english.only"
 
+    def test_an_agent_coming_online_finds_tickets_in_their_language_behind_others(
+        self, session: Session, vault: Vault
+    ) -> None:
+        """Five Chinese tickets wait ahead of an English one; an English-only agent with
+        room for one takes the English ticket, however far back in the line it is."""
+        agent = make_staff(
+            session,
+            "english.only",
+            queues=["technical_support"],
+            languages=["en"],
+            capacity=1,
+            presence="offline",
+        )
+        for n in range(5):
+            open_ticket(session, vault, n)  # the zh template
+        english = open_ticket(session, vault, 9, language="en")
+        given = assignment.set_presence(session, agent=agent, presence=AgentPresence.ONLINE)
+        assert given == [english.number]
+
     def test_nobody_free_means_it_waits_then_the_most_urgent_oldest_goes_first(
         self, session: Session, vault: Vault
     ) -> None:

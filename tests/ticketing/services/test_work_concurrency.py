@@ -384,12 +384,6 @@ def test_without_the_row_lock_the_waiting_line_race_fails(
         check_waiting_line_served_once(clean_database, vault, meet=True, deadline=PROOF_DEADLINE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the first agent locks up to four times its free slots of waiting "
-    "tickets (SKIP LOCKED) and keeps the ones it does not take locked until it commits, "
-    "so the second agent finds none and two tickets wait while it has room",
-)
 def test_two_agents_coming_online_take_every_waiting_ticket_they_have_room_for(
     clean_database: Database, vault: Vault
 ) -> None:
