@@ -17,6 +17,7 @@ RASA       := $(BOTVENV)/bin/rasa
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 CHROMIUM         := /usr/bin/chromium
+NGINX            := /usr/sbin/nginx
 SUDO             := $(if $(filter 0,$(shell id -u)),,sudo)
 # The socket.io browser client the chat widget uses, vendored from the npm registry.
 SOCKETIO_VERSION := 4.8.4
@@ -102,7 +103,8 @@ test-dialogue: $(MODEL)
 	$(RASA) data validate --config config.yml $(RASA_DATA)
 	$(RASA) test core --model $(MODEL) --stories tests/dialogue --out $(RUN_DIR)/results/core --fail-on-prediction-errors
 
-test-e2e: install $(MODEL)
+# tests/e2e/test_scaled_kill.py runs the scaled desk behind Debian's nginx.
+test-e2e: install $(MODEL) $(NGINX)
 	$(SERVICE_PY) -m pytest tests/e2e
 
 # Not tests: measurements on PostgreSQL (BENCH_DATABASE_URL or DATABASE_URL, else the
@@ -118,9 +120,13 @@ bench-import: $(VENV)/.installed
 # The scaled topology on one machine (scripts/desk_scaled.py): 2 of each process behind
 # Debian's nginx (installed with apt when missing), on the PostgreSQL of DATABASE_URL and the
 # Redis of REDIS_URL (both required); nginx's configuration is deploy/nginx/desk.conf.
-demo-scaled: install $(MODEL)
-	@command -v nginx >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nginx; }
+demo-scaled: install $(MODEL) $(NGINX)
 	$(SERVICE_PY) scripts/desk_scaled.py run
+
+# Debian's nginx, installed once per machine when missing (the scaled desk's balancer).
+$(NGINX):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends nginx
 
 # The bot under load (.venv-bot): starts its own desk on ports 18100/15105/15155 (storage as
 # `make demo`: DATABASE_URL, REDIS_URL), then the /model/parse ceiling, 1 and 20 customers back

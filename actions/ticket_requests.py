@@ -75,8 +75,8 @@ def _first_unanswered_attempt(events: list[dict[str, Any]], action: str) -> int 
     return first
 
 
-def _last_user_timestamp(events: list[dict[str, Any]]) -> Any:
-    return next((e.get("timestamp") for e in reversed(events) if e.get("event") == "user"), None)
+def _last_user(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return next((e for e in reversed(events) if e.get("event") == "user"), {})
 
 
 def _as_of(tracker: Tracker, events: list[dict[str, Any]], frozen: tuple[str, ...]) -> Tracker:
@@ -112,9 +112,14 @@ def ticket_request(
     seen = events if first is None else events[:first]
     as_sent = tracker if first is None else _as_of(tracker, seen, (*content_slots, "language"))
     content = {name: as_sent.get_slot(name) for name in content_slots}
-    sent_at = _last_user_timestamp(seen)
+    last_user = _last_user(seen)
+    sent_at = last_user.get("timestamp")
+    # The message is named by its id when the channel gave one (the widget's, a REST
+    # client's): sent again to another Rasa instance after one died mid-turn, it is the
+    # same message with a new timestamp, and must find the ticket the first one opened.
+    turn = last_user.get("message_id") or sent_at
     raw = json.dumps(
-        [tracker.sender_id, action, sent_at, content],
+        [tracker.sender_id, action, turn, content],
         sort_keys=True,
         ensure_ascii=False,
         default=str,

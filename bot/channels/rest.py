@@ -8,10 +8,14 @@ is always ``rest``, client metadata is dropped, and the conversation id comes fr
 :func:`bot.channels.conversation.conversation_id`, so a REST sender can never resume
 a WeChat, voice or widget conversation. The message text is never logged.
 
-A client may name a message with ``"message_id"``: sent again within two minutes (after
-a timeout, say), it gets the first answer and is not processed twice. When the Rasa
-process is saturated, a message may get "busy, send it again" instead of an answer
-(``bot/channels/admission.py``); it was then not processed.
+An optional ``"message_id"`` (the client's own, 1-80 of ``A-Za-z0-9_.:-``) makes a
+message safe to send again: within an hour, a repeat gets the answer the first one got
+(from any Rasa instance: the ids and answers live in Redis when ``REDIS_URL`` is set),
+and a repeat of a message whose instance died while answering it is answered once that
+claim lapses (``CLAIM_SECONDS``). Without it, every request is a new message.
+
+When the Rasa process is saturated, a message may get "busy, send it again" instead of
+an answer (``bot/channels/admission.py``); it was then not processed.
 
 A REST client cannot be called back, so progress notices from the desk (``POST
 /webhooks/rest/push``, :mod:`bot.channels.pushes`) wait for the sender's next message
@@ -38,16 +42,18 @@ from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, in_script, script_for_turn
-from bot.channels.store import ChannelStore, store_for, wait_for_reply
+from bot.channels.store import ChannelStore, StillAnswering, answer_once, store_for
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 200
-# An optional ``message_id`` names a message, so that sending it again is answered once.
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
-# How long a repeat waits for the first one's answer before hearing "busy, send it again".
-REPEAT_WAIT_SECONDS = 20.0
+# A message id is remembered, with the answer given, for an hour.
+REPEAT_WINDOW_SECONDS = 3600
+# How long a message being answered stays claimed by the Rasa instance answering it (see
+# bot/channels/widget.py): a repeat waits for that answer, or answers once the claim lapses.
+CLAIM_SECONDS = float(os.environ.get("DESK_MESSAGE_CLAIM_SECONDS", "15"))
 MAX_MESSAGE_CHARACTERS = 20_000
 # How long a notice waits for the REST sender's next message.
 KEPT_SECONDS = 14 * 24 * 3600
@@ -61,8 +67,9 @@ class BadRestMessage(ValueError):
         self.status = status
 
 
-def parse_rest_body(body: Any) -> tuple[str, str]:
-    """The sender and the message text of a REST request body, or BadRestMessage."""
+def parse_rest_body(body: Any) -> tuple[str, str, str | None]:
+    """The sender, the message text and the optional message id of a REST request body,
+    or BadRestMessage."""
     if not isinstance(body, dict):
         raise BadRestMessage('the body must be a JSON object {"sender": ..., "message": ...}')
     sender, text = body.get("sender"), body.get("message")
@@ -74,7 +81,16 @@ def parse_rest_body(body: Any) -> tuple[str, str]:
         raise BadRestMessage("message: a string is required")
     if len(text) > MAX_MESSAGE_CHARACTERS:
         raise BadRestMessage(f"message: at most {MAX_MESSAGE_CHARACTERS} characters", status=413)
-    return sender, text
+    message_id = body.get("message_id")
+    if message_id is not None and not (
+        isinstance(message_id, str) and _MESSAGE_ID.match(message_id)
+    ):
+        raise BadRestMessage("message_id: 1 to 80 letters, digits or _.:-")
+    return sender, text, message_id
+
+
+class _TurnedAway(Exception):
+    """The gate found no place for the message in time: it was not processed."""
 
 
 async def _answer(
@@ -85,16 +101,6 @@ async def _answer(
         await on_new_message(message)
     except Exception as error:
         logger.exception("the bot failed on a REST message: %s", type(error).__name__)
-
-
-def _repeat_key(body: dict[str, Any], conversation: str) -> str | None:
-    """The key of a message the client named with ``message_id``, or None."""
-    message_id = body.get("message_id")
-    if message_id is None:
-        return None
-    if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
-        raise BadRestMessage("message_id: 1-80 letters, digits or . _ : -")
-    return f"{conversation}:{message_id}"
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
@@ -109,7 +115,11 @@ class DeskRestInput(InputChannel):
         return REST
 
     def __init__(self, store: ChannelStore | None = None) -> None:
-        self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:rest")
+        # Message ids with their answers, and the notices kept for a sender's next
+        # message: in Redis when REDIS_URL is set (any instance).
+        self.store = store or store_for(
+            os.environ.get("REDIS_URL"), prefix="desk:rest", ttl_seconds=REPEAT_WINDOW_SECONDS
+        )
 
     @staticmethod
     def _kept_key(conversation: str) -> str:
@@ -146,58 +156,62 @@ class DeskRestInput(InputChannel):
             except Exception:  # Sanic raises InvalidUsage on a body that is not JSON
                 return _error(400, "bad_request", "the body must be JSON")
             try:
-                sender, text = parse_rest_body(body)
+                sender, text, message_id = parse_rest_body(body)
             except BadRestMessage as error:
                 return _error(error.status, "bad_request", str(error))
             conversation = conversation_id(REST, sender)
-            try:
-                repeat_key = _repeat_key(body, conversation)
-            except BadRestMessage as error:
-                return _error(error.status, "bad_request", str(error))
             rid = jsonlog.begin(request.headers.get(jsonlog.HEADER), conversation=conversation)
-            headers = {jsonlog.HEADER: rid}
-            agent = agent_of(request)
-            script = await script_for_turn(agent, conversation, text)
-            if repeat_key and not await self.store.claim(repeat_key):
-                # Sent again (the client timed out or lost the answer): the first answer,
-                # never a second turn.
-                given = await wait_for_reply(self.store, repeat_key, timeout=REPEAT_WAIT_SECONDS)
-                if given is not None:
-                    return response.json(json.loads(given), headers=headers)
-                busy = await busy_reply(agent, conversation, text, output_channel=REST)
-                return response.json([in_script(busy, script)] if busy else [], headers=headers)
-            collector = CollectingOutputChannel()
-            message = UserMessage(
-                customer_text(text),
-                collector,
-                conversation,
-                input_channel=REST,
-                # Only the connector's own: the request id that follows this message
-                # into the action server's and the API's logs.
-                metadata={jsonlog.METADATA_KEY: rid},
-            )
-            answer: list[dict[str, Any]] = []
 
-            async def turn() -> None:
-                await _answer(on_new_message, message)
+            async def answer() -> str:
+                collector = CollectingOutputChannel()
+                script = await script_for_turn(agent_of(request), conversation, text)
+                message = UserMessage(
+                    customer_text(text),
+                    collector,
+                    conversation,
+                    input_channel=REST,
+                    # The client's id, so the same message sent again is the same turn
+                    # (the ticket actions key their idempotency on it).
+                    message_id=f"rest-{message_id}" if message_id else None,
+                    # Only the connector's own: the request id that follows this message
+                    # into the action server's and the API's logs.
+                    metadata={jsonlog.METADATA_KEY: rid},
+                )
+                try:
+                    if not await turn_gate().run(lambda: _answer(on_new_message, message)):
+                        raise _TurnedAway  # not processed (a claim on its id is released)
+                except asyncio.CancelledError:
+                    logger.error("a REST message timed out before the bot answered")
                 kept = json.loads(await self.store.take(self._kept_key(conversation)) or "[]")
-                answer.extend(kept + [in_script(m, script) for m in collector.messages])
-                if repeat_key:
-                    # Kept by the turn itself: it finishes even if this request is gone.
-                    await self.store.remember_reply(repeat_key, json.dumps(answer))
+                return json.dumps(kept + [in_script(m, script) for m in collector.messages])
 
             try:
-                taken_in = await turn_gate().run(turn)
-            except asyncio.CancelledError:
-                logger.error("a REST message timed out before the bot answered")
-                taken_in = True
-            if not taken_in:
-                # Saturated: the message was not processed; the customer may send it again
-                # (notices kept for the sender wait for that answer).
-                if repeat_key:
-                    await self.store.release(repeat_key)
+                if not message_id:
+                    return response.raw(
+                        await answer(),
+                        content_type="application/json",
+                        headers={jsonlog.HEADER: rid},
+                    )
+                # Sent again (the instance that had it died, or the answer got lost): the
+                # answer given the first time, never a second turn.
+                replies = await answer_once(
+                    self.store,
+                    f"{conversation}:{message_id}",
+                    answer,
+                    claim_seconds=CLAIM_SECONDS,
+                )
+            except StillAnswering:
+                return _error(409, "still_answering", "this message is still being answered")
+            except _TurnedAway:
+                # Saturated: the customer may send it again (notices kept wait for that).
+                agent = agent_of(request)
                 busy = await busy_reply(agent, conversation, text, output_channel=REST)
-                return response.json([in_script(busy, script)] if busy else [], headers=headers)
-            return response.json(answer, headers=headers)
+                script = await script_for_turn(agent, conversation, text)
+                return response.json(
+                    [in_script(busy, script)] if busy else [], headers={jsonlog.HEADER: rid}
+                )
+            return response.raw(
+                replies, content_type="application/json", headers={jsonlog.HEADER: rid}
+            )
 
         return hook

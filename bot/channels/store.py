@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 # A retry comes within seconds (WeChat: three tries 5 s apart); two minutes is ample.
@@ -21,7 +22,7 @@ DEFAULT_TTL_SECONDS = 120
 class ChannelStore(Protocol):
     """Claims on requests, the replies given to them, and small values with a lifetime."""
 
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str, *, ttl_seconds: float | None = None) -> bool:
         """True the first time a key is seen (within the TTL), False for a retry."""
         ...
 
@@ -45,6 +46,10 @@ class ChannelStore(Protocol):
         """Return a value and forget it, atomically (one taker wins)."""
         ...
 
+    async def get(self, key: str) -> str | None:
+        """A value kept with ``put``, left in place."""
+        ...
+
 
 async def wait_for_reply(
     store: ChannelStore, key: str, *, timeout: float, interval: float = 0.1
@@ -55,6 +60,44 @@ async def wait_for_reply(
         reply = await store.reply_for(key)
         if reply is not None or time.monotonic() >= deadline:
             return reply
+        await asyncio.sleep(interval)
+
+
+class StillAnswering(Exception):
+    """A repeat waited for the first answer to its request longer than it may."""
+
+
+async def answer_once(
+    store: ChannelStore,
+    key: str,
+    answer: Callable[[], Awaitable[str]],
+    *,
+    claim_seconds: float,
+    interval: float = 0.2,
+) -> str:
+    """The answer to a request that may be sent several times, to any instance, made once.
+
+    The first sender claims the key for ``claim_seconds`` and answers; the answer is
+    remembered for the store's TTL. A repeat gets the remembered answer, or waits for it
+    while the first is being answered. If the instance answering died, its claim lapses
+    after ``claim_seconds`` and the repeat answers instead: nothing is lost, and a
+    message is answered once (an answer that failed is forgotten, so it may be retried).
+    """
+    deadline = time.monotonic() + claim_seconds + 5 * interval
+    while True:
+        earlier = await store.reply_for(key)
+        if earlier is not None:
+            return earlier
+        if await store.claim(key, ttl_seconds=claim_seconds):
+            try:
+                reply = await answer()
+            except BaseException:
+                await store.release(key)
+                raise
+            await store.remember_reply(key, reply)
+            return reply
+        if time.monotonic() >= deadline:
+            raise StillAnswering(key)
         await asyncio.sleep(interval)
 
 
@@ -86,10 +129,10 @@ class MemoryStore:
                 break
             del self._items[oldest_key]
 
-    async def claim(self, key: str) -> bool:
+    async def claim(self, key: str, *, ttl_seconds: float | None = None) -> bool:
         if self._live(f"seen:{key}") is not None:
             return False
-        self._set(f"seen:{key}", "1", self._ttl)
+        self._set(f"seen:{key}", "1", self._ttl if ttl_seconds is None else ttl_seconds)
         return True
 
     async def release(self, key: str) -> None:
@@ -109,6 +152,9 @@ class MemoryStore:
         self._items.pop(f"data:{key}", None)
         return value
 
+    async def get(self, key: str) -> str | None:
+        return self._live(f"data:{key}")
+
 
 class RedisStore:
     """The store shared by every Rasa instance: SET NX claims, values with expiry."""
@@ -125,8 +171,10 @@ class RedisStore:
     def _key(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{key}"
 
-    async def claim(self, key: str) -> bool:
-        return bool(await self._redis.set(self._key("seen", key), "1", nx=True, ex=self._ttl))
+    async def claim(self, key: str, *, ttl_seconds: float | None = None) -> bool:
+        ttl = self._ttl if ttl_seconds is None else ttl_seconds
+        name = self._key("seen", key)
+        return bool(await self._redis.set(name, "1", nx=True, px=max(int(ttl * 1000), 1)))
 
     async def release(self, key: str) -> None:
         await self._redis.delete(self._key("seen", key))
@@ -147,6 +195,9 @@ class RedisStore:
             value, _ = await pipe.get(name).delete(name).execute()
         return _text(value)
 
+    async def get(self, key: str) -> str | None:
+        return _text(await self._redis.get(self._key("data", key)))
+
     async def close(self) -> None:
         """Close the connection pool."""
         await self._redis.close()
@@ -156,6 +207,10 @@ def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def store_for(redis_url: str | None, *, prefix: str) -> ChannelStore:
-    """Redis when a URL is given, memory otherwise."""
-    return RedisStore(redis_url, prefix=prefix) if redis_url else MemoryStore()
+def store_for(
+    redis_url: str | None, *, prefix: str, ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> ChannelStore:
+    """Redis when a URL is given, memory otherwise; claims and replies last ttl_seconds."""
+    if redis_url:
+        return RedisStore(redis_url, prefix=prefix, ttl_seconds=ttl_seconds)
+    return MemoryStore(ttl_seconds=ttl_seconds)

@@ -247,12 +247,19 @@ class CustomerServiceError(Exception):
 
 @dataclass
 class CustomerServiceClient:
-    """Sends messages outside the 5-second window; caches the access token."""
+    """Sends messages outside the 5-second window; caches the access token.
+
+    WeChat keeps one valid access token per official account: fetching a new one
+    retires the old one within minutes. So with a ``shared`` store (Redis, when
+    REDIS_URL is set) every Rasa instance uses the one token kept there, and only the
+    instance holding the fetch claim asks WeChat for a new one; the others wait for it.
+    """
 
     app_id: str
     app_secret: str
     api_base: str = DEFAULT_API_BASE
     timeout_seconds: float = 5.0
+    shared: ChannelStore | None = None
     _token: str | None = field(default=None, repr=False)
     _expires_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -264,21 +271,55 @@ class CustomerServiceClient:
         refusal at once, only the first fetches a new token and the others use it.
         """
         async with self._lock:
-            usable = self._token and time.monotonic() < self._expires_at
-            if usable and not refresh and (refused is None or self._token != refused):
+            if refresh:
+                refused = self._token
+            usable = self._token and time.time() < self._expires_at
+            if usable and (refused is None or self._token != refused):
                 return str(self._token)
-            params = {
-                "grant_type": "client_credential",
-                "appid": self.app_id,
-                "secret": self.app_secret,
-            }
-            data = await self._call("GET", "/cgi-bin/token", params=params)
-            if "access_token" not in data:
-                raise CustomerServiceError(f"token refused: errcode {data.get('errcode')}")
-            self._token = str(data["access_token"])
-            lifetime = float(data.get("expires_in", 7200))
-            self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, 60)
-            return self._token
+            if self.shared is None:
+                return await self._fetch_token()
+            return await self._shared_token(refused)
+
+    async def _shared_token(self, refused: str | None) -> str:
+        """The token of the shared store, fetched by one instance when missing or refused."""
+        key = f"token:{self.app_id}"
+        deadline = time.monotonic() + 2 * self.timeout_seconds + 1
+        while True:
+            kept = await self.shared.get(key) if self.shared else None
+            if kept:
+                token, expires_at = json.loads(kept)
+                if token != refused and time.time() < expires_at:
+                    self._token, self._expires_at = str(token), float(expires_at)
+                    return self._token
+            assert self.shared is not None
+            if await self.shared.claim(key, ttl_seconds=2 * self.timeout_seconds):
+                try:
+                    token = await self._fetch_token()
+                    await self.shared.put(
+                        key,
+                        json.dumps([token, self._expires_at]),
+                        ttl_seconds=max(self._expires_at - time.time(), 1),
+                    )
+                    return token
+                finally:
+                    await self.shared.release(key)
+            if time.monotonic() >= deadline:
+                raise CustomerServiceError("no access token: another instance is fetching it")
+            await asyncio.sleep(0.1)
+
+    async def _fetch_token(self) -> str:
+        params = {
+            "grant_type": "client_credential",
+            "appid": self.app_id,
+            "secret": self.app_secret,
+        }
+        data = await self._call("GET", "/cgi-bin/token", params=params)
+        if "access_token" not in data:
+            raise CustomerServiceError(f"token refused: errcode {data.get('errcode')}")
+        self._token = str(data["access_token"])
+        lifetime = float(data.get("expires_in", 7200))
+        self._expires_at = time.time() + max(lifetime - TOKEN_MARGIN_SECONDS, 60)
+        return self._token
 
     async def send_text(self, openid: str, content: str) -> None:
         """Send a text message to a follower; retries once with a fresh token."""
@@ -458,7 +499,13 @@ class WeChatInput(InputChannel):
         self.settings = settings
         self.store = store or store_for(os.environ.get("REDIS_URL"), prefix="desk:wechat")
         self.customer_service = customer_service or (
-            CustomerServiceClient(settings.app_id, settings.app_secret, settings.api_base)
+            CustomerServiceClient(
+                settings.app_id,
+                settings.app_secret,
+                settings.api_base,
+                # One token for all instances (the store is Redis when REDIS_URL is set).
+                shared=self.store,
+            )
             if settings.app_id and settings.app_secret
             else None
         )

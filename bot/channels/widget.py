@@ -13,7 +13,9 @@ name and events. What it changes:
   dropped before Rasa acknowledged it, with the same ``metadata.message_id``; a
   message id already handled for that session within an hour is acknowledged and
   not processed again (no second ticket). The ids live in Redis when ``REDIS_URL`` is
-  set, so another Rasa instance recognises the repeat too.
+  set, so another Rasa instance recognises the repeat too; a repeat of a message whose
+  instance died while answering it is answered once that instance's claim lapses
+  (``CLAIM_SECONDS``).
 - **Pushes reach the customer on any instance.** With ``REDIS_URL``, the socket.io
   server uses python-socketio's Redis manager: an agent's reply triggered on one
   Rasa instance is emitted to the session's room on whichever instance holds the
@@ -50,7 +52,7 @@ from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import in_script, script_for_turn
-from bot.channels.store import ChannelStore, MemoryStore, RedisStore
+from bot.channels.store import ChannelStore, MemoryStore, RedisStore, answer_once
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,11 @@ _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 MAX_MESSAGE_CHARACTERS = 20_000
 # How long a handled message id is remembered (the widget re-sends after reconnecting).
 REPEAT_WINDOW_SECONDS = 3600
+# How long a message being answered stays claimed by the instance answering it: a repeat
+# waits that long for the answer, then (that instance died) answers it itself. Longer than
+# a turn's budget; as long as Rasa's conversation lock (TICKET_LOCK_LIFETIME) in the
+# scaled desk, which the repeat would wait for anyway.
+CLAIM_SECONDS = float(os.environ.get("DESK_MESSAGE_CLAIM_SECONDS", "15"))
 # The Redis channel the socket.io servers of all Rasa instances share.
 PUBSUB_CHANNEL = "desk:socketio"
 # How long a first connection waits for this instance's pub/sub listener to subscribe.
@@ -138,6 +145,10 @@ class Mailbox:
             for at, m in self._memory.get(session_id, [])
             if m["push_seq"] > after and now - at < MAILBOX_SECONDS
         ][:FETCH_LIMIT]
+
+
+class _TurnedAway(Exception):
+    """The gate found no place for the message in time: it was not processed."""
 
 
 class WidgetOutput(SocketIOOutput):
@@ -326,49 +337,54 @@ class WidgetInput(SocketIOInput):
                 }
             metadata = data.get(self.metadata_key or "metadata")
             message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
-            repeat_key = None
             if not (isinstance(message_id, str) and _MESSAGE_ID.match(message_id)):
                 message_id = None
-            if message_id:
-                repeat_key = f"{session_id}:{message_id}"
-                if not await self.store.claim(repeat_key):
-                    return None  # a repeat of a message already handled: acknowledged only
             conversation = conversation_id(WEB, session_id)
             rid = jsonlog.begin(conversation=conversation)
-            script = await script_for_turn(self._agent, conversation, text)
-            output = WidgetOutput(sio, self.bot_message_evt, script)
             # Only what this connector checked; the rest of the client's metadata is
             # dropped. The request id follows the message into the other processes' logs.
             checked: dict[str, Any] = {jsonlog.METADATA_KEY: rid}
             if message_id:
                 checked["message_id"] = message_id
-            message = UserMessage(
-                customer_text(text),
-                output,
-                conversation,
-                input_channel=self.name(),
-                metadata=checked,
-            )
-            failed: list[str] = []
 
-            async def answer() -> None:
-                try:
-                    await on_new_message(message)
-                except Exception as error:
-                    failed.append(type(error).__name__)
+            async def answer() -> str:
+                script = await script_for_turn(self._agent, conversation, text)
+                message = UserMessage(
+                    customer_text(text),
+                    WidgetOutput(sio, self.bot_message_evt, script),
+                    conversation,
+                    input_channel=self.name(),
+                    # The widget's id, so a retry on another instance is the same
+                    # message (the ticket actions key their idempotency on it).
+                    message_id=f"web-{message_id}" if message_id else None,
+                    metadata=checked,
+                )
+                if not await turn_gate().run(lambda: on_new_message(message)):
+                    raise _TurnedAway  # not processed (a claim on its id is released)
+                return "handled"
 
-            if not await turn_gate().run(answer):
+            try:
+                if message_id:
+                    # A repeat of a handled message is acknowledged only; one sent again
+                    # after the instance answering it died is answered here.
+                    await answer_once(
+                        self.store,
+                        f"{session_id}:{message_id}",
+                        answer,
+                        claim_seconds=CLAIM_SECONDS,
+                    )
+                else:
+                    await answer()
+            except _TurnedAway:
                 # Saturated: not processed, so the same message may be sent again.
-                if repeat_key:
-                    await self.store.release(repeat_key)
                 busy = await busy_reply(self._agent, conversation, text, output_channel=WEB)
                 if busy:
+                    script = await script_for_turn(self._agent, conversation, text)
+                    output = WidgetOutput(sio, self.bot_message_evt, script)
                     await output.send_response(conversation, busy)
                 return {"error": "busy", "retry": True}
-            if failed:
-                logger.error("the bot failed on a widget message: %s", failed[0])
-                if repeat_key:
-                    await self.store.release(repeat_key)  # a failed turn may be sent again
+            except Exception as error:  # a failed turn may be sent again
+                logger.error("the bot failed on a widget message: %s", type(error).__name__)
                 return {"error": "the assistant could not answer this message"}
             return None
 

@@ -32,6 +32,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from bot.nlu.dense import one_blas_thread
+
 logger = logging.getLogger(__name__)
 
 #: How the sentence-level sparse features (n-gram counts, regex and lexical flags) are
@@ -144,8 +146,9 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
         when the classifier was never fitted."""
         if not messages or not self._fitted():
             return []
-        X = self._create_X(messages, dense=len(messages) <= DENSE_PREDICTION_ROWS)
-        probabilities = self._predict_proba(X)
+        with one_blas_thread(len(messages)):
+            X = self._create_X(messages, dense=len(messages) <= DENSE_PREDICTION_ROWS)
+            probabilities = self._predict_proba(X)
         labels = list(self.clf.classes_)
         return [
             (message, sorted(zip(labels, map(float, row), strict=True), key=lambda lp: -lp[1]))

@@ -23,10 +23,16 @@ from typing import Any, Protocol
 
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.dense import PretrainedDenseFeaturizer, PretrainedModelMissing, package_dir
+from bot.nlu.dense import (
+    PretrainedDenseFeaturizer,
+    PretrainedModelMissing,
+    one_blas_thread,
+    package_dir,
+)
 
 ENCODERS = ("use",)
 BATCH_SIZE = 64
@@ -87,11 +93,15 @@ class MultilingualSentenceFeaturizer(PretrainedDenseFeaturizer):
         self._encoder = load_encoder(str(self._config["encoder"]))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Add features to every featurizable attribute that has tokens, in batches."""
-        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
-            todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
+        """Add features to each message's text, in batches.
+
+        Only the text: nothing in the pipeline reads dense features of a response (the
+        FAQ selector reads the question's), and encoding each FAQ answer again with every
+        question of its topic took training time for nothing."""
+        with one_blas_thread(len(messages)):
+            todo = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
             if todo:
-                self._featurize(todo, attribute)
+                self._featurize(todo, TEXT)
         return messages
 
     def _featurize(self, messages: list[Message], attribute: str) -> None:

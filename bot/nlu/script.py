@@ -54,6 +54,9 @@ _NEUTRAL_CHARS = frozenset("晒")
 # 唔 before a word, after the table's phrases: "not" (唔去 -> 不去). Alone, or before a
 # pause, it is a filler (a transcript's 唔，我想问) and stays for the normaliser.
 _UNBOUND_NOT = re.compile(r"唔(?=[\u4e00-\u9fff])")
+# Cantonese V唔到 is "cannot V" (開唔到, 登入唔到 -> 打开不了, 登录不了), except after
+# verbs of getting or perceiving, where Mandarin says 不到 too (收唔到, 搵唔到 -> 收不到, 找不到).
+_CANNOT = re.compile(r"(?<![收搵找見见睇看聽听買买攞拿等到])唔到")
 
 
 @lru_cache(maxsize=8)
@@ -126,6 +129,7 @@ def to_mainland(text: str) -> str:
         return table[word][0]
 
     converted = pattern.sub(mainland, text)
+    converted = _CANNOT.sub("不了", converted)
     converted = _UNBOUND_NOT.sub("不", converted)
     converted = _IS_TRADITIONAL.sub("是", converted)
     if cantonese:

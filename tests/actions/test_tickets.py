@@ -37,13 +37,16 @@ def tracker(
     channel: str = "rest",
     active_loop: str | None = None,
     metadata: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    timestamp: float = 1700000000.0,
 ) -> Tracker:
     events = [
         {"event": "action", "name": "action_session_start"},
         {
             "event": "user",
             "text": text,
-            "timestamp": 1700000000.0,
+            "timestamp": timestamp,
+            "message_id": message_id,
             "input_channel": channel,
             "parse_data": {"intent": {"name": "report_problem"}, "entities": []},
             "metadata": metadata or {},
@@ -107,6 +110,22 @@ class TestActionCreateTicket:
         _, dispatcher = run_with_api(with_api, ActionCreateTicket(), tr)
         assert len(api.tickets) == 1
         assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+
+    def test_a_message_answered_again_on_another_instance_makes_one_ticket(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        slots = {"problem_description": "router broken", "contact": "a@b.com"}
+        # The instance that ran the first turn died before saving it; the widget sent the
+        # message again (same id), another instance received it later.
+        first = tracker(slots, message_id="web-m-1", timestamp=1700000000.0)
+        again = tracker(slots, message_id="web-m-1", timestamp=1700000021.5)
+        run_with_api(with_api, ActionCreateTicket(), first)
+        _, dispatcher = run_with_api(with_api, ActionCreateTicket(), again)
+        assert len(api.tickets) == 1
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        # Another message with the same words is another request.
+        run_with_api(with_api, ActionCreateTicket(), tracker(slots, message_id="web-m-2"))
+        assert len(api.tickets) == 2
 
     def test_api_down_apologises_and_keeps_the_collected_slots(self, api_down) -> None:
         tr = tracker({"problem_description": "router broken", "contact": "a@b.com"})

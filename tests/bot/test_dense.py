@@ -69,3 +69,22 @@ def test_a_missing_model_package_says_how_to_install_it(monkeypatch: pytest.Monk
 
 def test_an_installed_package_is_found_without_importing_it() -> None:
     assert (package_dir("wordllama") / "weights").is_dir()
+
+
+class TestOneBlasThread:
+    def test_a_parse_sized_batch_runs_blas_on_one_thread_and_a_training_batch_on_all(
+        self,
+    ) -> None:
+        from threadpoolctl import threadpool_info
+
+        from bot.nlu.dense import SMALL_BATCH, one_blas_thread
+
+        def blas_threads() -> set[int]:
+            return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+        before = blas_threads()
+        with one_blas_thread(1):
+            assert blas_threads() == {1}
+        assert blas_threads() == before
+        with one_blas_thread(SMALL_BATCH + 1):
+            assert blas_threads() == before

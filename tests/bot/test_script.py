@@ -46,6 +46,15 @@ class TestToMainland:
             ("你系咪机械人", "你是不是机器人"),
             ("点样改地址", "怎么改地址"),
             ("地址點改", "地址怎么改"),
+            # Cantonese V唔到 is "cannot V"; after verbs of getting, 不到 as in Mandarin
+            ("登入唔到", "登录不了"),
+            ("寬頻上唔到網", "宽带上不了网"),
+            ("收唔到貨", "收不到货"),
+            ("搵唔到訂單", "找不到订单"),
+            # Hong Kong money and cards, Taiwan terms
+            ("係咪要俾按金㗎", "是不是要给押金的"),
+            ("禮品咭點用", "礼品卡怎么用"),
+            ("我要客訴", "我要投诉"),
         ],
     )
     def test_rewrites_to_mainland_simplified(self, text: str, expected: str) -> None:

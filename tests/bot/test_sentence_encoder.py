@@ -22,7 +22,12 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.sentence_encoder import SentenceEncoder, SentenceEncoderFeaturizer, token_vectors
+from bot.nlu.sentence_encoder import (
+    SentenceEncoder,
+    SentenceEncoderFeaturizer,
+    request_sentence,
+    token_vectors,
+)
 from tests.support_bot import tokenized
 
 REFERENCE = json.loads(
@@ -121,3 +126,43 @@ class TestSentenceEncoderFeaturizer:
             a, b = alone.get_dense_features(TEXT)[1], in_batch.get_dense_features(TEXT)[1]
             assert a is not None and b is not None
             assert np.abs(a.features - b.features).max() < 1e-5
+
+
+STORY = (
+    "Hi there, I have been a customer of yours for six years. I ordered a kettle from the "
+    "shop on the high street last week. How do I send it back? Thanks!"
+)
+
+
+class TestRequestFocus:
+    def test_the_request_is_the_last_sentence_of_three_words_or_more(self) -> None:
+        assert request_sentence(STORY) == "How do I send it back?"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "how do I send it back",  # short
+            "my internet has been down since yesterday and nothing I try makes it work again",
+        ],
+    )
+    def test_short_or_single_sentence_messages_have_none(self, text: str) -> None:
+        assert request_sentence(text) is None
+
+    def test_a_long_message_leans_towards_its_request_and_short_ones_do_not_change(
+        self, tmp_path: Path
+    ) -> None:
+        plain, focused, short_plain, short_focused = tokenized(
+            tmp_path, STORY, STORY, "where is my parcel", "where is my parcel"
+        )
+        featurizer().process([plain, short_plain])
+        featurizer(request_focus=True).process([focused, short_focused])
+        encoder = SentenceEncoder.bundled()
+        (request,), _ = encoder.encode(["How do I send it back?"])
+
+        def vector(message: object) -> np.ndarray:
+            features = message.get_dense_features(TEXT)[1]  # type: ignore[attr-defined]
+            return features.features[0]
+
+        assert float(vector(focused) @ request) > float(vector(plain) @ request) + 0.05
+        assert np.linalg.norm(vector(focused)) == pytest.approx(1.0, abs=1e-4)
+        assert np.abs(vector(short_focused) - vector(short_plain)).max() < 1e-6

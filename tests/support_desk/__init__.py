@@ -1,7 +1,8 @@
 """Test support for tests that run the whole desk (browser, end to end).
 
 ``running_desk()`` starts ``scripts/desk.py run`` (API, action server and Rasa on the
-trained model) on free ports with a throw-away database: a fresh PostgreSQL schema when
+trained model), or with ``instances=2`` ``scripts/desk_scaled.py run`` (two of each
+behind nginx), on free ports with a throw-away database: a fresh PostgreSQL schema when
 DATABASE_URL names a PostgreSQL server, otherwise a SQLite file. Rasa keeps
 conversations in Redis when REDIS_URL is set. Ctrl-C stops it at the end.
 """
@@ -42,6 +43,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """A port p such that p, p + 1, ... p + count - 1 are free right now."""
+    for _ in range(50):
+        base = free_port()
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"found no {count} free ports in a row")
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines of the desk's generated secrets."""
     values: dict[str, str] = {}
@@ -64,6 +84,19 @@ class Desk:
     output: list[str] = field(default_factory=list)
     # How the desk's process ended once the context closed (None while it runs).
     exit_code: int | None = None
+
+    def pid(self, service: str) -> int:
+        """The process id of one of the desk's services ("rasa-1"), as the scaled desk
+        prints it."""
+        for line in self.output:
+            if line.startswith(f"[desk] {service} pid "):
+                return int(line.rsplit(" ", 1)[1])
+        raise LookupError(f"the desk printed no pid for {service}")
+
+    def instance_url(self, front_url: str, instance: int) -> str:
+        """The address of one instance behind the balancer's front port (scaled desk)."""
+        host, port = front_url.rsplit(":", 1)
+        return f"{host}:{int(port) + instance}"
 
     def say(self, sender: str, message: str) -> list[str]:
         """A customer's message through Rasa's REST channel; the texts of the replies."""
@@ -149,18 +182,27 @@ def _database_url(tmp_path: Path) -> tuple[str, str | None]:
 
 
 @contextmanager
-def running_desk(tmp_path: Path) -> Iterator[Desk]:
-    """Start the desk in tmp_path, yield it, stop it with Ctrl-C and drop its database."""
+def running_desk(tmp_path: Path, *, instances: int = 1) -> Iterator[Desk]:
+    """Start the desk in tmp_path, yield it, stop it with Ctrl-C and drop its database.
+
+    With ``instances`` > 1: that many of each process behind nginx; the URLs are nginx's.
+    """
     if not MODEL.exists():
         raise DeskDidNotStart(f"no trained model at {MODEL}; run `make train`")
     url, schema = _database_url(tmp_path)
-    api_port, actions_port, rasa_port = free_port(), free_port(), free_port()
+    if instances > 1:
+        # The scaled desk puts instance i on the front port + i.
+        api_port, actions_port, rasa_port = (free_ports(instances + 1) for _ in range(3))
+        launcher = ["desk_scaled.py", "run", "--instances", str(instances)]
+    else:
+        api_port, actions_port, rasa_port = free_port(), free_port(), free_port()
+        launcher = ["desk.py", "run"]
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
         [
             sys.executable,
-            str(ROOT / "scripts" / "desk.py"),
-            "run",
+            str(ROOT / "scripts" / launcher[0]),
+            *launcher[1:],
             "--api-port",
             str(api_port),
             "--actions-port",

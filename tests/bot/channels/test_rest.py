@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.channels import rest
 from bot.channels.rest import MAX_MESSAGE_CHARACTERS, DeskRestInput
 from tests.bot.channels.conftest import FakeAgent, run, serve
 
@@ -38,6 +39,47 @@ class TestContract:
         assert answer == [{"recipient_id": "li", "text": "收到：我的宽带连不上了"}]
         [message] = agent.received
         assert (message.sender_id, message.input_channel) == ("li", "rest")
+
+
+class TestRepeats:
+    def test_a_message_sent_again_gets_the_first_answer_and_is_handled_once(self) -> None:
+        agent = FakeAgent()
+        sender = f"wu-{uuid.uuid4().hex[:8]}"  # repeat keys may live in a shared Redis
+        first = {"sender": sender, "message": "router broken", "message_id": "c-1"}
+
+        async def main() -> list[tuple[int, Any]]:
+            answers = []
+            async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
+                for body in (first, first, {**first, "message_id": "c-2"}):
+                    async with http.post(url, json=body) as response:
+                        answers.append((response.status, await response.json()))
+            return answers
+
+        replies = [{"recipient_id": sender, "text": "Got: router broken"}]
+        assert run(main()) == [(200, replies)] * 3
+        assert [(m.text, m.message_id) for m in agent.received] == [
+            ("router broken", "rest-c-1"),
+            ("router broken", "rest-c-2"),
+        ]
+
+    def test_a_repeat_is_answered_when_the_instance_answering_it_died(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        agent = FakeAgent()
+        channel = DeskRestInput()
+        monkeypatch.setattr(rest, "CLAIM_SECONDS", 0.5)
+        sender = f"wu-{uuid.uuid4().hex[:8]}"
+
+        async def main() -> tuple[int, Any]:
+            # Another instance claimed the message, then was killed before answering.
+            assert await channel.store.claim(f"{sender}:c-3", ttl_seconds=0.5)
+            async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
+                body = {"sender": sender, "message": "hello", "message_id": "c-3"}
+                async with http.post(url, json=body) as response:
+                    return response.status, await response.json()
+
+        assert run(main()) == (200, [{"recipient_id": sender, "text": "Got: hello"}])
+        assert [m.message_id for m in agent.received] == ["rest-c-3"]
 
 
 class TestRequestIds:
@@ -113,6 +155,9 @@ class TestBadInput:
             ({"sender": 42, "message": "hi"}, "sender"),
             ({"sender": "li"}, "message"),
             ({"sender": "li", "message": {"text": "hi"}}, "message"),
+            ({"sender": "li", "message": "hi", "message_id": 7}, "message_id"),
+            ({"sender": "li", "message": "hi", "message_id": "a b"}, "message_id"),
+            ({"sender": "li", "message": "hi", "message_id": "m" * 81}, "message_id"),
         ],
     )
     def test_a_malformed_body_is_a_clear_400(self, body: Any, field: str) -> None:

@@ -663,6 +663,35 @@ class TestCustomerServiceClient:
         run(main())
         assert [m["text"]["content"] for m in api.sent] == ["one", "two", "three", "four"]
 
+    def test_two_instances_share_one_token(self, stores: StoreFactory) -> None:
+        """WeChat keeps one valid token per account: two Rasa instances must not fetch
+        one each (the second fetch retires the first instance's token)."""
+        api = FakeWeChatApi()
+
+        async def main() -> None:
+            server = TestServer(api.app())
+            await server.start_server()
+            base = str(server.make_url(""))
+            one = CustomerServiceClient(APP_ID, APP_SECRET, base, shared=stores())
+            other = CustomerServiceClient(APP_ID, APP_SECRET, base, shared=stores())
+            try:
+                # Both start sending at once: one fetch between them.
+                await asyncio.gather(one.send_text(OPENID, "a"), other.send_text(OPENID, "b"))
+                await one.send_text(OPENID, "c")
+                await other.send_text(OPENID, "d")
+                assert api.tokens_issued == 1
+                # WeChat refuses the token on one instance: it fetches a new one, which
+                # the other instance picks up when its next send is refused.
+                api.refuse_next_send_with = 40001
+                await one.send_text(OPENID, "e")
+                await other.send_text(OPENID, "f")
+                assert api.tokens_issued == 2
+            finally:
+                await server.close()
+
+        run(main())
+        assert sorted(m["text"]["content"] for m in api.sent) == ["a", "b", "c", "d", "e", "f"]
+
     def test_other_refusals_and_bad_credentials_are_errors(self) -> None:
         api = FakeWeChatApi()
 

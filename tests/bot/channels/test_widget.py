@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import socketio
 
+from bot.channels import widget
 from bot.channels.widget import WidgetInput
 from tests.bot.channels.conftest import FakeAgent, run, serve
 
@@ -180,6 +181,31 @@ class TestRepeats:
 
         assert run(main()) == [None, None, None]
         assert [m.text for m in agent.received] == ["转人工", "谢谢"]
+
+    def test_a_repeat_is_answered_when_the_instance_answering_it_died(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        agent = FakeAgent()
+        session = new_session()
+        monkeypatch.setattr(widget, "CLAIM_SECONDS", 0.5)
+
+        async def main() -> Any:
+            async with widget_server(agent) as (url, channel):
+                # Another instance claimed the message, then was killed before answering.
+                assert await channel.store.claim(f"{session}:m-3", ttl_seconds=0.5)
+                customer = Customer()
+                await customer.connect(url, session)
+                ack = await customer.say(
+                    "转人工", session_id=session, metadata={"message_id": "m-3"}
+                )
+                again = await customer.say(
+                    "转人工", session_id=session, metadata={"message_id": "m-3"}
+                )
+                await customer.client.disconnect()
+                return ack, again
+
+        assert run(main()) == (None, None)
+        assert [(m.text, m.message_id) for m in agent.received] == [("转人工", "web-m-3")]
 
     def test_a_failed_turn_can_be_sent_again(self) -> None:
         agent = FakeAgent()
