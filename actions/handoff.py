@@ -21,8 +21,9 @@ from actions.desk_api import DeskApiUnavailable, NewTicket, Ticket
 from actions.parsing import is_email
 from actions.settings import ActionSettings
 from actions.ticket_category import category_for_ticket
+from actions.ticket_requests import TicketRequest, ticket_request
 from actions.tickets import (
-    _idempotency_key,
+    REPORT_SLOTS,
     conversation_language,
     desk_client,
     local_today,
@@ -72,7 +73,10 @@ class ActionRequestHuman(Action):
             if number:
                 ticket = await client.escalate(number, reason=HUMAN_REASON, transcript=lines)
             if ticket is None:
-                ticket = await self._open_and_escalate(client, tracker, lines)
+                # Asked again after an attempt that got no answer: the same request under
+                # the same key, so a ticket that landed late is found, not opened twice.
+                request = ticket_request(tracker, action=self.name(), content_slots=REPORT_SLOTS)
+                ticket = await self._open_and_escalate(client, request)
         except DeskApiUnavailable as error:
             logger.error("handing over to a human failed: %s", error)
             dispatcher.utter_message(response="utter_human_unavailable")
@@ -91,9 +95,8 @@ class ActionRequestHuman(Action):
         ]
 
     @staticmethod
-    async def _open_and_escalate(
-        client: Any, tracker: Tracker, lines: list[dict[str, Any]]
-    ) -> Ticket:
+    async def _open_and_escalate(client: Any, request: TicketRequest) -> Ticket:
+        tracker = request.as_first_sent
         description = str(tracker.get_slot("problem_description") or "").strip()
         if not description:
             # Nothing described yet: the agents get the customer's own last words.
@@ -101,12 +104,13 @@ class ActionRequestHuman(Action):
         # What the ticket form gathered before the customer asked for a person travels too.
         details = ticket_details(
             language=conversation_language(tracker),
-            today=local_today(ActionSettings.from_env()),
+            today=local_today(
+                ActionSettings.from_env(), request.sent_at if request.retried else None
+            ),
             order_number=tracker.get_slot("order_number"),
             product=tracker.get_slot("product"),
             day=tracker.get_slot("incident_date"),
         )
-        key = description
         if details:
             description = f"{description}\n\n{details}"
         contact = tracker.get_slot("contact")
@@ -120,11 +124,9 @@ class ActionRequestHuman(Action):
             phone=contact if contact and not is_email(contact) else caller,
             email=contact if contact and is_email(contact) else None,
             contact_verified=bool(caller) and not contact,
-            transcript=lines,
+            transcript=transcript(tracker),
         )
-        created = await client.create_ticket(
-            new_ticket, idempotency_key=_idempotency_key(tracker, key)
-        )
+        created = await client.create_ticket(new_ticket, idempotency_key=request.idempotency_key)
         escalated = await client.escalate(created.number, reason=HUMAN_REASON)
         return escalated or created
 

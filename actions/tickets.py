@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from datetime import date, datetime
@@ -21,7 +20,7 @@ from actions.conversation import (
     conversation_sender,
 )
 from actions.dates import parse_date
-from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket
+from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket, TicketConflict
 from actions.form_answers import (
     LAST_ATTEMPT,
     REQUESTED_SLOT,
@@ -44,6 +43,7 @@ from actions.parsing import (
 )
 from actions.settings import ActionSettings
 from actions.ticket_category import TicketCategoryValidation, category_for_ticket
+from actions.ticket_requests import ticket_request
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,17 @@ NO_ORDER_NUMBER = "none"
 NO_CONTACT = "none"
 # The ticket_number slot's value after two answers that named no ticket.
 UNKNOWN_TICKET = "unknown"
+# What the customer reported: unchanged since a creation that got no answer, asking
+# again is the same report (actions.ticket_requests).
+REPORT_SLOTS = (
+    "problem_description",
+    "category",
+    "ticket_category",
+    "order_number",
+    "product",
+    "incident_date",
+    "contact",
+)
 
 
 def conversation_language(tracker: Tracker) -> str:
@@ -91,9 +102,11 @@ def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict
     return lines[-turns:]
 
 
-def local_today(settings: ActionSettings) -> date:
-    """Today's date where the desk is (what "yesterday" is relative to)."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+def local_today(settings: ActionSettings, at: float | None = None) -> date:
+    """Today's date where the desk is (what "yesterday" is relative to), or the date at
+    the epoch second ``at``."""
+    zone = ZoneInfo(settings.timezone)
+    return (datetime.now(zone) if at is None else datetime.fromtimestamp(at, zone)).date()
 
 
 def ticket_details(
@@ -156,19 +169,12 @@ def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
     )
 
 
-def _idempotency_key(tracker: Tracker, description: str) -> str:
-    """Same customer message and description -> same key, so a retried action is harmless.
-
-    The message is named by its id: the channel's own when the client sends one (the
-    widget's message id), so the same message sent again after a Rasa instance died
-    mid-turn, and answered by another, finds the ticket the first one opened.
-    """
-    last_user = next(
-        (e for e in reversed(tracker.events) if e.get("event") == "user"), {"timestamp": ""}
-    )
-    turn = last_user.get("message_id") or last_user.get("timestamp")
-    raw = f"{tracker.sender_id}|{turn}|{description}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+async def _add_retold(client: DeskApiClient, number: str, words: str) -> None:
+    """What the customer said differently when asking again goes on the ticket's thread."""
+    try:
+        await client.add_message(number, body=words[:_MAX_DESCRIPTION])
+    except (DeskApiUnavailable, TicketConflict) as error:
+        logger.warning("could not add the retold problem to %s: %s", number, error)
 
 
 class ActionCheckProfile(Action):
@@ -337,6 +343,11 @@ class ActionCreateTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         settings = ActionSettings.from_env()
+        # Asked again after a creation that got no answer: the same key and the same
+        # request as then, so a ticket that landed late is found, not opened twice.
+        request = ticket_request(tracker, action=self.name(), content_slots=REPORT_SLOTS)
+        retold = str(tracker.get_slot("problem_description") or "").strip()
+        tracker = request.as_first_sent
         description = str(tracker.get_slot("problem_description") or "").strip()
         language = conversation_language(tracker)
         given = str(tracker.get_slot("contact") or "")
@@ -346,7 +357,7 @@ class ActionCreateTicket(Action):
         phone, email = contacts_told(tracker, contact)
         told = {
             "language": language,
-            "today": local_today(settings),
+            "today": local_today(settings, request.sent_at if request.retried else None),
             "order_number": tracker.get_slot("order_number"),
             "product": tracker.get_slot("product"),
             "day": tracker.get_slot("incident_date"),
@@ -370,13 +381,15 @@ class ActionCreateTicket(Action):
         )
         try:
             ticket = await desk_client(settings, tracker).create_ticket(
-                new_ticket, idempotency_key=_idempotency_key(tracker, description)
+                new_ticket, idempotency_key=request.idempotency_key
             )
         except DeskApiUnavailable as error:
             logger.error("ticket creation failed: %s", error)
             dispatcher.utter_message(response="utter_ticket_not_created")
             return []
 
+        if retold and retold != description:
+            await _add_retold(desk_client(settings, tracker), ticket.number, retold)
         due = ticket.first_response_due_at
         local_due = due.astimezone(ZoneInfo(settings.timezone)) if due else None
         due_time = local_due.strftime("%Y-%m-%d %H:%M") if local_due else "-"

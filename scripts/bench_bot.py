@@ -263,6 +263,8 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("lock store", ("lock_store.py",)),
 ]
 OTHER_STAGE = "the rest (HTTP server, event loop, responses)"
+# The kinds of customer turn, in the order a report shows them.
+TURN_KINDS = ("faq", "status", "problem", "order", "contact")
 
 
 def summarise_profile(path: Path) -> dict[str, float]:
@@ -753,6 +755,28 @@ def report(
             f"| {p.percentile(0.5):.0f} | {p.percentile(0.95):.0f} | {p.percentile(0.99):.0f} "
             f"| {errors}{f' ({causes})' if causes else ''} |"
         )
+    kinds = [k for k in TURN_KINDS if any(t.kind == k for p in phases for t in p.turns)]
+    lines += [
+        "",
+        "Turn latency by kind of turn, p50 / p95 ms (`problem`: the report that starts the "
+        "ticket form; `order`, `contact`: answers to its questions, the last one creates "
+        "the ticket; `faq`: an FAQ question; `status`: a ticket's status):",
+        "",
+        "| phase | " + " | ".join(kinds) + " |",
+        "| --- | " + " | ".join("---:" for _ in kinds) + " |",
+    ]
+    for p in phases:
+        if p.name == "parse ceiling":
+            continue
+        cells = []
+        for k in kinds:
+            ms = sorted(t.ms for t in p.turns if t.kind == k and t.error is None)
+            cells.append(
+                f"{ms[len(ms) // 2]:.0f} / {ms[min(len(ms) - 1, int(0.95 * len(ms)))]:.0f}"
+                if ms
+                else "-"
+            )
+        lines.append(f"| {p.name} | " + " | ".join(cells) + " |")
     names = sorted({name for p in phases for name in p.cpu}, key=["rasa", "actions", "api"].index)
     lines += [
         "",

@@ -14,6 +14,9 @@ message safe to send again: within an hour, a repeat gets the answer the first o
 and a repeat of a message whose instance died while answering it is answered once that
 claim lapses (``CLAIM_SECONDS``). Without it, every request is a new message.
 
+When the Rasa process is saturated, a message may get "busy, send it again" instead of
+an answer (``bot/channels/admission.py``); it was then not processed.
+
 A REST client cannot be called back, so progress notices from the desk (``POST
 /webhooks/rest/push``, :mod:`bot.channels.pushes`) wait for the sender's next message
 and come first in its answer, in order, each once.
@@ -35,6 +38,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import customer_text
+from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, in_script, replies_of_turn, script_for_turn
@@ -83,6 +87,20 @@ def parse_rest_body(body: Any) -> tuple[str, str, str | None]:
     ):
         raise BadRestMessage("message_id: 1 to 80 letters, digits or _.:-")
     return sender, text, message_id
+
+
+class _TurnedAway(Exception):
+    """The gate found no place for the message in time: it was not processed."""
+
+
+async def _answer(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage
+) -> None:
+    """One turn; a failure leaves the customer with what was said so far."""
+    try:
+        await on_new_message(message)
+    except Exception as error:
+        logger.exception("the bot failed on a REST message: %s", type(error).__name__)
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:
@@ -160,18 +178,12 @@ class DeskRestInput(InputChannel):
                     metadata={jsonlog.METADATA_KEY: rid},
                 )
                 try:
-                    await on_new_message(message)
+                    if not await turn_gate().run(lambda: _answer(on_new_message, message)):
+                        raise _TurnedAway  # not processed (a claim on its id is released)
                 except asyncio.CancelledError:
                     logger.error("a REST message timed out before the bot answered")
-                except Exception as error:  # the customer gets what was said so far
-                    logger.exception("the bot failed on a REST message: %s", type(error).__name__)
                 kept = json.loads(await self.store.take(self._kept_key(conversation)) or "[]")
                 return json.dumps(kept + [in_script(m, script) for m in collector.messages])
-
-            if not message_id:
-                return response.raw(
-                    await answer(), content_type="application/json", headers={jsonlog.HEADER: rid}
-                )
 
             async def replay() -> str | None:
                 given = await replies_of_turn(agent_of(request), conversation, f"rest-{message_id}")
@@ -180,9 +192,15 @@ class DeskRestInput(InputChannel):
                 script = await script_for_turn(agent_of(request), conversation, text)
                 return json.dumps([in_script({"recipient_id": sender, **m}, script) for m in given])
 
-            # Sent again (the instance that had it died, or the answer got lost): the
-            # answer given the first time, never a second turn.
             try:
+                if not message_id:
+                    return response.raw(
+                        await answer(),
+                        content_type="application/json",
+                        headers={jsonlog.HEADER: rid},
+                    )
+                # Sent again (the instance that had it died, or the answer got lost): the
+                # answer given the first time, never a second turn.
                 replies = await answer_once(
                     self.store,
                     f"{conversation}:{message_id}",
@@ -192,6 +210,14 @@ class DeskRestInput(InputChannel):
                 )
             except StillAnswering:
                 return _error(409, "still_answering", "this message is still being answered")
+            except _TurnedAway:
+                # Saturated: the customer may send it again (notices kept wait for that).
+                agent = agent_of(request)
+                busy = await busy_reply(agent, conversation, text, output_channel=REST)
+                script = await script_for_turn(agent, conversation, text)
+                return response.json(
+                    [in_script(busy, script)] if busy else [], headers={jsonlog.HEADER: rid}
+                )
             return response.raw(
                 replies, content_type="application/json", headers={jsonlog.HEADER: rid}
             )

@@ -48,6 +48,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels import customer_text
+from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import in_script, replies_of_turn, script_for_turn
@@ -144,6 +145,10 @@ class Mailbox:
             for at, m in self._memory.get(session_id, [])
             if m["push_seq"] > after and now - at < MAILBOX_SECONDS
         ][:FETCH_LIMIT]
+
+
+class _TurnedAway(Exception):
+    """The gate found no place for the message in time: it was not processed."""
 
 
 class WidgetOutput(SocketIOOutput):
@@ -344,18 +349,18 @@ class WidgetInput(SocketIOInput):
 
             async def answer() -> str:
                 script = await script_for_turn(self._agent, conversation, text)
-                await on_new_message(
-                    UserMessage(
-                        customer_text(text),
-                        WidgetOutput(sio, self.bot_message_evt, script),
-                        conversation,
-                        input_channel=self.name(),
-                        # The widget's id, so a retry on another instance is the same
-                        # message (the ticket actions key their idempotency on it).
-                        message_id=f"web-{message_id}" if message_id else None,
-                        metadata=checked,
-                    )
+                message = UserMessage(
+                    customer_text(text),
+                    WidgetOutput(sio, self.bot_message_evt, script),
+                    conversation,
+                    input_channel=self.name(),
+                    # The widget's id, so a retry on another instance is the same
+                    # message (the ticket actions key their idempotency on it).
+                    message_id=f"web-{message_id}" if message_id else None,
+                    metadata=checked,
                 )
+                if not await turn_gate().run(lambda: on_new_message(message)):
+                    raise _TurnedAway  # not processed (a claim on its id is released)
                 return "handled"
 
             async def replay() -> str | None:
@@ -383,6 +388,14 @@ class WidgetInput(SocketIOInput):
                     )
                 else:
                     await answer()
+            except _TurnedAway:
+                # Saturated: not processed, so the same message may be sent again.
+                busy = await busy_reply(self._agent, conversation, text, output_channel=WEB)
+                if busy:
+                    script = await script_for_turn(self._agent, conversation, text)
+                    output = WidgetOutput(sio, self.bot_message_evt, script)
+                    await output.send_response(conversation, busy)
+                return {"error": "busy", "retry": True}
             except Exception as error:  # a failed turn may be sent again
                 logger.error("the bot failed on a widget message: %s", type(error).__name__)
                 return {"error": "the assistant could not answer this message"}

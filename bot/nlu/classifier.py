@@ -80,6 +80,11 @@ def parse_views(config: dict[str, Any], name: str) -> list[View]:
     return views
 
 
+# Up to this many messages at once (a customer's message being served) are predicted from
+# a dense matrix; training and batch evaluation keep the sparse one.
+DENSE_PREDICTION_ROWS = 8
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class DeskIntentClassifier(LogisticRegressionClassifier):
     """``LogisticRegressionClassifier`` with ``C``, feature weighting and views configurable."""
@@ -142,7 +147,8 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
         if not messages or not self._fitted():
             return []
         with one_blas_thread(len(messages)):
-            probabilities = self._predict_proba(self._create_X(messages))
+            X = self._create_X(messages, dense=len(messages) <= DENSE_PREDICTION_ROWS)
+            probabilities = self._predict_proba(X)
         labels = list(self.clf.classes_)
         return [
             (message, sorted(zip(labels, map(float, row), strict=True), key=lambda lp: -lp[1]))
@@ -162,18 +168,24 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
             message.set("intent_ranking", self._cut(entries), add_to_output=True)
         return messages
 
-    def _create_X(self, messages: list[Message]) -> csr_matrix:
+    def _create_X(self, messages: list[Message], *, dense: bool = False) -> Any:
         """Sentence features of every message, once per view side by side: the sparse block
         weighted, then the dense one times ``dense_weight``. With one view of ``counts`` and
-        1.0 this is Rasa's matrix."""
+        1.0 this is Rasa's matrix. ``dense``: the same matrix as a NumPy array (for the
+        few rows of a message being served: assembling a sparse matrix from the dense
+        sentence vectors cost more than the regressions themselves)."""
         sparse_rows, dense_rows = [], []
         for message in messages:
             sparse = message.get_sparse_features(attribute=TEXT)[1]
-            dense = message.get_dense_features(attribute=TEXT)[1]
+            vectors = message.get_dense_features(attribute=TEXT)[1]
             sparse_rows.append(csr_matrix(sparse.features if sparse else []))
-            dense_rows.append(csr_matrix(dense.features if dense else []))
+            dense_rows.append(
+                np.asarray(vectors.features, dtype=np.float64).reshape(1, -1)
+                if vectors
+                else np.zeros((1, 0))
+            )
         counts = vstack(sparse_rows).tocsr().astype(np.float64)
-        dense_block = vstack(dense_rows).tocsr()
+        dense_block: Any = np.vstack(dense_rows) if dense else csr_matrix(np.vstack(dense_rows))
         blocks = []
         for view in self.views:
             weighted = counts
@@ -181,8 +193,8 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
                 weighted = counts.copy()
                 weighted.data = np.log1p(np.abs(weighted.data)) * np.sign(weighted.data)
                 weighted = normalize(weighted, norm="l2", axis=1)
-            blocks += [weighted, dense_block * view.dense_weight]
-        return hstack(blocks).tocsr()
+            blocks += [weighted.toarray() if dense else weighted, dense_block * view.dense_weight]
+        return np.hstack(blocks) if dense else hstack(blocks).tocsr()
 
     def _fit(self, X: csr_matrix, y: list[str]) -> None:
         """Fit every view's regression on its columns; a fit that stops at ``max_iter`` is

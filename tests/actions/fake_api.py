@@ -11,6 +11,7 @@ ticket hands it back or reopens it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,12 @@ class FakeDeskApi:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     by_idempotency_key: dict[str, str] = field(default_factory=dict)
+    # Idempotency key -> the body it was first used with (the real API replays a key
+    # only for the very same request: 409 idempotency_key_reused otherwise).
+    bodies_by_key: dict[str, Any] = field(default_factory=dict)
+    # Seconds a ticket creation takes to answer after the ticket is stored (a slow API
+    # whose answer comes after the caller gave up: the ticket lands late).
+    create_answer_delay: float = 0.0
     # Ticket number -> conversation (channel, sender) of its customer. Tickets put in
     # ``tickets`` by a test without an owner belong to every conversation.
     owners: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -193,10 +200,12 @@ class FakeDeskApi:
 
     async def _create_ticket(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
+        body = request["json"]
         if key in self.by_idempotency_key:
+            if self.bodies_by_key[key] != body:
+                return error(409, "idempotency_key_reused")
             replay = self.tickets[self.by_idempotency_key[key]]
             return web.json_response(self.ticket_json(replay), status=200)
-        body = request["json"]
         category = body.get("category") or "general"
         route = self.routing["categories"][category]
         priority = route["priority"]
@@ -222,7 +231,10 @@ class FakeDeskApi:
         self.tickets[number] = ticket
         if key:
             self.by_idempotency_key[key] = number
+            self.bodies_by_key[key] = body
         self.owners[number] = request["conversation"]
+        if self.create_answer_delay:
+            await asyncio.sleep(self.create_answer_delay)
         return web.json_response(self.ticket_json(ticket), status=201)
 
     async def _get_ticket(self, request: web.Request) -> web.Response:

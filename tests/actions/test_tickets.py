@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.desk_api import turn_budget
 from actions.tickets import (
     ActionCheckProfile,
     ActionCreateTicket,
@@ -16,7 +17,7 @@ from actions.tickets import (
     ValidateTicketStatusForm,
 )
 from tests.actions.conftest import run_action
-from tests.actions.conversation import connector_id
+from tests.actions.conversation import connector_id, user_event
 from tests.actions.fake_api import FakeDeskApi
 
 DOMAIN: dict[str, Any] = {
@@ -314,7 +315,9 @@ class TestOrderNumberAndDetails:
 
         import actions.tickets as tickets_module
 
-        monkeypatch.setattr(tickets_module, "local_today", lambda settings: date(2026, 11, 28))
+        monkeypatch.setattr(
+            tickets_module, "local_today", lambda settings, at=None: date(2026, 11, 28)
+        )
         tr = tracker(
             {
                 "problem_description": "昨天收到的破壁机漏水",
@@ -344,3 +347,157 @@ class TestOrderNumberAndDetails:
         )
         run_with_api(with_api, ActionCreateTicket(), tr)
         assert api.requests[0]["json"]["description"] == "refund missing"
+
+
+def conversation(slots: dict[str, Any], events: list[dict[str, Any]]) -> Tracker:
+    """A rest conversation of customer-1 with these events and slots."""
+    return Tracker(
+        sender_id=connector_id("rest", "customer-1"),
+        slots={"language": "en", "requested_slot": None, **slots},
+        latest_message=events[-1].get("parse_data", {}),
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+REPORT = {"problem_description": "router broken", "contact": "13800138000"}
+FORM_FILLED = [
+    {"event": "action", "name": "action_session_start"},
+    user_event("my router is broken", "report_problem", timestamp=1700000000.0),
+    {"event": "slot", "name": "language", "value": "en"},
+    {"event": "slot", "name": "problem_description", "value": "router broken"},
+    {"event": "bot", "text": "What's a phone number or e-mail we can reach you on?"},
+    user_event("13800138000", "inform", timestamp=1700000010.0),
+    {"event": "slot", "name": "contact", "value": "13800138000"},
+]
+
+
+def unanswered_then(*later: dict[str, Any]) -> list[dict[str, Any]]:
+    """The form filled, a creation that got no answer, then ``later`` events."""
+    return [
+        *FORM_FILLED,
+        {"event": "action", "name": "action_create_ticket"},
+        {"event": "bot", "text": "the ticketing system can't be reached right now"},
+        {"event": "action", "name": "action_listen"},
+        *later,
+    ]
+
+
+def create_within(
+    with_api: Any, tr: Tracker, budget: float
+) -> tuple[list[Any], CollectingDispatcher]:
+    """Run action_create_ticket as the action server does: within a turn's budget."""
+    dispatcher = CollectingDispatcher()
+
+    async def scenario() -> list[Any]:
+        with turn_budget(budget):
+            return await ActionCreateTicket().run(dispatcher, tr, DOMAIN)
+
+    return with_api(scenario), dispatcher
+
+
+class TestTicketThatLandsLate:
+    """A creation answered after the turn's budget still lands; asking again finds it."""
+
+    def test_asking_again_gets_the_late_ticket_not_a_second_one(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        api.create_answer_delay = 1.5
+        events, dispatcher = create_within(with_api, conversation(REPORT, FORM_FILLED), 0.5)
+        # Honest within the budget: not created as far as the bot knows, slots kept.
+        assert [m["response"] for m in dispatcher.messages] == ["utter_ticket_not_created"]
+        assert events == []
+        assert list(api.tickets) == ["SD-100001"]  # it landed after the answer
+
+        api.create_answer_delay = 0
+        retry = conversation(
+            REPORT,
+            unanswered_then(user_event("please try again", "affirm", timestamp=1700000300.0)),
+        )
+        events, dispatcher = create_within(with_api, retry, 3.5)
+
+        assert list(api.tickets) == ["SD-100001"]
+        assert dispatcher.messages[0]["response"] == "utter_ticket_created"
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        assert SlotSet("ticket_number", "SD-100001") in events
+        first, second = (r for r in api.requests if r["path"] == "/api/v1/tickets")
+        assert first["headers"]["Idempotency-Key"] == second["headers"]["Idempotency-Key"]
+        # The same request as the first time: the transcript stops where it stopped then.
+        assert first["json"] == second["json"]
+        assert "please try again" not in str(second["json"])
+
+    def test_an_api_that_was_down_gets_the_report_on_the_retry(
+        self, api: FakeDeskApi, with_api, api_down
+    ) -> None:
+        _, dispatcher = run_action(ActionCreateTicket(), conversation(REPORT, FORM_FILLED))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_ticket_not_created"]
+
+        retry = conversation(
+            {**REPORT, "language": "zh"},
+            unanswered_then(
+                user_event("再试一次", "affirm", timestamp=1700000300.0),
+                {"event": "slot", "name": "language", "value": "zh"},
+            ),
+        )
+        _, dispatcher = create_within(with_api, retry, 3.5)
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        # The report as it was sent first: in the language it was made in.
+        assert api.requests[0]["json"]["language"] == "en"
+
+    def test_the_report_told_again_in_other_words_finds_it_and_adds_the_words(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        api.create_answer_delay = 1.5
+        create_within(with_api, conversation(REPORT, FORM_FILLED), 0.5)
+        api.create_answer_delay = 0
+        retold = {**REPORT, "problem_description": "the router still shows a red light"}
+        retry = conversation(
+            retold,
+            unanswered_then(
+                user_event(retold["problem_description"], "report_problem", timestamp=17e8 + 300),
+                {"event": "slot", "name": "problem_description", "value": "the router still"},
+                {
+                    "event": "slot",
+                    "name": "problem_description",
+                    "value": retold["problem_description"],
+                },
+            ),
+        )
+        _, dispatcher = create_within(with_api, retry, 3.5)
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        assert len(api.tickets) == 1
+        [added] = [r for r in api.requests if r["path"] == "/api/v1/tickets/SD-100001/messages"]
+        assert added["json"]["body"] == retold["problem_description"]
+
+    def test_after_starting_over_a_report_is_a_new_one(self, api: FakeDeskApi, with_api) -> None:
+        api.create_answer_delay = 1.5
+        create_within(with_api, conversation(REPORT, FORM_FILLED), 0.5)
+        api.create_answer_delay = 0
+        restarted = unanswered_then(
+            {"event": "restart"},
+            user_event("my router is broken", "report_problem", timestamp=1700000900.0),
+            {"event": "slot", "name": "problem_description", "value": "router broken"},
+            {"event": "slot", "name": "contact", "value": "13800138000"},
+        )
+        _, dispatcher = create_within(with_api, conversation(REPORT, restarted), 3.5)
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100002"
+
+    def test_the_same_words_after_a_ticket_was_created_open_a_new_one(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        create_within(with_api, conversation(REPORT, FORM_FILLED), 3.5)
+        again = [
+            *FORM_FILLED,
+            {"event": "action", "name": "action_create_ticket"},
+            {"event": "bot", "text": "Your ticket SD-100001 is open."},
+            {"event": "slot", "name": "ticket_number", "value": "SD-100001"},
+            {"event": "slot", "name": "problem_description", "value": None},
+            {"event": "action", "name": "action_listen"},
+            user_event("my router is broken again", "report_problem", timestamp=1700000900.0),
+            {"event": "slot", "name": "problem_description", "value": "router broken"},
+        ]
+        _, dispatcher = create_within(with_api, conversation(REPORT, again), 3.5)
+        assert dispatcher.messages[0]["ticket_number"] == "SD-100002"

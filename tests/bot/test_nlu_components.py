@@ -227,6 +227,29 @@ class TestDeskIntentClassifier:
             both._predict_proba(both._create_X(examples)),
         )
 
+    def test_a_message_being_served_gets_the_probabilities_of_the_sparse_matrix(
+        self, tmp_path: Path
+    ) -> None:
+        data = training_data(tmp_path)
+        (tmp_path / "model").mkdir()
+        views = [
+            {"sparse_weighting": "counts", "dense_weight": 1.0, "C": 30.0},
+            {"sparse_weighting": "log_l2", "dense_weight": 0.5, "C": 300.0},
+        ]
+        config = {**DeskIntentClassifier.get_default_config(), "views": views}
+        storage = LocalModelStorage(tmp_path / "model")
+        classifier = DeskIntentClassifier.create(config, storage, Resource("c"), context("c"))
+        classifier.train(data)
+        for example in data.intent_examples:
+            dense = classifier._create_X([example], dense=True)
+            assert isinstance(dense, np.ndarray)
+            assert np.allclose(
+                classifier._predict_proba(dense),
+                classifier._predict_proba(classifier._create_X([example])),
+                rtol=0,
+                atol=1e-12,
+            )
+
     def test_a_model_with_another_number_of_views_loads_untrained(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:

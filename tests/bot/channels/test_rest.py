@@ -221,3 +221,29 @@ class TestCommands:
         [message] = agent.received
         assert not message.text.startswith("/")  # Rasa reads it as words, not a command
         assert message.text[1:] == command[1:]
+
+
+class TestRepeats:
+    def test_a_message_sent_again_with_its_id_gets_the_first_answer_once(self) -> None:
+        agent = FakeAgent()
+        sender = f"li-{uuid.uuid4().hex[:8]}"
+
+        async def main() -> list[Any]:
+            async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
+                answers = []
+                for text, message_id in [("转人工", "m-1"), ("转人工", "m-1"), ("谢谢", "m-2")]:
+                    body = {"sender": sender, "message": text, "message_id": message_id}
+                    async with http.post(url, json=body) as response:
+                        answers.append((response.status, await response.json()))
+                return answers
+
+        first, again, other = run(main())
+        assert first == again == (200, [{"recipient_id": sender, "text": "收到：转人工"}])
+        assert other == (200, [{"recipient_id": sender, "text": "收到：谢谢"}])
+        assert [m.text for m in agent.received] == ["转人工", "谢谢"]
+
+    @pytest.mark.parametrize("message_id", [7, "", "has space", "x" * 81])
+    def test_a_message_id_that_is_not_an_id_is_a_400(self, message_id: Any) -> None:
+        status, answer, agent = post({"sender": "li", "message": "hi", "message_id": message_id})
+        assert status == 400 and "message_id" in answer["error"]["message"]
+        assert agent.received == []
