@@ -140,6 +140,16 @@ def _carries_nul(scope: Scope, body: bytes) -> bool:
 _TICKET_IN_PATH = re.compile(r"/tickets/(SD-\d+)", re.IGNORECASE)
 
 
+def _conversation(channel: str | None, sender: str | None) -> str | None:
+    """The conversation the bot's call names, for the log (authentication checks it)."""
+    if not channel or not sender:
+        return None
+    try:
+        return rasa_conversation_id(channel, sender)
+    except ValueError:  # not a conversation channel: refused with 403 further in
+        return None
+
+
 class RequestLog:
     """Every request: a request id (the caller's valid ``X-Request-ID``, else a new one),
     echoed in the response and on every log line written while serving it, with the
@@ -155,8 +165,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        channel, sender = headers.get("x-desk-channel"), headers.get("x-desk-sender")
-        conversation = rasa_conversation_id(channel, sender) if channel and sender else None
+        conversation = _conversation(headers.get("x-desk-channel"), headers.get("x-desk-sender"))
         rid = jsonlog.begin(headers.get(jsonlog.HEADER), conversation=conversation)
         number = _TICKET_IN_PATH.search(scope.get("path", ""))
         if number:
