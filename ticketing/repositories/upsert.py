@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ def insert_unless_taken(
     savepoint when taken). The columns' own defaults (``created_at`` ...) apply as usual.
     Pending ORM objects are not flushed first: flush what the row refers to beforehand.
     """
-    table = model.__table__  # type: ignore[attr-defined]
+    table = cast(Table, model.__table__)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
