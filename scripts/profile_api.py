@@ -160,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         statements: list[str] = []
 
         @event.listens_for(app.state.database.engine, "before_cursor_execute")
-        def _count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-            statements.append(statement)
+        def _count(
+            _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool
+        ) -> None:
+            statements.append(f"{'(executemany) ' if many else ''}{statement}")
 
         @event.listens_for(app.state.database.engine, "engine_connect")
         def _connect(_conn: Any) -> None:
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def count(listed: list[str]) -> str:
         real = [s for s in listed if not s.startswith("--")]
-        kinds = Counter(s.split()[0].upper() for s in real)
+        kinds = Counter(s.removeprefix("(executemany) ").split()[0].upper() for s in real)
         return f"{len(real)} ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})"
 
     print(f"statements, new ticket (new customer):   {count(one_create)}")
