@@ -3,8 +3,9 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from tests.support_service.factories import ticket_payload
+from tests.support_service.factories import make_staff, ticket_payload
 
 TICKETS = "/api/v1/tickets"
 
@@ -254,3 +255,19 @@ class TestRoundTrips:
         assert replay.status_code == 200
         assert replay.json() == first.json()
         assert not [s for s in sent if s.startswith("INSERT INTO TICKETS")]
+
+
+class TestCreatedAndAssigned:
+    def test_the_answer_names_the_agent_the_ticket_went_to(
+        self, client: TestClient, session: Session
+    ) -> None:
+        # The creation answers from what it wrote (no re-read): the assignment must show.
+        make_staff(session, "wang.fang", queues=["technical_support"], presence="online")
+        body = ticket_payload("en")
+        created = create(client, body)
+        assert created.status_code == 201, created.text
+        ticket = created.json()
+        assert (ticket["status"], ticket["assignee"]) == ("open", "wang.fang")
+        assert ticket["version"] == 2
+        client.conversation = (body["customer"]["channel"], body["customer"]["external_id"])
+        assert client.get(f"{TICKETS}/{ticket['number']}").json() == ticket
