@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing import events, privacy_text
 from ticketing.enums import AuthorType, TicketStatus
@@ -117,10 +116,12 @@ def create_ticket(
     if assign:
         from ticketing.services import assignment  # assignment writes through this module
 
-        agent = assignment.assign_new_ticket(session, ticket=ticket, now=now)
-        if agent is not None:
-            # The response names the assignee: set what the assignment wrote, no re-read.
-            set_committed_value(ticket, "assignee", agent)
+        if assignment.assign_new_ticket(session, ticket=ticket, now=now) is not None:
+            # An assignment changes more than the ticket's row (what it writes to the thread
+            # and elsewhere): read the ticket again, as the response must show it all.
+            reloaded = tickets_repo.get_by_id(session, ticket.id)
+            assert reloaded is not None
+            ticket = reloaded
     logger.info(
         "ticket %s opened in queue %s with priority %s by %s",
         ticket.number,
