@@ -19,19 +19,22 @@ __all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "VaultDep"]
 logger = logging.getLogger(__name__)
 
 
-def get_settings_from_app(request: Request) -> Settings:
+# The app-state lookups are coroutines on purpose: FastAPI runs a plain ``def``
+# dependency in the thread pool, a thread hop per dependency per request for a
+# dictionary read.
+async def get_settings_from_app(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     """The app's database (engine and session factory)."""
     database: Database = request.app.state.database
     return database
 
 
-def get_vault(request: Request) -> Vault:
+async def get_vault(request: Request) -> Vault:
     """The app's personal-data vault."""
     vault: Vault = request.app.state.vault
     return vault

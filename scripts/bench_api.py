@@ -9,11 +9,13 @@ then, at a fixed concurrency and in the same run:
 1. creates tickets through ``POST /api/v1/tickets`` (each with its own conversation and
    Idempotency-Key, as the bot sends them) and reads them back with
    ``GET /api/v1/tickets/{number}``: requests per second, p50 and p99 latency;
-2. inserts comparable rows straight into the same database with psycopg, one commit
-   per row, with as many connections as the API had concurrent clients;
-3. the fair ceiling: the very rows one ticket creation wrote (counted per table across the
-   create phase, copied from what the API stored), inserted raw in one transaction per
-   ticket into unindexed copies of those tables, at the same concurrency.
+2. the fair ceiling, right before and right after those phases (so that other work on
+   a shared machine weighs on both sides alike): the very rows one ticket creation wrote
+   (counted per table on a probe batch of creations, copied from what the API stored),
+   inserted raw with psycopg in one transaction per ticket, at the same concurrency, into
+   copies of those tables with the same indexes (and, for comparison, without any);
+3. comparable single rows inserted straight into the same database, one commit per row,
+   with as many connections as the API had concurrent clients.
 
 It writes both and their ratio to ``BENCHMARKS.md`` (section "Ticketing API") with the
 date, the machine and the command. Not a test: nothing is asserted.
@@ -164,6 +166,28 @@ def raw_inserts(url: str, schema: str, count: int, concurrency: int) -> Measured
     return Measured(per_worker * concurrency, time.perf_counter() - started, latencies)
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:  # the parent's id: a uvicorn worker
+                pids.append(int(entry.name))
+    for each in pids:
+        try:
+            fields = (Path("/proc") / str(each) / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def table_counts(url: str, schema: str) -> dict[str, int]:
     """Rows per table of the schema (exact counts)."""
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
@@ -183,30 +207,51 @@ def table_counts(url: str, schema: str) -> dict[str, int]:
         return counts
 
 
-def same_rows_raw(
-    url: str, schema: str, per_ticket: dict[str, float], count: int, concurrency: int
-) -> Measured:
-    """Per ticket, one transaction inserting the rows a creation wrote, copied raw."""
-    from concurrent.futures import ThreadPoolExecutor
+def same_rows_plan(
+    url: str, schema: str, per_ticket: dict[str, float], *, indexed: bool, prefix: str
+) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """Copies of the tables a creation wrote, and the INSERTs of one ticket's rows.
 
+    ``indexed``: the copies get every index of the real table (the primary key and the
+    unique ones as plain indexes, since the same rows are inserted again and again), so
+    the ceiling pays the index upkeep the API pays; without, they have none. Neither
+    has foreign keys or uniqueness checks, so the ceiling stays a little optimistic.
+    """
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
-    plan: list[tuple[str, str, list[tuple[object, ...]]]] = []
+    plan: list[tuple[str, list[tuple[object, ...]]]] = []
     with psycopg.connect(conninfo, autocommit=True) as connection:
         for table, rows in sorted(per_ticket.items()):
             copies = max(round(rows), 1)
             sample = connection.execute(
                 f'SELECT * FROM "{schema}"."{table}" ORDER BY ctid DESC LIMIT %s', (copies,)
             ).fetchall()
+            copy = f"{prefix}{table}"
             connection.execute(
-                f'CREATE TABLE "{schema}"."same_{table}" '
-                f'(LIKE "{schema}"."{table}" INCLUDING DEFAULTS)'
+                f'CREATE TABLE "{schema}"."{copy}" (LIKE "{schema}"."{table}" INCLUDING DEFAULTS)'
             )
+            if indexed:
+                for (definition,) in connection.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                    (schema, table),
+                ).fetchall():
+                    columns = definition[definition.index(" USING ") :]
+                    connection.execute(f'CREATE INDEX ON "{schema}"."{copy}"{columns}')
             # JSON columns come back as Python objects; send them back as JSON.
             sample = [
                 tuple(Jsonb(v) if isinstance(v, dict | list) else v for v in row) for row in sample
             ]
             marks = ", ".join(["%s"] * len(sample[0]))
-            plan.append((f'INSERT INTO "{schema}"."same_{table}" VALUES ({marks})', table, sample))
+            plan.append((f'INSERT INTO "{schema}"."{copy}" VALUES ({marks})', sample))
+    return plan
+
+
+def same_rows_raw(
+    url: str, plan: list[tuple[str, list[tuple[object, ...]]]], count: int, concurrency: int
+) -> Measured:
+    """Per ticket, one transaction inserting the rows a creation wrote, copied raw."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     per_worker = count // concurrency
     latencies: list[float] = []
 
@@ -215,7 +260,7 @@ def same_rows_raw(
             for _ in range(per_worker):
                 started = time.perf_counter()
                 with connection.transaction():
-                    for statement, _table, sample in plan:
+                    for statement, sample in plan:
                         connection.cursor().executemany(statement, sample)
                 latencies.append((time.perf_counter() - started) * 1000)
 
@@ -223,6 +268,11 @@ def same_rows_raw(
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(worker, range(concurrency)))
     return Measured(per_worker * concurrency, time.perf_counter() - started, latencies)
+
+
+def mean_rate(first: Measured, second: Measured) -> float:
+    """Requests per second over two runs of the same work (total count / total time)."""
+    return (first.count + second.count) / (first.seconds + second.seconds)
 
 
 def ticket_body(n: int) -> dict[str, object]:
@@ -337,24 +387,58 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(50)
         ]
         asyncio.run(run_phase("warm-up", warm, base, args.concurrency))
-        creates = [
-            (
-                "POST",
-                "/api/v1/tickets",
-                {**headers(n), "Idempotency-Key": f"bench-{n}"},
-                ticket_body(n),
-            )
-            for n in range(args.requests)
-        ]
-        say(f"creating {args.requests} tickets with {args.concurrency} concurrent clients")
+
+        def creations(prefix: str, senders: range) -> list[tuple[str, str, dict[str, str], object]]:
+            return [
+                (
+                    "POST",
+                    "/api/v1/tickets",
+                    {**headers(n), "Idempotency-Key": f"{prefix}-{n}"},
+                    ticket_body(n),
+                )
+                for n in senders
+            ]
+
+        # What one creation writes, counted on a probe batch after the warm-up (which
+        # also created the queues), so the ceiling can be measured before the API too.
+        probe_count = min(200, args.requests)
         before = table_counts(url, schema)
-        created, responses = asyncio.run(run_phase("create", creates, base, args.concurrency))
+        asyncio.run(
+            run_phase(
+                "probe",
+                creations("probe", range(10**6, 10**6 + probe_count)),
+                base,
+                args.concurrency,
+            )
+        )
         after = table_counts(url, schema)
         per_ticket = {
+            table: (after[table] - before.get(table, 0)) / probe_count
+            for table in after
+            if after[table] > before.get(table, 0)
+        }
+        written = ", ".join(f"{table} {rows:g}" for table, rows in sorted(per_ticket.items()))
+        say(f"one creation writes: {written}")
+        indexed_plan = same_rows_plan(url, schema, per_ticket, indexed=True, prefix="same_")
+        bare_plan = same_rows_plan(url, schema, per_ticket, indexed=False, prefix="bare_")
+        say("the same rows raw (before the API phase)")
+        ceiling_before = same_rows_raw(url, indexed_plan, args.requests, args.concurrency)
+        bare_before = same_rows_raw(url, bare_plan, args.requests, args.concurrency)
+
+        creates = creations("bench", range(args.requests))
+        say(f"creating {args.requests} tickets with {args.concurrency} concurrent clients")
+        before = table_counts(url, schema)
+        cpu_before = process_tree_cpu(server.pid)
+        created, responses = asyncio.run(run_phase("create", creates, base, args.concurrency))
+        api_cpu_ms = (process_tree_cpu(server.pid) - cpu_before) * 1000 / args.requests
+        after = table_counts(url, schema)
+        per_ticket_run = {
             table: (after[table] - before.get(table, 0)) / args.requests
             for table in after
             if after[table] > before.get(table, 0)
         }
+        if per_ticket_run != per_ticket:
+            say(f"the create phase wrote other rows per ticket than the probe: {per_ticket_run}")
         failures = [r.status_code for r in responses if r.status_code != 201]
         if failures:
             say(f"{len(failures)} creations failed: {sorted(set(failures))}")
@@ -369,15 +453,18 @@ def main(argv: list[str] | None = None) -> int:
             for number, owner in owners.items()
         ]
         say(f"reading {len(lookups)} tickets back")
+        cpu_before = process_tree_cpu(server.pid)
         looked, read = asyncio.run(run_phase("lookup", lookups, base, args.concurrency))
+        read_cpu_ms = (process_tree_cpu(server.pid) - cpu_before) * 1000 / len(lookups)
         if any(r.status_code != 200 for r in read):
             say("some lookups failed")
             return 1
+        say("the same rows raw (after the API phases)")
+        ceiling_after = same_rows_raw(url, indexed_plan, args.requests, args.concurrency)
+        bare_after = same_rows_raw(url, bare_plan, args.requests, args.concurrency)
         say(f"raw psycopg inserts: {args.requests} rows, {args.concurrency} connections")
         raw = raw_inserts(url, schema, args.requests, args.concurrency)
-        written = ", ".join(f"{table} {rows:g}" for table, rows in sorted(per_ticket.items()))
-        say(f"the same rows raw, one transaction per ticket: {written}")
-        same = same_rows_raw(url, schema, per_ticket, args.requests, args.concurrency)
+        load_after = os.getloadavg()[0]
     finally:
         if server is not None:
             server.terminate()
@@ -394,23 +481,33 @@ def main(argv: list[str] | None = None) -> int:
             f"--workers {args.workers}",
         ]
     )
+    ceiling = mean_rate(ceiling_before, ceiling_after)
+    bare = mean_rate(bare_before, bare_after)
     report = f"""{SECTION}
 
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL on the same
 machine; the API ran as {args.workers} uvicorn worker(s) without Redis, the client as
-{args.concurrency} concurrent asyncio clients on the same cores; 1-minute load average before
-the run: {load_before:.1f} (anything well above 0 means other work shared the cores). Command: `{command}`.
+{args.concurrency} concurrent asyncio clients on the same cores; 1-minute load average
+{load_before:.1f} before the run and {load_after:.1f} after it (anything well above 0 means
+other work shared the cores). Command: `{command}`.
 
 | what | requests | per second | p50 ms | p99 ms |
 | --- | ---: | ---: | ---: | ---: |
 | `POST /api/v1/tickets` (customer, routing, SLA, thread, history, idempotency) | {created.count} | {created.per_second:.0f} | {created.p50:.1f} | {created.percentile(0.99):.1f} |
 | `GET /api/v1/tickets/{{number}}` (conversation scope, thread) | {looked.count} | {looked.per_second:.0f} | {looked.p50:.1f} | {looked.percentile(0.99):.1f} |
-| raw `INSERT` of a comparable row, one commit each (psycopg) | {raw.count} | {raw.per_second:.0f} | {raw.p50:.1f} | {raw.percentile(0.99):.1f} |
-| raw: the same rows a creation wrote, one transaction per ticket (psycopg) | {same.count} | {same.per_second:.0f} | {same.p50:.1f} | {same.percentile(0.99):.1f} |
+| ceiling: the same rows raw, one transaction per ticket, tables with the same indexes: before the API phases | {ceiling_before.count} | {ceiling_before.per_second:.0f} | {ceiling_before.p50:.1f} | {ceiling_before.percentile(0.99):.1f} |
+| the same, after the API phases | {ceiling_after.count} | {ceiling_after.per_second:.0f} | {ceiling_after.p50:.1f} | {ceiling_after.percentile(0.99):.1f} |
+| the same rows raw into tables without indexes: before | {bare_before.count} | {bare_before.per_second:.0f} | {bare_before.p50:.1f} | {bare_before.percentile(0.99):.1f} |
+| the same, after | {bare_after.count} | {bare_after.per_second:.0f} | {bare_after.p50:.1f} | {bare_after.percentile(0.99):.1f} |
+| raw `INSERT` of one comparable row, one commit each (psycopg) | {raw.count} | {raw.per_second:.0f} | {raw.p50:.1f} | {raw.percentile(0.99):.1f} |
 
-Rows one creation wrote, per table: {written}. Ticket creation runs at
-**{created.per_second / same.per_second:.1%}** of the same rows inserted raw in one
-transaction (the fair ceiling; its tables have no indexes, so it is a little optimistic),
+Rows one creation wrote, per table: {written}. The API's processes used
+{api_cpu_ms:.1f} ms of CPU per creation and {read_cpu_ms:.1f} ms per read (all workers,
+from /proc). Ticket creation runs at **{created.per_second / ceiling:.1%}** of the same
+rows inserted raw in one transaction per ticket (the fair ceiling: tables with the same
+indexes, measured before and after the API in this run, {ceiling:.0f}/s over both; no
+foreign keys or uniqueness checks, so still a little optimistic); at
+{created.per_second / bare:.1%} of the same rows into tables without indexes ({bare:.0f}/s),
 and at {created.per_second / raw.per_second:.1%} of single-row inserts.
 """
     print(report, flush=True)

@@ -2,8 +2,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from tests.support_service.factories import ticket_payload
+from tests.support_service.factories import make_staff, ticket_payload
 
 TICKETS = "/api/v1/tickets"
 
@@ -182,3 +184,92 @@ class TestConversationScope:
     def test_unknown_channel_header_is_refused(self, client) -> None:
         response = client.get(f"{TICKETS}/SD-100001", headers={"X-Desk-Channel": "fax"})
         assert response.status_code == 403
+
+
+class TestRoundTrips:
+    """What one creation and one read send to the database (SQLAlchemy's cursor events).
+
+    Not a timing: the shape of the work. Each assertion names a round trip that was
+    removed and must not come back (a re-read of what the request just wrote, the
+    customer looked up twice, a savepoint per insert).
+    """
+
+    @staticmethod
+    def statements(client: TestClient, send) -> list[str]:
+        engine = client.app.state.database.engine  # type: ignore[attr-defined]
+        seen: list[str] = []
+
+        def record(_conn, _cursor, statement, *_rest) -> None:
+            if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE (ticketing.db)
+                seen.append(" ".join(statement.split()).upper())
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            send()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return seen
+
+    def test_a_new_customers_ticket(self, client: TestClient) -> None:
+        create(client, ticket_payload("en", customer={"external_id": "warm-up"}))  # queue made
+        body = ticket_payload("en", customer={"external_id": "first-sight", "email": None})
+        sent = self.statements(
+            client, lambda: create(client, body, **{"Idempotency-Key": "k-1"}).raise_for_status()
+        )
+        assert not [s for s in sent if "SAVEPOINT" in s]
+        assert len([s for s in sent if s.startswith("SELECT") and "FROM IDENTITIES" in s]) == 1
+        assert not [s for s in sent if s.startswith("SELECT") and "FROM TICKETS" in s]
+        assert not [s for s in sent if s.startswith("SELECT") and "FROM TICKET_MESSAGES" in s]
+        assert not [s for s in sent if "FROM CUSTOMER_TAGS" in s]  # a new customer has none
+        keys = [s for s in sent if "IDEMPOTENCY_KEYS" in s]
+        assert [s.split()[0] for s in keys] == ["INSERT", "UPDATE"], keys
+        assert "ON CONFLICT" in keys[0]
+        inserts = sorted(s.split()[2] for s in sent if s.startswith("INSERT"))
+        assert inserts == [
+            "CUSTOMERS",
+            "IDEMPOTENCY_KEYS",
+            "IDENTITIES",
+            "TICKETS",
+            "TICKET_EVENTS",
+            "TICKET_MESSAGES",
+        ]
+
+    def test_a_known_customers_ticket_and_its_read(self, client: TestClient) -> None:
+        body = ticket_payload("en", customer={"email": None})
+        number = create(client, body).json()["number"]
+        client.conversation = (body["customer"]["channel"], body["customer"]["external_id"])
+        sent = self.statements(client, lambda: create(client, body).raise_for_status())
+        assert len([s for s in sent if "FROM IDENTITIES" in s]) == 1
+        assert not [s for s in sent if s.startswith("INSERT INTO IDENTITIES")]
+        assert not [s for s in sent if s.startswith("INSERT INTO CUSTOMERS")]
+        assert len([s for s in sent if "FROM CUSTOMER_TAGS" in s]) == 1  # VIP routing
+        read = self.statements(client, lambda: client.get(f"{TICKETS}/{number}").raise_for_status())
+        # The ticket with its queue, assignee and thread in one SELECT.
+        assert len([s for s in read if "FROM TICKETS" in s]) == 1, read
+        assert not [s for s in read if s.startswith("SELECT") and "FROM TICKET_MESSAGES" in s]
+        assert len([s for s in read if "FROM IDENTITIES" in s]) == 1, read
+
+    def test_a_replay_answers_the_first_ticket(self, client: TestClient) -> None:
+        body = ticket_payload("en")
+        first = create(client, body, **{"Idempotency-Key": "again"})
+        sent = self.statements(client, lambda: create(client, body, **{"Idempotency-Key": "again"}))
+        replay = create(client, body, **{"Idempotency-Key": "again"})
+        assert replay.status_code == 200
+        assert replay.json() == first.json()
+        assert not [s for s in sent if s.startswith("INSERT INTO TICKETS")]
+
+
+class TestCreatedAndAssigned:
+    def test_the_answer_names_the_agent_the_ticket_went_to(
+        self, client: TestClient, session: Session
+    ) -> None:
+        # The creation answers from what it wrote (no re-read): the assignment must show.
+        make_staff(session, "wang.fang", queues=["technical_support"], presence="online")
+        body = ticket_payload("en")
+        created = create(client, body)
+        assert created.status_code == 201, created.text
+        ticket = created.json()
+        assert (ticket["status"], ticket["assignee"]) == ("open", "wang.fang")
+        assert ticket["version"] == 2
+        client.conversation = (body["customer"]["channel"], body["customer"]["external_id"])
+        assert client.get(f"{TICKETS}/{ticket['number']}").json() == ticket

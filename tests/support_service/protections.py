@@ -68,4 +68,5 @@ def without_conditional_claim(monkeypatch: pytest.MonkeyPatch) -> None:
 def without_idempotency_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Idempotency keys are neither looked up nor stored: every request is new."""
     monkeypatch.setattr(idempotency_repo, "get", lambda session, *, key, principal: None)
-    monkeypatch.setattr(idempotency_repo, "claim", lambda session, record: True)
+    monkeypatch.setattr(idempotency_repo, "claim", lambda session, **_: -1)
+    monkeypatch.setattr(idempotency_repo, "settle", lambda session, **_: None)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ticketing.enums import IdentityKind
 from ticketing.models import Customer, Identity, Ticket
+from ticketing.repositories.upsert import insert_unless_taken
 
 
 def get_identity(session: Session, *, kind: IdentityKind, value_hash: str) -> Identity | None:
@@ -38,6 +39,30 @@ def add_identity(session: Session, identity: Identity) -> Identity:
     session.add(identity)
     session.flush()
     return identity
+
+
+def add_identity_unless_taken(
+    session: Session,
+    *,
+    customer_id: int,
+    kind: IdentityKind,
+    value_hash: str,
+    value_enc: str,
+    verified: bool = False,
+) -> int | None:
+    """Insert an identity unless one of this kind and hash exists; the new id, or None."""
+    return insert_unless_taken(
+        session,
+        Identity,
+        {
+            "customer_id": customer_id,
+            "kind": kind,
+            "value_hash": value_hash,
+            "value_enc": value_enc,
+            "verified": verified,
+        },
+        conflict=("kind", "value_hash"),
+    )
 
 
 def get_profile(session: Session, customer_id: int) -> Customer | None:

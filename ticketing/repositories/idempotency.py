@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ticketing.models import IdempotencyKey
+from ticketing.repositories.upsert import insert_unless_taken
 
 
 def get(session: Session, *, key: str, principal: str) -> IdempotencyKey | None:
@@ -18,16 +18,23 @@ def get(session: Session, *, key: str, principal: str) -> IdempotencyKey | None:
     )
 
 
-def claim(session: Session, record: IdempotencyKey) -> bool:
-    """Insert the key in a savepoint; False if another request already holds it.
+def claim(session: Session, *, key: str, principal: str, request_hash: str) -> int | None:
+    """Insert the key (one statement); its id, or None if another request already holds it.
 
-    On PostgreSQL a concurrent INSERT of the same key waits for the other transaction
-    and then fails, so the loser can read the winner's committed record afterwards.
+    ``INSERT ... ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent INSERT of the same
+    key waits for the other transaction and then inserts nothing, so the loser can read
+    the winner's committed record afterwards. No savepoint, no error to recover from.
     """
-    try:
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_unless_taken(
+        session,
+        IdempotencyKey,
+        {"key": key, "principal": principal, "request_hash": request_hash},
+        conflict=("key", "principal"),
+    )
+
+
+def settle(session: Session, *, claim_id: int, ticket_id: int) -> None:
+    """Point a claimed key at the ticket its request created."""
+    session.execute(
+        update(IdempotencyKey).where(IdempotencyKey.id == claim_id).values(ticket_id=ticket_id)
+    )

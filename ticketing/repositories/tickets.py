@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.enums import Channel, Priority, TicketStatus
 from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_number
@@ -185,43 +185,54 @@ def history(session: Session, ticket_id: int) -> list[TicketEvent]:
     )
 
 
+def _with_thread(statement: Select[Ticket]) -> Select[Ticket]:
+    # One round trip: the queue, the assignee and the thread joined to the ticket's row
+    # (a thread is tens of messages, so repeating the ticket's columns costs less than a
+    # second query).
+    return statement.options(
+        joinedload(Ticket.queue),
+        joinedload(Ticket.assignee),
+        joinedload(Ticket.messages),
+    ).execution_options(populate_existing=True)
+
+
 def get_by_number(session: Session, number: str) -> Ticket | None:
     """A ticket by its public number, with its queue and message thread loaded."""
-    return session.scalar(
-        select(Ticket)
-        .where(Ticket.number == number)
-        .options(
-            joinedload(Ticket.queue),
-            joinedload(Ticket.assignee),
-            selectinload(Ticket.messages),
-        )
-        .execution_options(populate_existing=True)
+    return (
+        session.scalars(_with_thread(select(Ticket).where(Ticket.number == number)))
+        .unique()
+        .one_or_none()
     )
 
 
 def get_by_id(session: Session, ticket_id: int) -> Ticket | None:
     """A ticket by id, with its queue and message thread loaded."""
-    return session.scalar(
-        select(Ticket)
-        .where(Ticket.id == ticket_id)
-        .options(
-            joinedload(Ticket.queue),
-            joinedload(Ticket.assignee),
-            selectinload(Ticket.messages),
-        )
-        .execution_options(populate_existing=True)
+    return (
+        session.scalars(_with_thread(select(Ticket).where(Ticket.id == ticket_id)))
+        .unique()
+        .one_or_none()
     )
 
 
 def add(session: Session, ticket: Ticket) -> Ticket:
-    """Insert a ticket and give it its number, derived from the id in the same transaction."""
+    """Insert a ticket and give it its number, derived from the id in the same transaction.
+
+    What the ticket carries (its thread, its history) is inserted by the same flush. The
+    number is written by a plain UPDATE rather than a second flush of the unit of work
+    (a third of the ORM's work per creation); the object is told the values as loaded.
+    """
     session.add(ticket)
     session.flush()
-    ticket.number = ticket_number(ticket.id)
-    # Part of the insert, not a change: write updated_at explicitly so onupdate stays out.
-    ticket.updated_at = ticket.created_at
-    flag_modified(ticket, "updated_at")
-    session.flush()
+    number = ticket_number(ticket.id)
+    # Part of the insert, not a change: updated_at stays the creation time (no onupdate).
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id)
+        .values(number=number, updated_at=ticket.created_at)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(ticket, "number", number)
+    set_committed_value(ticket, "updated_at", ticket.created_at)
     return ticket
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketing.enums import Channel, IdentityKind
@@ -42,6 +41,21 @@ def normalise_identity(kind: IdentityKind, value: str, *, field: str) -> str:
     return value.strip()
 
 
+class _NotLookedUp:
+    """The caller has not looked the channel identity up (see :func:`resolve`)."""
+
+
+NOT_LOOKED_UP = _NotLookedUp()
+
+
+@dataclass(frozen=True)
+class ResolvedCustomer:
+    """The customer behind a channel identity, and whether this call created them."""
+
+    customer: Customer
+    created: bool
+
+
 def resolve_customer(
     session: Session,
     *,
@@ -54,6 +68,33 @@ def resolve_customer(
     display_name: str | None = None,
     contact_verified: bool = False,
 ) -> Customer:
+    """The customer behind a channel identity, created on first sight (see :func:`resolve`)."""
+    return resolve(
+        session,
+        vault=vault,
+        channel=channel,
+        external_id=external_id,
+        language=language,
+        phone=phone,
+        email=email,
+        display_name=display_name,
+        contact_verified=contact_verified,
+    ).customer
+
+
+def resolve(
+    session: Session,
+    *,
+    vault: Vault,
+    channel: Channel,
+    external_id: str,
+    language: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    display_name: str | None = None,
+    contact_verified: bool = False,
+    channel_owner: int | _NotLookedUp | None = NOT_LOOKED_UP,
+) -> ResolvedCustomer:
     """The customer behind a channel identity, created on first sight.
 
     A new channel identity joins an existing customer only through a VERIFIED phone or
@@ -61,39 +102,60 @@ def resolve_customer(
     one on file. A typed-in contact is only a claim: anyone can type someone else's
     number, and linking on it would show them that person's tickets. Personal values
     are stored encrypted, found by blind index.
+
+    ``channel_owner``: the customer id the caller already found for this very channel
+    identity in this transaction (the API's authentication does, for the bot), so it is
+    not looked up twice. A stale "nobody" is safe: creating the identity then finds the
+    existing one and uses its customer.
     """
     channel_kind = IdentityKind.for_channel(channel)
-    wanted: dict[tuple[IdentityKind, str], str] = {}
     channel_key = (channel_kind, normalise_identity(channel_kind, external_id, field="external_id"))
-    wanted[channel_key] = vault.blind_index(*channel_key)
+    channel_hash = vault.blind_index(*channel_key)
+    wanted: dict[tuple[IdentityKind, str], str] = {}
     if phone:
         phone_key = (IdentityKind.PHONE, normalise_phone(phone, field="phone"))
         wanted.setdefault(phone_key, vault.blind_index(*phone_key))
     if email:
         email_key = (IdentityKind.EMAIL, normalise_email(email, field="email"))
         wanted.setdefault(email_key, vault.blind_index(*email_key))
+    wanted.pop(channel_key, None)  # a contact cannot be the channel identity itself
 
+    if isinstance(channel_owner, _NotLookedUp):
+        identity = customers_repo.get_identity(session, kind=channel_kind, value_hash=channel_hash)
+        channel_owner = identity.customer_id if identity is not None else None
     known = {
         key: customers_repo.get_identity(session, kind=key[0], value_hash=value_hash)
         for key, value_hash in wanted.items()
     }
-    owner_id = _owner(known, channel_key, contact_verified=contact_verified)
+    owner_id = _owner(known, channel_owner, contact_verified=contact_verified)
+    created = False
     if owner_id is None:
-        customer = _new_customer(
+        customer, created = _new_customer(
             session,
             vault=vault,
             identity_key=channel_key,
-            value_hash=wanted[channel_key],
+            value_hash=channel_hash,
             language=language or DEFAULT_LANGUAGE,
+            display_name=display_name,
         )
     else:
         found = customers_repo.get_customer(session, owner_id)
         if found is None:  # pragma: no cover - the foreign key makes this impossible
             raise CustomerNotFound("identity points at a missing customer")
         customer = found
+        if channel_owner is None:
+            # Found through a verified contact: the channel identity joins that customer.
+            _link_identity(
+                session,
+                vault=vault,
+                customer=customer,
+                key=channel_key,
+                value_hash=channel_hash,
+                verified=False,
+            )
 
     for key, identity in known.items():
-        verified = contact_verified and key != channel_key
+        verified = contact_verified
         if identity is None:
             _link_identity(
                 session,
@@ -119,18 +181,17 @@ def resolve_customer(
     if display_name and customer.display_name_enc is None:
         customer.display_name_enc = vault.encrypt(display_name.strip())
     session.flush()
-    return customer
+    return ResolvedCustomer(customer=customer, created=created)
 
 
 def _owner(
     known: dict[tuple[IdentityKind, str], Identity | None],
-    channel_key: tuple[IdentityKind, str],
+    channel_owner: int | None,
     *,
     contact_verified: bool,
 ) -> int | None:
-    channel_identity = known[channel_key]
-    if channel_identity is not None:
-        return channel_identity.customer_id
+    if channel_owner is not None:
+        return channel_owner
     if not contact_verified:
         return None
     for identity in known.values():
@@ -146,29 +207,38 @@ def _new_customer(
     identity_key: tuple[IdentityKind, str],
     value_hash: str,
     language: str,
-) -> Customer:
-    """Create a customer with its channel identity; if a concurrent request won, use theirs."""
-    try:
-        with session.begin_nested():
-            customer = customers_repo.add_customer(session, Customer(language=language))
-            customers_repo.add_identity(
-                session,
-                Identity(
-                    customer_id=customer.id,
-                    kind=identity_key[0],
-                    value_hash=value_hash,
-                    value_enc=vault.encrypt(identity_key[1]),
-                ),
-            )
-            return customer
-    except IntegrityError:
-        identity = customers_repo.get_identity(session, kind=identity_key[0], value_hash=value_hash)
-        if identity is None:
-            raise
-        winner = customers_repo.get_customer(session, identity.customer_id)
-        if winner is None:
-            raise
-        return winner
+    display_name: str | None,
+) -> tuple[Customer, bool]:
+    """Create a customer with its channel identity; if a concurrent request won, use theirs.
+
+    Two statements and no savepoint: the customer's INSERT, then the identity's
+    ``INSERT ... ON CONFLICT DO NOTHING``. When the identity was taken meanwhile (the
+    other request committed first), the customer just inserted is deleted again.
+    Returns the customer and whether this call created it.
+    """
+    customer = customers_repo.add_customer(
+        session,
+        Customer(
+            language=language,
+            display_name_enc=vault.encrypt(display_name.strip()) if display_name else None,
+        ),
+    )
+    identity_id = customers_repo.add_identity_unless_taken(
+        session,
+        customer_id=customer.id,
+        kind=identity_key[0],
+        value_hash=value_hash,
+        value_enc=vault.encrypt(identity_key[1]),
+    )
+    if identity_id is not None:
+        return customer, True
+    session.delete(customer)
+    session.flush()
+    identity = customers_repo.get_identity(session, kind=identity_key[0], value_hash=value_hash)
+    winner = customers_repo.get_customer(session, identity.customer_id) if identity else None
+    if winner is None:  # pragma: no cover - the conflict means the identity exists
+        raise CustomerNotFound("the identity was taken by a customer that is gone")
+    return winner, False
 
 
 def _link_identity(
@@ -180,19 +250,15 @@ def _link_identity(
     value_hash: str,
     verified: bool = False,
 ) -> None:
-    try:
-        with session.begin_nested():
-            customers_repo.add_identity(
-                session,
-                Identity(
-                    customer_id=customer.id,
-                    kind=key[0],
-                    value_hash=value_hash,
-                    value_enc=vault.encrypt(key[1]),
-                    verified=verified,
-                ),
-            )
-    except IntegrityError:
+    linked = customers_repo.add_identity_unless_taken(
+        session,
+        customer_id=customer.id,
+        kind=key[0],
+        value_hash=value_hash,
+        value_enc=vault.encrypt(key[1]),
+        verified=verified,
+    )
+    if linked is None:
         logger.info("identity of kind %s was linked concurrently; keeping that link", key[0])
 
 

@@ -22,8 +22,8 @@ from ticketing.repositories import idempotency as idempotency_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.schemas import TicketCreate
+from ticketing.services import customers as customers_service
 from ticketing.services import profiles
-from ticketing.services.customers import resolve_customer
 from ticketing.services.queues import ensure_queue
 
 logger = logging.getLogger(__name__)
@@ -88,19 +88,19 @@ def create_ticket(
     if payload.customer.contact_verified and not principal.is_bot:
         raise profiles.ChannelVerificationOnly("customer.contact_verified")
     fingerprint = request_fingerprint(payload)
-    claim: IdempotencyKey | None = None
+    claim_id: int | None = None
     if idempotency_key:
-        existing = idempotency_repo.get(session, key=idempotency_key, principal=principal.name)
-        if existing is None:
-            claim = IdempotencyKey(
-                key=idempotency_key, principal=principal.name, request_hash=fingerprint
-            )
-            if not idempotency_repo.claim(session, claim):
-                claim = None
-                existing = idempotency_repo.get(
-                    session, key=idempotency_key, principal=principal.name
+        # Claim first (one INSERT ... ON CONFLICT DO NOTHING); read only when it was taken.
+        claim_id = idempotency_repo.claim(
+            session, key=idempotency_key, principal=principal.name, request_hash=fingerprint
+        )
+        if claim_id is None:
+            existing = idempotency_repo.get(session, key=idempotency_key, principal=principal.name)
+            if existing is None:  # pragma: no cover - the conflict means the row exists
+                raise Conflict(
+                    "a request with this Idempotency-Key is still in progress",
+                    code="idempotency_key_in_progress",
                 )
-        if existing is not None:
             return _replay(session, existing, fingerprint)
 
     ticket = _open_ticket(
@@ -111,13 +111,14 @@ def create_ticket(
         policy=policy or default_policy(),
         now=now or utcnow(),
     )
-    if claim is not None:
-        claim.ticket_id = ticket.id
-        session.flush()
+    if claim_id is not None:
+        idempotency_repo.settle(session, claim_id=claim_id, ticket_id=ticket.id)
     if assign:
         from ticketing.services import assignment  # assignment writes through this module
 
         if assignment.assign_new_ticket(session, ticket=ticket, now=now) is not None:
+            # An assignment changes more than the ticket's row (what it writes to the thread
+            # and elsewhere): read the ticket again, as the response must show it all.
             reloaded = tickets_repo.get_by_id(session, ticket.id)
             assert reloaded is not None
             ticket = reloaded
@@ -153,7 +154,12 @@ def _open_ticket(
     now: datetime,
 ) -> Ticket:
     customer_data = payload.customer
-    customer = resolve_customer(
+    # The bot's authentication already found who owns its conversation's identity.
+    same_conversation = principal.conversation == (
+        customer_data.channel.value,
+        customer_data.external_id,
+    )
+    resolved = customers_service.resolve(
         session,
         vault=vault,
         channel=customer_data.channel,
@@ -163,15 +169,39 @@ def _open_ticket(
         email=customer_data.email,
         display_name=customer_data.display_name,
         contact_verified=customer_data.contact_verified,
+        channel_owner=(
+            principal.customer_id if same_conversation else customers_service.NOT_LOOKED_UP
+        ),
     )
-    route = policy.route(
-        payload.category, urgency=payload.urgency, vip=profiles.is_vip(session, customer.id)
-    )
+    customer = resolved.customer
+    # A customer created just now carries no tags yet, so no VIP tag to look for.
+    vip = not resolved.created and profiles.is_vip(session, customer.id)
+    route = policy.route(payload.category, urgency=payload.urgency, vip=vip)
     definition = next(q for q in policy.queues if q.key == route.queue_key)
     queue = ensure_queue(session, definition)
     dues = policy.sla.dues(route.priority, start=now)
     contact = {"phone": customer_data.phone, "email": customer_data.email}
 
+    messages = [
+        TicketMessage(
+            author_type=AuthorType.CUSTOMER,
+            body=payload.description,
+            public=True,
+            created_at=now,
+        )
+    ]
+    # The transcript is context for agents; the customer already has it in their chat.
+    messages.extend(
+        TicketMessage(
+            author_type=line.author_type,
+            body=line.body,
+            public=False,
+            created_at=line.at or now,
+        )
+        for line in payload.transcript
+    )
+    # Built whole, with its thread and first history entry, so one flush writes it all
+    # and the response needs no re-read (the ticket is what this request wrote).
     ticket = tickets_repo.add(
         session,
         Ticket(
@@ -179,6 +209,7 @@ def _open_ticket(
             priority=route.priority,
             category=payload.category,
             queue=queue,
+            assignee=None,
             channel=payload.channel,
             language=payload.language,
             customer_id=customer.id,
@@ -192,58 +223,32 @@ def _open_ticket(
             created_at=now,
             updated_at=now,
             conversation_id=principal.rasa_conversation_id,
+            messages=messages,
+            events=[
+                TicketEvent(
+                    actor=principal.name,
+                    field="created",
+                    old_value=None,
+                    new_value=TicketStatus.NEW.value,
+                    created_at=now,
+                )
+            ],
         ),
     )
-    tickets_repo.add_message(
-        session,
-        TicketMessage(
-            ticket_id=ticket.id,
-            author_type=AuthorType.CUSTOMER,
-            body=payload.description,
-            public=True,
-            created_at=now,
-        ),
-    )
-    # The transcript is context for agents; the customer already has it in their chat.
-    for line in payload.transcript:
-        tickets_repo.add_message(
-            session,
-            TicketMessage(
-                ticket_id=ticket.id,
-                author_type=line.author_type,
-                body=line.body,
-                public=False,
-                created_at=line.at or now,
-            ),
-        )
-    tickets_repo.add_event(
-        session,
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=principal.name,
-            field="created",
-            old_value=None,
-            new_value=TicketStatus.NEW.value,
-            created_at=now,
-        ),
-    )
-    session.flush()
-    loaded = tickets_repo.get_by_id(session, ticket.id)
-    assert loaded is not None  # just inserted in this transaction
     events.record(
         session,
         DeskEvent(
             "ticket.created",
-            loaded.number,
+            ticket.number,
             {
-                "queue": loaded.queue.key,
-                "priority": loaded.priority.value,
-                "channel": loaded.channel.value,
-                "language": loaded.language,
+                "queue": queue.key,
+                "priority": ticket.priority.value,
+                "channel": ticket.channel.value,
+                "language": ticket.language,
             },
         ),
     )
-    return loaded
+    return ticket
 
 
 def get_ticket(session: Session, *, number: str) -> Ticket:

@@ -223,7 +223,7 @@ class TestCommands:
         assert message.text[1:] == command[1:]
 
 
-class TestRepeats:
+class TestMessageIds:
     def test_a_message_sent_again_with_its_id_gets_the_first_answer_once(self) -> None:
         agent = FakeAgent()
         sender = f"li-{uuid.uuid4().hex[:8]}"

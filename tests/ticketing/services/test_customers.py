@@ -4,7 +4,12 @@ from sqlalchemy.orm import Session
 from ticketing.enums import Channel, IdentityKind
 from ticketing.models import Customer, Identity
 from ticketing.privacy import Vault
-from ticketing.services.customers import contact_summary, find_by_identity, resolve_customer
+from ticketing.services.customers import (
+    contact_summary,
+    find_by_identity,
+    resolve,
+    resolve_customer,
+)
 
 
 class TestResolveCustomer:
@@ -123,6 +128,40 @@ class TestResolveCustomer:
         phone = session.scalar(select(Identity).where(Identity.kind == IdentityKind.PHONE))
         assert phone is not None
         assert vault.decrypt(phone.value_enc) == "+8613812345678"
+
+
+class TestResolveWithTheCallersLookup:
+    """``resolve(channel_owner=...)``: the API's authentication already looked it up."""
+
+    def test_a_known_owner_is_not_looked_up_again(self, session: Session, vault: Vault) -> None:
+        first = resolve_customer(session, vault=vault, channel=Channel.REST, external_id="s-1")
+        again = resolve(
+            session, vault=vault, channel=Channel.REST, external_id="s-1", channel_owner=first.id
+        )
+        assert (again.customer.id, again.created) == (first.id, False)
+
+    def test_a_stale_nobody_finds_the_customer_who_came_first(
+        self, session: Session, vault: Vault
+    ) -> None:
+        # As when another request created the customer after this one's lookup.
+        first = resolve_customer(session, vault=vault, channel=Channel.REST, external_id="s-1")
+        again = resolve(
+            session, vault=vault, channel=Channel.REST, external_id="s-1", channel_owner=None
+        )
+        assert (again.customer.id, again.created) == (first.id, False)
+        assert session.scalar(select(func.count()).select_from(Customer)) == 1
+        assert session.scalar(select(func.count()).select_from(Identity)) == 1
+
+    def test_first_sight_says_created(self, session: Session, vault: Vault) -> None:
+        resolved = resolve(
+            session, vault=vault, channel=Channel.WEB, external_id="w-1", display_name="Sam"
+        )
+        assert resolved.created
+        assert vault.decrypt(resolved.customer.display_name_enc or "") == "Sam"
+        identities = session.scalars(select(Identity)).all()
+        assert [(i.kind, i.customer_id) for i in identities] == [
+            (IdentityKind.WEB_SESSION, resolved.customer.id)
+        ]
 
 
 class TestFindByIdentity:

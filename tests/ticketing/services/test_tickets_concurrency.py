@@ -18,7 +18,7 @@ from tests.support_service.database import configured_postgres_url
 from tests.support_service.factories import ticket_payload
 from tests.support_service.race import race
 from ticketing.db import Database
-from ticketing.models import IdempotencyKey, Ticket
+from ticketing.models import Customer, IdempotencyKey, Identity, Ticket
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
@@ -66,3 +66,32 @@ def test_without_the_idempotency_check_the_race_makes_two_tickets(
     protections.without_idempotency_check(monkeypatch)
     with pytest.raises(AssertionError, match=re.escape("outcomes: {'created': 2}")):
         check_one_ticket_per_key(clean_database, vault)
+
+
+def test_two_first_tickets_of_a_new_customer_make_one_customer(
+    clean_database: Database, vault: Vault
+) -> None:
+    # Both requests found nobody behind the conversation (as the API's authentication
+    # does first), then race to create the customer: the loser uses the winner's.
+    bot = Principal(
+        name="bot_service",
+        role=Role.BOT_SERVICE,
+        conversation=("rest", "sender-123"),
+        customer_id=None,
+    )
+
+    def worker(key: str):
+        def create(session: Session) -> str:
+            payload = TicketCreate.model_validate(ticket_payload(customer={"phone": None}))
+            create_ticket(session, vault=vault, principal=bot, payload=payload, idempotency_key=key)
+            return "created"
+
+        return create
+
+    result = race([worker("first"), worker("second")], clean_database)
+    assert result.counts() == Counter(created=2), result.explain()
+    with clean_database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 1
+        assert session.scalar(select(func.count()).select_from(Identity)) == 1
+        owners = set(session.scalars(select(Ticket.customer_id)))
+    assert len(owners) == 1
