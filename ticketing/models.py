@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -172,6 +173,12 @@ class Agent(TimestampMixin, Base):
     # argon2id hash; None means the account cannot log in (e.g. not yet activated).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by every administrative change; an edit names the version it read (409 if stale).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Set by a password reset: the account may only change its password until it does.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     queues: Mapped[list[Queue]] = relationship(secondary=agent_queues, lazy="raise")
 
