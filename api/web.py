@@ -32,6 +32,7 @@ _STAFF_PAGE = {
 PAGE_POLICIES: dict[str, dict[str, str]] = {
     "/console/": _STAFF_PAGE,
     "/answers/": _STAFF_PAGE,
+    "/admin/": _STAFF_PAGE,
     "/staff/": _STAFF_PAGE,
     # ECharts writes its tooltips as HTML strings with style attributes; attributes only,
     # never a <style> element or a script.
@@ -55,12 +56,13 @@ def content_security_policy(path: str) -> str | None:
 
 
 def mount_web_assets(app: FastAPI) -> None:
-    """Serve /widget, /console, /dashboard, /answers, /staff (their shared code), /vendor."""
+    """Serve /widget, /console, /dashboard, /answers, /admin, /staff (their shared code), /vendor."""
     app.mount("/widget", StaticFiles(directory=STATIC_DIR / "widget"), name="widget")
     app.mount("/console", StaticFiles(directory=STATIC_DIR / "console", html=True), name="console")
     app.mount(
         "/dashboard", StaticFiles(directory=STATIC_DIR / "dashboard", html=True), name="dashboard"
     )
     app.mount("/answers", StaticFiles(directory=STATIC_DIR / "answers", html=True), name="answers")
+    app.mount("/admin", StaticFiles(directory=STATIC_DIR / "admin", html=True), name="admin")
     app.mount("/staff", StaticFiles(directory=STATIC_DIR / "staff"), name="staff")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")
