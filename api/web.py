@@ -56,7 +56,7 @@ def content_security_policy(path: str) -> str | None:
 
 
 def mount_web_assets(app: FastAPI) -> None:
-    """Serve /widget, /console, /dashboard, /answers, /admin, /staff (their shared code), /vendor."""
+    """Serve the pages (widget, console, dashboard, answers, admin), /staff and /vendor."""
     app.mount("/widget", StaticFiles(directory=STATIC_DIR / "widget"), name="widget")
     app.mount("/console", StaticFiles(directory=STATIC_DIR / "console", html=True), name="console")
     app.mount(

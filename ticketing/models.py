@@ -388,3 +388,20 @@ class FaqAnswer(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class RoutingPolicyDocument(Base):
+    """The routing policy an admin edited (queues, routes, SLA targets, escalation).
+
+    One row at most; without it the packaged ``ticketing/routing.yml`` applies. Every API
+    worker compares ``version`` with the one it parsed and re-reads the document when it
+    changed, so an edit applies everywhere without a restart.
+    """
+
+    __tablename__ = "routing_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import SupervisorOnly
+from api.auth import AdminOnly, SupervisorOnly
 from api.deps import SessionDep
 from ticketing.enums import AgentPresence, StaffRole
 from ticketing.models import Agent
 from ticketing.repositories import agents as agents_repo
+from ticketing.services import policy as policy_service
 from ticketing.services import staff_admin
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -248,3 +250,57 @@ def reset_password(
         password=payload.password,
     )
     return _read(session, agent)
+
+
+class RoutingPolicyRead(BaseModel):
+    """The routing policy in force: version 0 is the packaged routing.yml, never edited."""
+
+    policy: dict[str, Any]
+    version: int
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class RoutingPolicyWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[int, Field(ge=0, description="The version you read")]
+    policy: Annotated[
+        dict[str, Any],
+        Field(
+            description="queues, categories, sla, escalation, business_hours, ... as routing.yml"
+        ),
+    ]
+
+
+def _policy_read(document: policy_service.PolicyDocument) -> RoutingPolicyRead:
+    return RoutingPolicyRead(
+        policy=document.document,
+        version=document.version,
+        updated_by=document.updated_by,
+        updated_at=document.updated_at,
+    )
+
+
+@router.get(
+    "/routing", response_model=RoutingPolicyRead, responses={k: _ERRORS[k] for k in (401, 403)}
+)
+def read_routing(session: SessionDep, _principal: AdminOnly) -> RoutingPolicyRead:
+    """Queues, routes by category, SLA targets, escalation tiers: the policy in force."""
+    return _policy_read(policy_service.read(session))
+
+
+@router.put(
+    "/routing",
+    response_model=RoutingPolicyRead,
+    responses={k: _ERRORS[k] for k in (401, 403, 409, 422)},
+)
+def replace_routing(
+    payload: RoutingPolicyWrite, session: SessionDep, principal: AdminOnly
+) -> RoutingPolicyRead:
+    """Replace the policy; every API worker applies it from its next request."""
+    return _policy_read(
+        policy_service.replace(
+            session, principal=principal, document=payload.policy, version=payload.version
+        )
+    )

@@ -26,9 +26,9 @@ from ticketing.principals import Principal, Role
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import audit as audit_repo
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.routing import default_policy
 from ticketing.services import assignment
 from ticketing.services import staff as staff_service
+from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import change_fields
 
@@ -130,7 +130,7 @@ def _languages(languages: Sequence[str]) -> list[str]:
 
 
 def _queues(session: Session, keys: Sequence[str]) -> list[Queue]:
-    definitions = {q.key: q for q in default_policy().queues}
+    definitions = {q.key: q for q in current_policy(session).queues}
     unknown = sorted(set(keys) - set(definitions))
     if unknown:
         raise ValidationFailed(

@@ -1,4 +1,4 @@
-"""Staff administration: a version per staff account (409 on a stale edit) and a must-change flag.
+"""Administration: staff versions and must-change flag; the routing policy stored in the database.
 
 Revision ID: 0013
 Revises: 0012
@@ -28,8 +28,19 @@ def upgrade() -> None:
             )
         )
 
+    op.create_table(
+        "routing_policies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_by", sa.String(length=100), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_policies")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("routing_policies")
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("must_change_password")
         batch.drop_column("version")
