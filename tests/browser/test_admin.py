@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -123,3 +125,28 @@ def test_a_stale_edit_is_refused_and_reloaded(desk: Desk, new_page: Callable[...
     page.click("#edit button[value=ok]")
     expect(page.locator("#toast")).to_contain_text("changed this account meanwhile")
     expect(page.locator("#staff tr[data-username=sam\\.taylor]")).to_contain_text("/ 7")
+
+
+def test_an_admin_edits_routing_and_a_bad_rule_is_refused_with_its_field(
+    desk: Desk, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
+) -> None:
+    page = new_page()
+    log_in(page, desk, "admin", demo_password(desk), "en")
+    box = page.locator("#routing textarea")
+    expect(box).to_have_value(re.compile('"billing"'))
+    policy = json.loads(box.input_value())
+    version = page.locator("#routing-version").inner_text()
+    broken = json.loads(json.dumps(policy))
+    broken["categories"]["billing"]["queue"] = "nowhere"
+    box.fill(json.dumps(broken, indent=2))
+    page.click("#routing button[type=submit]")
+    expect(page.locator("#routing-error")).to_contain_text("undefined queues")
+    expect(page.locator("#routing-error")).to_contain_text("policy.categories")
+    expect(page.locator("#routing-version")).to_have_text(version)  # nothing saved
+    screenshot(page, "admin-routing-refused-en")
+    policy["sla"]["urgent"]["first_response"] = 10
+    box.fill(json.dumps(policy, indent=2))
+    page.click("#routing button[type=submit]")
+    expect(page.locator("#toast")).to_have_text("Routing saved: in force now")
+    expect(page.locator("#routing-version")).to_contain_text("by admin")
+    assert json.loads(box.input_value())["sla"]["urgent"]["first_response"] == 10
