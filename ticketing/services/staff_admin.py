@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ticketing.enums import AgentPresence, StaffRole, TicketStatus
@@ -61,8 +62,19 @@ class StaffChange:
     reassigned: dict[str, str | None] = field(default_factory=dict)
 
 
+# One PostgreSQL advisory lock for every staff-administration write: they are rare, and
+# serialising them keeps "the last active admin" true when two admins demote each other
+# at once (row locks taken in different orders would deadlock instead).
+STAFF_ADMIN_LOCK = 0x5D_AD_31
+
+
 def _locks(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def _serialise(session: Session) -> None:
+    if _locks(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STAFF_ADMIN_LOCK})
 
 
 def _audit(
@@ -95,6 +107,7 @@ def _may_touch(
 
 
 def _get(session: Session, username: str) -> Agent:
+    _serialise(session)
     agent = agents_repo.get_for_update(session, username, lock=_locks(session))
     if agent is None:
         raise NotFound(f"no staff account {username!r}", code="staff_not_found")
@@ -166,6 +179,7 @@ def create(
 ) -> Agent:
     """A new account that must choose its own password at first log-in."""
     _may_touch(principal, current=None, wanted=role)
+    _serialise(session)
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise ValidationFailed(
