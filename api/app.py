@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(events.router)
     v1.include_router(faq.router)
     v1.include_router(admin.router)
+    v1.include_router(admin.canned_router)
     app.include_router(v1)
     # The only routes under /api/v1 without a Bearer token: logging in, and the event
     # stream, which checks its own short-lived stream ticket (EventSource sends no headers).

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import AdminOnly, SupervisorOnly
+from api.auth import AdminOnly, StaffOnly, SupervisorOnly
 from api.deps import SessionDep
 from ticketing.enums import AgentPresence, StaffRole
 from ticketing.models import Agent
 from ticketing.repositories import agents as agents_repo
+from ticketing.services import canned as canned_service
 from ticketing.services import policy as policy_service
 from ticketing.services import staff_admin
 
@@ -304,3 +305,66 @@ def replace_routing(
             session, principal=principal, document=payload.policy, version=payload.version
         )
     )
+
+
+class CannedRead(BaseModel):
+    """The console's canned replies per language (version 0: the packaged set)."""
+
+    replies: dict[str, list[dict[str, str]]]
+    version: int
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class CannedWrite(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 0,
+                    "replies": {
+                        "zh": [{"title": "问候", "body": "您好，我是客服。"}],
+                        "en": [{"title": "Greeting", "body": "Hello, this is the desk."}],
+                    },
+                }
+            ]
+        },
+    )
+
+    version: Annotated[int, Field(ge=0, description="The version you read")]
+    replies: dict[str, Any]
+
+
+def _canned_read(replies: canned_service.Replies) -> CannedRead:
+    return CannedRead(
+        replies=replies.replies,
+        version=replies.version,
+        updated_by=replies.updated_by,
+        updated_at=replies.updated_at,
+    )
+
+
+@router.put(
+    "/canned",
+    response_model=CannedRead,
+    responses={k: _ERRORS[k] for k in (401, 403, 409, 422)},
+)
+def replace_canned(
+    payload: CannedWrite, session: SessionDep, principal: SupervisorOnly
+) -> CannedRead:
+    """Replace the console's canned replies (both languages at once)."""
+    return _canned_read(
+        canned_service.replace(
+            session, principal=principal, replies=payload.replies, version=payload.version
+        )
+    )
+
+
+canned_router = APIRouter(prefix="/canned", tags=["admin"])
+
+
+@canned_router.get("", response_model=CannedRead, responses={k: _ERRORS[k] for k in (401, 403)})
+def read_canned(session: SessionDep, _principal: StaffOnly) -> CannedRead:
+    """The canned replies agents pick from in the console."""
+    return _canned_read(canned_service.read(session))

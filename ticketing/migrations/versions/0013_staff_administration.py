@@ -1,4 +1,4 @@
-"""Administration: staff versions and must-change flag; the routing policy stored in the database.
+"""Administration: staff versions, must-change flag; routing policy and canned replies in the DB.
 
 Revision ID: 0013
 Revises: 0012
@@ -37,9 +37,19 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_policies")),
     )
+    op.create_table(
+        "canned_replies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_by", sa.String(length=100), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_canned_replies")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("canned_replies")
     op.drop_table("routing_policies")
     with op.batch_alter_table("agents") as batch:
         batch.drop_column("must_change_password")
