@@ -150,3 +150,28 @@ def test_an_admin_edits_routing_and_a_bad_rule_is_refused_with_its_field(
     expect(page.locator("#toast")).to_have_text("Routing saved: in force now")
     expect(page.locator("#routing-version")).to_contain_text("by admin")
     assert json.loads(box.input_value())["sla"]["urgent"]["first_response"] == 10
+
+
+def test_a_supervisor_edits_canned_replies_and_a_bad_one_is_refused(
+    desk: Desk, new_page: Callable[..., Page]
+) -> None:
+    page = new_page()
+    log_in(page, desk, "zhao.min", demo_password(desk), "en")
+    box = page.locator("#canned textarea")
+    expect(box).to_have_value(re.compile('"zh"'))
+    replies = json.loads(box.input_value())
+    box.fill(json.dumps({**replies, "en": [{"title": "", "body": "x"}]}))
+    page.click("#canned button[type=submit]")
+    expect(page.locator("#canned-error")).to_contain_text("replies.en[0].title")
+    title = f"Thanks {uuid.uuid4().hex[:4]}"
+    replies["en"] = [{"title": title, "body": "Thank you for waiting."}, *replies["en"]]
+    box.fill(json.dumps(replies))
+    page.click("#canned button[type=submit]")
+    expect(page.locator("#toast")).to_have_text("Canned replies saved")
+    expect(page.locator("#canned-version")).to_contain_text("by zhao.min")
+    # What the agent console reads (GET /api/v1/canned) is the new set.
+    headers = {
+        "Authorization": page.evaluate("`Bearer ${sessionStorage.getItem('desk.staff.token')}`")
+    }
+    found = page.request.get(f"{desk.api_url}/api/v1/canned", headers=headers).json()
+    assert found["replies"]["en"][0]["title"] == title

@@ -53,6 +53,9 @@ Object.assign(STRINGS.zh, {
   admin_routing_packaged: "版本 0：随软件发布的 routing.yml",
   admin_routing_saved: "路由规则已保存，立即生效",
   admin_routing_json: "不是有效的 JSON",
+  admin_canned: "快捷回复",
+  admin_canned_explain: "坐席工作台里可选的快捷回复，中英文各一组，每条有标题和内容。保存后坐席刷新页面即可使用。",
+  admin_canned_saved: "快捷回复已保存",
 });
 Object.assign(STRINGS.en, {
   admin_title: "Staff administration",
@@ -100,6 +103,9 @@ Object.assign(STRINGS.en, {
   admin_routing_packaged: "Version 0: the packaged routing.yml",
   admin_routing_saved: "Routing saved: in force now",
   admin_routing_json: "Not valid JSON",
+  admin_canned: "Canned replies",
+  admin_canned_explain: "The replies agents pick from in the console, one list per language, each with a title and a body. Agents get them when they next open the console.",
+  admin_canned_saved: "Canned replies saved",
 });
 
 // The supervisors' own queue, which only this page lists.
@@ -262,6 +268,39 @@ async function saveRouting(event) {
   }
 }
 
+// A JSON document edited whole (canned replies, routing): load, save with its version.
+function documentEditor({ form, path, key, versionEl, errorEl, saved }) {
+  let version = 0;
+  async function reload() {
+    const current = await api(path);
+    version = current.version;
+    form.querySelector("textarea").value = JSON.stringify(current[key], null, 2);
+    versionEl.textContent = current.version
+      ? fill(t("admin_routing_version"), { v: current.version, by: current.updated_by.replace(/^staff:/, "") })
+      : "";
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errorEl.textContent = "";
+    let value;
+    try {
+      value = JSON.parse(form.querySelector("textarea").value);
+    } catch {
+      errorEl.textContent = t("admin_routing_json");
+      return;
+    }
+    try {
+      await api(path.replace("/canned", "/admin/canned"), { method: "PUT", body: { version, [key]: value } });
+      toast(t(saved));
+      await reload();
+    } catch (problem) {
+      errorEl.textContent = problemText(problem);
+      if (problem.status === 409) await reload();
+    }
+  });
+  return reload;
+}
+
 async function createAccount(event) {
   event.preventDefault();
   const form = $("create");
@@ -326,6 +365,10 @@ async function main() {
   }
   $("admin").hidden = false;
   $("create").addEventListener("submit", createAccount);
+  await documentEditor({
+    form: $("canned"), path: "/canned", key: "replies",
+    versionEl: $("canned-version"), errorEl: $("canned-error"), saved: "admin_canned_saved",
+  })();
   if (me.role === "admin") {
     $("routing").hidden = false;
     $("routing").addEventListener("submit", saveRouting);
