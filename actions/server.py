@@ -29,11 +29,13 @@ import hmac
 import json
 import logging
 import os
+import time
 import zlib
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -41,7 +43,9 @@ from sanic.response import HTTPResponse
 from actions.categories import warm_up_category_model
 from actions.conversation import UntrustedTracker, check_channel_facts
 from actions.desk_api import start_turn_budget
+from actions.metrics import ActionMetrics
 from ticketing import jsonlog
+from ticketing.scrape_access import ScrapeAccess
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ SECRET_HEADER = "X-Desk-Action-Secret"
 # own timeout (WeChat waits 5 s for a passive reply).
 DEFAULT_TURN_BUDGET_SECONDS = 3.5
 OPEN_PATHS = frozenset({"/health"})
+# Checked by its own rule (scrape token or address), not the action secret.
+METRICS_PATH = "/metrics"
 
 
 def _refusal(status: int, code: str, message: str) -> HTTPResponse:
@@ -78,19 +84,52 @@ def _follow_request(tracker: dict[str, Any]) -> None:
     jsonlog.begin(incoming, conversation=sender if isinstance(sender, str) else None)
 
 
+def _action_names(package: str) -> frozenset[str]:
+    executor = ActionExecutor()
+    executor.register_package(package)
+    return frozenset(executor.actions)
+
+
 def build_app(
-    secret: str, *, package: str = "actions", budget: float = DEFAULT_TURN_BUDGET_SECONDS
+    secret: str,
+    *,
+    package: str = "actions",
+    budget: float = DEFAULT_TURN_BUDGET_SECONDS,
+    scrape: ScrapeAccess | None = None,
 ) -> Sanic:
     """rasa-sdk's action app for ``package`` behind the secret and the tracker check; the
-    API calls of one action call share ``budget`` seconds."""
+    API calls of one action call share ``budget`` seconds; ``/metrics`` for ``scrape``."""
     if not secret:
         raise ValueError("DESK_ACTION_SECRET is empty: the action server would accept anyone")
     app = create_app(package, cors_origins=None)
     expected = secret.encode()
+    metrics = ActionMetrics(_action_names(package))
+    access = scrape or ScrapeAccess()
+
+    @app.get(METRICS_PATH)
+    async def read_metrics(request: Request) -> HTTPResponse:
+        status = access.status(request.ip or None, request.headers.get("Authorization"))
+        if status == 401:
+            return _refusal(401, "unauthorized", "a valid scrape token is required")
+        if status == 403:
+            return _refusal(403, "forbidden", "not an allowed scraper address")
+        return response.raw(
+            metrics.exposition(), content_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    @app.middleware("response")
+    async def count(request: Request, answer: HTTPResponse) -> None:
+        started = getattr(request.ctx, "action_started", None)
+        if started is not None:
+            metrics.observe(
+                action=request.ctx.action_name,
+                status=answer.status,
+                seconds=time.perf_counter() - started,
+            )
 
     @app.middleware("request")
     async def guard(request: Request) -> HTTPResponse | None:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path == METRICS_PATH:
             return None
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
@@ -103,6 +142,8 @@ def build_app(
                 return _refusal(400, "bad_request", "an action call with a tracker is required")
             _follow_request(call["tracker"])
             logger.info("action %s", call.get("next_action"))
+            request.ctx.action_started = time.perf_counter()
+            request.ctx.action_name = call.get("next_action")
             try:
                 check_channel_facts(Tracker.from_dict(call["tracker"]))
             except UntrustedTracker as error:
@@ -127,7 +168,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("DESK_ACTION_SECRET is not set: refusing to start an open action server")
     host = os.environ.get("DESK_ACTIONS_HOST", "127.0.0.1")
     budget = float(os.environ.get("DESK_TURN_BUDGET_SECONDS", DEFAULT_TURN_BUDGET_SECONDS))
-    app = build_app(secret, package=args.actions, budget=budget)
+    try:
+        scrape = ScrapeAccess.from_environ(os.environ)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    app = build_app(secret, package=args.actions, budget=budget, scrape=scrape)
     # The ticket category model and its sentence encoder load now, not on the first ticket.
     warm_up_category_model()
     logger.info("action server on http://%s:%s", host, args.port)

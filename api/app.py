@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.logs import install_log_filters
 from api.middleware import BodySizeLimit, RequestLog, SecurityHeaders
 from api.routers import (
+    admin,
     agents,
     audit,
     auth,
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(reports.router)
     v1.include_router(events.router)
     v1.include_router(faq.router)
+    v1.include_router(admin.router)
+    v1.include_router(admin.canned_router)
     app.include_router(v1)
     # The only routes under /api/v1 without a Bearer token: logging in, and the event
     # stream, which checks its own short-lived stream ticket (EventSource sends no headers).

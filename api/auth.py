@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -82,7 +82,16 @@ def _staff_claims(token: str, settings: Settings) -> dict[str, Any] | None:
 
 def staff_principal(agent: Agent) -> Principal:
     """The principal a staff account acts as."""
-    return Principal(name=f"staff:{agent.username}", role=Role(agent.role.value), agent_id=agent.id)
+    return Principal(
+        name=f"staff:{agent.username}",
+        role=Role(agent.role.value),
+        agent_id=agent.id,
+        must_change_password=agent.must_change_password,
+    )
+
+
+# What a staff account with a temporary password may still do: see who it is, change it.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/auth/me", "/api/v1/auth/password"})
 
 
 def principal_for_token(token: str, settings: Settings, session: Session) -> Principal | None:
@@ -101,6 +110,7 @@ def principal_for_token(token: str, settings: Settings, session: Session) -> Pri
 
 
 def authenticate(
+    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     vault: VaultDep,
@@ -128,6 +138,11 @@ def authenticate(
     principal = principal_for_token(credentials.credentials, settings, session)
     if principal is None:
         raise Unauthorized("The token is not valid or has expired.", code="invalid_token")
+    if principal.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden(
+            "Your password was reset: change it (POST /api/v1/auth/password) first.",
+            code="password_change_required",
+        )
     if principal.is_bot:
         principal = _conversation_scope(
             principal, session=session, vault=vault, channel=x_desk_channel, sender=x_desk_sender

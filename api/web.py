@@ -32,6 +32,7 @@ _STAFF_PAGE = {
 PAGE_POLICIES: dict[str, dict[str, str]] = {
     "/console/": _STAFF_PAGE,
     "/answers/": _STAFF_PAGE,
+    "/admin/": _STAFF_PAGE,
     "/staff/": _STAFF_PAGE,
     "/imports/": _STAFF_PAGE,
     # ECharts writes its tooltips as HTML strings with style attributes; attributes only,
@@ -56,7 +57,7 @@ def content_security_policy(path: str) -> str | None:
 
 
 def mount_web_assets(app: FastAPI) -> None:
-    """Serve /widget, /console, /dashboard, /imports, /answers, /staff (shared code), /vendor."""
+    """Serve the pages (widget, console, dashboard, imports, answers, admin), /staff, /vendor."""
     app.mount("/widget", StaticFiles(directory=STATIC_DIR / "widget"), name="widget")
     app.mount("/console", StaticFiles(directory=STATIC_DIR / "console", html=True), name="console")
     app.mount(
@@ -64,5 +65,6 @@ def mount_web_assets(app: FastAPI) -> None:
     )
     app.mount("/imports", StaticFiles(directory=STATIC_DIR / "imports", html=True), name="imports")
     app.mount("/answers", StaticFiles(directory=STATIC_DIR / "answers", html=True), name="answers")
+    app.mount("/admin", StaticFiles(directory=STATIC_DIR / "admin", html=True), name="admin")
     app.mount("/staff", StaticFiles(directory=STATIC_DIR / "staff"), name="staff")
     app.mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor")

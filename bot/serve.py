@@ -31,6 +31,9 @@ import os
 import sys
 from typing import Any
 
+from bot.metrics import CONTENT_TYPE, BotMetrics, actions_of_last_turn
+from ticketing.scrape_access import ScrapeAccess
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERFACE = "127.0.0.1"
@@ -63,7 +66,7 @@ def install_action_result_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
-def install_json_logging() -> None:
+def install_json_logging(metrics: BotMetrics | None = None) -> None:
     """JSON log lines (ticketing/jsonlog.py) instead of Rasa's coloured console, Sanic's
     loggers included (they get their handlers when Rasa builds its app)."""
     import rasa.server
@@ -83,14 +86,59 @@ def install_json_logging() -> None:
 
     rasa.utils.io.configure_colored_logging = configure_logging  # type: ignore[assignment]
     rasa.server.create_app = create_app  # type: ignore[assignment]
-    install_turn_log()
+    install_turn_log(metrics)
 
 
-def install_turn_log() -> None:
+def install_metrics(metrics: BotMetrics, access: ScrapeAccess) -> None:
+    """Count fallbacks and handoffs per turn, and serve ``GET /metrics`` on Rasa's app."""
+    import rasa.server
+    from rasa.core.processor import MessageProcessor
+
+    loop = MessageProcessor._run_prediction_loop
+
+    async def run_prediction_loop(
+        self: MessageProcessor, output_channel: Any, tracker: Any
+    ) -> None:
+        await loop(self, output_channel, tracker)
+        metrics.predicted(
+            channel=tracker.get_latest_input_channel(),
+            intent=(tracker.latest_message.intent or {}).get("name"),
+            actions=actions_of_last_turn(tracker.events),
+        )
+
+    MessageProcessor._run_prediction_loop = run_prediction_loop  # type: ignore[method-assign]
+
+    build_app = rasa.server.create_app
+
+    def create_app(*args: Any, **kwargs: Any) -> Any:
+        app = build_app(*args, **kwargs)
+        add_metrics_route(app, metrics, access)
+        return app
+
+    rasa.server.create_app = create_app  # type: ignore[assignment]
+
+
+def add_metrics_route(app: Any, metrics: BotMetrics, access: ScrapeAccess) -> None:
+    """``GET /metrics``: the scrape token or an allowed address; 401/403 otherwise."""
+    from sanic import response
+    from sanic.request import Request
+
+    async def read_metrics(request: Request) -> Any:
+        status = access.status(request.ip or None, request.headers.get("Authorization"))
+        if status != 200:
+            code = "unauthorized" if status == 401 else "forbidden"
+            return response.json({"error": {"code": code}}, status=status)
+        return response.raw(metrics.exposition(), content_type=CONTENT_TYPE)
+
+    app.add_route(read_metrics, "/metrics", methods=["GET"], name="desk_metrics")
+
+
+def install_turn_log(metrics: BotMetrics | None = None) -> None:
     """One line per customer message handled: channel, replies, milliseconds (no text).
 
     The connector has set the message's request id and conversation (ticketing/jsonlog.py)
-    in the task that runs it, so the line joins the action server's and the API's."""
+    in the task that runs it, so the line joins the action server's and the API's. The
+    turn is counted in ``metrics`` when given."""
     import time
 
     from rasa.core.agent import Agent
@@ -106,13 +154,16 @@ def install_turn_log() -> None:
             outcome = "answered"
             return result
         finally:
+            seconds = time.perf_counter() - started
+            if metrics is not None:
+                metrics.turn(channel=message.input_channel, outcome=outcome, seconds=seconds)
             turns.info(
                 "turn %s",
                 outcome,
                 extra={
                     "desk": {
                         "channel": message.input_channel,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "duration_ms": round(seconds * 1000, 1),
                     }
                 },
             )
@@ -164,8 +215,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5005)
     args = parser.parse_args(argv)
 
+    try:
+        access = ScrapeAccess.from_environ(os.environ)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    metrics = BotMetrics()
     install_action_result_validator()
-    install_json_logging()
+    install_json_logging(metrics)
+    install_metrics(metrics, access)
     from rasa.__main__ import main as rasa_main
 
     # Rasa's CLI reads sys.argv; this process's own command line (what `ps` shows)

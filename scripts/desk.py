@@ -52,6 +52,8 @@ SECRET_FACTORIES = {
     "WECHAT_TOKEN": lambda: secrets.token_hex(16),
     # Shared with the phone gateway, which signs each transcribed turn with it.
     "VOICE_GATEWAY_SECRET": lambda: secrets.token_urlsafe(32),
+    # What a Prometheus scraper sends to read the action server's and Rasa's /metrics.
+    "DESK_METRICS_TOKEN": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -13,9 +13,8 @@ Two kinds, because the API runs as several workers:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -27,26 +26,13 @@ from sqlalchemy.orm import Session
 
 from ticketing.repositories import metrics as metrics_repo
 from ticketing.repositories import reports as reports_repo
+from ticketing.scrape_access import Network, address_allowed, parse_networks
+
+__all__ = ["DeskMetrics", "MetricsSettings", "address_allowed", "parse_networks", "route_label"]
 
 logger = logging.getLogger(__name__)
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """``10.0.0.5, 10.1.0.0/16`` -> networks; a ValueError naming DESK_METRICS_ALLOW otherwise."""
-    networks: list[Network] = []
-    for item in value.split(","):
-        if not item.strip():
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError as error:
-            message = f"DESK_METRICS_ALLOW: {item.strip()!r} is not an IP address or CIDR"
-            raise ValueError(message) from error
-    return tuple(networks)
 
 
 class MetricsSettings(BaseSettings):
@@ -68,17 +54,6 @@ class MetricsSettings(BaseSettings):
     def scraper_networks(self) -> tuple[Network, ...]:
         """The allowed scraper networks."""
         return parse_networks(self.metrics_allow)
-
-
-def address_allowed(host: str | None, networks: Iterable[Network]) -> bool:
-    """Whether a client address (as the server saw it) lies in one of the networks."""
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
 
 
 class DeskFigures(Collector):

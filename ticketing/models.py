@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -173,6 +174,12 @@ class Agent(TimestampMixin, Base):
     # argon2id hash; None means the account cannot log in (e.g. not yet activated).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by every administrative change; an edit names the version it read (409 if stale).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Set by a password reset: the account may only change its password until it does.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     queues: Mapped[list[Queue]] = relationship(secondary=agent_queues, lazy="raise")
 
@@ -479,6 +486,36 @@ class FaqAnswer(Base):
     topic: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class RoutingPolicyDocument(Base):
+    """The routing policy an admin edited (queues, routes, SLA targets, escalation).
+
+    One row at most; without it the packaged ``ticketing/routing.yml`` applies. Every API
+    worker compares ``version`` with the one it parsed and re-reads the document when it
+    changed, so an edit applies everywhere without a restart.
+    """
+
+    __tablename__ = "routing_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class CannedReplies(Base):
+    """The canned replies of the agent console as supervisors edited them (one row at most;
+    without it the packaged ``api/static/console/canned.json`` applies)."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

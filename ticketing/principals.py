@@ -31,6 +31,8 @@ class Principal:
     # behind it (None until the desk knows them). It may act for that customer only.
     conversation: tuple[str, str] | None = None
     customer_id: int | None = None
+    # A staff account after a password reset: it may only change its password.
+    must_change_password: bool = False
 
     @property
     def rasa_conversation_id(self) -> str | None:

@@ -15,6 +15,7 @@ from ticketing.enums import StaffRole
 from ticketing.errors import NotFound, Unauthorized
 from ticketing.models import Agent
 from ticketing.services import staff as staff_service
+from ticketing.services import staff_admin
 
 # Public on purpose: this is where a token comes from. Everything else needs one.
 public_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -38,6 +39,7 @@ class StaffRead(BaseModel):
     role: StaffRole
     languages: list[str]
     queues: list[str]
+    must_change_password: bool = False
 
 
 class LoginResponse(BaseModel):
@@ -55,6 +57,7 @@ def _staff_read(agent: Agent) -> StaffRead:
         role=agent.role,
         languages=list(agent.languages),
         queues=sorted(queue.key for queue in agent.queues),
+        must_change_password=agent.must_change_password,
     )
 
 
@@ -107,4 +110,39 @@ def me(principal: CurrentPrincipal, session: SessionDep) -> StaffRead:
     )
     if agent is None:
         raise NotFound("This token does not belong to a staff account.", code="not_staff")
+    return _staff_read(agent)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"current_password": "temporary 12345", "new_password": "my own secret"}]
+        },
+    )
+
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+@router.post(
+    "/password",
+    response_model=StaffRead,
+    responses={
+        401: {"description": "Missing or invalid token"},
+        403: {"description": "The current password is wrong (`wrong_password`)"},
+        404: {"description": "The caller is not a staff account"},
+        422: {"description": "The new password is too short or the same as the current one"},
+    },
+)
+def change_password(
+    payload: PasswordChange, principal: CurrentPrincipal, session: SessionDep
+) -> StaffRead:
+    """Replace your password; after a reset, the only thing a staff token may do."""
+    agent = staff_admin.change_own_password(
+        session,
+        principal=principal,
+        current_password=payload.current_password,
+        new_password=payload.new_password,
+    )
     return _staff_read(agent)

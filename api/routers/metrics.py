@@ -60,7 +60,7 @@ def read_metrics(
         principal = principal_for_token(credentials.credentials, settings, session)
         if principal is None:
             raise Unauthorized("The token is not valid or has expired.", code="invalid_token")
-        if principal.role is not Role.ADMIN:
+        if principal.role is not Role.ADMIN or principal.must_change_password:
             raise Forbidden("Only admins and configured scrapers read metrics.", code="forbidden")
     return Response(metrics.exposition(session), media_type=CONTENT_TYPE_LATEST)
 

@@ -31,6 +31,7 @@ class TestLogin:
             "role": "agent",
             "languages": ["zh", "en"],
             "queues": ["technical_support"],
+            "must_change_password": False,
         }
         me = anonymous_client.get(
             "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}

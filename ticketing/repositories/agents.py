@@ -103,3 +103,32 @@ def queue_ids(session: Session, agent_id: int) -> set[int]:
     return set(
         session.scalars(select(agent_queues.c.queue_id).where(agent_queues.c.agent_id == agent_id))
     )
+
+
+def list_all_staff(session: Session) -> list[Agent]:
+    """Every staff account, active or not, with its queues."""
+    return list(
+        session.scalars(select(Agent).options(selectinload(Agent.queues)).order_by(Agent.username))
+    )
+
+
+def get_for_update(session: Session, username: str, *, lock: bool) -> Agent | None:
+    """The account with this username, its row locked when asked (PostgreSQL)."""
+    query = select(Agent).where(Agent.username == username).options(selectinload(Agent.queues))
+    if lock:
+        query = query.with_for_update(of=Agent)
+    return session.scalar(query)
+
+
+def active_admin_ids(session: Session, *, lock: bool) -> list[int]:
+    """The ids of the active admin accounts; rows locked when asked, so two demotions serialise."""
+    from ticketing.enums import StaffRole
+
+    query = (
+        select(Agent.id)
+        .where(Agent.role == StaffRole.ADMIN, Agent.active.is_(True))
+        .order_by(Agent.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    return list(session.scalars(query))

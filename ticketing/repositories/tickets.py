@@ -310,3 +310,19 @@ def sla_due(session: Session, *, now: datetime, limit: int, lock: bool) -> list[
     if lock:
         query = query.with_for_update(skip_locked=True, of=Ticket)
     return list(session.scalars(query))
+
+
+def held_by(session: Session, *, agent_id: int, lock: bool) -> list[Ticket]:
+    """The unfinished tickets an agent holds, oldest first; rows locked when asked."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.assignee_id == agent_id,
+            Ticket.status.in_(_ACTIVE),
+        )
+        .options(joinedload(Ticket.queue))
+        .order_by(Ticket.id)
+    )
+    if lock:
+        query = query.with_for_update(of=Ticket)
+    return list(session.scalars(query))

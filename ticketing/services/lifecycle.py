@@ -26,6 +26,7 @@ from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.services import assignment, notices, sla
+from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import change_fields
 
@@ -179,7 +180,7 @@ def escalate(
         raise InvalidTransition(
             f"a {ticket.status} ticket cannot be escalated", code="invalid_transition"
         )
-    policy = policy or default_policy()
+    policy = policy or current_policy(session)
     moment = now or utcnow()
     level = ticket.escalation_level + 1
     tier = policy.escalation_tier(level)

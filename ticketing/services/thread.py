@@ -15,6 +15,7 @@ from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy
 from ticketing.services import lifecycle, relay
+from ticketing.services.policy import current_policy
 from ticketing.services.tickets import change_fields
 
 
@@ -77,7 +78,7 @@ def post_message(
                 reason="the customer answered",
                 now=moment,
             )
-        elif lifecycle.can_reopen(ticket, policy=policy, now=moment):
+        elif lifecycle.can_reopen(ticket, policy=policy or current_policy(session), now=moment):
             lifecycle.reopen(
                 session, ticket=ticket, principal=principal, reason="the customer wrote again"
             )

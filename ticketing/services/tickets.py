@@ -20,10 +20,11 @@ from ticketing.principals import Principal
 from ticketing.privacy import Vault
 from ticketing.repositories import idempotency as idempotency_repo
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.routing import RoutingPolicy, default_policy
+from ticketing.routing import RoutingPolicy
 from ticketing.schemas import TicketCreate
 from ticketing.services import customers as customers_service
 from ticketing.services import profiles
+from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def create_ticket(
         vault=vault,
         principal=principal,
         payload=payload,
-        policy=policy or default_policy(),
+        policy=policy or current_policy(session),
         now=now or utcnow(),
     )
     if claim_id is not None:

@@ -17,9 +17,10 @@ from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
-from ticketing.routing import PolicyError, RoutingPolicy, default_policy
+from ticketing.routing import PolicyError, RoutingPolicy
 from ticketing.schemas import SlaState
 from ticketing.services import access, lifecycle
+from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 from ticketing.services.tickets import TicketNotFound, change_fields, get_ticket
 
@@ -92,7 +93,7 @@ def update(
             f"{ticket.number} changed since you read it (version {version}, now {ticket.version})",
             details={"current_version": ticket.version},
         )
-    policy = policy or default_policy()
+    policy = policy or current_policy(session)
     fields: dict[str, object] = {}
     if "priority" in changes:
         fields["priority"] = Priority(changes["priority"])

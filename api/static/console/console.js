@@ -465,7 +465,7 @@ async function main() {
 
   const [queues, canned, agents] = await Promise.all([
     api("/queues"),
-    fetch("/console/canned.json").then((r) => r.json()),
+    api("/canned").then((found) => found.replies),
     api("/agents"),
   ]);
   state.queues = queues;

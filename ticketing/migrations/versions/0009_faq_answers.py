@@ -1,7 +1,7 @@
 """FAQ answers edited by supervisors, live without retraining.
 
-Revision ID: 0012
-Revises: 0010
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0010"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

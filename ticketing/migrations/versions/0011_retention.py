@@ -5,8 +5,8 @@ is anonymised once). On PostgreSQL the audit log's trigger still refuses every U
 and now refuses a DELETE only of entries younger than 3 years: the retention schedule
 may delete older ones, nothing may delete younger ones.
 
-Revision ID: 0008
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 15:30:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

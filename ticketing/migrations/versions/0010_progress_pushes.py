@@ -3,8 +3,8 @@
 ``relay_deliveries.notice`` names the progress notice (``assigned``, ``waiting``,
 ``resolved``, ``late``) a ``notice`` delivery sends; null for the other kinds.
 
-Revision ID: 0009
-Revises: 0012
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 15:20:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0012"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
