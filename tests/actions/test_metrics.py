@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from typing import Any
 
@@ -14,6 +13,7 @@ from sanic import Sanic
 
 from actions.server import SECRET_HEADER, build_app
 from tests.actions.conversation import connector_id
+from tests.actions.served import start
 from tests.actions.test_server import SECRET, action_call, user
 from ticketing.scrape_access import ScrapeAccess, parse_networks
 
@@ -31,15 +31,7 @@ def session_of(
         Sanic.test_mode = True
         app = build_app(SECRET, scrape=access)
         app.name = f"actions_{uuid.uuid4().hex[:8]}"
-        # Sanic reads port 0 as 8000: hand it a socket on a free port instead.
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        server = await app.create_server(
-            sock=listener, return_asyncio_server=True, access_log=False
-        )
-        assert server is not None
-        await server.startup()
-        port = server.server.sockets[0].getsockname()[1]
+        server, port = await start(app)
         answers: list[tuple[int, str]] = []
         try:
             async with aiohttp.ClientSession() as http:

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from sanic import Sanic
 
 from actions.server import build_app
+from tests.actions.served import start
 from tests.actions.test_server import GOOD, SECRET, action_call, user
 
 
@@ -35,12 +36,7 @@ def run_my_tickets(metadata: dict[str, Any], monkeypatch: pytest.MonkeyPatch) ->
         Sanic.test_mode = True
         app = build_app(SECRET)
         app.name = f"actions_{uuid.uuid4().hex[:8]}"
-        server = await app.create_server(
-            host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
-        )
-        assert server is not None
-        await server.startup()
-        port = server.server.sockets[0].getsockname()[1]
+        server, port = await start(app)
         body = action_call("customer-1", [user("my tickets", "rest", **metadata)])
         body["tracker"]["latest_message"]["metadata"] = metadata
         body["next_action"] = "action_my_tickets"

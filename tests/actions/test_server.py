@@ -17,6 +17,7 @@ from sanic import Sanic
 
 from actions.server import SECRET_HEADER, build_app
 from tests.actions.conversation import connector_id
+from tests.actions.served import start
 
 SECRET = "action-secret-for-tests"
 
@@ -71,12 +72,7 @@ def call(
         Sanic.test_mode = True  # several apps in one test process
         app = build_app(SECRET)
         app.name = f"actions_{uuid.uuid4().hex[:8]}"
-        server = await app.create_server(
-            host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
-        )
-        assert server is not None
-        await server.startup()
-        port = server.server.sockets[0].getsockname()[1]
+        server, port = await start(app)
         try:
             async with (
                 aiohttp.ClientSession() as http,
@@ -168,12 +164,7 @@ def test_a_hung_api_gets_the_customer_an_honest_answer_within_the_budget(
         Sanic.test_mode = True
         app = build_app(SECRET, budget=0.8)
         app.name = f"actions_{uuid.uuid4().hex[:8]}"
-        server = await app.create_server(
-            host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
-        )
-        assert server is not None
-        await server.startup()
-        port = server.server.sockets[0].getsockname()[1]
+        server, port = await start(app)
         body = action_call("customer-1", [user("my tickets", "rest")])
         body["next_action"] = "action_my_tickets"
         try:
