@@ -194,6 +194,12 @@ def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Pri
     return check
 
 
+# The bot (for its conversation's customer) or any staff member; what each may do with
+# a given ticket is the services' rule (ticketing/services/access.py).
+BotOrStaff = Annotated[
+    Principal,
+    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
+]
 StaffOnly = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 SupervisorOnly = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

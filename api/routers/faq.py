@@ -9,20 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import StaffOnly, SupervisorOnly, require_roles
+from api.auth import BotOrStaff, StaffOnly, SupervisorOnly
 from api.deps import SessionDep
-from ticketing.principals import Principal, Role
 from ticketing.services import faq as faq_service
 
 router = APIRouter(prefix="/faq", tags=["faq"])
 
-AnswerReader = Annotated[
-    Principal,
-    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
-]
 Topic = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9_]+$")]
 LanguageCode = Literal["zh", "en"]
 
@@ -78,7 +73,7 @@ def list_answers(session: SessionDep, _principal: StaffOnly) -> list[FaqAnswerRe
     response_model=FaqTopicRead,
     responses={**_COMMON, 404: {"description": "No such topic (`faq_topic_not_found`)"}},
 )
-def read_topic(topic: Topic, session: SessionDep, _principal: AnswerReader) -> FaqTopicRead:
+def read_topic(topic: Topic, session: SessionDep, _principal: BotOrStaff) -> FaqTopicRead:
     """What the bot answers for this topic now, per language (the bot reads it each time)."""
     return FaqTopicRead(topic=topic, texts=faq_service.current_answers(session, topic))
 

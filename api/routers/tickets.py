@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from api.auth import StaffOnly, SupervisorOnly, require_roles
+from api.auth import BotOrStaff, StaffOnly, SupervisorOnly, require_roles
 from api.deps import SessionDep, VaultDep
 from ticketing.enums import Channel, EscalationSource, Priority, TicketStatus
 from ticketing.errors import Forbidden, ValidationFailed
@@ -46,16 +46,8 @@ from ticketing.services import work as work_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
-TicketWriter = Annotated[
-    Principal,
-    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
-]
 # Only the customer rates a ticket, and the customer speaks through the bot.
 RatingWriter = Annotated[Principal, Depends(require_roles(Role.BOT_SERVICE))]
-TicketReader = Annotated[
-    Principal,
-    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
-]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
@@ -172,7 +164,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
 )
 def list_tickets(
     session: SessionDep,
-    principal: TicketReader,
+    principal: BotOrStaff,
     status_: Annotated[list[TicketStatus] | None, Query(alias="status")] = None,
     queue: Annotated[list[str] | None, Query()] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
@@ -242,7 +234,7 @@ def create_ticket(
     payload: TicketCreate,
     session: SessionDep,
     vault: VaultDep,
-    principal: TicketWriter,
+    principal: BotOrStaff,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketRead:
@@ -273,7 +265,7 @@ def create_ticket(
     responses={code: _ERRORS[code] for code in (401, 404)},
 )
 def get_ticket(
-    number: str, session: SessionDep, vault: VaultDep, principal: TicketReader
+    number: str, session: SessionDep, vault: VaultDep, principal: BotOrStaff
 ) -> TicketRead:
     """A ticket and its thread, by number (``SD-100001``, any case)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -290,7 +282,7 @@ def update_ticket(
     payload: TicketUpdate,
     session: SessionDep,
     vault: VaultDep,
-    principal: TicketWriter,
+    principal: BotOrStaff,
 ) -> TicketRead:
     """Change status, priority, queue, category or subject; send the version you read."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -375,7 +367,7 @@ def post_message(
     payload: MessageCreate,
     session: SessionDep,
     vault: VaultDep,
-    principal: TicketWriter,
+    principal: BotOrStaff,
 ) -> TicketRead:
     """Add a public reply or (staff) an internal note to the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -405,7 +397,7 @@ def escalate_ticket(
     payload: EscalationCreate,
     session: SessionDep,
     vault: VaultDep,
-    principal: TicketWriter,
+    principal: BotOrStaff,
 ) -> TicketRead:
     """Raise the ticket one escalation level (priority up; level 2 goes to supervisors)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
@@ -440,7 +432,7 @@ def cancel_ticket(
     payload: CancellationCreate,
     session: SessionDep,
     vault: VaultDep,
-    principal: TicketWriter,
+    principal: BotOrStaff,
 ) -> TicketRead:
     """Close an unfinished ticket at the customer's request; the reason joins the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
