@@ -306,15 +306,25 @@ def show(
     )
 
 
-def _customer_id(session: Session, obj: object) -> int | None:
-    """The customer whose ticket a text belongs to (None when not known yet)."""
-    if isinstance(obj, Ticket | SatisfactionRating):
-        return obj.customer_id
-    ticket_id = getattr(obj, "ticket_id", None)
-    if ticket_id is None:
+def _customer(session: Session, obj: object) -> Customer | None:
+    """The customer whose ticket a text belongs to (None when not known yet).
+
+    A ticket created in this very flush, with its first message and a customer who is
+    new too, has no ids yet: the objects linked in memory are followed instead (read
+    from the instance's state, never loaded: the relationships are lazy="raise")."""
+    ticket: object | None = obj
+    if not isinstance(obj, Ticket | SatisfactionRating):
+        ticket = obj.__dict__.get("ticket")
+        if ticket is None:
+            ticket_id = getattr(obj, "ticket_id", None)
+            ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
+    if ticket is None:
         return None
-    ticket = session.get(Ticket, ticket_id)
-    return None if ticket is None else ticket.customer_id
+    customer = ticket.__dict__.get("customer")
+    if isinstance(customer, Customer):
+        return customer
+    customer_id = getattr(ticket, "customer_id", None)
+    return session.get(Customer, customer_id) if customer_id is not None else None
 
 
 class _KnownNames:
@@ -329,19 +339,19 @@ class _KnownNames:
         if self._vault is None:
             return ()
         with self._session.no_autoflush:
-            customer_id = _customer_id(self._session, obj)
-            if customer_id is None:
+            customer = _customer(self._session, obj)
+            if customer is None:
                 return ()
-            if customer_id not in self._by_customer:
-                customer = self._session.get(Customer, customer_id)
+            key = id(customer)
+            if key not in self._by_customer:
                 names: tuple[str, ...] = ()
-                if customer is not None and customer.display_name_enc:
+                if customer.display_name_enc:
                     try:
                         names = (self._vault.decrypt(customer.display_name_enc),)
                     except DecryptionFailed:
                         names = ()
-                self._by_customer[customer_id] = names
-        return self._by_customer[customer_id]
+                self._by_customer[key] = names
+        return self._by_customer[key]
 
 
 def seal_pending(session: Session, vault: Vault | None) -> int:
