@@ -616,8 +616,10 @@ def test_the_retention_setting_is_checked(
 
 @pytest.fixture(autouse=True)
 def action_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What scripts/desk.py gives Rasa: the endpoints file names it as ${DESK_ACTION_SECRET}."""
+    """What scripts/desk.py gives Rasa: the endpoints file names ${DESK_ACTION_SECRET} and
+    ${DESK_API_URL} (the responses' FAQ answers), which Rasa fills from its environment."""
     monkeypatch.setenv("DESK_ACTION_SECRET", "action-secret-for-tests")
+    monkeypatch.setenv("DESK_API_URL", "http://127.0.0.1:8000")
 
 
 def load_desk_script() -> Any:
