@@ -150,7 +150,9 @@ def add_push_route(hook: Blueprint, *, channel: str, store: ChannelStore, delive
             item = parse_push(body, channel=channel)
         except BadPush as error:
             return _error(422, "invalid_push", str(error))
-        key = f"push:{item.push_id}"
+        # The relay's ids are one desk's; with the conversation in the key, desks (or test
+        # runs on fresh schemas) sharing one Redis cannot take each other's for repeats.
+        key = f"push:{item.conversation_id}:{item.push_id}"
         if not await store.claim(key):
             return response.json({"status": "duplicate"})
         text = await in_customer_script(agent_of(request), item)
