@@ -155,6 +155,8 @@ eval: $(MODELS)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_traditional --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_long --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_voice --transcript --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_cantonese --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_mixed --model $(MODEL)
 	$(MAKE) simulate
 
 # Simulated customers (scripts/customers/) through the REST channel. By default it starts
