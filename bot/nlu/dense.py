@@ -59,6 +59,7 @@ def one_blas_thread(batch: int) -> AbstractContextManager[object]:
 #: runs (``make train`` sets it to .run/feature-cache): a retrain after a change of the
 #: data encodes only the texts it has not seen. Unset: nothing is kept.
 CACHE_ENV = "DESK_FEATURE_CACHE"
+CACHE_CHUNK = 512
 # One text's arrays (a vector, and for the BERT encoder its word pieces and their offsets).
 Arrays = tuple[np.ndarray, ...]
 
@@ -90,8 +91,10 @@ def encode_cached(
         except (OSError, ValueError, KeyError):
             continue
     missing = [i for i in range(len(texts)) if i not in found]
-    if missing:
-        for i, arrays in zip(missing, compute([texts[i] for i in missing]), strict=True):
+    # In chunks, so that a run stopped half-way keeps what it has encoded.
+    for start in range(0, len(missing), CACHE_CHUNK):
+        chunk = missing[start : start + CACHE_CHUNK]
+        for i, arrays in zip(chunk, compute([texts[i] for i in chunk]), strict=True):
             found[i] = arrays
             fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
