@@ -52,9 +52,18 @@ Pieces = tuple[np.ndarray, list[tuple[int, int]]]
 BATCH_SIZE = 64
 
 
+_SQRT_HALF = np.float32(1.0 / np.sqrt(2.0))
+
+
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """BERT's exact GELU, x * Phi(x) (not the tanh approximation)."""
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    """BERT's exact GELU, x * Phi(x) (not the tanh approximation), computed in place of a
+    fresh array (no temporaries: this ran on every intermediate activation)."""
+    out = x * _SQRT_HALF
+    erf(out, out=out)
+    out += 1.0
+    out *= x
+    out *= 0.5
+    return out
 
 
 class SentenceEncoder:
@@ -83,6 +92,17 @@ class SentenceEncoder:
         self._dense = {
             k.removesuffix(".weight"): np.ascontiguousarray(self._w.pop(k).T) for k in dense
         }
+        # Query, key and value of each layer as one (in, 3 x out) product: one call and one
+        # larger matrix instead of three small ones per layer.
+        for layer in range(self._layers):
+            attention = f"encoder.layer.{layer}.attention.self"
+            parts = [f"{attention}.{p}" for p in ("query", "key", "value")]
+            self._dense[f"{attention}.qkv"] = np.ascontiguousarray(
+                np.concatenate([self._dense.pop(p) for p in parts], axis=1)
+            )
+            self._w[f"{attention}.qkv.bias"] = np.concatenate(
+                [self._w.pop(f"{p}.bias") for p in parts]
+            )
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -120,9 +140,8 @@ class SentenceEncoder:
 
         for layer in range(self._layers):
             prefix = f"encoder.layer.{layer}"
-            q = heads(self._linear(x, f"{prefix}.attention.self.query"))
-            k = heads(self._linear(x, f"{prefix}.attention.self.key"))
-            v = heads(self._linear(x, f"{prefix}.attention.self.value"))
+            qkv = self._linear(x, f"{prefix}.attention.self.qkv")
+            q, k, v = (heads(qkv[..., i * self.dim : (i + 1) * self.dim]) for i in range(3))
             scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head_dim) + bias
             scores -= scores.max(axis=-1, keepdims=True)
             weights = np.exp(scores)

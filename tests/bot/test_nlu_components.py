@@ -241,14 +241,45 @@ class TestDeskIntentClassifier:
         classifier = DeskIntentClassifier.create(config, storage, Resource("c"), context("c"))
         classifier.train(data)
         for example in data.intent_examples:
-            dense = classifier._create_X([example], dense=True)
-            assert isinstance(dense, np.ndarray)
             assert np.allclose(
-                classifier._predict_proba(dense),
+                classifier._predict_proba_by_block([example]),
                 classifier._predict_proba(classifier._create_X([example])),
                 rtol=0,
                 atol=1e-12,
             )
+        # Several at once, and through process() as a parse does
+        batch = data.intent_examples[:5]
+        assert np.allclose(
+            classifier._predict_proba_by_block(batch),
+            classifier._predict_proba(classifier._create_X(batch)),
+            rtol=0,
+            atol=1e-12,
+        )
+        served = classifier.process([Message(data=dict(m.data), features=m.features) for m in batch])
+        expected = classifier._predict_proba(classifier._create_X(batch))
+        for message, row in zip(served, expected, strict=True):
+            top = list(classifier.clf.classes_)[int(np.argmax(row))]
+            assert message.get("intent")["name"] == top
+            assert message.get("intent")["confidence"] == pytest.approx(float(row.max()), abs=1e-12)
+
+    def test_two_intents_get_the_probabilities_of_the_sparse_matrix(self, tmp_path: Path) -> None:
+        """A fit of two classes has one row of weights (one-vs-rest in scikit-learn)."""
+        data = training_data(tmp_path)
+        two = sorted({e.get("intent") for e in data.intent_examples})[:2]
+        kept = [e for e in data.intent_examples if e.get("intent") in two]
+        (tmp_path / "model").mkdir()
+        storage = LocalModelStorage(tmp_path / "model")
+        classifier = DeskIntentClassifier.create(
+            DeskIntentClassifier.get_default_config(), storage, Resource("b"), context("b")
+        )
+        classifier.train(TrainingData(kept))
+        assert classifier.clf.coef_.shape[0] == 1
+        assert np.allclose(
+            classifier._predict_proba_by_block(kept),
+            classifier._predict_proba(classifier._create_X(kept)),
+            rtol=0,
+            atol=1e-12,
+        )
 
     def test_a_model_with_another_number_of_views_loads_untrained(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
