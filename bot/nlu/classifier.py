@@ -87,6 +87,34 @@ def parse_views(config: dict[str, Any], name: str) -> list[View]:
 DENSE_PREDICTION_ROWS = 8
 
 
+# The last few messages' combined sentence features, by message: the intent classifier and
+# the FAQ selector read the same message one after the other, and Rasa combines its
+# featurizers' outputs anew on every call. An entry counts only for the same object with
+# the same number of features (a featurizer adding more makes it stale).
+_RECENT: dict[int, tuple[Message, int, csr_matrix, np.ndarray]] = {}
+_RECENT_SIZE = 16
+
+
+def _sentence_features(message: Message) -> tuple[csr_matrix, np.ndarray]:
+    """One message's sparse sentence features (a CSR row, float64) and dense ones (a
+    1 x n float64 array), remembered for the next component that asks."""
+    entry = _RECENT.get(id(message))
+    if entry is not None and entry[0] is message and entry[1] == len(message.features):
+        return entry[2], entry[3]
+    sparse = message.get_sparse_features(attribute=TEXT)[1]
+    vectors = message.get_dense_features(attribute=TEXT)[1]
+    row = csr_matrix(sparse.features if sparse else []).astype(np.float64)
+    dense = (
+        np.asarray(vectors.features, dtype=np.float64).reshape(1, -1)
+        if vectors
+        else np.zeros((1, 0))
+    )
+    if len(_RECENT) >= _RECENT_SIZE:
+        _RECENT.clear()
+    _RECENT[id(message)] = (message, len(message.features), row, dense)
+    return row, dense
+
+
 def _probabilities(lr: LogisticRegression, scores: np.ndarray) -> np.ndarray:
     """What ``lr.predict_proba`` makes of its decision scores (scikit-learn 1.1): a softmax
     for a multinomial fit, the logistic function normalised per row for one-vs-rest."""
@@ -192,15 +220,10 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
         """The messages' sparse sentence features (one CSR row each) and their dense ones."""
         sparse_rows, dense_rows = [], []
         for message in messages:
-            sparse = message.get_sparse_features(attribute=TEXT)[1]
-            vectors = message.get_dense_features(attribute=TEXT)[1]
-            sparse_rows.append(csr_matrix(sparse.features if sparse else []))
-            dense_rows.append(
-                np.asarray(vectors.features, dtype=np.float64).reshape(1, -1)
-                if vectors
-                else np.zeros((1, 0))
-            )
-        return vstack(sparse_rows).tocsr().astype(np.float64), np.vstack(dense_rows)
+            sparse, dense = _sentence_features(message)
+            sparse_rows.append(sparse)
+            dense_rows.append(dense)
+        return vstack(sparse_rows).tocsr(), np.vstack(dense_rows)
 
     @staticmethod
     def _weigh(counts: csr_matrix, view: View) -> csr_matrix:

@@ -437,3 +437,34 @@ class TestIterationCap:
             with caplog.at_level("INFO", logger="bot.nlu.classifier"):
                 clf.train(data)
         assert "stopped at max_iter=1" in caplog.text
+
+
+class TestSentenceFeatureMemo:
+    """The intent classifier and the FAQ selector combine a message's features once."""
+
+    def test_the_second_reader_reuses_the_first_ones_features(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from bot.nlu import classifier as module
+
+        example = training_data(tmp_path).intent_examples[0]
+        message = Message(data={TEXT: example.get(TEXT)}, features=list(example.features))
+        calls: list[str] = []
+        original = Message.get_sparse_features
+
+        def counting(self: Message, *args: object, **kwargs: object) -> object:
+            calls.append("sparse")
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Message, "get_sparse_features", counting)
+        first = module._sentence_features(message)
+        second = module._sentence_features(message)
+        assert len(calls) == 1
+        assert first[0] is second[0] and first[1] is second[1]
+        # A feature added afterwards makes the remembered one stale
+        message.add_features(example.features[0])
+        module._sentence_features(message)
+        assert len(calls) == 2
+        # Another message with the same text is combined anew
+        module._sentence_features(Message(data={TEXT: example.get(TEXT)}, features=list(example.features)))
+        assert len(calls) == 3
