@@ -172,7 +172,7 @@ eval-category: $(CATEGORY_MODEL)
 	$(BOT_PY) scripts/eval_category.py --write
 
 tune-fallback: $(BOTVENV)/.installed
-	$(BOT_PY) scripts/eval_nlu.py tune
+	DESK_FEATURE_CACHE=$(RUN_DIR)/feature-cache $(BOT_PY) scripts/eval_nlu.py tune
 
 # Public benchmarks from ../shared/eval/data, converted into .run/bench (never committed).
 # The pipeline of config.yml as it is; BENCH_ARGS can change the classifier's settings

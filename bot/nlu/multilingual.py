@@ -29,8 +29,8 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.dense import (
     PretrainedDenseFeaturizer,
-    encode_cached,
     PretrainedModelMissing,
+    encode_cached,
     one_blas_thread,
     package_dir,
 )

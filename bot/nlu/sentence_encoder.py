@@ -280,7 +280,9 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
             for message in messages
         ]
         encoded = [i for i, text in enumerate(texts) if self._wanted(text)]
-        rows = encode_cached(CACHE_NAMESPACE, [texts[i] for i in encoded], self._encoder.encode_each)
+        rows = encode_cached(
+            CACHE_NAMESPACE, [texts[i] for i in encoded], self._encoder.encode_each
+        )
         sentences = np.stack([row[0] for row in rows]) if rows else None
         pieces = [(row[1], [(int(a), int(b)) for a, b in row[2]]) for row in rows]
         if sentences is not None and attribute == TEXT and self._config["request_focus"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ class TestOneBlasThread:
 class TestFeatureCache:
     """``encode_cached``: training batches read and write the cache folder, parses never."""
 
-    TEXTS = [f"message number {n}" for n in range(dense.SMALL_BATCH + 3)]
+    TEXTS: ClassVar[list[str]] = [f"message number {n}" for n in range(dense.SMALL_BATCH + 3)]
 
     @staticmethod
     def counting(calls: list[list[str]]):  # type: ignore[no-untyped-def]
@@ -147,7 +148,10 @@ class TestFeatureCache:
     def test_the_sentence_encoder_gives_the_same_features_from_the_cache(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        texts = [f"my parcel number {n} never arrived at my flat last week. Can you check where it is?" for n in range(10)]
+        texts = [
+            f"my parcel number {n} never arrived at my flat last week. Can you check where it is?"
+            for n in range(10)
+        ]
         plain = tokenized(tmp_path, *texts)
         create(SentenceEncoderFeaturizer, request_focus=True).process(plain)
         monkeypatch.setenv(dense.CACHE_ENV, str(tmp_path / "cache"))
@@ -155,7 +159,9 @@ class TestFeatureCache:
             cached = tokenized(tmp_path, *texts)
             create(SentenceEncoderFeaturizer, request_focus=True).process(cached)
             for a, b in zip(plain, cached, strict=True):
-                for x, y in zip(a.get_dense_features(TEXT), b.get_dense_features(TEXT), strict=True):
+                pairs = zip(a.get_dense_features(TEXT), b.get_dense_features(TEXT), strict=True)
+                for x, y in pairs:
                     assert x is not None and y is not None
                     np.testing.assert_allclose(x.features, y.features, atol=1e-6)
-        assert len(list((tmp_path / "cache" / "all-minilm-l6-v2-128").iterdir())) == 11  # ten texts, one request sentence
+        # ten texts and their one request sentence
+        assert len(list((tmp_path / "cache" / "all-minilm-l6-v2-128").iterdir())) == 11

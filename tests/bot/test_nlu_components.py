@@ -255,7 +255,8 @@ class TestDeskIntentClassifier:
             rtol=0,
             atol=1e-12,
         )
-        served = classifier.process([Message(data=dict(m.data), features=m.features) for m in batch])
+        copies = [Message(data=dict(m.data), features=m.features) for m in batch]
+        served = classifier.process(copies)
         expected = classifier._predict_proba(classifier._create_X(batch))
         for message, row in zip(served, expected, strict=True):
             top = list(classifier.clf.classes_)[int(np.argmax(row))]
@@ -466,5 +467,6 @@ class TestSentenceFeatureMemo:
         module._sentence_features(message)
         assert len(calls) == 2
         # Another message with the same text is combined anew
-        module._sentence_features(Message(data={TEXT: example.get(TEXT)}, features=list(example.features)))
+        twin = Message(data={TEXT: example.get(TEXT)}, features=list(example.features))
+        module._sentence_features(twin)
         assert len(calls) == 3
