@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ticketing.enums import AuthorType
 from ticketing.models import Customer, RelayDelivery, Ticket, TicketMessage, utcnow
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.services import contact, relay
+from ticketing.services import contact, outbox
 
 ASSIGNED = "assigned"
 WAITING = "waiting"
@@ -73,7 +73,7 @@ def announce(
     decision = contact.decide(
         session,
         ticket=ticket,
-        channel=relay.conversation_channel(ticket.conversation_id),
+        channel=outbox.conversation_channel(ticket.conversation_id),
         notice=notice != RESOLVED,  # a resolution answers the customer: it only waits
         now=moment,
     )
@@ -106,10 +106,10 @@ def announce(
         ),
     )
     session.flush()
-    return relay.enqueue(
+    return outbox.enqueue(
         session,
         ticket=ticket,
-        kind=relay.RESOLVED if notice == RESOLVED else relay.NOTICE,
+        kind=outbox.RESOLVED if notice == RESOLVED else outbox.NOTICE,
         message_id=message.id,
         notice=notice,
         decision=decision,
@@ -139,7 +139,7 @@ def delivery_states(
     )
     states: dict[int, DeliveryState] = {}
     for delivery in rows:
-        channel = relay.conversation_channel(delivery.conversation_id)
+        channel = outbox.conversation_channel(delivery.conversation_id)
         if delivery.delivered_at is not None:
             state = DeliveryState("sent", delivery.delivered_at, channel)
         elif delivery.failed_at is not None:
