@@ -29,7 +29,7 @@ from ticketing.schemas import (
     TagsUpdate,
 )
 from ticketing.services import customers as customers_service
-from ticketing.services import profiles
+from ticketing.services import erasure, merges, profiles
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -280,7 +280,7 @@ def merge(
     principal: Supervisor,
 ) -> ProfileRead:
     """Merge another customer into this one: tickets, identities, tags, ratings move."""
-    survivor = profiles.merge(
+    survivor = merges.merge(
         session, survivor_id=customer_id, other_id=payload.other_id, principal=principal
     )
     return _profile(
@@ -301,7 +301,7 @@ def erase(
     principal: Admin,
 ) -> ProfileRead:
     """Anonymise the customer on request; tickets keep their statistics, not their words."""
-    profiles.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
+    erasure.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
     return _profile(
         profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
     )

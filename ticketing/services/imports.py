@@ -4,7 +4,7 @@ An import is read and checked when it is uploaded (a file that cannot be read is
 422 and leaves nothing behind), then applied in the background: cleansing each row,
 folding duplicates inside the file together, matching the store by the blind index,
 and merging with the profile store's rule (most recent update first, then own channels
-before third parties; ``profiles.merge``). Everything an import changes, its report,
+before third parties; ``merges.merge``). Everything an import changes, its report,
 rejected rows and conflict log are written in ONE transaction, which also marks it
 done: a failed import changes nothing. Progress is committed beside it in the
 database, so every API instance reports the same status.
@@ -43,7 +43,7 @@ from ticketing.privacy import DecryptionFailed, Vault
 from ticketing.repositories import imports as imports_repo
 from ticketing.services.cleansing import ChannelBook, Checked, Record, channel_book, check_row
 from ticketing.services.customers import DEFAULT_LANGUAGE
-from ticketing.services.profiles import merge_precedence
+from ticketing.services.merges import merge_precedence
 
 logger = logging.getLogger(__name__)
 
