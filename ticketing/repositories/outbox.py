@@ -58,3 +58,14 @@ def due(session: Session, *, now: datetime, limit: int) -> list[RelayDelivery]:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=RelayDelivery)
     return list(session.scalars(query))
+
+
+def message_deliveries(session: Session, *, ticket_id: int) -> list[RelayDelivery]:
+    """The ticket's deliveries that carry one of its messages."""
+    return list(
+        session.scalars(
+            select(RelayDelivery).where(
+                RelayDelivery.ticket_id == ticket_id, RelayDelivery.message_id.is_not(None)
+            )
+        )
+    )

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ticketing.enums import AuthorType
 from ticketing.models import Customer, RelayDelivery, Ticket, TicketMessage, utcnow
+from ticketing.repositories import outbox as outbox_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import contact, outbox
 
@@ -132,11 +132,7 @@ def delivery_states(
 ) -> dict[int, DeliveryState]:
     """For each message of the ticket that was pushed, its delivery's state."""
     moment = now or utcnow()
-    rows = session.scalars(
-        select(RelayDelivery).where(
-            RelayDelivery.ticket_id == ticket_id, RelayDelivery.message_id.is_not(None)
-        )
-    )
+    rows = outbox_repo.message_deliveries(session, ticket_id=ticket_id)
     states: dict[int, DeliveryState] = {}
     for delivery in rows:
         channel = outbox.conversation_channel(delivery.conversation_id)
