@@ -1,7 +1,7 @@
 """Merging two profiles of one person: which values win, and what moves over.
 
 Staff merge duplicates (:func:`merge`); customer imports fold their rows into the store
-by the same precedence (:func:`merge_precedence`, used by ``services.import_apply``).
+by the same precedence (:func:`merge_precedence`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def merge_precedence(updated_at: datetime, channel_rank: int) -> tuple[datetime,
     """How a profile ranks when two disagree: the most recent update first, then the
     better channel (lower rank: own channels before third parties). The larger wins.
 
-    Staff merges (``merge``) and customer imports (``services.imports``) both use it.
+    Staff merges (``merge``) and customer imports (``services.import_grouping``,
+    ``services.import_apply``) both use it.
     """
     return (updated_at, -channel_rank)
 
