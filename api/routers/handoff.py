@@ -12,7 +12,8 @@ from api.auth import StaffOnly, require_roles
 from api.deps import SessionDep
 from ticketing.enums import TicketStatus
 from ticketing.principals import Principal, Role
-from ticketing.services import relay
+from ticketing.services import outbox
+from ticketing.services import queue_position as queue_service
 from ticketing.services import work as work_service
 
 router = APIRouter(prefix="/tickets", tags=["handoff"])
@@ -61,7 +62,7 @@ def hand_back(number: str, session: SessionDep, principal: StaffOnly) -> Handbac
     The bot answers the customer again (and tells them so); the ticket stays as it is.
     """
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    delivery = relay.hand_back(session, ticket=ticket, principal=principal)
+    delivery = outbox.hand_back(session, ticket=ticket, principal=principal)
     assert ticket.number is not None
     return HandbackRead(number=ticket.number, queued_at=delivery.created_at)
 
@@ -78,7 +79,7 @@ def hand_back(number: str, session: SessionDep, principal: StaffOnly) -> Handbac
 def queue_position(number: str, session: SessionDep, principal: QueueReader) -> QueuePositionRead:
     """The ticket's place among the tickets waiting in its queue, or who holds it."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    place = relay.queue_position(session, ticket=ticket)
+    place = queue_service.queue_position(session, ticket=ticket)
     assert ticket.number is not None
     return QueuePositionRead(
         number=ticket.number,

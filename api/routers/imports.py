@@ -13,11 +13,19 @@ from pydantic import BaseModel
 
 from api.auth import require_roles
 from api.deps import DatabaseDep, SessionDep, SettingsDep, VaultDep
-from ticketing.customer_files import COLUMNS, EXPORT_COLUMNS, FIELDS, escape_cell, template_header
+from ticketing.customer_files import (
+    COLUMNS,
+    EXPORT_COLUMNS,
+    FIELDS,
+    XLSX_TYPE,
+    escape_cell,
+    template_header,
+    xlsx_template,
+)
 from ticketing.errors import PayloadTooLarge
 from ticketing.models import CustomerImport
 from ticketing.principals import Principal, Role
-from ticketing.services import imports
+from ticketing.services import import_channels, imports
 
 UPLOAD_PATH = "/api/v1/customers/imports"
 router = APIRouter(prefix="/customers", tags=["customer imports"])
@@ -165,7 +173,7 @@ def recent(
 @router.get(
     "/imports/template",
     responses={
-        200: {"content": {"text/csv": {}, imports.XLSX_TYPE: {}}},
+        200: {"content": {"text/csv": {}, XLSX_TYPE: {}}},
         **{code: _ERRORS[code] for code in (401, 403)},
     },
 )
@@ -178,9 +186,7 @@ def template(
     name = f"customers-template-{lang}.{file_format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if file_format == "xlsx":
-        return Response(
-            imports.xlsx_template(lang), media_type=imports.XLSX_TYPE, headers=disposition
-        )
+        return Response(xlsx_template(lang), media_type=XLSX_TYPE, headers=disposition)
     body = "\ufeff" + ",".join(template_header(lang)) + "\r\n"
     return Response(body.encode(), media_type="text/csv; charset=utf-8", headers=disposition)
 
@@ -255,7 +261,7 @@ def conflicts(
 )
 def channels(session: SessionDep, principal: Supervisor) -> list[ImportChannelRead]:
     """The source channels: own or third party, quality streak, paused or not."""
-    return [ImportChannelRead(**row) for row in imports.list_channels(session)]
+    return [ImportChannelRead(**row) for row in import_channels.list_channels(session)]
 
 
 @router.post(
@@ -272,6 +278,6 @@ def resume(
     key: Annotated[str, Path(max_length=32)], session: SessionDep, principal: Admin
 ) -> ImportChannelRead:
     """Let a paused channel import again (its low-quality streak starts over)."""
-    imports.resume_channel(session, key=key, principal=principal)
-    row = next(r for r in imports.list_channels(session) if r["key"] == key)
+    import_channels.resume_channel(session, key=key, principal=principal)
+    row = next(r for r in import_channels.list_channels(session) if r["key"] == key)
     return ImportChannelRead(**row)

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from ticketing.enums import AgentPresence
 from ticketing.models import Agent, agent_queues
+
+# One PostgreSQL advisory lock for every staff-administration write: they are rare, and
+# serialising them keeps "the last active admin" true when two admins demote each other
+# at once (row locks taken in different orders would deadlock instead).
+STAFF_ADMIN_LOCK = 0x5D_AD_31
+
+
+def lock_staff_administration(session: Session) -> None:
+    """Wait for any other staff-administration write (a transaction-scoped advisory lock;
+    PostgreSQL only)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STAFF_ADMIN_LOCK})
 
 
 def get_by_username(session: Session, username: str) -> Agent | None:

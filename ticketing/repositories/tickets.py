@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ticketing.enums import Channel, Priority, TicketStatus
+from ticketing.enums import AuthorType, Channel, Priority, TicketStatus
 from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_number
 
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
@@ -150,6 +150,19 @@ def recent_public_messages(
             .limit(limit)
         )
     )
+
+
+def last_customer_message_at(session: Session, ticket_id: int) -> datetime | None:
+    """When the customer last wrote on this ticket, if ever."""
+    last = session.scalar(
+        select(func.max(TicketMessage.created_at)).where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.author_type == AuthorType.CUSTOMER,
+        )
+    )
+    if last is not None and last.tzinfo is None:  # SQLite hands aggregates back without the zone
+        last = last.replace(tzinfo=UTC)
+    return last
 
 
 def claim(session: Session, *, ticket_id: int, agent_id: int, now: datetime) -> bool:

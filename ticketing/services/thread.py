@@ -14,7 +14,7 @@ from ticketing.models import Ticket, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy
-from ticketing.services import lifecycle, relay
+from ticketing.services import lifecycle, outbox
 from ticketing.services.policy import current_policy
 from ticketing.services.tickets import change_fields
 
@@ -92,8 +92,8 @@ def post_message(
         )
     session.flush()
     if author is AuthorType.AGENT and public:
-        # On its way to the customer's chat, WeChat or call (see ticketing.relay).
-        relay.enqueue(session, ticket=ticket, kind=relay.REPLY, message_id=message.id, now=moment)
+        # On its way to the customer's chat, WeChat or call (see ticketing.delivery_worker).
+        outbox.enqueue(session, ticket=ticket, kind=outbox.REPLY, message_id=message.id, now=moment)
     events.record(
         session,
         DeskEvent(

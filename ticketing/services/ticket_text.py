@@ -29,6 +29,7 @@ from ticketing.privacy import DecryptionFailed, Vault
 from ticketing.privacy_text import KINDS, ShownText, full_text, show
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import profiles
+from ticketing.services.audit import audit
 
 # Texts of a ticket that can be revealed, by name.
 TICKET_TEXTS = ("subject", "description", "escalation_reason")
@@ -90,7 +91,7 @@ class TextView:
         """Record that this response showed personal data in clear (kinds, not values)."""
         if not self.shown_in_clear:
             return
-        profiles.audit(
+        audit(
             session,
             principal=self.principal,
             action="view",
@@ -141,7 +142,7 @@ def reveal(
             f"this text cannot be decrypted: {error}; DESK_DATA_KEYS must hold the key it "
             "was sealed with"
         ) from None
-    profiles.audit(
+    audit(
         session,
         principal=principal,
         action="reveal",
