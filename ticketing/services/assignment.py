@@ -24,7 +24,7 @@ from ticketing.models import Agent, Ticket, utcnow
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import notices
-from ticketing.services.tickets import change_fields
+from ticketing.services.history import change_fields
 
 SYSTEM_ACTOR = "assignment"
 _NEVER = datetime.min.replace(tzinfo=UTC)

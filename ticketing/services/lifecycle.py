@@ -20,15 +20,14 @@ from ticketing import events
 from ticketing.enums import AuthorType, EscalationSource, TicketStatus
 from ticketing.errors import Conflict, Forbidden
 from ticketing.events import DeskEvent
-from ticketing.models import Ticket, TicketEvent, TicketMessage, utcnow
+from ticketing.models import Ticket, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
-from ticketing.services import assignment, notices, sla
+from ticketing.services import assignment, history, notices, sla
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
-from ticketing.services.tickets import change_fields
 
 S = TicketStatus
 
@@ -118,7 +117,7 @@ def transition(
         changes["assignee_id"] = None
     changes.update(sla.pause_changes(ticket, to=to, now=moment))
     holder = ticket.assignee_id
-    change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
+    history.change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     event_type = _EVENT_FOR_STATUS.get(to)
     if current is S.RESOLVED and to in (S.OPEN, S.NEW):
         event_type = "ticket.reopened"
@@ -200,7 +199,7 @@ def escalate(
         # The customer asks for a person from this conversation: relay replies here.
         ticket.conversation_id = principal.rasa_conversation_id
     holder = ticket.assignee_id
-    change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
+    history.change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     if "queue_id" in changes:
         session.refresh(ticket, attribute_names=["queue"])
         if holder is not None:
@@ -253,16 +252,14 @@ def cancel(
             created_at=moment,
         ),
     )
-    tickets_repo.add_event(
+    history.record(
         session,
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=principal.name,
-            field="cancel_reason",
-            old_value=None,
-            new_value=reason,
-            created_at=moment,
-        ),
+        ticket_id=ticket.id,
+        actor=principal.name,
+        field="cancel_reason",
+        old=None,
+        new=reason,
+        now=moment,
     )
     transition(
         session,

@@ -20,7 +20,7 @@ from ticketing.events import DeskEvent
 from ticketing.models import Ticket, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.services.tickets import change_fields
+from ticketing.services.history import change_fields
 
 SCHEDULER = Principal(name="sla-scheduler", role=Role.ADMIN)
 _CLOCK_FIELDS = (

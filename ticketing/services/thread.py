@@ -15,8 +15,8 @@ from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy
 from ticketing.services import lifecycle, relay
+from ticketing.services.history import change_fields
 from ticketing.services.policy import current_policy
-from ticketing.services.tickets import change_fields
 
 
 class TicketClosed(Conflict):

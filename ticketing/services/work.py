@@ -13,16 +13,16 @@ from ticketing import events
 from ticketing.enums import Category, Priority, TicketStatus
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
 from ticketing.events import DeskEvent
-from ticketing.models import Ticket, TicketEvent, utcnow
+from ticketing.models import Ticket, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
 from ticketing.routing import PolicyError, RoutingPolicy
 from ticketing.schemas import SlaState
-from ticketing.services import access, lifecycle
+from ticketing.services import access, history, lifecycle
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
-from ticketing.services.tickets import TicketNotFound, change_fields, get_ticket
+from ticketing.services.tickets import TicketNotFound, get_ticket
 
 MAX_PAGE = 100
 EDITABLE_FIELDS = frozenset({"status", "priority", "queue", "category", "subject"})
@@ -113,7 +113,7 @@ def update(
     number = ticket.number  # read now: after a failed flush the ticket cannot be loaded
     try:
         if fields:
-            change_fields(session, ticket=ticket, actor=principal.name, changes=fields)
+            history.change_fields(session, ticket=ticket, actor=principal.name, changes=fields)
             events.record(
                 session, DeskEvent("ticket.updated", ticket.number, {"fields": sorted(fields)})
             )
@@ -156,16 +156,14 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
         ("status", old_status, TicketStatus.OPEN),
     ):
         if old != new:
-            tickets_repo.add_event(
+            history.record(
                 session,
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    actor=principal.name,
-                    field=field,
-                    old_value=None if old is None else str(old),
-                    new_value=str(new),
-                    created_at=now,
-                ),
+                ticket_id=ticket.id,
+                actor=principal.name,
+                field=field,
+                old=old,
+                new=new,
+                now=now,
             )
     session.flush()
     events.record(
