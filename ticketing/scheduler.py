@@ -1,6 +1,6 @@
 """The SLA scheduler: ``python -m ticketing.scheduler`` (the API also runs one in-process).
 
-Every ``DESK_SLA_SCAN_SECONDS`` it runs :func:`ticketing.services.sla.scan` in its own
+Every ``DESK_SLA_SCAN_SECONDS`` it runs :func:`ticketing.services.sla_scan.scan` in its own
 transaction. Several schedulers may run at once (API workers, extra hosts): on
 PostgreSQL each pass claims its tickets with SKIP LOCKED, so nothing fires twice.
 """
@@ -12,16 +12,16 @@ import logging
 
 from ticketing.db import Database
 from ticketing.periodic import PeriodicWorker
-from ticketing.services import sla
+from ticketing.services import sla_scan
 from ticketing.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 
-def run_once(database: Database) -> sla.ScanResult:
+def run_once(database: Database) -> sla_scan.ScanResult:
     """One scheduler pass in one transaction."""
     with database.sessions.begin() as session:
-        return sla.scan(session)
+        return sla_scan.scan(session)
 
 
 class SlaScheduler(PeriodicWorker):

@@ -37,7 +37,7 @@ from ticketing.schemas import (
     TicketSummary,
     TicketUpdate,
 )
-from ticketing.services import assignment, lifecycle, ticket_text
+from ticketing.services import assignment, lifecycle, sla_clocks, ticket_text
 from ticketing.services import notices as notices_service
 from ticketing.services import ratings as ratings_service
 from ticketing.services import thread as thread_service
@@ -106,7 +106,7 @@ def ticket_read(
         first_responded_at=ticket.first_responded_at,
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
-        sla_state=work_service.sla_state(ticket),
+        sla_state=sla_clocks.sla_state(ticket),
         masked_texts=[name for name, text in shown.items() if text.masked],
         messages=[
             MessageRead(
@@ -148,7 +148,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         assignee=ticket.assignee.username if ticket.assignee else None,
         escalation_level=ticket.escalation_level,
         version=ticket.version,
-        sla_state=work_service.sla_state(ticket),
+        sla_state=sla_clocks.sla_state(ticket),
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         first_response_due_at=ticket.first_response_due_at,

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ticketing import events
-from ticketing.enums import AuthorType, EscalationSource, TicketStatus
+from ticketing.enums import ACTIVE_STATUSES, AuthorType, EscalationSource, TicketStatus
 from ticketing.errors import Conflict, Forbidden
 from ticketing.events import DeskEvent
 from ticketing.models import Ticket, TicketMessage, utcnow
@@ -25,7 +25,7 @@ from ticketing.principals import Principal, Role
 from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
-from ticketing.services import assignment, history, notices, sla
+from ticketing.services import assignment, history, notices, sla_clocks
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 
@@ -53,7 +53,6 @@ _BOT_TARGETS: dict[TicketStatus, frozenset[TicketStatus]] = {
     S.CLOSED: frozenset(),
 }
 
-ACTIVE_STATUSES = frozenset({S.NEW, S.OPEN, S.PENDING, S.ESCALATED})
 _EVENT_FOR_STATUS = {
     S.RESOLVED: "ticket.resolved",
     S.CLOSED: "ticket.closed",
@@ -115,7 +114,7 @@ def transition(
         changes["resolved_at"] = None
     if to is S.NEW:
         changes["assignee_id"] = None
-    changes.update(sla.pause_changes(ticket, to=to, now=moment))
+    changes.update(sla_clocks.pause_changes(ticket, to=to, now=moment))
     holder = ticket.assignee_id
     history.change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     event_type = _EVENT_FOR_STATUS.get(to)
@@ -194,7 +193,7 @@ def escalate(
         changes["queue_id"] = queue.id
         # A new queue means new people: the ticket waits there for one of them.
         changes["assignee_id"] = None
-    changes.update(sla.pause_changes(ticket, to=S.ESCALATED, now=moment))
+    changes.update(sla_clocks.pause_changes(ticket, to=S.ESCALATED, now=moment))
     if principal.is_bot and principal.conversation:
         # The customer asks for a person from this conversation: relay replies here.
         ticket.conversation_id = principal.rasa_conversation_id

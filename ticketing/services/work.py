@@ -18,7 +18,6 @@ from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
 from ticketing.routing import PolicyError, RoutingPolicy
-from ticketing.schemas import SlaState
 from ticketing.services import access, history, lifecycle
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
@@ -171,22 +170,3 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
         DeskEvent("ticket.assigned", ticket.number, {"agent": agent.username, "claimed": True}),
     )
     return get_ticket(session, number=ticket.number or "")
-
-
-def sla_state(ticket: Ticket, *, now: datetime | None = None) -> SlaState:
-    """``ok``, ``warning`` (80 % of a target used) or ``breached``, for an active ticket."""
-    if ticket.status not in lifecycle.ACTIVE_STATUSES:
-        return "ok"
-    moment = now or utcnow()
-    waiting_first = ticket.first_responded_at is None
-    if (
-        waiting_first and ticket.first_response_due_at < moment
-    ) or ticket.resolution_due_at < moment:
-        return "breached"
-    warn_first = ticket.first_response_warning_at
-    warn_resolution = ticket.resolution_warning_at
-    if (waiting_first and warn_first is not None and warn_first <= moment) or (
-        warn_resolution is not None and warn_resolution <= moment
-    ):
-        return "warning"
-    return "ok"
