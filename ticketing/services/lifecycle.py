@@ -21,11 +21,11 @@ from ticketing.enums import ACTIVE_STATUSES, AuthorType, EscalationSource, Ticke
 from ticketing.errors import Conflict, Forbidden
 from ticketing.events import DeskEvent
 from ticketing.models import Ticket, TicketMessage, utcnow
-from ticketing.principals import Principal, Role
+from ticketing.principals import Principal
 from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
-from ticketing.services import assignment, history, notices, sla_clocks
+from ticketing.services import access, assignment, history, notices, sla_clocks
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 
@@ -37,18 +37,6 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     S.OPEN: frozenset({S.NEW, S.PENDING, S.ESCALATED, S.RESOLVED, S.CLOSED}),
     S.PENDING: frozenset({S.OPEN, S.ESCALATED, S.RESOLVED, S.CLOSED}),
     S.ESCALATED: frozenset({S.OPEN, S.PENDING, S.RESOLVED, S.CLOSED}),
-    S.RESOLVED: frozenset({S.OPEN, S.NEW, S.CLOSED}),
-    S.CLOSED: frozenset(),
-}
-
-# What the bot may do for the customer of a conversation: escalate, cancel (close),
-# reopen a resolved ticket, and wake a pending one by answering. Staff may make any
-# allowed move.
-_BOT_TARGETS: dict[TicketStatus, frozenset[TicketStatus]] = {
-    S.NEW: frozenset({S.ESCALATED, S.CLOSED}),
-    S.OPEN: frozenset({S.ESCALATED, S.CLOSED}),
-    S.PENDING: frozenset({S.OPEN, S.ESCALATED, S.CLOSED}),
-    S.ESCALATED: frozenset({S.CLOSED}),
     S.RESOLVED: frozenset({S.OPEN, S.NEW, S.CLOSED}),
     S.CLOSED: frozenset(),
 }
@@ -69,12 +57,9 @@ class NotCancellable(Conflict):
 
 
 def allowed_targets(status: TicketStatus, *, principal: Principal) -> frozenset[TicketStatus]:
-    """The statuses this principal may move a ticket in ``status`` to."""
-    if principal.role is Role.BOT_SERVICE:
-        return TRANSITIONS[status] & _BOT_TARGETS[status]
-    if principal.role is Role.CUSTOMER:
-        return frozenset()
-    return TRANSITIONS[status]
+    """The statuses this principal may move a ticket in ``status`` to (``access`` decides
+    which of the lifecycle's moves a role may make)."""
+    return access.status_moves(principal, current=status, possible=TRANSITIONS[status])
 
 
 def transition(

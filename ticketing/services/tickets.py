@@ -256,10 +256,3 @@ def get_ticket(session: Session, *, number: str) -> Ticket:
     if ticket is None:
         raise TicketNotFound(f"no ticket with number {number[:40]!r}")
     return ticket
-
-
-def visible_messages(ticket: Ticket, *, principal: Principal) -> list[TicketMessage]:
-    """The part of a ticket's thread this principal may read."""
-    if principal.sees_internal_messages:
-        return list(ticket.messages)
-    return [message for message in ticket.messages if message.public]

@@ -1,4 +1,7 @@
-"""Working tickets: who may see which, lists, edits with optimistic versions, claims."""
+"""Working tickets: reading the visible ones, lists, edits with optimistic versions, claims.
+
+Who may do each of these is :mod:`ticketing.services.access`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ticketing import events
 from ticketing.enums import Category, Priority, TicketStatus
-from ticketing.errors import Conflict, Forbidden, ValidationFailed
+from ticketing.errors import Conflict, ValidationFailed
 from ticketing.events import DeskEvent
 from ticketing.models import Ticket, utcnow
-from ticketing.principals import Principal, Role
+from ticketing.principals import Principal
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
 from ticketing.routing import PolicyError, RoutingPolicy
@@ -35,15 +38,10 @@ class AlreadyClaimed(Conflict):
     code = "already_claimed"
 
 
-def can_see(session: Session, *, ticket: Ticket, principal: Principal) -> bool:
-    """Whether this principal may see this ticket (the rule lives in ``access``)."""
-    return access.can_see_ticket(session, ticket=ticket, principal=principal)
-
-
 def get_visible(session: Session, *, number: str, principal: Principal) -> Ticket:
     """A ticket this principal may see; 404 (not 403) otherwise, so numbers don't leak."""
     ticket = get_ticket(session, number=number)
-    if not can_see(session, ticket=ticket, principal=principal):
+    if not access.can_see_ticket(session, ticket=ticket, principal=principal):
         raise TicketNotFound(f"no ticket with number {number[:40]!r}")
     return ticket
 
@@ -63,9 +61,7 @@ def list_visible(
         raise ValidationFailed(
             f"sort must be one of {sorted(SORT_COLUMNS)} (prefix - for descending)", field="sort"
         )
-    scope = access.scope_for(session, principal)
-    if scope.nothing and not principal.is_bot:
-        raise Forbidden("only staff list tickets", code="forbidden")
+    scope = access.listing_scope(session, principal)
     # The bot gets its conversation's customer whatever it asked for; nobody yet: nothing.
     narrowed = scope.narrow(replace(flt, now=now or utcnow()))
     if narrowed is None:
@@ -107,8 +103,7 @@ def update(
             raise ValidationFailed(f"no queue {changes['queue']!r}", field="queue") from None
         fields["queue_id"] = ensure_queue(session, definition).id
         fields["assignee_id"] = None
-    if fields and principal.role is Role.BOT_SERVICE:
-        raise Forbidden("the bot may only change a ticket's status", code="forbidden")
+    access.check_field_edit(principal, fields)
     number = ticket.number  # read now: after a failed flush the ticket cannot be loaded
     try:
         if fields:
@@ -129,11 +124,7 @@ def update(
 
 def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
     """Take an unassigned ticket; of two agents claiming at once exactly one wins."""
-    agent = access.staff_account(session, principal)
-    if agent is None:
-        raise Forbidden("only staff claim tickets", code="forbidden")
-    if principal.role is Role.AGENT and ticket.queue_id not in {q.id for q in agent.queues}:
-        raise Forbidden(f"you do not work the {ticket.queue.key} queue", code="not_your_queue")
+    agent = access.claimant(session, ticket=ticket, principal=principal)
     if ticket.assignee_id == agent.id:
         return ticket
     if ticket.assignee_id is not None:
