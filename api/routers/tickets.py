@@ -366,6 +366,7 @@ def post_message(
 ) -> TicketRead:
     """Add a public reply or (staff) an internal note to the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
+    # The service brings the ticket current: its status and its thread with this message.
     thread_service.post_message(
         session,
         ticket=ticket,
@@ -374,12 +375,7 @@ def post_message(
         public=payload.public,
         author_type=payload.author_type,
     )
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -403,15 +399,10 @@ def escalate_ticket(
             ticket=ticket,
             lines=[(line.author_type, line.body, line.at) for line in payload.transcript],
         )
-    lifecycle.escalate(
+    ticket = lifecycle.escalate(
         session, ticket=ticket, principal=principal, reason=payload.reason, source=source
     )
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -431,13 +422,8 @@ def cancel_ticket(
 ) -> TicketRead:
     """Close an unfinished ticket at the customer's request; the reason joins the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    lifecycle.cancel(session, ticket=ticket, principal=principal, reason=payload.reason)
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    ticket = lifecycle.cancel(session, ticket=ticket, principal=principal, reason=payload.reason)
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -477,15 +463,10 @@ def assign_ticket(
     agent = agents_repo.get_by_username(session, payload.agent)
     if agent is None or not agent.active:
         raise ValidationFailed(f"no agent {payload.agent!r}", field="agent")
-    assignment.assign_to(
+    ticket = assignment.assign_to(
         session, ticket=ticket, agent=agent, actor=principal.name, force=payload.force
     )
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(

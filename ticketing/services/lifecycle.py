@@ -157,8 +157,11 @@ def escalate(
     source: EscalationSource,
     policy: RoutingPolicy | None = None,
     now: datetime | None = None,
-) -> None:
-    """Escalate one level: raise the priority and move queues as the tier says; keep why."""
+) -> Ticket:
+    """Escalate one level: raise the priority and move queues as the tier says; keep why.
+
+    Returns the ticket as it now stands (its new queue and holder, its thread).
+    """
     if ticket.status not in ACTIVE_STATUSES:
         raise InvalidTransition(
             f"a {ticket.status} ticket cannot be escalated", code="invalid_transition"
@@ -202,6 +205,7 @@ def escalate(
             },
         ),
     )
+    return tickets_repo.reload(session, ticket)
 
 
 def cancel(
@@ -211,8 +215,9 @@ def cancel(
     principal: Principal,
     reason: str,
     now: datetime | None = None,
-) -> None:
-    """Close an unfinished ticket at the customer's request, keeping why.
+) -> Ticket:
+    """Close an unfinished ticket at the customer's request, keeping why; returns it as it
+    now stands.
 
     The reason goes into the thread (a public system line the agents and the customer
     see) and the history; a resolved or closed ticket is finished and answers 409
@@ -254,3 +259,4 @@ def cancel(
         now=moment,
     )
     session.flush()
+    return tickets_repo.reload(session, ticket)

@@ -40,7 +40,8 @@ def post_message(
     The bot posts the customer's words (``customer``) or its own (``bot``), always public.
     Staff post as ``agent``; only staff write internal notes. A customer writing on a
     pending ticket hands it back to the agent; on a recently resolved one reopens it.
-    An agent's first public reply stops the first-response clock.
+    An agent's first public reply stops the first-response clock. Returns the message;
+    the ticket handed in is brought current (its status, its thread with this message).
     """
     moment = now or utcnow()
     if ticket.status is TicketStatus.CLOSED:
@@ -93,6 +94,7 @@ def post_message(
             {"message_id": message.id, "author_type": author.value, "public": public},
         ),
     )
+    tickets_repo.reload(session, ticket)
     return message
 
 
