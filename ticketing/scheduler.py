@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import logging
 
+import redis
+
 from ticketing.db import Database
+from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.periodic import PeriodicWorker
 from ticketing.services import sla_scan
 from ticketing.settings import Settings, get_settings
@@ -46,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings: Settings = get_settings()
     database = Database.from_settings(settings)
-    from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
-
     if settings.redis_url:
-        import redis
-
         install_publisher(
             database.sessions, RedisStreamBus(redis.Redis.from_url(settings.redis_url))
         )
