@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api.auth import require_roles
+from api.auth import AdminOnly, BotOrStaff, StaffOnly, SupervisorOnly
 from api.deps import SessionDep, VaultDep
 from ticketing.enums import (
     AuthorType,
@@ -20,11 +20,9 @@ from ticketing.enums import (
     RevealReason,
     TicketStatus,
 )
-from ticketing.errors import Forbidden
-from ticketing.principals import Principal, Role
 from ticketing.schemas import EmailAddress, PhoneNumber
+from ticketing.services import access, erasure, merges, profiles
 from ticketing.services import customers as customers_service
-from ticketing.services import erasure, merges, profiles
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -263,12 +261,6 @@ class CustomerMatch(BaseModel):
     language: str
 
 
-ProfileReader = Annotated[
-    Principal,
-    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
-]
-
-
 @router.get(
     "/by-identity",
     response_model=CustomerRead,
@@ -282,16 +274,18 @@ def find_by_identity(
     external_id: Annotated[str, Query(min_length=1, max_length=200)],
     session: SessionDep,
     vault: VaultDep,
-    principal: ProfileReader,
+    principal: BotOrStaff,
 ) -> CustomerRead:
     """The customer a channel's sender id belongs to, with masked contacts only.
 
     The bot asks about its own conversation; staff only about a customer they may see.
     """
-    if principal.is_bot and principal.conversation != (channel.value, external_id.strip()):
-        raise Forbidden(
-            "the bot looks up only the customer of its conversation", code="not_your_conversation"
-        )
+    access.check_own_conversation(
+        principal,
+        channel=channel.value,
+        external_id=external_id.strip(),
+        refusal="the bot looks up only the customer of its conversation",
+    )
     customer = customers_service.find_by_identity(
         session, vault=vault, channel=channel, external_id=external_id
     )
@@ -320,9 +314,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Conflict (`identity_taken`, `customer_erased`, `already_merged`)"},
     422: {"description": "Invalid payload; `details` names each field"},
 }
-StaffReader = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
-Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 CustomerId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -375,7 +366,7 @@ def _profile(view: profiles.ProfileView) -> ProfileRead:
     responses={k: _ERRORS[k] for k in (401, 403, 422)},
 )
 def search_customers(
-    payload: CustomerSearch, session: SessionDep, vault: VaultDep, principal: StaffReader
+    payload: CustomerSearch, session: SessionDep, vault: VaultDep, principal: StaffOnly
 ) -> list[CustomerMatch]:
     """Find a customer you may see by exact phone or e-mail (in the body, so it never lands
     in a URL log). Audited."""
@@ -389,7 +380,7 @@ def search_customers(
     "/{customer_id}", response_model=ProfileRead, responses={k: _ERRORS[k] for k in (401, 403, 404)}
 )
 def customer_360(
-    customer_id: CustomerId, session: SessionDep, vault: VaultDep, principal: StaffReader
+    customer_id: CustomerId, session: SessionDep, vault: VaultDep, principal: StaffOnly
 ) -> ProfileRead:
     """The 360° view: profile, identities, tags, and of the tickets you may see their
     recent messages and CSAT. Every view is audited."""
@@ -408,7 +399,7 @@ def update_customer(
     payload: ProfileUpdate,
     session: SessionDep,
     vault: VaultDep,
-    principal: StaffReader,
+    principal: StaffOnly,
 ) -> ProfileRead:
     """Edit name, ID number, language or contact preferences (audited)."""
     profiles.update_profile(
@@ -429,7 +420,7 @@ def update_customer(
     responses={k: _ERRORS[k] for k in (401, 403, 404, 422)},
 )
 def set_tags(
-    customer_id: CustomerId, payload: TagsUpdate, session: SessionDep, principal: StaffReader
+    customer_id: CustomerId, payload: TagsUpdate, session: SessionDep, principal: StaffOnly
 ) -> list[str]:
     """Replace the customer's tags (vip, high_value, churn_risk or free ones)."""
     return profiles.set_tags(
@@ -455,7 +446,7 @@ def add_identity(
     payload: IdentityCreate,
     session: SessionDep,
     vault: VaultDep,
-    principal: StaffReader,
+    principal: StaffOnly,
 ) -> ProfileRead:
     """Attach a phone number or e-mail address (unverified: only a channel proves one)."""
     profiles.add_identity(
@@ -482,7 +473,7 @@ def reveal(
     payload: RevealRequest,
     session: SessionDep,
     vault: VaultDep,
-    principal: StaffReader,
+    principal: StaffOnly,
 ) -> RevealRead:
     """One personal field in clear, for a reason code and a reason in words. Audited."""
     value = profiles.reveal(
@@ -507,7 +498,7 @@ def merge(
     payload: MergeRequest,
     session: SessionDep,
     vault: VaultDep,
-    principal: Supervisor,
+    principal: SupervisorOnly,
 ) -> ProfileRead:
     """Merge another customer into this one: tickets, identities, tags, ratings move."""
     survivor = merges.merge(
@@ -528,7 +519,7 @@ def erase(
     payload: ErasureRequest,
     session: SessionDep,
     vault: VaultDep,
-    principal: Admin,
+    principal: AdminOnly,
 ) -> ProfileRead:
     """Anonymise the customer on request; tickets keep their statistics, not their words."""
     erasure.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)

@@ -227,6 +227,18 @@ def get_by_id(session: Session, ticket_id: int) -> Ticket | None:
     )
 
 
+def reload(session: Session, ticket: Ticket) -> Ticket:
+    """The same ticket object brought current: its row, queue, assignee and whole thread.
+
+    For a service that wrote more than the ticket's row (thread lines, another holder),
+    so that what it returns shows all of it.
+    """
+    current = get_by_id(session, ticket.id)
+    if current is None:  # pragma: no cover - a ticket is never deleted
+        raise LookupError(f"ticket {ticket.id} is gone")
+    return current
+
+
 def add(session: Session, ticket: Ticket) -> Ticket:
     """Insert a ticket and give it its number, derived from the id in the same transaction.
 

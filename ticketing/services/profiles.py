@@ -7,11 +7,8 @@ edits, tags, identities and search. Every access to personal data is audited
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +23,7 @@ from ticketing.models import (
     TicketMessage,
     utcnow,
 )
-from ticketing.principals import Principal, Role
+from ticketing.principals import Principal
 from ticketing.privacy import (
     MASKERS,
     DecryptionFailed,
@@ -36,28 +33,13 @@ from ticketing.privacy import (
     normalise_phone,
 )
 from ticketing.repositories import customers as customers_repo
-from ticketing.services import access
+from ticketing.services import access, disclosure
 from ticketing.services.audit import audit, audit_refusal
 from ticketing.services.customers import CustomerNotFound
 
-DISCLOSURE_PATH = Path(__file__).resolve().parent.parent / "disclosure.yml"
 PERSONAL_FIELDS = ("phone", "email", "id_number", "name")
 KNOWN_TAGS = frozenset({"vip", "high_value", "churn_risk"})
 MAX_TAGS = 20
-
-
-@lru_cache(maxsize=1)
-def disclosure_policy() -> dict[str, Any]:
-    """The packaged disclosure policy (who sees which field how)."""
-    with DISCLOSURE_PATH.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
-    return data
-
-
-def disclosure(role: Role, field_name: str) -> str:
-    """``clear``, ``masked`` or ``hidden`` for this role and field."""
-    rules = disclosure_policy()["roles"].get(role.value, {})
-    return str(rules.get(field_name, "hidden"))
 
 
 MIN_REASON_WEIGHT = 10
@@ -169,7 +151,7 @@ def view(session: Session, *, vault: Vault, customer_id: int, principal: Princip
     personal: dict[str, str | None] = {}
     shown: list[str] = []
     for name in PERSONAL_FIELDS:
-        rule = disclosure(principal.role, name)
+        rule = disclosure.shown_as(principal.role, name)
         if rule == "hidden":
             continue
         value = _safe_plaintext(customer, name, vault=vault)
@@ -184,7 +166,7 @@ def view(session: Session, *, vault: Vault, customer_id: int, principal: Princip
     for identity in customer.identities:
         value = _safe_decrypt(identity.value_enc, vault=vault)
         contact = identity.kind in (IdentityKind.PHONE, IdentityKind.EMAIL)
-        rule = disclosure(principal.role, identity.kind.value) if contact else "clear"
+        rule = disclosure.shown_as(principal.role, identity.kind.value) if contact else "clear"
         shown_value = (
             None
             if value is None or rule == "hidden"
@@ -227,8 +209,7 @@ def reveal(
     """One personal field in clear, for a stated reason; always audited."""
     if field_name not in PERSONAL_FIELDS:
         raise ValidationFailed(f"field must be one of {list(PERSONAL_FIELDS)}", field="field")
-    if principal.role.value not in disclosure_policy()["may_reveal"]:
-        raise Forbidden("your role may not reveal personal data", code="forbidden")
+    disclosure.check_may_reveal(principal)
     check_reveal_reason(reason_code, reason)
     customer = get_visible_customer(
         session, customer_id=customer_id, principal=principal, attempt="reveal"

@@ -28,9 +28,9 @@ from ticketing.repositories import audit as audit_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import assignment
 from ticketing.services import staff as staff_service
+from ticketing.services.history import change_fields
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
-from ticketing.services.tickets import change_fields
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 LANGUAGES = frozenset({"zh", "en"})

@@ -13,7 +13,7 @@ from ticketing.models import Agent, Customer, RelayDelivery, Ticket, TicketMessa
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
-from ticketing.services import assignment, contact, lifecycle, notices, outbox, sla, thread
+from ticketing.services import assignment, contact, lifecycle, notices, outbox, sla_scan, thread
 from ticketing.services.tickets import create_ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -234,8 +234,8 @@ class TestLate:
     ) -> None:
         ticket = new_ticket(session, vault, opened=DAY - timedelta(hours=1))
         missed = ticket.first_response_due_at + timedelta(minutes=1)
-        assert sla.scan(session, now=missed).breaches == 1
-        assert sla.scan(session, now=missed + timedelta(minutes=1)).breaches == 0
+        assert sla_scan.scan(session, now=missed).breaches == 1
+        assert sla_scan.scan(session, now=missed + timedelta(minutes=1)).breaches == 0
         late = [d for d in deliveries(session) if d.notice == notices.LATE]
         assert len(late) == 1
         [message] = [m for m in notice_messages(session, ticket) if m.id == late[0].message_id]
