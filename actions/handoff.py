@@ -13,23 +13,21 @@ from rasa_sdk.types import DomainDict
 
 from actions.conversation import (
     EXTERNAL_PREFIX,
+    REPORT_SLOTS,
     caller_number,
     conversation_channel,
+    conversation_language,
     conversation_sender,
+    desk_client,
+    local_today,
+    ticket_details,
+    transcript,
 )
 from actions.desk_api import DeskApiUnavailable, NewTicket, Ticket
 from actions.parsing import is_email
 from actions.settings import ActionSettings
 from actions.ticket_category import category_for_ticket
 from actions.ticket_requests import TicketRequest, ticket_request
-from actions.tickets import (
-    REPORT_SLOTS,
-    conversation_language,
-    desk_client,
-    local_today,
-    ticket_details,
-    transcript,
-)
 
 logger = logging.getLogger(__name__)
 
