@@ -9,8 +9,9 @@ can put in a message body (an ``input_channel``, metadata) decides who the custo
 Every other helper the action modules share lives here too, so that an action module
 imports from this one and never from another action module: the customer's language,
 the transcript and the details they told (as lines under a ticket's description), a
-ticket number in their message, and the desk client acting for them. Ticket request
-keys are in ``actions.ticket_requests``, the API's data in ``actions.desk_api``.
+ticket number in their message, the desk client acting for them, and the ticket card
+sent with a message about one ticket. Ticket request keys are in
+``actions.ticket_requests``, the API's data in ``actions.desk_api``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from rasa_sdk import Tracker
 
 from actions.dates import parse_date
-from actions.desk_api import DeskApiClient
+from actions.desk_api import DeskApiClient, Ticket
 from actions.labels import detail_label
 from actions.parsing import parse_ticket_number
 from actions.settings import ActionSettings
@@ -187,3 +188,14 @@ def ticket_details(
     if found:
         lines.append(f"{detail_label('date', language)}: {found.isoformat()}")
     return "\n".join(lines)
+
+
+def ticket_card(ticket: Ticket) -> dict[str, str]:
+    """The structured part of a message about one ticket: its number and status as the
+    desk answered them (``utter_message(json_message=...)``, Rasa's ``custom``).
+
+    The chat widget draws a ticket card from it under the message's text
+    (``bot/channels/widget.py`` sends both in one message); WeChat, the phone and REST
+    send the text only. The desk's progress pushes carry ``ticket`` the same way.
+    """
+    return {"ticket": ticket.number, "status": ticket.status}

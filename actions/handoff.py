@@ -20,6 +20,7 @@ from actions.conversation import (
     conversation_sender,
     desk_client,
     local_today,
+    ticket_card,
     ticket_details,
     transcript,
 )
@@ -84,6 +85,7 @@ class ActionRequestHuman(Action):
             ticket_number=ticket.number,
             queue=ticket.queue_name(language),
             due_time=_due_time(ticket, settings),
+            json_message=ticket_card(ticket),
         )
         # From now on the HandoffPolicy relays the customer's messages to the agent.
         return [

@@ -16,6 +16,7 @@ from actions.conversation import (
     desk_client,
     local_today,
     mentioned_ticket,
+    ticket_card,
     ticket_details,
 )
 from actions.desk_api import (
@@ -149,7 +150,11 @@ class ActionCancelTicket(Action):
             logger.error("cancelling %s failed: %s", number, error)
             dispatcher.utter_message(response="utter_ticket_action_failed", ticket_number=number)
             return done
-        dispatcher.utter_message(response="utter_ticket_cancelled", ticket_number=ticket.number)
+        dispatcher.utter_message(
+            response="utter_ticket_cancelled",
+            ticket_number=ticket.number,
+            json_message=ticket_card(ticket),
+        )
         return done
 
     @staticmethod
@@ -283,7 +288,11 @@ class ActionAddTicketInfo(Action):
         if ticket is None:
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return [*done, SlotSet("ticket_number", None)]
-        dispatcher.utter_message(response="utter_ticket_info_added", ticket_number=ticket.number)
+        dispatcher.utter_message(
+            response="utter_ticket_info_added",
+            ticket_number=ticket.number,
+            json_message=ticket_card(ticket),
+        )
         return done
 
 

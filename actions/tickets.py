@@ -24,6 +24,7 @@ from actions.conversation import (
     conversation_sender,
     desk_client,
     local_today,
+    ticket_card,
     ticket_details,
     transcript,
 )
@@ -344,7 +345,10 @@ class ActionCreateTicket(Action):
         local_due = due.astimezone(ZoneInfo(settings.timezone)) if due else None
         due_time = local_due.strftime("%Y-%m-%d %H:%M") if local_due else "-"
         dispatcher.utter_message(
-            response="utter_ticket_created", ticket_number=ticket.number, due_time=due_time
+            response="utter_ticket_created",
+            ticket_number=ticket.number,
+            due_time=due_time,
+            json_message=ticket_card(ticket),
         )
         readback = ticket_details(**told, contact=contact)
         if readback:
@@ -429,7 +433,9 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return [SlotSet("ticket_number", None)]
         dispatcher.utter_message(
-            response=f"utter_ticket_status_{ticket.status}", ticket_number=ticket.number
+            response=f"utter_ticket_status_{ticket.status}",
+            ticket_number=ticket.number,
+            json_message=ticket_card(ticket),
         )
         return []
 
