@@ -1,13 +1,14 @@
-"""Who the actions are talking to: the conversation's channel, sender and caller number.
+"""The conversation an action works in: the helpers every action module shares.
 
-Every fact here comes from the conversation id, which only the desk's channel
-connectors create (``bot/channels/conversation.py``): ``wechat:<openid>`` only after a
-signed WeChat push, ``voice:<call id>`` only after a signed gateway turn, ``web:<session>``
-from the widget's socket, a plain sender from the public REST channel. Nothing a client
-can put in a message body (an ``input_channel``, metadata) decides who the customer is.
+Who the actions are talking to (the conversation's channel, sender and caller number)
+comes from the conversation id, which only the desk's channel connectors create
+(``bot/channels/conversation.py``): ``wechat:<openid>`` only after a signed WeChat push,
+``voice:<call id>`` only after a signed gateway turn, ``web:<session>`` from the widget's
+socket, a plain sender from the public REST channel. Nothing a client can put in a
+message body (an ``input_channel``, metadata) decides who the customer is.
 
-Every other helper the action modules share lives here too, so that an action module
-imports from this one and never from another action module: the customer's language,
+An action module imports what it shares with others from here (or from the other helper
+modules), never from another action module: the customer's language,
 the transcript and the details they told (as lines under a ticket's description), a
 ticket number in their message, the desk client acting for them, and the ticket card
 sent with a message about one ticket. Ticket request keys are in
