@@ -17,6 +17,10 @@ claim lapses (``CLAIM_SECONDS``). Without it, every request is a new message.
 When the Rasa process is saturated, a message may get "busy, send it again" instead of
 an answer (``bot/channels/admission.py``); it was then not processed.
 
+The answer is the bot's texts (with buttons and images) as today: the ticket card an
+action sends with a message about a ticket (a ``custom`` payload) is the chat widget's,
+and is left out here.
+
 A REST client cannot be called back, so progress notices from the desk (``POST
 /webhooks/rest/push``, :mod:`bot.channels.pushes`) wait for the sender's next message
 and come first in its answer, in order, each once.
@@ -57,6 +61,19 @@ CLAIM_SECONDS = float(os.environ.get("DESK_MESSAGE_CLAIM_SECONDS", "15"))
 MAX_MESSAGE_CHARACTERS = 20_000
 # How long a notice waits for the REST sender's next message.
 KEPT_SECONDS = 14 * 24 * 3600
+
+
+class TextCollector(CollectingOutputChannel):
+    """Collects a turn's answer for the REST client, without custom payloads."""
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """A ticket card is drawn by the widget only; REST clients get the text."""
+
+
+def _without_custom(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "custom"}
 
 
 class BadRestMessage(ValueError):
@@ -163,7 +180,7 @@ class DeskRestInput(InputChannel):
             rid = jsonlog.begin(request.headers.get(jsonlog.HEADER), conversation=conversation)
 
             async def answer() -> str:
-                collector = CollectingOutputChannel()
+                collector = TextCollector()
                 script = await script_for_turn(agent_of(request), conversation, text)
                 message = UserMessage(
                     customer_text(text),
@@ -190,7 +207,8 @@ class DeskRestInput(InputChannel):
                 if given is None:
                     return None
                 script = await script_for_turn(agent_of(request), conversation, text)
-                return json.dumps([in_script({"recipient_id": sender, **m}, script) for m in given])
+                answered = [{"recipient_id": sender, **_without_custom(m)} for m in given]
+                return json.dumps([in_script(m, script) for m in answered])
 
             try:
                 if not message_id:

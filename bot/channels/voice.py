@@ -223,6 +223,12 @@ class SpeechForLater(OutputChannel):
             key, json.dumps(kept, ensure_ascii=False), ttl_seconds=RELAYED_TTL_SECONDS
         )
 
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Nothing to say: a ticket card is drawn by the widget only (Rasa's default
+        would read the JSON out)."""
+
 
 def relayed_key(call_id: str) -> str:
     """The store key of what waits for a call's next turn."""

@@ -20,6 +20,11 @@ name and events. What it changes:
   server uses python-socketio's Redis manager: an agent's reply triggered on one
   Rasa instance is emitted to the session's room on whichever instance holds the
   widget's connection (long-polling also needs sticky sessions at the balancer).
+- **A ticket card travels with its text.** An action's message about a ticket carries
+  the number and status as data (Rasa's ``custom``, see ``actions.conversation.
+  ticket_card``); Rasa's socket.io output would emit it apart from the text, so this one
+  sends it in the same ``bot_uttered`` as the text (its last paragraph), and the widget
+  draws the card under it. Progress pushes carry ``custom`` the same way.
 - **Nothing the desk sends is missed.** Every message the desk starts (an agent's
   reply through Rasa's ``trigger_intent``, a progress notice through ``POST
   /webhooks/socketio/push``, see :mod:`bot.channels.pushes`) is kept in the session's
@@ -167,12 +172,38 @@ class WidgetOutput(SocketIOOutput):
         self.script = script
         # Set for messages the desk starts: kept for a widget that is not connected.
         self.mailbox = mailbox
+        # While a message with a custom payload is being split into emits: those emits.
+        self._held: list[Any] | None = None
 
     @classmethod
     def name(cls) -> str:
         return "socketio"
 
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """As Rasa's socket.io output, except that a custom payload (a ticket card) goes
+        in the same emit as the text it belongs to, not in one of its own."""
+        custom = message.get("custom")
+        if not (isinstance(custom, dict) and custom and message.get("text")):
+            await super().send_response(recipient_id, message)
+            return
+        held: list[Any] = []
+        self._held = held
+        try:
+            await super().send_response(
+                recipient_id, {k: v for k, v in message.items() if k != "custom"}
+            )
+        finally:
+            self._held = None
+        texts = [i for i, m in enumerate(held) if isinstance(m, dict) and m.get("text")]
+        for index, part in enumerate(held):
+            if texts and index == texts[-1]:
+                part = {**part, "custom": custom}
+            await self._send_message(recipient_id, part)
+
     async def _send_message(self, socket_id: str, response: Any) -> None:
+        if self._held is not None:
+            self._held.append(response)
+            return
         if isinstance(response, dict):
             response = in_script(response, self.script)
         session_id = split_conversation_id(socket_id).sender

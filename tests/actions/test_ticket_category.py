@@ -19,8 +19,8 @@ from actions.categories import (
     load_model,
     save_model,
 )
-from actions.ticket_category import ActionAskTicketCategory, picked_category, request_words
-from actions.tickets import ActionCreateTicket, ValidateTicketForm
+from actions.ticket_category import picked_category, request_words
+from actions.tickets import ActionAskTicketCategory, ActionCreateTicket, ValidateTicketForm
 from tests.actions.conversation import connector_id
 from tests.actions.fake_api import FakeDeskApi
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.channels import rest
 from bot.channels.rest import MAX_MESSAGE_CHARACTERS, DeskRestInput
@@ -39,6 +40,60 @@ class TestContract:
         assert answer == [{"recipient_id": "li", "text": "收到：我的宽带连不上了"}]
         [message] = agent.received
         assert (message.sender_id, message.input_channel) == ("li", "rest")
+
+
+CARD = {"ticket": "SD-100001", "status": "new"}
+
+
+def answers_with_a_card(message: Any) -> list[dict[str, Any]]:
+    return [{"text": "I've opened ticket SD-100001.", "custom": dict(CARD)}]
+
+
+class TestTicketCards:
+    def test_a_rest_client_gets_the_text_without_the_card(self) -> None:
+        agent = FakeAgent(answers_with_a_card)
+
+        async def main() -> tuple[int, Any]:
+            body = {"sender": "li", "message": "hi"}
+            async with (
+                serve(DeskRestInput(), agent) as url,
+                aiohttp.ClientSession() as http,
+                http.post(url, json=body) as response,
+            ):
+                return response.status, await response.json()
+
+        assert run(main()) == (
+            200,
+            [{"recipient_id": "li", "text": "I've opened ticket SD-100001."}],
+        )
+
+    def test_an_answer_replayed_from_the_conversation_leaves_the_card_out(self) -> None:
+        agent = FakeAgent(answers_with_a_card)
+        channel = DeskRestInput()
+        sender = f"wu-{uuid.uuid4().hex[:8]}"
+
+        async def main() -> tuple[int, Any]:
+            # The instance that answered saved the turn (card included), then died before
+            # it remembered the answer.
+            tracker = await agent.tracker_store.get_or_create_tracker(sender)
+            tracker.update(UserUttered("hi", message_id="rest-c-4"))
+            tracker.update(
+                BotUttered("I've opened ticket SD-100001.", {"custom": dict(CARD)})
+            )
+            await agent.tracker_store.save(tracker)
+            await channel.store.put(f"started:{sender}:c-4", "1", ttl_seconds=60)
+            async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
+                body = {"sender": sender, "message": "hi", "message_id": "c-4"}
+                async with http.post(url, json=body) as response:
+                    return response.status, await response.json()
+
+        status, answer = run(main())
+        assert agent.received == []  # replayed, not answered again
+        assert (status, [(m["recipient_id"], m["text"]) for m in answer]) == (
+            200,
+            [(sender, "I've opened ticket SD-100001.")],
+        )
+        assert all("custom" not in m for m in answer)
 
 
 class TestRepeats:

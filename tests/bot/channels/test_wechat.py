@@ -523,6 +523,46 @@ class TestMessages:
         assert [m.text for m in agent.received] == ["帮助", "/report_problem", "2"]
 
 
+CARD = {"ticket": "SD-100001", "status": "new"}
+
+
+class TestTicketCards:
+    """A ticket card (the action's ``custom`` payload) is the widget's: WeChat gets the text."""
+
+    def test_the_passive_reply_is_the_text_only(self) -> None:
+        agent = FakeAgent(
+            lambda m: [{"text": "已为您创建工单 SD-100001。", "custom": dict(CARD)}]
+        )
+        status, body = run_channel(
+            lambda http, url: post(http, url, push_xml(Content="宽带断了")), agent=agent
+        )
+        assert (status, content_of(body)) == (200, "已为您创建工单 SD-100001。")
+
+    def test_a_message_the_desk_sends_first_is_the_text_only(self) -> None:
+        api = FakeWeChatApi()
+
+        async def main() -> None:
+            server = TestServer(api.app())
+            await server.start_server()
+            try:
+                settings = WeChatSettings(
+                    token=TOKEN,
+                    app_id=APP_ID,
+                    app_secret=APP_SECRET,
+                    api_base=str(server.make_url("")).rstrip("/"),
+                )
+                output = WeChatInput(settings, store=MemoryStore()).get_output_channel()
+                assert output is not None
+                await output.send_response(
+                    f"wechat:{OPENID}", {"text": "工单 SD-100001 已解决。", "custom": dict(CARD)}
+                )
+            finally:
+                await server.close()
+
+        run(main())
+        assert [m["text"]["content"] for m in api.sent] == ["工单 SD-100001 已解决。"]
+
+
 class TestRetries:
     def test_a_retried_push_is_processed_once_and_answered_the_same(
         self, stores: StoreFactory

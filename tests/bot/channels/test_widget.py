@@ -154,6 +154,65 @@ class TestSession:
         assert agent.received == []
 
 
+CARD = {"ticket": "SD-100001", "status": "new"}
+
+
+def answers_with_a_card(message: Any) -> list[dict[str, Any]]:
+    """A ticket created: two paragraphs of text, the ticket as data (Rasa's ``custom``)."""
+    return [
+        {
+            "text": "已为您创建工单 SD-100001。\n\n预计 18:00 前回复您。",
+            "custom": dict(CARD),
+            "utter_action": "utter_ticket_created",
+        }
+    ]
+
+
+class TestTicketCards:
+    def test_the_card_comes_in_the_same_message_as_its_text(self) -> None:
+        agent = FakeAgent(answers_with_a_card)
+        session = new_session()
+
+        async def main() -> list[dict[str, Any]]:
+            async with widget_server(agent) as (url, _):
+                customer = Customer()
+                await customer.connect(url, session)
+                await customer.say("我的宽带断了", session_id=session)
+                received = [await customer.next_message(), await customer.next_message()]
+                await asyncio.sleep(0.3)  # nothing else comes (no emit of the card alone)
+                assert customer.received.empty()
+                await customer.client.disconnect()
+                return received
+
+        # Rasa's socket.io output sends each paragraph apart; the card goes with the last.
+        assert run(main()) == [
+            {"text": "已为您创建工单 SD-100001。"},
+            {"text": "预计 18:00 前回复您。", "custom": CARD},
+        ]
+
+    def test_a_card_the_desk_sends_first_is_kept_with_its_text(self) -> None:
+        agent = FakeAgent()
+        session = new_session()
+
+        async def main() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            async with widget_server(agent) as (url, channel):
+                customer = Customer()
+                await customer.connect(url, session)
+                output = channel.get_output_channel()
+                assert output is not None
+                await output.send_response(
+                    f"web:{session}", {"text": "工单 SD-100001 已解决。", "custom": dict(CARD)}
+                )
+                pushed = await customer.next_message()
+                missed = await customer.client.call("fetch_missed", {"after": 0}, timeout=10)
+                await customer.client.disconnect()
+                return pushed, missed["messages"]
+
+        pushed, missed = run(main())
+        assert pushed == {"text": "工单 SD-100001 已解决。", "custom": CARD, "push_seq": 1}
+        assert missed == [pushed]
+
+
 class TestRepeats:
     def test_a_message_sent_again_after_a_lost_ack_is_handled_once(self) -> None:
         agent = FakeAgent()
