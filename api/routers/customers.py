@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api.auth import require_roles
 from api.deps import SessionDep, VaultDep
@@ -29,7 +29,7 @@ from ticketing.schemas import (
     TagsUpdate,
 )
 from ticketing.services import customers as customers_service
-from ticketing.services import profiles
+from ticketing.services import conversation_erasure, profiles
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -294,14 +294,27 @@ def merge(
     responses={k: _ERRORS[k] for k in (401, 403, 404, 409, 422)},
 )
 def erase(
+    request: Request,
     customer_id: CustomerId,
     payload: ErasureRequest,
     session: SessionDep,
     vault: VaultDep,
     principal: Admin,
 ) -> ProfileRead:
-    """Anonymise the customer on request; tickets keep their statistics, not their words."""
+    """Anonymise the customer on request; tickets keep their statistics, not their words,
+    and their conversations with the bot are deleted."""
+    conversations = conversation_erasure.conversations_of(
+        session, customer_id=customer_id, vault=vault
+    )
     profiles.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
+    conversation_erasure.forget(
+        session,
+        customer_id=customer_id,
+        conversation_ids=conversations,
+        store=request.app.state.conversations,
+        channel_redis=request.app.state.redis,
+        principal=principal,
+    )
     return _profile(
         profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
     )
