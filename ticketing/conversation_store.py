@@ -311,25 +311,72 @@ def forget(
     )
 
 
+class ConversationStoreMisconfigured(ValueError):
+    """DESK_CONVERSATION_STORE names a store the desk cannot share between its processes."""
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 def default_url(settings: Settings) -> str | None:
-    """Where ``scripts/desk.py`` has Rasa keep conversations: the Redis of REDIS_URL, else
-    ``conversations.db`` beside the desk's SQLite database (``.run/``); None on
-    PostgreSQL without Redis (set DESK_CONVERSATION_STORE)."""
+    """Where Rasa keeps conversations when DESK_CONVERSATION_STORE is unset (the same rule
+    ``scripts/desk.py`` writes into Rasa's endpoints): the Redis of REDIS_URL; else the
+    desk's own PostgreSQL database (Rasa's ``events`` table beside the desk's tables);
+    else ``conversations.db`` beside the desk's SQLite file; None for an in-memory one."""
     if settings.redis_url:
         return settings.redis_url
-    if is_sqlite(settings.database_url):
-        database = make_url(settings.database_url).database
-        if database and database != ":memory:":
-            return f"sqlite:///{Path(database).parent / 'conversations.db'}"
+    if not is_sqlite(settings.database_url):
+        return normalise_database_url(settings.database_url)
+    database = make_url(settings.database_url).database
+    if database and database != ":memory:":
+        return f"sqlite:///{Path(database).parent / 'conversations.db'}"
     return None
 
 
+def store_url(settings: Settings) -> str | None:
+    """The conversation store's URL: DESK_CONVERSATION_STORE when set (checked), else
+    :func:`default_url`. ConversationStoreMisconfigured says what is inconsistent."""
+    url = settings.conversation_store
+    if not url:
+        return default_url(settings)
+    if url.startswith(_REDIS_SCHEMES):
+        return url
+    try:
+        parsed = make_url(normalise_database_url(url))
+    except Exception:
+        parsed = None
+    backend = parsed.get_backend_name() if parsed is not None else None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConversationStoreMisconfigured(
+            "DESK_CONVERSATION_STORE must be a redis:// (rediss://, unix://) URL or an "
+            "SQLAlchemy URL of PostgreSQL or SQLite, where Rasa's tracker store keeps the "
+            f"conversations; got a {(url.split(':', 1)[0] or 'scheme-less')!r} URL"
+        )
+    if backend == "sqlite":
+        assert parsed is not None
+        path = parsed.database
+        if not path or path == ":memory:" or not Path(path).is_absolute():
+            raise ConversationStoreMisconfigured(
+                "DESK_CONVERSATION_STORE: a SQLite conversation store needs an absolute file "
+                "path (sqlite:////var/lib/desk/conversations.db); in memory or relative, "
+                "Rasa and the API would each see their own"
+            )
+        if not is_sqlite(settings.database_url):
+            raise ConversationStoreMisconfigured(
+                "DESK_CONVERSATION_STORE names a SQLite file while DATABASE_URL is a "
+                "database server: every host of the desk must reach the conversations. Unset "
+                "it (they go to the desk's database, or to REDIS_URL's Redis) or name a "
+                "PostgreSQL or Redis URL"
+            )
+    return normalise_database_url(url)
+
+
 def from_settings(settings: Settings, vault: Vault) -> ConversationStore | None:
-    """The conversation store of DESK_CONVERSATION_STORE, else :func:`default_url`'s."""
-    url = settings.conversation_store or default_url(settings)
+    """The conversation store :func:`store_url` names (None: an in-memory demo database)."""
+    url = store_url(settings)
     if not url:
         return None
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(_REDIS_SCHEMES):
         return RedisConversations(
             redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5),
             key_prefix=settings.conversation_key_prefix,

@@ -28,8 +28,8 @@ from ticketing.schemas import (
     RevealRequest,
     TagsUpdate,
 )
-from ticketing.services import customers as customers_service
 from ticketing.services import conversation_erasure, profiles
+from ticketing.services import customers as customers_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from bot.tracker_store import ConversationSettings
 
+
 def conversation_tag(conversation_id: str) -> str:
     """How the channels' keys name a conversation: ``c`` and 24 hex digits of its SHA-256.
 

@@ -104,7 +104,9 @@ class Mailbox:
     return seq
     """
 
-    def __init__(self, redis_url: str | None, *, sealing: ConversationSettings | None = None) -> None:
+    def __init__(
+        self, redis_url: str | None, *, sealing: ConversationSettings | None = None
+    ) -> None:
         self._redis: Any | None = None
         self._sealing: ConversationSettings | None = None
         self._seconds = MAILBOX_SECONDS
