@@ -51,7 +51,8 @@ def resident_id(rng: random.Random) -> str:
     """An 18-character resident ID number whose check character is right."""
     body = f"110105{rng.randint(1960, 2004)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
     body += f"{rng.randint(0, 999):03d}"
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS)) % 11]
+    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
+    return body + "10X98765432"[total % 11]
 
 
 def bank_card(rng: random.Random) -> str:
