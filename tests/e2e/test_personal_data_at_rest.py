@@ -22,12 +22,15 @@ tests/browser/test_console.py.)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import queue
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,7 +39,6 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.test_rest_conversation import _plaintext_in_database, _plaintext_in_redis
 from tests.support_desk import Desk, DeskDidNotStart, running_desk
@@ -101,28 +103,51 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 
 
 class Widget:
-    """The chat widget's side of Rasa's socket.io protocol (engine.io 4 on a WebSocket)."""
+    """The chat widget's side of Rasa's socket.io protocol: engine.io 4 long-polling, as
+    the desk's socket.io server (python-socketio under Sanic) serves it."""
 
     def __init__(self, desk: Desk) -> None:
-        url = desk.rasa_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.socket: ClientConnection = connect(
-            url, origin=desk.api_url, open_timeout=30, max_size=None  # type: ignore[arg-type]
-        )
+        self.url = f"{desk.rasa_url}/socket.io/"
+        self.http = httpx.Client(headers={"Origin": desk.api_url}, timeout=60)
+        opened = self.http.get(self.url, params={"EIO": "4", "transport": "polling"})
+        opened.raise_for_status()
+        assert opened.text.startswith("0"), opened.text
+        self.sid = json.loads(opened.text[1:])["sid"]
+        self.frames: queue.Queue[str] = queue.Queue()
+        self.closed = threading.Event()
+        threading.Thread(target=self._poll, daemon=True).start()
         self.session = uuid.uuid4().hex
         self.heard: list[dict[str, Any]] = []
         self._ack = 0
-        assert self._frame(30).startswith("0")  # engine.io open
-        self.socket.send("40")
+        self._send("40")
         assert self._until(lambda f: f.startswith("40"), 30)
-        self.socket.send("42" + json.dumps(["session_request", {"session_id": self.session}]))
+        self._send("42" + json.dumps(["session_request", {"session_id": self.session}]))
         confirmed = self._until(lambda f: f.startswith('42["session_confirm"'), 30)
         assert json.loads(confirmed[2:])[1] == self.session
 
+    def _params(self) -> dict[str, str]:
+        return {"EIO": "4", "transport": "polling", "sid": self.sid}
+
+    def _poll(self) -> None:
+        while not self.closed.is_set():
+            try:
+                answer = self.http.get(self.url, params=self._params())
+            except httpx.HTTPError:
+                return
+            if answer.status_code != 200:
+                return
+            for frame in answer.text.split("\x1e"):
+                if frame == "2":  # engine.io ping
+                    self._send("3")
+                elif frame:
+                    self.frames.put(frame)
+
+    def _send(self, frame: str) -> None:
+        self.http.post(self.url, params=self._params(), content=frame.encode()).raise_for_status()
+
     def _frame(self, timeout: float) -> str:
-        frame = str(self.socket.recv(timeout=timeout))
-        if frame == "2":  # engine.io ping
-            self.socket.send("3")
-        elif frame.startswith('42["bot_uttered"'):
+        frame = self.frames.get(timeout=timeout)
+        if frame.startswith('42["bot_uttered"'):
             self.heard.append(json.loads(frame[2:])[1])
         return frame
 
@@ -138,7 +163,7 @@ class Widget:
         self._ack += 1
         before = len(self.heard)
         payload = {"message": text, "metadata": {"message_id": f"m{self._ack}"}}
-        self.socket.send(f"42{self._ack}" + json.dumps(["user_uttered", payload]))
+        self._send(f"42{self._ack}" + json.dumps(["user_uttered", payload]))
         ack = self._until(lambda f: f.startswith(f"43{self._ack}["), 120)
         # python-socketio acknowledges a handler that returned nothing with [].
         assert json.loads(ack[len(f"43{self._ack}") :]) == [], ack
@@ -151,18 +176,24 @@ class Widget:
             for message in self.heard:
                 if needle in str(message.get("text", "")):
                     return message
-            self._frame(max(deadline - time.monotonic(), 0.1))
+            try:
+                self._frame(max(deadline - time.monotonic(), 0.1))
+            except queue.Empty:
+                raise AssertionError(f"no pushed message with {needle!r}") from None
 
     def fetch_missed(self) -> list[dict[str, Any]]:
         """What the session's mailbox kept (read back from Redis, opened with the keys)."""
         self._ack += 1
-        self.socket.send(f"42{self._ack}" + json.dumps(["fetch_missed", {"after": 0}]))
+        self._send(f"42{self._ack}" + json.dumps(["fetch_missed", {"after": 0}]))
         ack = self._until(lambda f: f.startswith(f"43{self._ack}["), 30)
         answer = json.loads(ack[len(f"43{self._ack}") :])[0]
         return list(answer["messages"])
 
     def close(self) -> None:
-        self.socket.close()
+        self.closed.set()
+        with contextlib.suppress(httpx.HTTPError):
+            self._send("1")  # engine.io close
+        self.http.close()
 
 
 def wechat(desk: Desk, openid: str, text: str) -> str:
