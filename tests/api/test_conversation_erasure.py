@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, create_engine, select
 from sqlalchemy.orm import Session
 
+from tests.support_service.database import empty_database
 from tests.support_service.factories import STAFF_PASSWORD, make_settings, make_staff
 from tests.ticketing.test_conversation_store import rasa_events_table
 from ticketing.conversations import channel_key_tag
@@ -108,11 +109,13 @@ class TestOnRedis:
 
 
 class TestOnSql:
-    """Rasa's SQL tracker store (DESK_CONVERSATION_STORE names it)."""
+    """Rasa's SQL tracker store (DESK_CONVERSATION_STORE names it): a schema of its own on
+    the PostgreSQL server of the tests, a SQLite file beside a SQLite desk."""
 
     @pytest.fixture
-    def conversations_url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'conversations.db'}"
+    def conversations_url(self, tmp_path: Path) -> Iterator[str]:
+        with empty_database(tmp_path, label="conv") as url:
+            yield url
 
     @pytest.fixture
     def settings(self, database_url: str, conversations_url: str) -> Settings:

@@ -350,7 +350,7 @@ class TestNothingTypedIsKeptInPlaintext:
             wait_delivered(desk, number)
             # The customer sees the reply in full on the open widget, and it waits in the
             # session's mailbox for a reload (in Redis, sealed: checked below).
-            assert widget.wait_for(p[0])["text"].count(card) == 1
+            assert widget.wait_for("已核对")["text"].count(card) == 1
             assert any(p[0] in str(m.get("text")) for m in widget.fetch_missed())
         finally:
             widget.close()
