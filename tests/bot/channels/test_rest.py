@@ -312,9 +312,12 @@ class TestPersonalDataAtRest:
         body = {"sender": sender, "message": self.PHONE, "message_id": "m1"}
 
         async def send(channel: DeskRestInput) -> tuple[int, Any]:
-            async with serve(channel, FakeAgent()) as url, aiohttp.ClientSession() as http:
-                async with http.post(url, json=body) as response:
-                    return response.status, await response.json()
+            async with (
+                serve(channel, FakeAgent()) as url,
+                aiohttp.ClientSession() as http,
+                http.post(url, json=body) as response,
+            ):
+                return response.status, await response.json()
 
         assert run(send(DeskRestInput(stores())))[0] == 200
         monkeypatch.setenv("DESK_DATA_KEYS", data_keys("k2"))  # k1 left the ring
