@@ -13,8 +13,8 @@ transcript). In Redis every value is sealed with the desk's data keys
 nothing lives longer than the conversations do (``DESK_CONVERSATION_RETENTION_DAYS``): a
 lifetime asked for beyond it is cut to it. Claims (``"1"``) carry nothing and stay as
 they are. Keys never hold a conversation id, only its :func:`conversation_tag`, which
-is how erasure finds every key of a customer's conversations (``ticketing/
-conversation_store.py`` computes the same tag). In memory (no Redis) nothing reaches a
+is how erasure finds every key of a customer's conversations
+(``ticketing.conversation_store`` computes the same tag). In memory (no Redis) nothing reaches a
 disk and everything is gone with the process.
 """
 
