@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.auth import AdminOnly, BotOrStaff, StaffOnly, SupervisorOnly
@@ -21,7 +21,7 @@ from ticketing.enums import (
     TicketStatus,
 )
 from ticketing.schemas import EmailAddress, PhoneNumber
-from ticketing.services import access, erasure, merges, profiles
+from ticketing.services import access, conversation_erasure, erasure, merges, profiles
 from ticketing.services import customers as customers_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -515,14 +515,27 @@ def merge(
     responses={k: _ERRORS[k] for k in (401, 403, 404, 409, 422)},
 )
 def erase(
+    request: Request,
     customer_id: CustomerId,
     payload: ErasureRequest,
     session: SessionDep,
     vault: VaultDep,
     principal: AdminOnly,
 ) -> ProfileRead:
-    """Anonymise the customer on request; tickets keep their statistics, not their words."""
+    """Anonymise the customer on request; tickets keep their statistics, not their words,
+    and their conversations with the bot are deleted."""
+    conversations = conversation_erasure.conversations_of(
+        session, customer_id=customer_id, vault=vault
+    )
     erasure.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
+    conversation_erasure.forget(
+        session,
+        customer_id=customer_id,
+        conversation_ids=conversations,
+        store=request.app.state.conversations,
+        channel_redis=request.app.state.redis,
+        principal=principal,
+    )
     return _profile(
         profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
     )

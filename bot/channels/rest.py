@@ -46,7 +46,14 @@ from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, in_script, replies_of_turn, script_for_turn
-from bot.channels.store import ChannelStore, StillAnswering, answer_once, store_for
+from bot.channels.store import (
+    ChannelStore,
+    StillAnswering,
+    answer_once,
+    conversation_tag,
+    store_for,
+)
+from bot.tracker_store import ConversationUnreadable
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
@@ -140,7 +147,7 @@ class DeskRestInput(InputChannel):
 
     @staticmethod
     def _kept_key(conversation: str) -> str:
-        return f"kept:{conversation}"
+        return f"kept:{conversation_tag(conversation)}"
 
     async def _push(self, push: DeskPush, text: str) -> str:
         """Keep a notice for the sender's next answer, after those kept already."""
@@ -221,13 +228,18 @@ class DeskRestInput(InputChannel):
                 # answer given the first time, never a second turn.
                 replies = await answer_once(
                     self.store,
-                    f"{conversation}:{message_id}",
+                    f"{conversation_tag(conversation)}:{message_id}",
                     answer,
                     claim_seconds=CLAIM_SECONDS,
                     replay=replay,
                 )
             except StillAnswering:
                 return _error(409, "still_answering", "this message is still being answered")
+            except ConversationUnreadable as error:
+                # A kept answer or notice sealed with a key the ring lacks: said, never
+                # shown as ciphertext (the message names the key id, nothing else).
+                logger.error("a REST message's kept state is unreadable: %s", error)
+                return _error(500, "state_unreadable", str(error))
             except _TurnedAway:
                 # Saturated: the customer may send it again (notices kept wait for that).
                 agent = agent_of(request)

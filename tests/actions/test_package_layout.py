@@ -35,11 +35,7 @@ def _action_modules() -> set[str]:
     for name in _modules():
         module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if (
-                cls.__module__ == name
-                and issubclass(cls, Action)
-                and not inspect.isabstract(cls)
-            ):
+            if cls.__module__ == name and issubclass(cls, Action) and not inspect.isabstract(cls):
                 found.add(name)
     return found
 

@@ -174,9 +174,7 @@ class TestTicketCards:
         [created] = [m for m in dispatcher.messages if m["response"] == "utter_ticket_created"]
         assert created["custom"] == {"ticket": "SD-100001", "status": "new"}
 
-    def test_a_status_answer_comes_with_the_tickets_card(
-        self, api: FakeDeskApi, with_api
-    ) -> None:
+    def test_a_status_answer_comes_with_the_tickets_card(self, api: FakeDeskApi, with_api) -> None:
         api.add_ticket("SD-100007", "escalated")
         _, dispatcher = run_with_api(
             with_api, ActionTicketStatus(), tracker({"ticket_number": "SD-100007"})

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.enums import AuthorType, Channel, Priority, TicketStatus
-from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_number
+from ticketing.models import (
+    Queue,
+    RelayDelivery,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    ticket_number,
+)
 
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
 _PRIORITY_RANK = case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0)
@@ -351,3 +358,16 @@ def held_by(session: Session, *, agent_id: int, lock: bool) -> list[Ticket]:
     if lock:
         query = query.with_for_update(of=Ticket)
     return list(session.scalars(query))
+
+
+def conversation_ids_of_customer(session: Session, customer_id: int) -> set[str]:
+    """The Rasa conversation ids kept on a customer's tickets and their relay deliveries."""
+    on_tickets = select(Ticket.conversation_id).where(
+        Ticket.customer_id == customer_id, Ticket.conversation_id.is_not(None)
+    )
+    on_deliveries = (
+        select(RelayDelivery.conversation_id)
+        .join(Ticket, Ticket.id == RelayDelivery.ticket_id)
+        .where(Ticket.customer_id == customer_id)
+    )
+    return {c for c in session.scalars(on_tickets.union(on_deliveries)) if c}

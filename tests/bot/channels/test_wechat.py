@@ -20,7 +20,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
-from bot.channels.store import MemoryStore
+from bot.channels.store import MemoryStore, conversation_tag
 from bot.channels.wechat import (
     MAX_TEXT_BYTES,
     CustomerServiceClient,
@@ -229,17 +229,20 @@ class TestSignature:
 class TestParsing:
     def test_text_voice_and_events(self) -> None:
         text = parse_push(push_xml(Content=" 你好 ", msg_id="42"))
+        # Keyed by the follower's conversation tag (what erasure finds), never the openid.
+        tag = conversation_tag(f"wechat:{OPENID}")
         assert (text.msg_type, text.content, text.msg_id, text.dedupe_key) == (
             "text",
             "你好",
             "42",
-            "42",
+            f"{tag}:42",
         )
         voice = parse_push(push_xml("voice", Recognition="我的宽带连不上了", MediaId="m1"))
         assert (voice.msg_type, voice.recognition) == ("voice", "我的宽带连不上了")
         event = parse_push(push_xml("event", Event="subscribe"))
         assert event.event == "subscribe" and event.msg_id is None
-        assert event.dedupe_key == f"{OPENID}:{event.create_time}:subscribe"
+        assert event.dedupe_key == f"{tag}:{event.create_time}:subscribe"
+        assert OPENID not in event.dedupe_key
 
     def test_entity_bombs_and_external_entities_are_refused(self) -> None:
         bomb = (
@@ -530,9 +533,7 @@ class TestTicketCards:
     """A ticket card (the action's ``custom`` payload) is the widget's: WeChat gets the text."""
 
     def test_the_passive_reply_is_the_text_only(self) -> None:
-        agent = FakeAgent(
-            lambda m: [{"text": "已为您创建工单 SD-100001。", "custom": dict(CARD)}]
-        )
+        agent = FakeAgent(lambda m: [{"text": "已为您创建工单 SD-100001。", "custom": dict(CARD)}])
         status, body = run_channel(
             lambda http, url: post(http, url, push_xml(Content="宽带断了")), agent=agent
         )

@@ -344,3 +344,61 @@ class TestPushes:
 
         pushed = run(main())
         assert pushed["text"] == "客服已回复" and pushed["push_seq"] >= 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the mailbox at rest is in Redis")
+def test_the_mailbox_in_redis_is_sealed_tagged_and_within_the_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What waits for an offline widget is ciphertext under the conversation's tag, gone
+    within the retention, and read back in order."""
+    import redis
+
+    from bot.channels.store import conversation_tag
+
+    monkeypatch.setenv("DESK_CONVERSATION_RETENTION_DAYS", "1")
+    url = os.environ["REDIS_URL"]
+    session = uuid.uuid4().hex
+    mailbox = widget.Mailbox(url)
+    quoted = "您说的号码 13912345678 和 li.lei@example.com 已记下"
+
+    async def main() -> list[dict[str, Any]]:
+        await mailbox.add(session, {"text": quoted})
+        await mailbox.add(session, {"text": quoted})  # the same words twice: two messages
+        return await mailbox.since(session, 0)
+
+    got = run(main())
+    assert [(m["text"], m["push_seq"]) for m in got] == [(quoted, 1), (quoted, 2)]
+    client = redis.Redis.from_url(url)
+    seq_key, messages_key = widget.Mailbox.keys(session)
+    try:
+        assert conversation_tag(f"web:{session}") in messages_key
+        assert session not in seq_key + messages_key
+        members = client.zrange(messages_key, 0, -1)
+        ttls = [client.ttl(seq_key), client.ttl(messages_key)]
+    finally:
+        client.delete(seq_key, messages_key)
+        client.close()
+    assert len(members) == 2 and all(m.startswith(b"k1:") for m in members)
+    assert not any(b"13912345678" in m or b"li.lei@" in m for m in members)
+    assert all(0 < ttl <= 24 * 3600 for ttl in ttls), ttls
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the mailbox at rest is in Redis")
+def test_a_mailbox_sealed_with_a_key_that_left_the_ring_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.tracker_store import DataKeyMissing
+    from tests.bot.channels.conftest import data_keys
+
+    url = os.environ["REDIS_URL"]
+    session = uuid.uuid4().hex
+    run(widget.Mailbox(url).add(session, {"text": "13912345678"}))
+    monkeypatch.setenv("DESK_DATA_KEYS", data_keys("k2"))
+    try:
+        with pytest.raises(DataKeyMissing, match="'k1'"):
+            run(widget.Mailbox(url).since(session, 0))
+    finally:
+        import redis
+
+        redis.Redis.from_url(url).delete(*widget.Mailbox.keys(session))
