@@ -29,9 +29,12 @@ _RATING_WORDS: tuple[tuple[str, int], ...] = (
     ("fantastic", 5), ("very satisfied", 5), ("very pleased", 5), ("满意", 4),
     ("satisfied", 4), ("good", 4), ("happy", 4), ("pleased", 4),
 )
-_CHINESE_STARS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
-_CHINESE_RATING = re.compile(r"([一两二三四五])\s*(?:[颗顆])?[星分]")
-_ENGLISH_STARS = re.compile(r"(?i)\b(one|two|three|four|five)\s+stars?\b")
+_CHINESE_STARS = {"一": 1, "两": 2, "兩": 2, "二": 2, "三": 3, "四": 4, "五": 5}
+# "五星", "两颗星", Cantonese "五粒星", "三個星".
+_CHINESE_RATING = re.compile(r"([一两兩二三四五])\s*(?:[颗顆粒个個])?\s*[星分]")
+_ENGLISH_STARS = re.compile(
+    r"(?i)\b(one|two|three|four|five)(?:\s+stars?\b|\s+out\s+of\s+(?:five|5)\b)"
+)
 _ENGLISH_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
