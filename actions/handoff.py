@@ -92,6 +92,7 @@ class ActionRequestHuman(Action):
             SlotSet("ticket_number", ticket.number),
             SlotSet("problem_description", None),
             SlotSet("handoff_ticket", ticket.number),
+            SlotSet("human_offered", False),
         ]
 
     @staticmethod

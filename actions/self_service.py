@@ -265,7 +265,12 @@ class ActionAddTicketInfo(Action):
             # No ticket could be named: a person finds it, and what the customer wanted
             # to add travels as the description of the request.
             dispatcher.utter_message(response="utter_ticket_unknown_offer_human")
-            return [*done, SlotSet("ticket_number", None), SlotSet("problem_description", info)]
+            return [
+                *done,
+                SlotSet("ticket_number", None),
+                SlotSet("problem_description", info),
+                SlotSet("human_offered", True),
+            ]
         if number is None or not info:
             dispatcher.utter_message(response="utter_how_can_i_help")
             return done

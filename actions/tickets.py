@@ -503,7 +503,7 @@ class ActionTicketStatus(Action):
             return [SlotSet("ticket_number", None)]
         if not tickets:
             dispatcher.utter_message(response="utter_ticket_unknown_offer_human")
-            return [SlotSet("ticket_number", None)]
+            return [SlotSet("ticket_number", None), SlotSet("human_offered", True)]
         dispatcher.utter_message(
             response="utter_ticket_unknown_open_tickets",
             count=len(tickets),

@@ -530,10 +530,12 @@ class TestWhatComesAfter:
     def test_an_unknown_ticket_number_without_open_tickets_offers_a_person(
         self, with_api: Any
     ) -> None:
-        _, dispatcher = self._run(
+        events, dispatcher = self._run(
             with_api, ActionTicketStatus(), self._tracker({"ticket_number": UNKNOWN_TICKET})
         )
         assert _responses(dispatcher) == ["utter_ticket_unknown_offer_human"]
+        # A typed yes to the offer brings a person in (rules.yml keys on it).
+        assert SlotSet("human_offered", True) in events
 
     def test_information_for_an_unknown_ticket_goes_to_a_person(self, with_api: Any) -> None:
         events, dispatcher = self._run(
@@ -543,6 +545,7 @@ class TestWhatComesAfter:
         )
         assert _responses(dispatcher) == ["utter_ticket_unknown_offer_human"]
         assert SlotSet("problem_description", "师傅来过了还是不行") in events
+        assert SlotSet("human_offered", True) in events
 
     def test_a_contact_kept_as_written_is_under_the_description(
         self, api: FakeDeskApi, with_api: Any

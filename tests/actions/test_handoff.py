@@ -72,6 +72,8 @@ class TestRequestHuman:
         assert (message["ticket_number"], message["queue"]) == ("SD-100001", "技术支持")
         assert message["due_time"] == "2026-11-23 16:00"  # 08:00Z in Asia/Shanghai
         assert SlotSet("ticket_number", "SD-100001") in events
+        # The offer of a person is answered: a later yes does not bring another.
+        assert SlotSet("human_offered", False) in events
 
     def test_order_number_product_and_date_gathered_so_far_travel_with_the_ticket(
         self, api: FakeDeskApi, with_api
