@@ -727,9 +727,15 @@ class Conversation:
                 first = self.desk.ticket(new[0]["number"])
                 self.outcome.queue = first["queue"]
                 if expect.get("queue") and first["queue"] not in expect["queue"]:
+                    # The right queue is part of success, not only a column.
                     self.outcome.wrong_queue = True
+                    failures.append(f"wrong queue {first['queue']}")
                 wanted = list(expect.get("on_ticket") or [])
-                if self.asked["order_number"] and self.persona.facts.get("order_number"):
+                if (
+                    self.asked["order_number"]
+                    and self.persona.facts.get("order_number")
+                    and not self.left_for_a_person("order_number")
+                ):
                     # Asked for it and they have one: it must reach the ticket (a detour
                     # taken for the answer, or a question never asked again, loses it).
                     wanted.append("order_number")
@@ -787,6 +793,17 @@ class Conversation:
         if self.outcome.asked_given:
             failures.append(f"asked for {', '.join(self.outcome.asked_given)} already given")
         self.outcome.success = not failures
+
+    def left_for_a_person(self, kind: str) -> bool:
+        """Whether the customer answered the question for ``kind`` only by asking for a
+        person, and got one: they chose not to give it, so the desk cannot carry it
+        (asking again before handing over would keep them from the person they asked
+        for). An FAQ detour is different: the form comes back and must ask again."""
+        return (
+            kind in self.detoured
+            and not self.answered[kind]
+            and bool(self.scenario.expect.get("escalated"))
+        )
 
     def _own_words_removed(self, text: str) -> str:
         """A bot reply without the customer's own Chinese words it quotes back (a product

@@ -148,3 +148,24 @@ class TestLanguageOfAReply:
         quoted = "What I've noted on it:\nProduct: 蓝牙耳机"
         assert language_of(talk._own_words_removed(quoted)) == "en"
         assert language_of(talk._own_words_removed("已为您创建工单 SD-100001")) == "zh"
+
+
+class TestJudging:
+    def _talk(self, scenario_id: str):  # type: ignore[no-untyped-def]
+        from scripts.simulate_customers import Conversation
+
+        scenario = next(s for s in load_sets() if s.id == scenario_id)
+        return Conversation(None, scenario, "t")  # type: ignore[arg-type]
+
+    def test_an_order_number_withheld_for_a_person_is_not_owed(self) -> None:
+        talk = self._talk("human-zh-mid-form")
+        talk.detoured.add("order_number")
+        assert talk.left_for_a_person("order_number")
+        # Answered once after all: then it must reach the ticket.
+        talk.answered["order_number"] += 1
+        assert not talk.left_for_a_person("order_number")
+
+    def test_an_faq_detour_still_owes_the_order_number(self) -> None:
+        talk = self._talk("faq-detour-en-order")
+        talk.detoured.add("order_number")
+        assert not talk.left_for_a_person("order_number")
