@@ -27,6 +27,7 @@ from actions.form_answers import (
     AnsweringFormValidation,
     as_written,
     declines_contact,
+    describes_a_problem,
     has_no_order_number,
     latest_intent,
     latest_text,
@@ -49,8 +50,10 @@ logger = logging.getLogger(__name__)
 
 _MAX_DESCRIPTION = 4000
 _TRANSCRIPT_TURNS = 20
-# Categories whose tickets need the order number (asked by the ticket form).
-ORDER_CATEGORIES = frozenset({"after_sales", "billing"})
+# Categories whose tickets need the order number (asked by the ticket form); a bill's
+# problem only when it speaks of an order (a phone bill or a plan fee has none).
+ORDER_CATEGORIES = frozenset({"after_sales"})
+ORDER_IF_NAMED = frozenset({"billing"})
 # An uncategorised problem about something bought or delivered needs the order number too.
 _ABOUT_AN_ORDER = re.compile(
     r"(?i)订单|訂單|订的|訂的|买的|買的|购买|購買|下单|下單|快递|快遞|包裹|寄|发货|發貨|"
@@ -221,15 +224,17 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         domain: DomainDict,
     ) -> list[str]:
         """Skip the contact when the customer's profile already has one, and the order
-        number unless the problem is about an order or a bill (or, not categorised yet,
-        speaks of something bought or delivered)."""
+        number unless the problem is after-sales, or a bill or not categorised yet and
+        speaks of something ordered, bought or delivered (a phone bill has no order)."""
         skipped = set()
         if tracker.get_slot("contact_on_file"):
             skipped.add("contact")
         category = tracker.get_slot("ticket_category") or tracker.get_slot("category")
+        names_an_order = bool(
+            _ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or ""))
+        )
         about_an_order = category in ORDER_CATEGORIES or (
-            category is None
-            and bool(_ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or "")))
+            (category is None or category in ORDER_IF_NAMED) and names_an_order
         )
         if not about_an_order:
             skipped.add("order_number")
@@ -269,6 +274,14 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         text = latest_text(tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
         found: dict[str, str | None] = {}
+        if (
+            requested is None
+            and not tracker.get_slot("problem_description")
+            and describes_a_problem(text)
+        ):
+            # The form starts on a message read as a contact ("Sarah Jones, sarah@x.com,
+            # order DD...: you charged me twice"): the problem is in it too.
+            found["problem_description"] = text
         if not tracker.get_slot("order_number") and requested != "order_number":
             found["order_number"] = parse_order_number(text)
         if not tracker.get_slot("contact") and requested != "contact":

@@ -266,20 +266,25 @@ class TestVoiceCallers:
 
 
 class TestOrderNumberAndDetails:
-    def test_order_number_is_asked_only_for_orders_and_bills(self) -> None:
+    def test_order_number_is_asked_only_for_orders_and_bills_of_orders(self) -> None:
         import asyncio
 
         slots = ["problem_description", "order_number", "contact"]
 
-        def required(category: str | None) -> list[str]:
+        def required(category: str | None, problem: str = "it broke") -> list[str]:
             return asyncio.run(
                 ValidateTicketForm().required_slots(
-                    slots, CollectingDispatcher(), tracker({"category": category}), DOMAIN
+                    slots,
+                    CollectingDispatcher(),
+                    tracker({"category": category, "problem_description": problem}),
+                    DOMAIN,
                 )
             )
 
         assert required("after_sales") == slots
-        assert required("billing") == slots
+        assert required("billing", "charged twice for my order") == slots
+        # A phone bill has no order number to ask for.
+        assert required("billing", "话费多扣了五十块") == ["problem_description", "contact"]
         assert required("technical_support") == ["problem_description", "contact"]
         assert required(None) == ["problem_description", "contact"]
 
