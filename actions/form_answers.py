@@ -20,7 +20,12 @@ from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.parsing import parse_contact, parse_order_number, parse_ticket_number
+from actions.parsing import (
+    parse_contact,
+    parse_order_number,
+    parse_ticket_number,
+    read_out_digits,
+)
 
 REQUESTED_SLOT = "requested_slot"
 # The answer after which the bot stops asking the same question (the second one).
@@ -135,14 +140,19 @@ def answers_question(slot: str, text: str) -> bool:
     """Whether ``text`` answers the form's question for ``slot`` (whatever its intent)."""
     if not text.strip():
         return False
+    if slot in ("order_number", "contact", "ticket_number"):
+        # Digits read out ("D D 二零二六 一一二六 零四") answer a number question too.
+        return any(_answers_number(slot, t) for t in (text, read_out_digits(text)))
+    # Free text (a description, information for a ticket): anything but a question.
+    return not is_question(text)
+
+
+def _answers_number(slot: str, text: str) -> bool:
     if slot == "order_number":
         return bool(parse_order_number(text) or _DIGIT_RUN.search(text))
     if slot == "contact":
         return bool(parse_contact(text) or _CONTACTISH.search(text))
-    if slot == "ticket_number":
-        return bool(parse_ticket_number(text) or _DIGIT_RUN.search(text))
-    # Free text (a description, information for a ticket): anything but a question.
-    return not is_question(text)
+    return bool(parse_ticket_number(text) or _DIGIT_RUN.search(text))
 
 
 def declines_contact(text: str) -> bool:

@@ -41,6 +41,7 @@ from actions.parsing import (
     parse_order_number,
     parse_phone,
     parse_ticket_number,
+    read_out_digits,
 )
 from actions.settings import ActionSettings
 from actions.ticket_category import TicketCategoryValidation, category_for_ticket
@@ -307,7 +308,7 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         """An order number the bot knows; a "no" means the customer has none; the second
         unusable answer is kept as written (or, with no digits in it, taken as none)."""
         text = self.text_of(value, tracker)
-        number = parse_order_number(text)
+        number = parse_order_number(text) or parse_order_number(read_out_digits(text))
         if number:
             return {"order_number": number}
         if latest_intent(tracker) == "deny" or has_no_order_number(text):
@@ -329,7 +330,7 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         rather not leave one goes on without; the second unusable answer is kept as
         written when it has digits or an @ (a landline, a number from abroad)."""
         text = self.text_of(value, tracker)
-        contact = parse_contact(text)
+        contact = parse_contact(text) or parse_contact(read_out_digits(text))
         if contact:
             return {"contact": contact}
         if declines_contact(text):
@@ -461,7 +462,8 @@ class ValidateTicketStatusForm(AnsweringFormValidation):
     ) -> dict[str, Any]:
         """Accept SD-100001, sd100001 or "SD 100001" and store the canonical form; after
         the second unusable answer, stop asking (the status action lists their tickets)."""
-        number = parse_ticket_number(self.text_of(value, tracker))
+        text = self.text_of(value, tracker)
+        number = parse_ticket_number(text) or parse_ticket_number(read_out_digits(text))
         if number is not None:
             return {"ticket_number": number}
         if self.attempt(tracker, "ticket_number") < LAST_ATTEMPT:

@@ -478,6 +478,15 @@ class TestAnAnswerIsAnAnswer:
         assert answers_question("ticket_number", "it's 100023") is True
         assert answers_question("ticket_info", "what do you need?") is False
 
+    def test_a_number_read_out_answers_its_question_even_when_read_as_an_faq(self) -> None:
+        said = "订单号 D D 二零二六 一一二六 零四"
+        assert answers_question("order_number", said) is True
+        problem = {"problem_description": "冰箱送来三天了冷藏不制冷", "category": "after_sales"}
+        talk = FormConversation("ticket_form", "order_number", problem, "zh")
+        events, dispatcher = talk.answer(ValidateTicketForm(), said, intent="faq")
+        assert talk.value(events) == "DD2026112604"
+        assert dispatcher.messages == []
+
 
 def test_answers_are_counted_per_slot_and_form_run() -> None:
     events = [

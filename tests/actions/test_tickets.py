@@ -204,6 +204,16 @@ class TestValidateTicketForm:
         )
         assert result == {"contact": "13912345678"} and dispatcher.messages == []
 
+    def test_a_number_read_out_on_the_phone_is_taken(self) -> None:
+        dispatcher = CollectingDispatcher()
+        result = ValidateTicketForm().validate_contact(
+            "it's one three nine double two double eight seven seven double oh",
+            dispatcher,
+            tracker(),
+            DOMAIN,
+        )
+        assert result == {"contact": "13922887700"} and dispatcher.messages == []
+
     def test_invalid_contact_is_refused_with_a_hint(self) -> None:
         dispatcher = CollectingDispatcher()
         result = ValidateTicketForm().validate_contact("12345", dispatcher, tracker(), DOMAIN)
@@ -293,6 +303,9 @@ class TestOrderNumberAndDetails:
         for said, stored in (
             ("dd 2026112001", "DD2026112001"),
             ("订单号是202611180045771", "202611180045771"),
+            # Read out on the phone, "oh" for zero.
+            ("uh it's D D two oh two six one one two four one two", "DD2026112412"),
+            ("订单号 D D 二零二六 一一二六 零四", "DD2026112604"),
         ):
             dispatcher = CollectingDispatcher()
             assert form.validate_order_number(said, dispatcher, tracker(), DOMAIN) == {
