@@ -29,6 +29,7 @@ from actions.form_answers import (
     declines_contact,
     describes_a_problem,
     has_no_order_number,
+    is_question,
     latest_intent,
     latest_text,
 )
@@ -314,7 +315,10 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         if latest_intent(tracker) == "deny" or has_no_order_number(text):
             return {"order_number": NO_ORDER_NUMBER}
         if self.attempt(tracker, "order_number") < LAST_ATTEMPT:
-            dispatcher.utter_message(response="utter_invalid_order_number")
+            # "Where do I find it?" is answered, not told it is no order number.
+            asks = is_question(text)
+            response = "utter_order_number_where" if asks else "utter_invalid_order_number"
+            dispatcher.utter_message(response=response)
             return {"order_number": None}
         if re.search(r"\d", text):
             kept = as_written(text)
@@ -337,7 +341,10 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
             dispatcher.utter_message(response="utter_contact_skipped")
             return {"contact": NO_CONTACT}
         if self.attempt(tracker, "contact") < LAST_ATTEMPT:
-            dispatcher.utter_message(response="utter_invalid_contact")
+            # "Why do you need my number?" is answered, not told it is no number.
+            asks = is_question(text)
+            response = "utter_contact_why" if asks else "utter_invalid_contact"
+            dispatcher.utter_message(response=response)
             return {"contact": None}
         if re.search(r"\d|@", text):
             kept = as_written(text)

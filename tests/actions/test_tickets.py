@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -213,6 +214,23 @@ class TestValidateTicketForm:
             DOMAIN,
         )
         assert result == {"contact": "13922887700"} and dispatcher.messages == []
+
+    @pytest.mark.parametrize(
+        ("slot", "said", "response"),
+        [
+            ("contact", "why do you need my phone number?", "utter_contact_why"),
+            ("contact", "要电话干嘛？", "utter_contact_why"),
+            ("order_number", "where do I find the order number?", "utter_order_number_where"),
+            ("order_number", "订单号在哪里看啊", "utter_order_number_where"),
+        ],
+    )
+    def test_a_question_back_is_answered_and_asked_again(
+        self, slot: str, said: str, response: str
+    ) -> None:
+        dispatcher = CollectingDispatcher()
+        validate = getattr(ValidateTicketForm(), f"validate_{slot}")
+        assert validate(said, dispatcher, tracker(text=said), DOMAIN) == {slot: None}
+        assert [m["response"] for m in dispatcher.messages] == [response]
 
     def test_invalid_contact_is_refused_with_a_hint(self) -> None:
         dispatcher = CollectingDispatcher()
