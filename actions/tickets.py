@@ -488,6 +488,16 @@ class ActionTicketStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        """Run the action; the slot ``human_offered`` always says whether it ended by
+        offering a person (the rules that follow it key on the value, unset is neither)."""
+        events = await self._answer(dispatcher, tracker)
+        if not any(e.get("name") == "human_offered" for e in events):
+            events.append(SlotSet("human_offered", False))
+        return events
+
+    async def _answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
         number = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
         if number is None:
             # Twice no usable number: not a third question, but the customer's open

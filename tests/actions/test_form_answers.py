@@ -534,7 +534,7 @@ class TestWhatComesAfter:
         message = dispatcher.messages[0]
         assert message["response"] == "utter_ticket_unknown_open_tickets"
         assert message["count"] == 2 and "SD-100002" in message["tickets"]
-        assert events == [SlotSet("ticket_number", None)]
+        assert events == [SlotSet("ticket_number", None), SlotSet("human_offered", False)]
 
     def test_an_unknown_ticket_number_without_open_tickets_offers_a_person(
         self, with_api: Any

@@ -151,7 +151,8 @@ class TestActionTicketStatus:
         assert dispatcher.messages[0]["response"] == "utter_ticket_status_pending"
         assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
         assert api.requests[0]["path"] == "/api/v1/tickets/SD-100001"
-        assert events == []
+        # No person offered: said explicitly, the rules after this action key on it.
+        assert events == [SlotSet("human_offered", False)]
 
     def test_unknown_number_says_so_and_forgets_it(self, with_api) -> None:
         events, dispatcher = run_with_api(
@@ -159,7 +160,7 @@ class TestActionTicketStatus:
         )
         assert dispatcher.messages[0]["response"] == "utter_ticket_not_found"
         assert dispatcher.messages[0]["ticket_number"] == "SD-999999"
-        assert events == [SlotSet("ticket_number", None)]
+        assert events == [SlotSet("ticket_number", None), SlotSet("human_offered", False)]
 
     def test_api_down_says_the_lookup_failed(self, api_down) -> None:
         _, dispatcher = run_action(ActionTicketStatus(), tracker({"ticket_number": "SD-100001"}))
