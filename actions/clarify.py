@@ -54,7 +54,8 @@ class ActionClarify(Action):
     ) -> list[EventType]:
         if _previous_user_intent(tracker) == FALLBACK_INTENT:
             dispatcher.utter_message(response="utter_offer_human")
-            return []
+            # A typed yes to this question brings a person in (rules.yml).
+            return [SlotSet("human_offered", True)]
         language = conversation_language(tracker)
         buttons: list[dict[str, str]] = []
         for candidate in tracker.latest_message.get("intent_ranking") or []:
@@ -66,9 +67,9 @@ class ActionClarify(Action):
                 break
         if not buttons:
             dispatcher.utter_message(response="utter_default")
-            return []
+            return [SlotSet("human_offered", False)]
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
-        return []
+        return [SlotSet("human_offered", False)]
 
 
 class ActionStopForm(Action):

@@ -20,7 +20,12 @@ from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.parsing import parse_contact, parse_order_number, parse_ticket_number
+from actions.parsing import (
+    parse_contact,
+    parse_order_number,
+    parse_ticket_number,
+    read_out_digits,
+)
 
 REQUESTED_SLOT = "requested_slot"
 # The answer after which the bot stops asking the same question (the second one).
@@ -54,6 +59,36 @@ _HAS_NO_ORDER_NUMBER = re.compile(
     r"\b(?:no idea|don'?t have|do not have|don'?t know|not sure|can'?t find|cannot find|"
     r"lost it|dunno|no clue|haven'?t got|don'?t remember|do not remember|can'?t remember)\b"
 )
+
+
+# What a message holds besides a problem: contacts, numbers, names, greetings and the
+# words that introduce them ("my number is", "订单号", "有事打给我").
+_DETAIL_WORDS = re.compile(
+    r"(?i)\b(?:hi|hello|hey|this is|my|name|is|it'?s|i'?m|here|phone|mobile|number|cell|"
+    r"e-?mail|mail|address|contact|details|order|no|ticket|you can|can|call|text|reach|"
+    r"me|at|on|or|and|please|pls|thanks?|thank you)\b"
+    r"|你好|您好|我叫|我是|名字|姓名|手机号?码?|手機號?碼?|电话|電話|号码|號碼|邮箱|郵箱|电邮|電郵|"
+    r"联系方式|聯絡方式|联系|聯絡|聯繫|订单号?|訂單號?|编号|編號|工单号?|工單號?|"
+    r"有事|打给我|打給我|找我|谢谢|謝謝|请|請|是|的|我"
+)
+_NAME_INTRO = re.compile(
+    r"(?:我叫|我係|我是|姓名[:：]?)[\u4e00-\u9fff]{2,3}"
+    r"|(?:this is|my name is|i'?m)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?"
+    r"|\b[A-Z][a-z]+ [A-Z][a-z]+ here\b"
+)
+_EMAIL_OR_NUMBER = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|[A-Za-z]{0,2}[\d][\d\s-]*")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def describes_a_problem(text: str) -> bool:
+    """Whether ``text`` says something beyond contacts, numbers and a name ("Sarah Jones,
+    sarah@x.com, 139 8765 4321, order DD2026112208: you charged me twice for one TV
+    stand" does; "my number is 13800138000, call me" does not)."""
+    rest = _NAME_INTRO.sub(" ", text)
+    rest = _EMAIL_OR_NUMBER.sub(" ", rest)
+    rest = _DETAIL_WORDS.sub(" ", rest)
+    return len(_CJK.findall(rest)) >= 5 or len(_LATIN_WORD.findall(rest)) >= 4
 
 
 def latest_intent(tracker: Tracker) -> str | None:
@@ -105,14 +140,19 @@ def answers_question(slot: str, text: str) -> bool:
     """Whether ``text`` answers the form's question for ``slot`` (whatever its intent)."""
     if not text.strip():
         return False
+    if slot in ("order_number", "contact", "ticket_number"):
+        # Digits read out ("D D 二零二六 一一二六 零四") answer a number question too.
+        return any(_answers_number(slot, t) for t in (text, read_out_digits(text)))
+    # Free text (a description, information for a ticket): anything but a question.
+    return not is_question(text)
+
+
+def _answers_number(slot: str, text: str) -> bool:
     if slot == "order_number":
         return bool(parse_order_number(text) or _DIGIT_RUN.search(text))
     if slot == "contact":
         return bool(parse_contact(text) or _CONTACTISH.search(text))
-    if slot == "ticket_number":
-        return bool(parse_ticket_number(text) or _DIGIT_RUN.search(text))
-    # Free text (a description, information for a ticket): anything but a question.
-    return not is_question(text)
+    return bool(parse_ticket_number(text) or _DIGIT_RUN.search(text))
 
 
 def declines_contact(text: str) -> bool:

@@ -43,6 +43,28 @@ def _last_customer_text(tracker: Tracker) -> str:
     return ""
 
 
+def _left_the_order_number_question(tracker: Tracker) -> bool:
+    """Whether the customer asked for a person in answer to the ticket form's first
+    question for the order number (the form has just let go, so the question is read
+    from the events before the latest message), and no order number is known."""
+    if tracker.get_slot("order_number"):
+        return False
+    seen_latest = False
+    asked_for: str | None = None
+    answers = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest:
+                answers += 1
+            seen_latest = True
+        elif kind == "slot" and event.get("name") == "requested_slot" and seen_latest:
+            asked_for = event.get("value")
+            if asked_for:
+                break
+    return asked_for == "order_number" and answers == 0
+
+
 def _due_time(ticket: Ticket, settings: ActionSettings) -> str:
     due = ticket.first_response_due_at
     return due.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M") if due else "-"
@@ -87,11 +109,15 @@ class ActionRequestHuman(Action):
             due_time=_due_time(ticket, settings),
             json_message=ticket_card(ticket),
         )
+        if _left_the_order_number_question(tracker):
+            # Whatever they send now reaches the agent's thread (the handoff relay).
+            dispatcher.utter_message(response="utter_human_order_number_welcome")
         # From now on the HandoffPolicy relays the customer's messages to the agent.
         return [
             SlotSet("ticket_number", ticket.number),
             SlotSet("problem_description", None),
             SlotSet("handoff_ticket", ticket.number),
+            SlotSet("human_offered", False),
         ]
 
     @staticmethod

@@ -29,9 +29,12 @@ _RATING_WORDS: tuple[tuple[str, int], ...] = (
     ("fantastic", 5), ("very satisfied", 5), ("very pleased", 5), ("满意", 4),
     ("satisfied", 4), ("good", 4), ("happy", 4), ("pleased", 4),
 )
-_CHINESE_STARS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
-_CHINESE_RATING = re.compile(r"([一两二三四五])\s*(?:[颗顆])?[星分]")
-_ENGLISH_STARS = re.compile(r"(?i)\b(one|two|three|four|five)\s+stars?\b")
+_CHINESE_STARS = {"一": 1, "两": 2, "兩": 2, "二": 2, "三": 3, "四": 4, "五": 5}
+# "五星", "两颗星", Cantonese "五粒星", "三個星".
+_CHINESE_RATING = re.compile(r"([一两兩二三四五])\s*(?:[颗顆粒个個])?\s*[星分]")
+_ENGLISH_STARS = re.compile(
+    r"(?i)\b(one|two|three|four|five)(?:\s+stars?\b|\s+out\s+of\s+(?:five|5)\b)"
+)
 _ENGLISH_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
@@ -106,6 +109,58 @@ def parse_order_number(text: str) -> str | None:
         if 12 <= len(grouped.group(1).replace("-", "")) <= 20:
             return grouped.group(1)
     return None
+
+
+# Digits read out, as a phone call's transcript (or a customer typing what they would
+# say) has them: "D D two oh two six ...", "one three nine double two", "幺三八 零零幺三".
+_EN_DIGIT_WORDS = {
+    "zero": "0", "nought": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
+    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}
+_EN_REPEATS = {"double": 2, "triple": 3, "treble": 3}
+_EN_TOKEN = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]+|\s+")
+_ZH_DIGITS = str.maketrans("零〇幺一二两兩三四五六七八九", "00112223456789")
+_ZH_DIGIT = "[零〇幺一二两兩三四五六七八九]"
+_ZH_DIGIT_RUN = re.compile(rf"{_ZH_DIGIT}(?:\s*{_ZH_DIGIT}){{2,}}")
+# Spaces or dashes between digit groups, and a spelled-out "D D" before them.
+_DIGIT_GAP = re.compile(r"(?<=\d)[\s-]+(?=\d)")
+_SPELLED_PREFIX = re.compile(r"(?i)(?<![a-z])([ds])[\s.-]*d[\s.-]*(?=\d)")
+
+
+def read_out_digits(text: str) -> str:
+    """``text`` with digits that were read out written as digits and the groups of a
+    number joined ("D D two oh two six one one" -> "DD202611", "S D 1 0 0 ..." ->
+    "SD100..."); only for an answer to a
+    question that asked for a number, where "oh" can only be zero."""
+    text = _ZH_DIGIT_RUN.sub(lambda m: re.sub(r"\s", "", m.group(0)).translate(_ZH_DIGITS), text)
+    out: list[str] = []
+    run: list[str] = []
+    pending_repeat = 1
+    for token in _EN_TOKEN.findall(text):
+        word = token.lower()
+        if word in _EN_REPEATS:
+            pending_repeat = _EN_REPEATS[word]
+            continue
+        if word in _EN_DIGIT_WORDS or token.isdigit():
+            digit = _EN_DIGIT_WORDS.get(word, token)
+            run.append(digit * pending_repeat)
+            pending_repeat = 1
+            continue
+        if token.isspace() or token in {",", "-"}:
+            if not run:
+                out.append(token)
+            continue
+        if run:
+            out.append("".join(run) + " ")
+            run = []
+        pending_repeat = 1
+        out.append(token)
+    if run:
+        out.append("".join(run))
+    joined = "".join(out)
+    return _SPELLED_PREFIX.sub(
+        lambda m: m.group(1).upper() + "D", _DIGIT_GAP.sub("", joined)
+    )
 
 
 def parse_rating(text: str) -> int | None:

@@ -256,6 +256,16 @@ class ActionAddTicketInfo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        """Run the action; the slot ``human_offered`` always says whether it ended by
+        offering a person (the rules that follow it key on the value, unset is neither)."""
+        events = await self._answer(dispatcher, tracker)
+        if not any(e.get("name") == "human_offered" for e in events):
+            events.append(SlotSet("human_offered", False))
+        return events
+
+    async def _answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
         settings = ActionSettings.from_env()
         number = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
         info = str(tracker.get_slot("ticket_info") or "").strip()
@@ -264,7 +274,12 @@ class ActionAddTicketInfo(Action):
             # No ticket could be named: a person finds it, and what the customer wanted
             # to add travels as the description of the request.
             dispatcher.utter_message(response="utter_ticket_unknown_offer_human")
-            return [*done, SlotSet("ticket_number", None), SlotSet("problem_description", info)]
+            return [
+                *done,
+                SlotSet("ticket_number", None),
+                SlotSet("problem_description", info),
+                SlotSet("human_offered", True),
+            ]
         if number is None or not info:
             dispatcher.utter_message(response="utter_how_can_i_help")
             return done

@@ -41,7 +41,9 @@ from actions.form_answers import (
     AnsweringFormValidation,
     as_written,
     declines_contact,
+    describes_a_problem,
     has_no_order_number,
+    is_question,
     latest_intent,
     latest_text,
 )
@@ -54,6 +56,7 @@ from actions.parsing import (
     parse_order_number,
     parse_phone,
     parse_ticket_number,
+    read_out_digits,
 )
 from actions.settings import ActionSettings
 from actions.ticket_category import TicketCategoryValidation, category_for_ticket, choices_for
@@ -61,8 +64,10 @@ from actions.ticket_requests import ticket_request
 
 logger = logging.getLogger(__name__)
 
-# Categories whose tickets need the order number (asked by the ticket form).
-ORDER_CATEGORIES = frozenset({"after_sales", "billing"})
+# Categories whose tickets need the order number (asked by the ticket form); a bill's
+# problem only when it speaks of an order (a phone bill or a plan fee has none).
+ORDER_CATEGORIES = frozenset({"after_sales"})
+ORDER_IF_NAMED = frozenset({"billing"})
 # An uncategorised problem about something bought or delivered needs the order number too.
 _ABOUT_AN_ORDER = re.compile(
     r"(?i)订单|訂單|订的|訂的|买的|買的|购买|購買|下单|下單|快递|快遞|包裹|寄|发货|發貨|"
@@ -153,15 +158,17 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         domain: DomainDict,
     ) -> list[str]:
         """Skip the contact when the customer's profile already has one, and the order
-        number unless the problem is about an order or a bill (or, not categorised yet,
-        speaks of something bought or delivered)."""
+        number unless the problem is after-sales, or a bill or not categorised yet and
+        speaks of something ordered, bought or delivered (a phone bill has no order)."""
         skipped = set()
         if tracker.get_slot("contact_on_file"):
             skipped.add("contact")
         category = tracker.get_slot("ticket_category") or tracker.get_slot("category")
+        names_an_order = bool(
+            _ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or ""))
+        )
         about_an_order = category in ORDER_CATEGORIES or (
-            category is None
-            and bool(_ABOUT_AN_ORDER.search(str(tracker.get_slot("problem_description") or "")))
+            (category is None or category in ORDER_IF_NAMED) and names_an_order
         )
         if not about_an_order:
             skipped.add("order_number")
@@ -201,6 +208,14 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         text = latest_text(tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
         found: dict[str, str | None] = {}
+        if (
+            requested is None
+            and not tracker.get_slot("problem_description")
+            and describes_a_problem(text)
+        ):
+            # The form starts on a message read as a contact ("Sarah Jones, sarah@x.com,
+            # order DD...: you charged me twice"): the problem is in it too.
+            found["problem_description"] = text
         if not tracker.get_slot("order_number") and requested != "order_number":
             found["order_number"] = parse_order_number(text)
         if not tracker.get_slot("contact") and requested != "contact":
@@ -226,13 +241,16 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         """An order number the bot knows; a "no" means the customer has none; the second
         unusable answer is kept as written (or, with no digits in it, taken as none)."""
         text = self.text_of(value, tracker)
-        number = parse_order_number(text)
+        number = parse_order_number(text) or parse_order_number(read_out_digits(text))
         if number:
             return {"order_number": number}
         if latest_intent(tracker) == "deny" or has_no_order_number(text):
             return {"order_number": NO_ORDER_NUMBER}
         if self.attempt(tracker, "order_number") < LAST_ATTEMPT:
-            dispatcher.utter_message(response="utter_invalid_order_number")
+            # "Where do I find it?" is answered, not told it is no order number.
+            asks = is_question(text)
+            response = "utter_order_number_where" if asks else "utter_invalid_order_number"
+            dispatcher.utter_message(response=response)
             return {"order_number": None}
         if re.search(r"\d", text):
             kept = as_written(text)
@@ -248,14 +266,17 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         rather not leave one goes on without; the second unusable answer is kept as
         written when it has digits or an @ (a landline, a number from abroad)."""
         text = self.text_of(value, tracker)
-        contact = parse_contact(text)
+        contact = parse_contact(text) or parse_contact(read_out_digits(text))
         if contact:
             return {"contact": contact}
         if declines_contact(text):
             dispatcher.utter_message(response="utter_contact_skipped")
             return {"contact": NO_CONTACT}
         if self.attempt(tracker, "contact") < LAST_ATTEMPT:
-            dispatcher.utter_message(response="utter_invalid_contact")
+            # "Why do you need my number?" is answered, not told it is no number.
+            asks = is_question(text)
+            response = "utter_contact_why" if asks else "utter_invalid_contact"
+            dispatcher.utter_message(response=response)
             return {"contact": None}
         if re.search(r"\d|@", text):
             kept = as_written(text)
@@ -399,7 +420,8 @@ class ValidateTicketStatusForm(AnsweringFormValidation):
     ) -> dict[str, Any]:
         """Accept SD-100001, sd100001 or "SD 100001" and store the canonical form; after
         the second unusable answer, stop asking (the status action lists their tickets)."""
-        number = parse_ticket_number(self.text_of(value, tracker))
+        text = self.text_of(value, tracker)
+        number = parse_ticket_number(text) or parse_ticket_number(read_out_digits(text))
         if number is not None:
             return {"ticket_number": number}
         if self.attempt(tracker, "ticket_number") < LAST_ATTEMPT:
@@ -416,6 +438,16 @@ class ActionTicketStatus(Action):
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Run the action; the slot ``human_offered`` always says whether it ended by
+        offering a person (the rules that follow it key on the value, unset is neither)."""
+        events = await self._answer(dispatcher, tracker)
+        if not any(e.get("name") == "human_offered" for e in events):
+            events.append(SlotSet("human_offered", False))
+        return events
+
+    async def _answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> list[EventType]:
         number = parse_ticket_number(str(tracker.get_slot("ticket_number") or ""))
         if number is None:
@@ -453,7 +485,7 @@ class ActionTicketStatus(Action):
             return [SlotSet("ticket_number", None)]
         if not tickets:
             dispatcher.utter_message(response="utter_ticket_unknown_offer_human")
-            return [SlotSet("ticket_number", None)]
+            return [SlotSet("ticket_number", None), SlotSet("human_offered", True)]
         dispatcher.utter_message(
             response="utter_ticket_unknown_open_tickets",
             count=len(tickets),

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 LANGUAGE_SLOT = "language"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+# Letters that are part of a code, not words: an e-mail address, an order or ticket number
+# ("DD2026111806", "SD-100042", "D D 2026 ...").
+_CODES = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?<![A-Za-z])(?:[A-Za-z][\s.-]?){1,3}\d[\d\s-]*")
 
 
 def agent_of(request: Request) -> Any | None:
@@ -81,7 +84,8 @@ async def render(
 
 async def script_for_turn(agent: Any | None, conversation_id: str, text: str) -> str | None:
     """The Chinese script to answer this message in: the message's own, else the
-    conversation's (a number or 好的 tells nothing), else None (leave replies as written).
+    conversation's (a number, an order number, an e-mail address or 好的 tells nothing),
+    else None (leave replies as written).
 
     The conversation is read only when the message has Chinese or no letters at all; an
     English message gets English replies, which no script conversion touches.
@@ -89,8 +93,8 @@ async def script_for_turn(agent: Any | None, conversation_id: str, text: str) ->
     told = detect_script(text)
     if told is not None:
         return told
-    if _LATIN.search(text) and not _CJK.search(text):
-        return None
+    if _LATIN.search(_CODES.sub(" ", text)) and not _CJK.search(text):
+        return None  # English words: English replies, which no conversion touches
     store = getattr(agent, "tracker_store", None)
     if store is None:
         return None

@@ -195,6 +195,11 @@ class TestComplaintRules:
             "你們的客服講話很沒禮貌",
             "我要投訴",
             "客服答应给我补偿后来不认了",
+            "Your agents told me three times that someone would call me back within 24 hours",
+            "two different reps assured me the engineer will come on Monday, nobody came",
+            "打咗三次客服電話都被掛掉",
+            "客服講兩句就收我線",
+            "那个安装师傅一直甩脸色",
         ],
     )
     def test_always_complaints(self, text: str, category_model_file: Path) -> None:
@@ -209,6 +214,9 @@ class TestComplaintRules:
             "洗衣机说好今天安装的，到现在还没人预约",
             "nobody promised me anything, I just want to know why my bill is higher",
             "my internet is down",
+            "the tracking page said it would arrive on Friday, it hasn't",
+            "the agent told me how to reset the router and it works now, thanks",
+            "我想把电话挂失",
         ],
     )
     def test_not_complaints_by_rule(self, text: str) -> None:

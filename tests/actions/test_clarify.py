@@ -27,7 +27,8 @@ class TestActionClarify:
             {"title": "取消工单", "payload": "/cancel_ticket"},
             {"title": "查看我的工单", "payload": "/my_tickets"},
         ]
-        assert events == []
+        # Not an offer of a person: a typed yes here brings no one in.
+        assert events == [SlotSet("human_offered", False)]
 
     def test_english_labels(self) -> None:
         tr = make_tracker(text="ticket thing", intent="nlu_fallback", intent_ranking=RANKING)
@@ -44,8 +45,10 @@ class TestActionClarify:
             intent_ranking=RANKING,
             earlier=[user_event("ticket thing", "nlu_fallback")],
         )
-        _, dispatcher = run(ActionClarify(), tr)
+        events, dispatcher = run(ActionClarify(), tr)
         assert responses(dispatcher) == ["utter_offer_human"]
+        # The rules bring a person in on a typed yes to this question.
+        assert events == [SlotSet("human_offered", True)]
 
     def test_a_miss_after_an_understood_message_asks_again(self) -> None:
         tr = make_tracker(

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from actions.dates import parse_date
-from actions.parsing import parse_order_number, parse_rating
+from actions.parsing import parse_order_number, parse_rating, read_out_digits
 
 SATURDAY = date(2026, 11, 28)
 
@@ -68,6 +68,9 @@ def test_order_numbers(said: str, number: str | None) -> None:
         ("10 out of 10, great service", 5),
         ("五星", 5),
         ("两颗星，不太满意", 2),
+        ("好滿意呀，俾五粒星你哋", 5),
+        ("兩個星啦", 2),
+        ("I'd say four out of five", 4),
         ("给4分", 4),
         ("非常满意", 5),
         ("满意", 4),
@@ -82,3 +85,19 @@ def test_order_numbers(said: str, number: str | None) -> None:
 )
 def test_ratings(said: str, score: int | None) -> None:
     assert parse_rating(said) == score
+
+
+@pytest.mark.parametrize(
+    ("said", "read"),
+    [
+        ("it's one three nine double two double eight seven seven double oh", "it's 13922887700"),
+        ("uh it's D D two oh two six one one two four one two", "uh it's DD2026112412"),
+        ("我電話係 一三九 二八八八 四五六一", "我電話係 13928884561"),
+        ("S D one zero zero one two one", "SD100121"),
+        ("my number is 139 1234 5678", "my number is 13912345678"),
+        # Numbers in words that are not digits read out stay as they are.
+        ("一个订单扣了三十多块", "一个订单扣了三十多块"),
+    ],
+)
+def test_digits_read_out(said: str, read: str) -> None:
+    assert read_out_digits(said) == read

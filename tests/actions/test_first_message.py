@@ -9,6 +9,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.form_answers import describes_a_problem
 from actions.parsing import parse_name
 from actions.tickets import ActionCreateTicket, ValidateTicketForm
 from tests.actions.fake_api import FakeDeskApi
@@ -107,8 +108,62 @@ def test_a_problem_not_about_an_order_does_not() -> None:
     assert _required("my wifi keeps dropping", "en") == ["problem_description", "contact"]
 
 
-def _required(text: str, language: str) -> list[str]:
-    tracker = first_message(text, {"problem_description": text}, language)
+@pytest.mark.parametrize(
+    ("text", "category", "asked"),
+    [
+        ("我这个月的话费多扣了五十多块钱", "billing", False),
+        ("my broadband plan fee went up without notice", "billing", False),
+        ("同一个订单扣了我两次钱", "billing", True),
+        ("charged twice for one order", "billing", True),
+        ("the kettle arrived with a cracked lid", "after_sales", True),
+    ],
+)
+def test_a_bill_needs_the_order_number_only_when_it_names_an_order(
+    text: str, category: str, asked: bool
+) -> None:
+    required = _required(text, "en", category=category)
+    assert ("order_number" in required) is asked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, this is Sarah Jones, sarah.jones@gmail.com / 139 8765 4321. Order DD2026112208: "
+        "you charged my card twice (2 x 899 yuan) for one TV stand.",
+        "我叫黄小玲，电邮 siuling@gmail.com，订单编号 DD2026112511，收到的电饭煲内胆凹了",
+        "13800138000 宽带从昨晚开始就断了",
+    ],
+)
+def test_a_first_message_read_as_a_contact_also_gives_the_problem(text: str) -> None:
+    tracker = first_message(text, {})
+    tracker.latest_message["intent"] = {"name": "provide_contact"}
+    events = asyncio.run(ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN))
+    slots = slot_events(events)
+    assert slots["problem_description"] == text
+    assert slots.get("requested_slot") != "problem_description"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my number is 13800138000, you can call me",
+        "Hi, this is Tom Becker, tom.becker@gmx.de",
+        "我的手机号是13800138000，有事打给我",
+        "電郵 siuling.wong@gmail.com 唔該",
+        "order DD2026112208, my email is a@b.com",
+    ],
+)
+def test_a_contact_alone_is_no_description(text: str) -> None:
+    assert not describes_a_problem(text)
+    tracker = first_message(text, {})
+    tracker.latest_message["intent"] = {"name": "provide_contact"}
+    events = asyncio.run(ValidateTicketForm().run(CollectingDispatcher(), tracker, DOMAIN))
+    assert slot_events(events).get("requested_slot") == "problem_description"
+
+
+def _required(text: str, language: str, category: str | None = None) -> list[str]:
+    slots = {"problem_description": text, **({"category": category} if category else {})}
+    tracker = first_message(text, slots, language)
     return asyncio.run(
         ValidateTicketForm().required_slots(
             DOMAIN["forms"]["ticket_form"]["required_slots"],

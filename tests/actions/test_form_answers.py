@@ -476,6 +476,15 @@ class TestAnAnswerIsAnAnswer:
         assert answers_question("ticket_number", "it's 100023") is True
         assert answers_question("ticket_info", "what do you need?") is False
 
+    def test_a_number_read_out_answers_its_question_even_when_read_as_an_faq(self) -> None:
+        said = "订单号 D D 二零二六 一一二六 零四"
+        assert answers_question("order_number", said) is True
+        problem = {"problem_description": "冰箱送来三天了冷藏不制冷", "category": "after_sales"}
+        talk = FormConversation("ticket_form", "order_number", problem, "zh")
+        events, dispatcher = talk.answer(ValidateTicketForm(), said, intent="faq")
+        assert talk.value(events) == "DD2026112604"
+        assert dispatcher.messages == []
+
 
 def test_answers_are_counted_per_slot_and_form_run() -> None:
     events = [
@@ -523,15 +532,17 @@ class TestWhatComesAfter:
         message = dispatcher.messages[0]
         assert message["response"] == "utter_ticket_unknown_open_tickets"
         assert message["count"] == 2 and "SD-100002" in message["tickets"]
-        assert events == [SlotSet("ticket_number", None)]
+        assert events == [SlotSet("ticket_number", None), SlotSet("human_offered", False)]
 
     def test_an_unknown_ticket_number_without_open_tickets_offers_a_person(
         self, with_api: Any
     ) -> None:
-        _, dispatcher = self._run(
+        events, dispatcher = self._run(
             with_api, ActionTicketStatus(), self._tracker({"ticket_number": UNKNOWN_TICKET})
         )
         assert _responses(dispatcher) == ["utter_ticket_unknown_offer_human"]
+        # A typed yes to the offer brings a person in (rules.yml keys on it).
+        assert SlotSet("human_offered", True) in events
 
     def test_information_for_an_unknown_ticket_goes_to_a_person(self, with_api: Any) -> None:
         events, dispatcher = self._run(
@@ -541,6 +552,7 @@ class TestWhatComesAfter:
         )
         assert _responses(dispatcher) == ["utter_ticket_unknown_offer_human"]
         assert SlotSet("problem_description", "师傅来过了还是不行") in events
+        assert SlotSet("human_offered", True) in events
 
     def test_a_contact_kept_as_written_is_under_the_description(
         self, api: FakeDeskApi, with_api: Any

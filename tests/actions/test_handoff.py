@@ -72,6 +72,8 @@ class TestRequestHuman:
         assert (message["ticket_number"], message["queue"]) == ("SD-100001", "技术支持")
         assert message["due_time"] == "2026-11-23 16:00"  # 08:00Z in Asia/Shanghai
         assert SlotSet("ticket_number", "SD-100001") in events
+        # The offer of a person is answered: a later yes does not bring another.
+        assert SlotSet("human_offered", False) in events
 
     def test_order_number_product_and_date_gathered_so_far_travel_with_the_ticket(
         self, api: FakeDeskApi, with_api
@@ -92,6 +94,35 @@ class TestRequestHuman:
         assert description.startswith("耳机没声音\n\n")
         assert "DD2026112003" in description and "耳机" in description
         assert "2026-11-20" in description
+
+    def _asked_for(self, slot: str) -> Tracker:
+        """The form asked for ``slot``; the customer asked for a person (Rasa's
+        action_deactivate_loop has cleared the question by the time the action runs)."""
+        base = tracker({"problem_description": "电饭煲内胆有划痕"}, text="算了，给我转人工")
+        ask = [
+            {"event": "slot", "name": "requested_slot", "value": slot},
+            {"event": "bot", "text": "请提供订单号。", "timestamp": 1700000001.5},
+            {"event": "action", "name": "action_listen"},
+        ]
+        base.events[2:2] = ask
+        base.events += [
+            {"event": "active_loop", "name": None},
+            {"event": "slot", "name": "requested_slot", "value": None},
+        ]
+        return base
+
+    def test_leaving_the_order_number_question_for_a_person_says_where_it_can_go(
+        self, api: FakeDeskApi, with_api
+    ) -> None:
+        _, dispatcher = run(with_api, ActionRequestHuman(), self._asked_for("order_number"))
+        assert [m["response"] for m in dispatcher.messages] == [
+            "utter_human_on_the_way",
+            "utter_human_order_number_welcome",
+        ]
+
+    def test_leaving_another_question_adds_nothing(self, api: FakeDeskApi, with_api) -> None:
+        _, dispatcher = run(with_api, ActionRequestHuman(), self._asked_for("contact"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_human_on_the_way"]
 
     def test_the_escalated_ticket_comes_with_its_card(self, api: FakeDeskApi, with_api) -> None:
         _, dispatcher = run(with_api, ActionRequestHuman(), tracker({"problem_description": "x"}))

@@ -170,7 +170,7 @@ class TestTicketInfo:
         assert posted["author_type"] == "customer"
         assert posted["body"].startswith(text + "\n\nOrder number: DD2026112001\nProduct: kettle")
         assert "\nDate: 20" in posted["body"]  # an ISO date, relative to today
-        assert events == [SlotSet("ticket_info", None)]
+        assert events == [SlotSet("ticket_info", None), SlotSet("human_offered", False)]
 
     def test_closed_ticket_is_refused_honestly(self, api: FakeDeskApi, with_api) -> None:
         api.add_ticket("SD-100001", "closed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -150,7 +151,8 @@ class TestActionTicketStatus:
         assert dispatcher.messages[0]["response"] == "utter_ticket_status_pending"
         assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
         assert api.requests[0]["path"] == "/api/v1/tickets/SD-100001"
-        assert events == []
+        # No person offered: said explicitly, the rules after this action key on it.
+        assert events == [SlotSet("human_offered", False)]
 
     def test_unknown_number_says_so_and_forgets_it(self, with_api) -> None:
         events, dispatcher = run_with_api(
@@ -158,7 +160,7 @@ class TestActionTicketStatus:
         )
         assert dispatcher.messages[0]["response"] == "utter_ticket_not_found"
         assert dispatcher.messages[0]["ticket_number"] == "SD-999999"
-        assert events == [SlotSet("ticket_number", None)]
+        assert events == [SlotSet("ticket_number", None), SlotSet("human_offered", False)]
 
     def test_api_down_says_the_lookup_failed(self, api_down) -> None:
         _, dispatcher = run_action(ActionTicketStatus(), tracker({"ticket_number": "SD-100001"}))
@@ -230,6 +232,33 @@ class TestValidateTicketForm:
         )
         assert result == {"contact": "13912345678"} and dispatcher.messages == []
 
+    def test_a_number_read_out_on_the_phone_is_taken(self) -> None:
+        dispatcher = CollectingDispatcher()
+        result = ValidateTicketForm().validate_contact(
+            "it's one three nine double two double eight seven seven double oh",
+            dispatcher,
+            tracker(),
+            DOMAIN,
+        )
+        assert result == {"contact": "13922887700"} and dispatcher.messages == []
+
+    @pytest.mark.parametrize(
+        ("slot", "said", "response"),
+        [
+            ("contact", "why do you need my phone number?", "utter_contact_why"),
+            ("contact", "要电话干嘛？", "utter_contact_why"),
+            ("order_number", "where do I find the order number?", "utter_order_number_where"),
+            ("order_number", "订单号在哪里看啊", "utter_order_number_where"),
+        ],
+    )
+    def test_a_question_back_is_answered_and_asked_again(
+        self, slot: str, said: str, response: str
+    ) -> None:
+        dispatcher = CollectingDispatcher()
+        validate = getattr(ValidateTicketForm(), f"validate_{slot}")
+        assert validate(said, dispatcher, tracker(text=said), DOMAIN) == {slot: None}
+        assert [m["response"] for m in dispatcher.messages] == [response]
+
     def test_invalid_contact_is_refused_with_a_hint(self) -> None:
         dispatcher = CollectingDispatcher()
         result = ValidateTicketForm().validate_contact("12345", dispatcher, tracker(), DOMAIN)
@@ -292,20 +321,25 @@ class TestVoiceCallers:
 
 
 class TestOrderNumberAndDetails:
-    def test_order_number_is_asked_only_for_orders_and_bills(self) -> None:
+    def test_order_number_is_asked_only_for_orders_and_bills_of_orders(self) -> None:
         import asyncio
 
         slots = ["problem_description", "order_number", "contact"]
 
-        def required(category: str | None) -> list[str]:
+        def required(category: str | None, problem: str = "it broke") -> list[str]:
             return asyncio.run(
                 ValidateTicketForm().required_slots(
-                    slots, CollectingDispatcher(), tracker({"category": category}), DOMAIN
+                    slots,
+                    CollectingDispatcher(),
+                    tracker({"category": category, "problem_description": problem}),
+                    DOMAIN,
                 )
             )
 
         assert required("after_sales") == slots
-        assert required("billing") == slots
+        assert required("billing", "charged twice for my order") == slots
+        # A phone bill has no order number to ask for.
+        assert required("billing", "话费多扣了五十块") == ["problem_description", "contact"]
         assert required("technical_support") == ["problem_description", "contact"]
         assert required(None) == ["problem_description", "contact"]
 
@@ -314,6 +348,9 @@ class TestOrderNumberAndDetails:
         for said, stored in (
             ("dd 2026112001", "DD2026112001"),
             ("订单号是202611180045771", "202611180045771"),
+            # Read out on the phone, "oh" for zero.
+            ("uh it's D D two oh two six one one two four one two", "DD2026112412"),
+            ("订单号 D D 二零二六 一一二六 零四", "DD2026112604"),
         ):
             dispatcher = CollectingDispatcher()
             assert form.validate_order_number(said, dispatcher, tracker(), DOMAIN) == {

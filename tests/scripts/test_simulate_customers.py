@@ -9,11 +9,14 @@ import yaml
 
 from scripts.simulate_customers import (
     FLOW_ORDER,
+    SETS,
     Outcome,
     fact_given,
     language_of,
     load_scenarios,
+    load_sets,
     question_kind,
+    report,
     spoken_number,
     summarise,
 )
@@ -29,30 +32,38 @@ def _texts(response: str) -> list[str]:
     raise AssertionError(f"{response} is not in the domain")
 
 
+@pytest.mark.parametrize("name", sorted(SETS))
 class TestScenarios:
-    def test_every_scenario_has_a_known_flow_and_a_goal(self) -> None:
-        scenarios = load_scenarios()
-        assert len(scenarios) >= 50
-        assert len({s.id for s in scenarios}) == len(scenarios)
+    def test_every_scenario_has_a_known_flow_and_a_goal(self, name: str) -> None:
+        scenarios = load_sets([name])
+        assert len(scenarios) >= {"first": 50, "second": 40}[name]
         for scenario in scenarios:
             assert scenario.flow in FLOW_ORDER, scenario.id
             assert scenario.says and scenario.expect, scenario.id
+            assert scenario.set == name
 
-    def test_every_flow_is_tried_in_both_languages(self) -> None:
-        seen = {(s.flow, s.persona.language) for s in load_scenarios()}
+    def test_every_flow_is_tried_in_both_languages(self, name: str) -> None:
+        seen = {(s.flow, s.persona.language) for s in load_sets([name])}
         for flow in FLOW_ORDER:
             assert {(flow, "zh"), (flow, "en")} <= seen, flow
 
-    def test_traditional_script_and_voice_style_are_among_them(self) -> None:
-        personas = [s.persona for s in load_scenarios()]
+    def test_traditional_script_and_voice_style_are_among_them(self, name: str) -> None:
+        personas = [s.persona for s in load_sets([name])]
         assert {p.script for p in personas} >= {"simplified", "traditional", "latin"}
         assert {p.style for p in personas} >= {"web", "wechat", "voice"}
 
-    def test_ticket_flows_have_answers_for_the_form(self) -> None:
-        for scenario in load_scenarios():
+    def test_ticket_flows_have_answers_for_the_form(self, name: str) -> None:
+        for scenario in load_sets([name]):
             if scenario.expect.get("ticket"):
                 assert scenario.answer("contact", 0), scenario.id
                 assert scenario.answer("problem", 0), scenario.id
+
+
+class TestSets:
+    def test_ids_are_unique_across_the_sets(self) -> None:
+        scenarios = load_sets()
+        assert len({s.id for s in scenarios}) == len(scenarios)
+        assert {s.set for s in scenarios} == set(SETS)
 
     def test_the_nth_answer_repeats_the_last(self) -> None:
         liu = next(s for s in load_scenarios() if s.persona.id == "liu_fang")
@@ -112,6 +123,14 @@ class TestSummary:
         row = summarise([looped, right, wrong])[0]
         assert row == ["report", "1/3", "0/1", "1/2", "3.0", 1, 0, "1/2"]
 
+    def test_each_set_gets_its_own_table_before_both_together(self) -> None:
+        first = Outcome("a", "report", "zh/simplified", "web", success=True)
+        second = Outcome("b", "report", "en/latin", "web", set="second")
+        text = report([first, second])
+        assert text.index("Set `first`") < text.index("Set `second`") < text.index("Both sets")
+        assert text.count("| report") == 3
+        assert "Set `" not in report([first])
+
     def test_the_same_reply_three_times_is_a_loop(self) -> None:
         faq_loop = Outcome("d", "faq_or_problem", "zh/simplified", "web", same_reply=3)
         twice = Outcome("e", "faq_or_problem", "en/latin", "web", same_reply=2, success=True)
@@ -129,3 +148,24 @@ class TestLanguageOfAReply:
         quoted = "What I've noted on it:\nProduct: 蓝牙耳机"
         assert language_of(talk._own_words_removed(quoted)) == "en"
         assert language_of(talk._own_words_removed("已为您创建工单 SD-100001")) == "zh"
+
+
+class TestJudging:
+    def _talk(self, scenario_id: str):  # type: ignore[no-untyped-def]
+        from scripts.simulate_customers import Conversation
+
+        scenario = next(s for s in load_sets() if s.id == scenario_id)
+        return Conversation(None, scenario, "t")  # type: ignore[arg-type]
+
+    def test_an_order_number_withheld_for_a_person_is_not_owed(self) -> None:
+        talk = self._talk("human-zh-mid-form")
+        talk.detoured.add("order_number")
+        assert talk.left_for_a_person("order_number")
+        # Answered once after all: then it must reach the ticket.
+        talk.answered["order_number"] += 1
+        assert not talk.left_for_a_person("order_number")
+
+    def test_an_faq_detour_still_owes_the_order_number(self) -> None:
+        talk = self._talk("faq-detour-en-order")
+        talk.detoured.add("order_number")
+        assert not talk.left_for_a_person("order_number")

@@ -68,14 +68,17 @@ class TestTheTurnsScript:
 
         assert run(script_for_turn(NoStore(), "x", "my internet is down")) is None
 
-    def test_a_number_keeps_the_conversations_script(self) -> None:
+    @pytest.mark.parametrize(
+        "answer", ["13912345678", "DD2026111806", "SD-100042", "meiling.chen@gmail.com"]
+    )
+    def test_a_number_or_an_address_keeps_the_conversations_script(self, answer: str) -> None:
         agent = FakeAgent()
 
         async def main() -> str | None:
             tracker = await agent.tracker_store.get_or_create_tracker("mei")
             tracker.update(UserUttered("我的寬頻連不上了", parse_data={"zh_script": TRADITIONAL}))
             await agent.tracker_store.save(tracker)
-            return await script_for_turn(agent, "mei", "13912345678")
+            return await script_for_turn(agent, "mei", answer)
 
         assert asyncio.run(main()) == TRADITIONAL
 
