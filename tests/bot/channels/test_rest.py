@@ -17,6 +17,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.channels import rest
 from bot.channels.rest import MAX_MESSAGE_CHARACTERS, DeskRestInput
+from bot.channels.store import conversation_tag
 from tests.bot.channels.conftest import FakeAgent, run, serve
 
 
@@ -79,7 +80,7 @@ class TestTicketCards:
             tracker.update(UserUttered("hi", message_id="rest-c-4"))
             tracker.update(BotUttered("I've opened ticket SD-100001.", {"custom": dict(CARD)}))
             await agent.tracker_store.save(tracker)
-            await channel.store.put(f"started:{sender}:c-4", "1", ttl_seconds=60)
+            await channel.store.put(f"started:{conversation_tag(sender)}:c-4", "1", ttl_seconds=60)
             async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
                 body = {"sender": sender, "message": "hi", "message_id": "c-4"}
                 async with http.post(url, json=body) as response:
