@@ -4,9 +4,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -112,15 +114,38 @@ def test_run_once_purges_when_due_and_then_not_again(
     assert [entry.details["tickets_anonymised"] for entry in runs(clean_database)] == [2]
 
 
+class CountingScheduler(RetentionScheduler):
+    """The scheduler, counting the checks it has finished (a test waits on them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checks = 0
+        self.checked = threading.Condition()
+
+    def tick(self) -> None:
+        try:
+            super().tick()
+        finally:
+            with self.checked:
+                self.checks += 1
+                self.checked.notify_all()
+
+    def wait_for_checks(self, count: int, timeout: float = 30) -> bool:
+        with self.checked:
+            return self.checked.wait_for(lambda: self.checks >= count, timeout)
+
+
 def test_the_thread_runs_one_purge_per_interval(clean_database: Database, vault: Vault) -> None:
     due_items(clean_database, vault, 1)
-    scheduler = RetentionScheduler(clean_database, SCHEDULE, None, interval_seconds=0.05)
+    scheduler = CountingScheduler(clean_database, SCHEDULE, None, interval_seconds=0.05)
     scheduler.start()
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not runs(clean_database):
             time.sleep(0.05)
-        time.sleep(0.3)  # several more checks: none of them is due
+        # At least three more whole checks after the purge's (which may still be counting):
+        # none of them may find a purge due.
+        assert scheduler.wait_for_checks(scheduler.checks + 4), "the scheduler stopped checking"
     finally:
         scheduler.stop()
     assert not scheduler.is_alive()
