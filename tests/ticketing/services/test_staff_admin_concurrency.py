@@ -122,6 +122,7 @@ def check_deactivation_while_the_agent_resolves(database: Database, vault: Vault
                         text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
                         {"pid": deactivation_pid[0]},
                     )
+                    connection.rollback()  # the activity view is fixed for a transaction
                     if waiting == "Lock":
                         deactivation_waits.set()
                         return "saw the wait"
