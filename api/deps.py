@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.db import Database
 from ticketing.privacy import Vault
-from ticketing.services import profiles
+from ticketing.services import audit
 from ticketing.settings import Settings
 
 __all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "VaultDep"]
@@ -43,13 +43,13 @@ async def get_vault(request: Request) -> Vault:
 def get_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
     """One unit of work per request: commit if the endpoint succeeded, roll back otherwise.
 
-    A refused attempt that must be audited (``profiles.audit_refusal``) is written after
+    A refused attempt that must be audited (``audit.audit_refusal``) is written after
     the rollback, in a transaction of its own, so the refusal leaves its trace.
     """
     session = database.sessions()
     try:
         yield session
-        profiles.write_kept_audit(session)
+        audit.write_kept_audit(session)
         session.commit()
     except BaseException:
         session.rollback()
@@ -61,7 +61,7 @@ def get_session(database: Annotated[Database, Depends(get_database)]) -> Iterato
 
 def _keep_refusal_audit(session: Session) -> None:
     try:
-        if profiles.write_kept_audit(session):
+        if audit.write_kept_audit(session):
             session.commit()
     except Exception:  # the request's own error is what the client must see
         session.rollback()
