@@ -1,6 +1,7 @@
 """The action server, accepting calls from the desk's Rasa only.
 
     python -m actions.server --port 5055
+    python -m actions.server --fd 3       # on a listening socket it inherited (scripts/desk.py)
 
 rasa-sdk's own server (``python -m rasa_sdk``) listens on every interface and runs any
 action for any tracker anyone posts, which would let a made-up tracker list another
@@ -19,7 +20,9 @@ All the ticketing-API calls of one action call share a time budget
 (``DESK_TURN_BUDGET_SECONDS``, 3.5 s), retries included (``actions/desk_api.py``).
 
 It binds ``DESK_ACTIONS_HOST`` (127.0.0.1 by default: on one machine only Rasa needs
-it; a scaled deployment names its private interface).
+it; a scaled deployment names its private interface). With ``--fd`` it serves a socket
+its parent bound (``scripts/desk.py`` binds every port itself, 0 meaning any free one,
+so the port is known before the processes that call it start).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import hmac
 import json
 import logging
 import os
+import socket
 import time
 import zlib
 from typing import Any
@@ -160,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     """Start the action server on DESK_ACTIONS_HOST and --port."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--fd", type=int, help="serve this inherited listening socket instead")
     parser.add_argument("--actions", default="actions", help="package of the actions")
     args = parser.parse_args(argv)
     jsonlog.install("actions")
@@ -175,6 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(secret, package=args.actions, budget=budget, scrape=scrape)
     # The ticket category model and its sentence encoder load now, not on the first ticket.
     warm_up_category_model()
+    if args.fd is not None:
+        # The family and address are read from the descriptor; Sanic takes it as is.
+        listener = socket.socket(fileno=args.fd)
+        logger.info("action server on http://%s:%s", *listener.getsockname()[:2])
+        app.run(sock=listener, workers=1, access_log=False, motd=False)
+        return
     logger.info("action server on http://%s:%s", host, args.port)
     app.run(host=host, port=args.port, workers=1, access_log=False, motd=False)
 

@@ -1,7 +1,7 @@
 """Start the desk's Rasa server: ``rasa run`` with the desk's run-time settings.
 
     python -m bot.serve --model models/desk.tar.gz --endpoints .run/endpoints.yml \\
-        --credentials bot/credentials.yml --port 5005
+        --credentials bot/credentials.yml --port 5005     # or --fd N: an inherited socket
 
 What it adds to ``rasa run --enable-api``:
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
@@ -206,6 +207,28 @@ def rasa_arguments(args: argparse.Namespace, environ: dict[str, str]) -> list[st
     return argv
 
 
+def serve_on_inherited_socket(fd: int) -> None:
+    """Make Rasa's server listen on the socket with descriptor ``fd`` (in place).
+
+    ``rasa run`` binds ``--interface``/``--port`` itself, through ``Sanic.run(host=...,
+    port=...)``; Sanic reads port 0 as 8000, so it cannot take a port the kernel picks.
+    ``scripts/desk.py`` binds the port instead and passes the listening socket; Sanic
+    serves a given socket (``sock=``) and then must not be given a host or port.
+    """
+    from sanic import Sanic
+
+    listener = socket.socket(fileno=fd)  # family and address read from the descriptor
+    run = Sanic.run
+
+    def run_on_listener(self: Sanic, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("host", None)
+        kwargs.pop("port", None)
+        logger.info("Rasa listens on http://%s:%s", *listener.getsockname()[:2])
+        run(self, *args, sock=listener, **kwargs)
+
+    Sanic.run = run_on_listener  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the desk's arguments and hand over to Rasa's CLI, in this process."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -213,7 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--endpoints", required=True)
     parser.add_argument("--credentials", required=True)
     parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument("--fd", type=int, help="serve this inherited listening socket instead")
     args = parser.parse_args(argv)
+    if args.fd is not None:
+        serve_on_inherited_socket(args.fd)
 
     try:
         access = ScrapeAccess.from_environ(os.environ)

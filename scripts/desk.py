@@ -2,9 +2,12 @@
 
     python scripts/desk.py run            # what `make demo` runs
     python scripts/desk.py run --no-seed --api-port 18000 ...
+    python scripts/desk.py run --api-port 0 --actions-port 0 --rasa-port 0   # any free ports
 
 It creates the local secrets on first use (``.run/desk.env``, never committed),
-migrates and seeds the database, writes Rasa's endpoints for the ports in use,
+binds the three ports itself (0: any free port; all three written to ``ports.json`` in
+the run directory) and hands each process its listening socket, migrates and seeds the
+database, writes Rasa's endpoints for the ports in use,
 starts the three processes with their logs in ``.run/logs/``, waits until each
 answers its health check, prints where everything is, and stops all three on
 Ctrl-C (or when one of them dies). ``DATABASE_URL`` and ``REDIS_URL`` switch
@@ -19,12 +22,13 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -206,26 +210,74 @@ def write_endpoints(
     return path
 
 
+class PortTaken(RuntimeError):
+    """A port the desk was asked to listen on is taken by another program."""
+
+
+def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on host:port, for one of the desk's processes to inherit.
+
+    Port 0: a free port the kernel picks. The desk binds every port itself before it
+    starts anything and hands each socket to its process (``--fd``; nginx's inherited
+    sockets), so every address is known before the settings that name it are written
+    (Rasa needs the action server's and the API's, the API Rasa's), and no port is chosen,
+    released and bound again later, when another program could have taken it meanwhile.
+    The socket listens at once: no other program can bind its port from here on.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A restart right after a stop finds the old connections in TIME_WAIT, not a taken port.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise PortTaken(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    sock.listen(128)
+    return sock
+
+
+def port_of(sock: socket.socket) -> int:
+    """The port a listening socket is bound to."""
+    return int(sock.getsockname()[1])
+
+
+def write_ports(run_dir: Path, ports: dict[str, int]) -> Path:
+    """Where each process listens, for programs that start the desk on port 0 (the tests)."""
+    path = run_dir / "ports.json"
+    path.write_text(json.dumps(ports, indent=2, sort_keys=True) + "\n")
+    return path
+
+
 @dataclass
 class Service:
-    """One process of the desk and how to tell it is up."""
+    """One process of the desk, the listening sockets it inherits and how to tell it is up."""
 
     name: str
     command: list[str]
     health_url: str
+    sockets: tuple[socket.socket, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, env: dict[str, str], log_dir: Path) -> None:
-        """Start the process in its own group, logging to log_dir/<name>.log."""
+        """Start the process in its own group, logging to log_dir/<name>.log.
+
+        The process inherits its listening sockets under the same descriptor numbers;
+        this process closes its copies, so the port closes when the service dies (a
+        balancer sees the connection refused, not a queue nobody serves).
+        """
         log = (log_dir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
             self.command,
             cwd=ROOT,
-            env=env,
+            env={**env, **self.extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=tuple(sock.fileno() for sock in self.sockets),
         )
+        for sock in self.sockets:
+            sock.close()
 
     def healthy(self) -> bool:
         """Whether the health URL answers 200."""
@@ -251,6 +303,16 @@ class Service:
             self.process.wait()
         except ProcessLookupError:
             pass
+
+
+def rasa_interface(env: dict[str, str]) -> str:
+    """The address Rasa listens on (bot/serve.py's default: loopback)."""
+    return env.get("DESK_RASA_INTERFACE") or "127.0.0.1"
+
+
+def actions_interface(env: dict[str, str]) -> str:
+    """The address the action server listens on (actions/server.py's default: loopback)."""
+    return env.get("DESK_ACTIONS_HOST") or "127.0.0.1"
 
 
 def process_environment(env: dict[str, str], *, api_port: int, rasa_port: int) -> None:
@@ -285,35 +347,35 @@ def desk_services(
     *,
     model: str,
     endpoints: Path,
-    api_port: int,
-    actions_port: int,
-    rasa_port: int,
+    api: socket.socket,
+    actions: socket.socket,
+    rasa: socket.socket,
     suffix: str = "",
 ) -> list[Service]:
-    """The API, the action server and Rasa on these ports (``suffix`` names a replica)."""
+    """The API, the action server and Rasa serving on these listening sockets (``suffix``
+    names a replica). Each process takes its socket by descriptor number (``--fd``)."""
+
+    def health(sock: socket.socket, path: str) -> str:
+        host, port = sock.getsockname()[:2]
+        return f"http://{host}:{port}{path}"
+
     return [
         Service(
             f"api{suffix}",
             [
                 str(SERVICE_PYTHON),
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-                "--no-access-log",
-                # The app itself reads X-Forwarded-For from DESK_TRUSTED_PROXIES only.
-                "--no-proxy-headers",
+                str(ROOT / "scripts" / "serve_api.py"),
+                "--fd",
+                str(api.fileno()),
             ],
-            f"http://127.0.0.1:{api_port}/healthz",
+            health(api, "/healthz"),
+            sockets=(api,),
         ),
         Service(
             f"actions{suffix}",
-            [str(BOT_BIN / "python"), "-m", "actions.server", "--port", str(actions_port)],
-            f"http://127.0.0.1:{actions_port}/health",
+            [str(BOT_BIN / "python"), "-m", "actions.server", "--fd", str(actions.fileno())],
+            health(actions, "/health"),
+            sockets=(actions,),
         ),
         Service(
             f"rasa{suffix}",
@@ -327,10 +389,11 @@ def desk_services(
                 str(endpoints),
                 "--credentials",
                 str(ROOT / "bot" / "credentials.yml"),
-                "--port",
-                str(rasa_port),
+                "--fd",
+                str(rasa.fileno()),
             ],
-            f"http://127.0.0.1:{rasa_port}/",
+            health(rasa, "/"),
+            sockets=(rasa,),
         ),
     ]
 
@@ -356,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="start API, action server and Rasa")
+    # 0: any free port (the desk binds it and writes it to <run dir>/ports.json).
     run.add_argument("--api-port", type=int, default=8000)
     run.add_argument("--actions-port", type=int, default=5055)
     run.add_argument("--rasa-port", type=int, default=5005)
@@ -373,10 +437,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     env = {**load_secrets(run_dir), **os.environ}
+    try:
+        api_socket = listening_socket(args.api_port)
+        actions_socket = listening_socket(args.actions_port, actions_interface(env))
+        rasa_socket = listening_socket(args.rasa_port, rasa_interface(env))
+    except PortTaken as error:
+        say(
+            f"{error}: choose other ports (--api-port, --actions-port, --rasa-port; 0 = any free one)"
+        )
+        return 2
+    api_port, actions_port, rasa_port = map(port_of, (api_socket, actions_socket, rasa_socket))
+    write_ports(run_dir, {"api": api_port, "actions": actions_port, "rasa": rasa_port})
+    say(f"listening: api {api_port}, action server {actions_port}, rasa {rasa_port}")
     env.setdefault("DATABASE_URL", f"sqlite:///{run_dir / 'desk.db'}")
     # No SMS provider here: progress notices to callers land in this file (see README).
     env.setdefault("DESK_SMS_OUTBOX", str(run_dir / "sms-outbox.jsonl"))
-    process_environment(env, api_port=args.api_port, rasa_port=args.rasa_port)
+    process_environment(env, api_port=api_port, rasa_port=rasa_port)
     # The API's scheduled backups go with this run's other files (not another run's).
     env.setdefault("DESK_BACKUP_DIR", str(run_dir / "backups"))
     redis_url = env.get("REDIS_URL") or None
@@ -393,15 +469,15 @@ def main(argv: list[str] | None = None) -> int:
     # One rule for Rasa's endpoints and the API's retention and erasure (which read it).
     env["DESK_CONVERSATION_STORE"] = conversation_store_url(env)
     endpoints = write_endpoints(
-        run_dir, args.actions_port, redis_url, env["DESK_CONVERSATION_STORE"]
+        run_dir, actions_port, redis_url, env["DESK_CONVERSATION_STORE"]
     )
 
     services = desk_services(
         model=args.model,
         endpoints=endpoints,
-        api_port=args.api_port,
-        actions_port=args.actions_port,
-        rasa_port=args.rasa_port,
+        api=api_socket,
+        actions=actions_socket,
+        rasa=rasa_socket,
     )
 
     stopping = False
@@ -445,8 +521,8 @@ def main(argv: list[str] | None = None) -> int:
         if stopping:
             return 130
 
-        api = f"http://127.0.0.1:{args.api_port}"
-        rasa = f"http://127.0.0.1:{args.rasa_port}"
+        api = f"http://127.0.0.1:{api_port}"
+        rasa = f"http://127.0.0.1:{rasa_port}"
         print(
             "\n"
             "  The service desk is up.\n"
@@ -462,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  FAQ answers            {api}/answers/   (supervisors edit, live at once)\n"
             f"  Customer imports       {api}/imports/   (supervisors and admins)\n"
             f"  Staff administration   {api}/admin/     (admin; supervisors for agents)\n"
-            f"  Action server          http://127.0.0.1:{args.actions_port}/health\n"
+            f"  Action server          http://127.0.0.1:{actions_port}/health\n"
             f"  Staff log-in           POST {api}/api/v1/auth/login   users: wang.fang, li.na,\n"
             f"                         sam.taylor, chen.jie (agents), zhao.min (supervisor),\n"
             f"                         admin; password: {env.get('DESK_DEMO_PASSWORD', '(see desk.env)')}\n"

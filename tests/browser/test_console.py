@@ -95,8 +95,11 @@ class TestAgentConsole:
         page = new_page()
         log_in(page, desk, "/console/", "wang.fang")
         # Away: new tickets wait in the queue instead of being given to her at once.
-        page.select_option("#presence", "away")
-        page.wait_for_timeout(500)
+        with page.expect_response(
+            lambda r: r.url.endswith("/agents/me/presence") and r.request.method == "PUT"
+        ) as saved:
+            page.select_option("#presence", "away")
+        assert saved.value.ok, saved.value.status  # the desk knows she is away
         hostile = '宽带断了 <img src=x onerror="window.__xss=1"><b>粗体</b>'
         number = open_ticket_as_bot(desk, hostile)
 

@@ -19,7 +19,6 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from api.app import create_app
-from tests.support_desk import free_port
 from tests.support_service.database import create_schema, empty_database
 from tests.support_service.factories import STAFF_PASSWORD, make_settings, make_staff
 from tests.support_service.import_files import csv_bytes, id_number, phone, store_export
@@ -43,18 +42,19 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             make_staff(session, "admin", role="admin", presence="offline")
             make_staff(session, "zhao.min", role="supervisor", presence="offline")
             make_staff(session, "wang.fang", presence="offline")
-        port = free_port()
+        # Port 0: the server binds a port the kernel picks, and we read back which.
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(make_settings(url)), host="127.0.0.1", port=port, log_level="warning"
+                create_app(make_settings(url)), host="127.0.0.1", port=0, log_level="warning"
             )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)  # uvicorn offers no event for "started"; its flag is polled
         assert server.started, "the API did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
         try:
             yield Api(url=f"http://127.0.0.1:{port}", database=database)
         finally:

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -144,7 +145,10 @@ class WidgetCustomer:
                     break  # the instance is gone (502) or does not know the session (400)
                 for packet in self._packets(response.text):
                     if packet == "2":
-                        self._post(sid, "3")  # Engine.IO ping -> pong
+                        try:
+                            self._post(sid, "3")  # Engine.IO ping -> pong
+                        except (httpx.HTTPError, ConnectionError, RuntimeError):
+                            break  # the instance is gone, or the client closed meanwhile
                     elif packet == "1":
                         self.sid = None  # closed by the server
                     elif packet.startswith("42"):
@@ -233,13 +237,39 @@ def user_texts(desk: Desk, conversation_id: str) -> list[str]:
     return [e["text"] for e in response.json()["events"] if e["event"] == "user"]
 
 
-def kill(desk: Desk, service: str) -> None:
-    os.kill(desk.pid(service), signal.SIGKILL)
+def holds_unread_request(port: int) -> bool:
+    """Whether a connection to this local port holds bytes its process has not read, or
+    waits to be accepted (/proc/net/tcp: an established socket's receive queue, a
+    listening socket's accept queue)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        unread = int(fields[4].split(":")[1], 16)
+        if local_port == port and fields[3] in ("01", "0A") and unread > 0:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def killed_holding_a_request(desk: Desk, service: str) -> Iterator[None]:
+    """Stop ``service`` ("rasa-1"), run the block (which sends it work), and SIGKILL it
+    once a request has reached it and was not answered: the kill hits a message in
+    flight by construction, not by timing."""
+    pid = desk.pid(service)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+        deadline = time.monotonic() + RETRY_SECONDS
+        while not holds_unread_request(desk.ports[service]):
+            assert time.monotonic() < deadline, f"no request reached {service}"
+            time.sleep(0.1)  # polls /proc; the wait ends on the request's arrival
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 class TestTwoInstances:
     def test_an_agent_reply_reaches_a_widget_connected_to_the_other_rasa(self, desk: Desk) -> None:
-        widget = WidgetCustomer(desk.instance_url(desk.rasa_url, 2))
+        widget = WidgetCustomer(desk.instance_url("rasa", 2))
         widget.connect()
         try:
             widget.say("hello", expect="")
@@ -247,7 +277,7 @@ class TestTwoInstances:
             reply = "Agent Wang: your line is fixed."
             event = {"event": "bot", "text": reply, "timestamp": time.time()}
             response = httpx.post(
-                f"{desk.instance_url(desk.rasa_url, 1)}/conversations/web:{widget.session_id}"
+                f"{desk.instance_url('rasa', 1)}/conversations/web:{widget.session_id}"
                 "/tracker/events",
                 params={"output_channel": "latest", "execute_side_effects": "true"},
                 headers=desk.rasa_headers,
@@ -272,14 +302,14 @@ class TestTwoInstances:
             assert "phone" in text or "e-mail" in text, text  # the ticket form is open
 
         # Everyone answers the form's question at once; one Rasa instance and one API
-        # worker die while those turns are being answered.
+        # worker die holding turns they took in and had not answered (each is stopped
+        # first, so the requests that reach it wait there until it is killed).
         with ThreadPoolExecutor(len(customers) + 1) as pool:
-            answers = [pool.submit(c.say, f"1380013800{i}") for i, c in enumerate(customers)]
-            widget_answer = pool.submit(widget.say, "13800138009", expect="SD-")
-            time.sleep(0.3)
-            kill(desk, "rasa-1")
-            time.sleep(0.2)
-            kill(desk, "api-1")
+            with killed_holding_a_request(desk, "rasa-1"):
+                answers = [pool.submit(c.say, f"1380013800{i}") for i, c in enumerate(customers)]
+                widget_answer = pool.submit(widget.say, "13800138009", expect="SD-")
+            with killed_holding_a_request(desk, "api-1"):
+                pass  # the turns on rasa-2 create their tickets through both API workers
             numbers = [TICKET.findall(" ".join(a.result())) for a in answers]
             try:
                 widget_number = TICKET.findall(" ".join(widget_answer.result()))

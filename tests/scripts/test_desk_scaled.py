@@ -77,3 +77,18 @@ def test_bodies_stay_in_memory() -> None:
         limit = re.search(r"client_max_body_size (\w+);", server)
         assert limit and f"client_body_buffer_size {limit.group(1)};" in server
         assert "proxy_max_temp_file_size 0;" in server
+
+
+def test_instances_on_ports_the_kernel_picked_are_the_upstreams() -> None:
+    backends = {"api": [41011, 41022], "rasa": [41033, 41044], "actions": [41055, 41066]}
+    text = desk_scaled.nginx_site(41000, 41001, 41002, 2, backends)
+    server = r"server 127\.0\.0\.1:(\d+) max_fails"
+    for upstream, kind in [
+        ("desk_api", "api"),
+        ("desk_rasa", "rasa"),
+        ("desk_rasa_sticky", "rasa"),
+        ("desk_actions", "actions"),
+    ]:
+        found = [int(port) for port in re.findall(server, upstream_block(text, upstream))]
+        assert found == backends[kind], upstream
+    assert re.findall(r"listen 127\.0\.0\.1:(\d+);", text) == ["41000", "41001", "41002"]

@@ -2,13 +2,15 @@
 
 ``running_desk()`` starts ``scripts/desk.py run`` (API, action server and Rasa on the
 trained model), or with ``instances=2`` ``scripts/desk_scaled.py run`` (two of each
-behind nginx), on free ports with a throw-away database: a fresh PostgreSQL schema when
-DATABASE_URL names a PostgreSQL server, otherwise a SQLite file. Rasa keeps
+behind nginx), on ports the desk binds itself (port 0: the kernel picks them; the desk
+reports them in its run directory's ports.json), with a throw-away database: a fresh
+PostgreSQL schema when DATABASE_URL names a PostgreSQL server, otherwise a SQLite file. Rasa keeps
 conversations in Redis when REDIS_URL is set. Ctrl-C stops it at the end.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,37 +31,61 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "desk.tar.gz"
-STARTUP_SECONDS = 420
+# A desk that is starting keeps its processes busy (migrations, seeding, Rasa loading
+# TensorFlow and the model); on a machine whose cores other work shares, that takes
+# minutes longer than on an idle one. So a start is judged by progress, not by the
+# clock: it has failed when the desk's processes used less than STALL_CPU_SECONDS of CPU
+# in STALL_SECONDS (hung, or waiting on something that will not come), or stopped.
+# STARTUP_CAP_SECONDS only keeps a run from hanging for ever.
+STALL_SECONDS = 120
+STALL_CPU_SECONDS = 1.0
+STARTUP_CAP_SECONDS = 1800
 
 
 class DeskDidNotStart(RuntimeError):
     """The desk's processes did not all answer their health checks."""
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port where connections are refused for as long as the context lasts.
+
+    The port is bound (not listening) for the whole context, without SO_REUSEADDR, so no
+    other program can listen on it meanwhile: a connection to it is refused, never served.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
-def free_ports(count: int) -> int:
-    """A port p such that p, p + 1, ... p + count - 1 are free right now."""
-    for _ in range(50):
-        base = free_port()
-        socks = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
+def work_done(launcher_pid: int) -> float:
+    """CPU seconds used by the desk's processes so far: the launcher's finished steps
+    (migrations, seeding) and every process it started, with theirs (from /proc). The
+    launcher's own polling is left out: it runs whether or not the desk gets anywhere."""
+    ticks: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
             continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError(f"found no {count} free ports in a row")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(proc.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        # utime, stime, and the times of its children that ended (cutime, cstime)
+        ticks[pid] = sum(int(value) for value in fields[11:15])
+    try:
+        launcher = (Path("/proc") / str(launcher_pid) / "stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return 0.0  # the launcher is gone: its output ends too, and the wait with it
+    total = int(launcher.split()[13]) + int(launcher.split()[14])
+    pending = list(children.get(launcher_pid, []))
+    while pending:
+        pid = pending.pop()
+        total += ticks.get(pid, 0)
+        pending.extend(children.get(pid, []))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -81,6 +107,9 @@ class Desk:
     actions_url: str
     run_dir: Path
     engine: sa.Engine
+    # Where each process listens, as the desk bound and reported them (ports.json):
+    # "api", "rasa", "actions" and, on the scaled desk, "rasa-1", "api-2", ...
+    ports: dict[str, int] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     # How the desk's process ended once the context closed (None while it runs).
     exit_code: int | None = None
@@ -93,10 +122,9 @@ class Desk:
                 return int(line.rsplit(" ", 1)[1])
         raise LookupError(f"the desk printed no pid for {service}")
 
-    def instance_url(self, front_url: str, instance: int) -> str:
-        """The address of one instance behind the balancer's front port (scaled desk)."""
-        host, port = front_url.rsplit(":", 1)
-        return f"{host}:{int(port) + instance}"
+    def instance_url(self, kind: str, instance: int) -> str:
+        """The address of one instance behind the balancer (scaled desk): ("rasa", 2)."""
+        return f"http://127.0.0.1:{self.ports[f'{kind}-{instance}']}"
 
     def say(self, sender: str, message: str) -> list[str]:
         """A customer's message through Rasa's REST channel; the texts of the replies."""
@@ -191,26 +219,28 @@ def running_desk(tmp_path: Path, *, instances: int = 1) -> Iterator[Desk]:
         raise DeskDidNotStart(f"no trained model at {MODEL}; run `make train`")
     url, schema = _database_url(tmp_path)
     if instances > 1:
-        # The scaled desk puts instance i on the front port + i.
-        api_port, actions_port, rasa_port = (free_ports(instances + 1) for _ in range(3))
         launcher = ["desk_scaled.py", "run", "--instances", str(instances)]
     else:
-        api_port, actions_port, rasa_port = free_port(), free_port(), free_port()
         launcher = ["desk.py", "run"]
     run_dir = tmp_path / "run"
+    # Port 0 everywhere: the desk binds each port itself (the kernel picks a free one),
+    # hands the listening sockets to its processes and writes them to ports.json.
     process = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "scripts" / launcher[0]),
             *launcher[1:],
             "--api-port",
-            str(api_port),
+            "0",
             "--actions-port",
-            str(actions_port),
+            "0",
             "--rasa-port",
-            str(rasa_port),
+            "0",
             "--run-dir",
             str(run_dir),
+            # The launcher's own clock would stop a slow start; progress is judged here.
+            "--startup-timeout",
+            str(STARTUP_CAP_SECONDS),
         ],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": url},
@@ -228,21 +258,37 @@ def running_desk(tmp_path: Path, *, instances: int = 1) -> Iterator[Desk]:
             if line.strip() == "READY":
                 ready.set()
 
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    # Until READY, the end of the desk's output (it stopped), or no progress (see above).
+    started = last_progress = time.monotonic()
+    last_cpu = work_done(process.pid)
+    stalled = ""
+    while not ready.wait(timeout=5) and reader.is_alive():
+        now, cpu = time.monotonic(), work_done(process.pid)
+        if cpu >= last_cpu + STALL_CPU_SECONDS:
+            last_progress, last_cpu = now, cpu
+        elif now - last_progress > STALL_SECONDS:
+            stalled = f"no progress for {STALL_SECONDS} s ({cpu - last_cpu:.1f} s of CPU)"
+            break
+        if now - started > STARTUP_CAP_SECONDS:
+            stalled = f"still starting after {STARTUP_CAP_SECONDS} s"
+            break
     engine = sa.create_engine(url)
     try:
         if not ready.is_set():
-            raise DeskDidNotStart("the desk did not start:\n" + "\n".join(output[-60:]))
+            raise DeskDidNotStart(
+                f"the desk did not start ({stalled or 'it stopped'}):\n" + "\n".join(output[-60:])
+            )
+        ports = {k: int(v) for k, v in json.loads((run_dir / "ports.json").read_text()).items()}
         desk = Desk(
-            api_url=f"http://127.0.0.1:{api_port}",
-            rasa_url=f"http://127.0.0.1:{rasa_port}",
-            actions_url=f"http://127.0.0.1:{actions_port}",
+            api_url=f"http://127.0.0.1:{ports['api']}",
+            rasa_url=f"http://127.0.0.1:{ports['rasa']}",
+            actions_url=f"http://127.0.0.1:{ports['actions']}",
             run_dir=run_dir,
             engine=engine,
             output=output,
+            ports=ports,
         )
         yield desk
     finally:

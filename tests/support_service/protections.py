@@ -70,3 +70,13 @@ def without_idempotency_check(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(idempotency_repo, "get", lambda session, *, key, principal: None)
     monkeypatch.setattr(idempotency_repo, "claim", lambda session, **_: -1)
     monkeypatch.setattr(idempotency_repo, "settle", lambda session, **_: None)
+
+
+def skip_locked_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``FOR UPDATE SKIP LOCKED`` waits for the rows others hold instead."""
+    original = Select.with_for_update
+
+    def with_for_update(self: Select[Any], **kwargs: Any) -> Select[Any]:
+        return original(self, **{**kwargs, "skip_locked": False})
+
+    monkeypatch.setattr(Select, "with_for_update", with_for_update)

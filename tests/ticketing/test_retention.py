@@ -4,13 +4,16 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
+from tests.support_service import protections
 from tests.support_service.database import configured_postgres_url
 from tests.support_service.factories import ticket_payload
 from ticketing.db import Database
@@ -112,15 +115,38 @@ def test_run_once_purges_when_due_and_then_not_again(
     assert [entry.details["tickets_anonymised"] for entry in runs(clean_database)] == [2]
 
 
+class CountingScheduler(RetentionScheduler):
+    """The scheduler, counting the checks it has finished (a test waits on them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checks = 0
+        self.checked = threading.Condition()
+
+    def tick(self) -> None:
+        try:
+            super().tick()
+        finally:
+            with self.checked:
+                self.checks += 1
+                self.checked.notify_all()
+
+    def wait_for_checks(self, count: int, timeout: float = 30) -> bool:
+        with self.checked:
+            return self.checked.wait_for(lambda: self.checks >= count, timeout)
+
+
 def test_the_thread_runs_one_purge_per_interval(clean_database: Database, vault: Vault) -> None:
     due_items(clean_database, vault, 1)
-    scheduler = RetentionScheduler(clean_database, SCHEDULE, None, interval_seconds=0.05)
+    scheduler = CountingScheduler(clean_database, SCHEDULE, None, interval_seconds=0.05)
     scheduler.start()
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not runs(clean_database):
             time.sleep(0.05)
-        time.sleep(0.3)  # several more checks: none of them is due
+        # At least three more whole checks after the purge's (which may still be counting):
+        # none of them may find a purge due.
+        assert scheduler.wait_for_checks(scheduler.checks + 4), "the scheduler stopped checking"
     finally:
         scheduler.stop()
     assert not scheduler.is_alive()
@@ -222,3 +248,69 @@ def test_the_command_counts_in_a_dry_run_and_changes_nothing(
     assert (due["tickets_anonymised"], due["relay_deliveries_deleted"]) == (2, 2)
     assert purged_count(clean_database) == 0
     assert runs(clean_database) == []
+
+
+def check_a_purge_skips_a_ticket_another_transaction_holds(
+    database: Database, vault: Vault
+) -> None:
+    """A purge runs while an agent's transaction holds one of the due tickets: it
+    anonymises the others and leaves that one for the next run, without waiting.
+
+    Whether it waited is read from PostgreSQL (a backend blocked by the holder,
+    ``pg_blocking_pids``), not from how long it took.
+    """
+    due_items(database, vault, 3)
+    with database.sessions() as session:
+        held_id = session.scalar(select(Ticket.id).order_by(Ticket.id).limit(1))
+    outcome: list[object] = []
+    with database.engine.connect() as holder, database.engine.connect() as watcher:
+        holder.begin()
+        holder.execute(select(Ticket.id).where(Ticket.id == held_id).with_for_update())
+        holder_pid = holder.scalar(text("SELECT pg_backend_pid()"))
+
+        def purge() -> None:
+            try:
+                outcome.append(run_once(database, SCHEDULE, None, only_if_due=False))
+            except BaseException as error:  # kept for the assertion below
+                outcome.append(error)
+
+        thread = threading.Thread(target=purge, daemon=True)
+        thread.start()
+        blocked = False
+        deadline = time.monotonic() + 60
+        while thread.is_alive() and not blocked and time.monotonic() < deadline:
+            blocked = bool(
+                watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE :holder = ANY(pg_blocking_pids(pid))"
+                    ),
+                    {"holder": holder_pid},
+                )
+            )
+            watcher.rollback()  # PostgreSQL's activity view is fixed for a transaction
+            thread.join(timeout=0.01)
+        holder.rollback()  # lets a purge that waited go on, either way
+        thread.join(timeout=60)
+    assert not blocked, "the purge waited for a ticket another transaction holds"
+    assert not thread.is_alive(), "the purge did not finish"
+    (result,) = outcome
+    assert isinstance(result, retention.PurgeResult), result
+    assert result.tickets_anonymised == 2  # the held one is left for the next run
+    assert purged_count(database) == 2
+
+
+@needs_postgres
+def test_a_purge_skips_a_ticket_another_transaction_holds(
+    clean_database: Database, vault: Vault
+) -> None:
+    check_a_purge_skips_a_ticket_another_transaction_holds(clean_database, vault)
+
+
+@needs_postgres
+def test_without_skip_locked_the_purge_waits_for_the_held_ticket(
+    clean_database: Database, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protections.skip_locked_waits(monkeypatch)
+    with pytest.raises(AssertionError, match="waited for a ticket another transaction holds"):
+        check_a_purge_skips_a_ticket_another_transaction_holds(clean_database, vault)

@@ -71,6 +71,8 @@ class FakeAgent(Agent):
         self.started = asyncio.Event()
         self.gated = gated
         self.release = asyncio.Event()
+        # Set each time a message's replies have all been sent (the turn is over).
+        self.finished = asyncio.Event()
 
     def is_ready(self) -> bool:
         return True
@@ -93,6 +95,7 @@ class FakeAgent(Agent):
         await asyncio.sleep(self.delay)
         for reply in self.script(message):
             await message.output_channel.send_response(message.sender_id, dict(reply))
+        self.finished.set()
 
     async def parse_message(self, message_data: str) -> dict[str, Any]:
         """A yes/no classifier standing in for the trained NLU."""

@@ -44,18 +44,31 @@ async def post(http: aiohttp.ClientSession, url: str, sender: str, text: str) ->
 
 
 class TestTurnGate:
+    """Turns are ordered by events, not by sleeping: a turn holds its place until the
+    test lets it go."""
+
     def test_a_turn_waits_for_a_place_and_then_runs(self) -> None:
         ran: list[str] = []
 
-        async def turn(name: str) -> None:
-            await asyncio.sleep(0.1)
-            ran.append(name)
-
         async def main() -> list[bool]:
-            gate = TurnGate(1, 2.0)
-            return list(
-                await asyncio.gather(gate.run(lambda: turn("a")), gate.run(lambda: turn("b")))
-            )
+            gate = TurnGate(1, 30.0)
+            started, go = asyncio.Event(), asyncio.Event()
+
+            async def first() -> None:
+                started.set()
+                await go.wait()
+                ran.append("a")
+
+            async def second() -> None:
+                ran.append("b")
+
+            a = asyncio.ensure_future(gate.run(first))
+            await started.wait()  # "a" holds the only place
+            b = asyncio.ensure_future(gate.run(second))
+            await asyncio.sleep(0)  # let "b" ask for a place (it must wait)
+            assert ran == []
+            go.set()
+            return list(await asyncio.gather(a, b))
 
         assert run(main()) == [True, True]
         assert ran == ["a", "b"]
@@ -63,14 +76,23 @@ class TestTurnGate:
     def test_a_turn_that_finds_no_place_in_time_is_not_run(self) -> None:
         ran: list[str] = []
 
-        async def turn(name: str) -> None:
-            await asyncio.sleep(0.5)
-            ran.append(name)
-
         async def main() -> tuple[list[bool], int]:
             gate = TurnGate(1, 0.1)
-            taken = await asyncio.gather(gate.run(lambda: turn("a")), gate.run(lambda: turn("b")))
-            return list(taken), gate.turned_away
+            started, go = asyncio.Event(), asyncio.Event()
+
+            async def first() -> None:
+                started.set()
+                await go.wait()  # held until "b" has been turned away
+                ran.append("a")
+
+            async def second() -> None:
+                ran.append("b")
+
+            a = asyncio.ensure_future(gate.run(first))
+            await started.wait()
+            b = await gate.run(second)
+            go.set()
+            return [await a, b], gate.turned_away
 
         assert run(main()) == ([True, False], 1)
         assert ran == ["a"]
@@ -78,18 +100,26 @@ class TestTurnGate:
     def test_a_started_turn_finishes_when_its_caller_goes_away(self) -> None:
         ran: list[str] = []
 
-        async def turn() -> None:
-            await asyncio.sleep(0.2)
-            ran.append("done")
-
         async def main() -> bool:
-            gate = TurnGate(1, 1.0)
-            caller = asyncio.ensure_future(gate.run(turn))
-            await asyncio.sleep(0.05)
+            gate = TurnGate(1, 30.0)
+            started, go, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+            async def held() -> None:
+                started.set()
+                await go.wait()
+                ran.append("done")
+                finished.set()
+
+            async def quick() -> None:
+                ran.append("done")
+
+            caller = asyncio.ensure_future(gate.run(held))
+            await started.wait()
             caller.cancel()
-            await asyncio.sleep(0.4)
+            go.set()
+            await finished.wait()  # the turn ran to its end without its caller
             # The place is free again: the next turn runs at once.
-            return await asyncio.wait_for(gate.run(turn), 1.0)
+            return await asyncio.wait_for(gate.run(quick), 30.0)
 
         assert run(main()) is True
         assert ran == ["done", "done"]
@@ -115,15 +145,16 @@ class TestRestWhenSaturated:
     def test_the_message_that_finds_no_place_gets_busy_and_is_not_processed(
         self, one_place: TurnGate
     ) -> None:
-        agent = FakeAgent(delay=1.0)
+        agent = FakeAgent(gated=True)
 
         async def main() -> list[tuple[int, Any]]:
             async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
                 first = asyncio.ensure_future(post(http, url, "li", "我的宽带连不上了"))
-                await asyncio.sleep(0.1)
+                await agent.started.wait()  # the first turn holds the only place
                 busy = await asyncio.gather(
                     post(http, url, "wang", "路由器坏了"), post(http, url, "ann", "router broken")
                 )
+                agent.release.set()
                 return [await first, *busy]
 
         (status, answer), (busy_zh_status, busy_zh), (busy_en_status, busy_en) = run(main())
@@ -135,29 +166,31 @@ class TestRestWhenSaturated:
         assert [m.text for m in agent.received] == ["我的宽带连不上了"]
 
     def test_a_busy_reply_follows_the_conversations_language(self, one_place: TurnGate) -> None:
-        agent = FakeAgent(delay=1.0)
+        agent = FakeAgent()
 
         async def main() -> Any:
             async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
-                agent.delay = 0.0
                 await post(http, url, "li", "我的宽带连不上了")  # a Chinese conversation
-                agent.delay = 1.0
+                agent.gated = True
+                agent.started.clear()
                 first = asyncio.ensure_future(post(http, url, "wang", "路由器坏了"))
-                await asyncio.sleep(0.1)
+                await agent.started.wait()  # that turn holds the only place
                 _, busy = await post(http, url, "li", "13912345678")  # no language in it
+                agent.release.set()
                 await first
                 return busy
 
         assert [m["text"] for m in run(main())] == [BUSY_ZH]
 
     def test_a_message_sent_again_after_busy_is_answered_once(self, one_place: TurnGate) -> None:
-        agent = FakeAgent(delay=0.6)
+        agent = FakeAgent(gated=True)
 
         async def main() -> list[Any]:
             async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
                 first = asyncio.ensure_future(post(http, url, "wang", "路由器坏了"))
-                await asyncio.sleep(0.1)
+                await agent.started.wait()
                 _, busy = await post(http, url, "li", "我的宽带连不上了")
+                agent.release.set()
                 await first
                 _, again = await post(http, url, "li", "我的宽带连不上了")
                 return [busy, again]
@@ -170,16 +203,17 @@ class TestRestWhenSaturated:
     def test_a_named_message_turned_away_is_taken_in_when_sent_again(
         self, one_place: TurnGate
     ) -> None:
-        agent = FakeAgent(delay=0.6)
+        agent = FakeAgent(gated=True)
         sender = f"li-{uuid.uuid4().hex[:8]}"
         body = {"sender": sender, "message": "我的宽带连不上了", "message_id": "m-1"}
 
         async def main() -> list[Any]:
             async with serve(DeskRestInput(), agent) as url, aiohttp.ClientSession() as http:
                 first = asyncio.ensure_future(post(http, url, "wang", "路由器坏了"))
-                await asyncio.sleep(0.1)
+                await agent.started.wait()
                 async with http.post(url, json=body) as response:
                     busy = await response.json()
+                agent.release.set()
                 await first
                 async with http.post(url, json=body) as response:
                     again = await response.json()
@@ -192,15 +226,19 @@ class TestRestWhenSaturated:
     def test_a_customer_who_hung_up_leaves_a_finished_turn_and_a_free_place(
         self, one_place: TurnGate
     ) -> None:
-        agent = FakeAgent(delay=0.5)
+        agent = FakeAgent(gated=True)
 
         async def main() -> tuple[list[str], Any]:
             async with serve(DeskRestInput(), agent) as url:
-                timeout = aiohttp.ClientTimeout(total=0.1)
-                async with aiohttp.ClientSession(timeout=timeout) as http:
-                    with pytest.raises(asyncio.TimeoutError):
-                        await post(http, url, "li", "我的宽带连不上了")
-                await asyncio.sleep(0.8)
+                async with aiohttp.ClientSession() as http:
+                    caller = asyncio.ensure_future(post(http, url, "li", "我的宽带连不上了"))
+                    await agent.started.wait()
+                    caller.cancel()  # the customer hangs up while the turn is held
+                    with pytest.raises(asyncio.CancelledError):
+                        await caller
+                assert not agent.finished.is_set()
+                agent.release.set()
+                await asyncio.wait_for(agent.finished.wait(), 30)  # finished without its caller
                 tracker = await agent.tracker_store.retrieve("li")
                 said = [e.text for e in tracker.events if getattr(e, "text", None)]
                 async with aiohttp.ClientSession() as http:
@@ -216,7 +254,7 @@ class TestWidgetWhenSaturated:
     def test_the_message_that_finds_no_place_gets_busy_and_can_be_sent_again(
         self, one_place: TurnGate
     ) -> None:
-        agent = FakeAgent(delay=0.8)
+        agent = FakeAgent(gated=True)
         busy_session, other_session = new_session(), new_session()
 
         async def main() -> tuple[Any, dict[str, Any], Any]:
@@ -225,11 +263,12 @@ class TestWidgetWhenSaturated:
                 await other.connect(url, other_session)
                 await customer.connect(url, busy_session)
                 first = asyncio.ensure_future(other.say("路由器坏了", session_id=other_session))
-                await asyncio.sleep(0.1)
+                await agent.started.wait()  # the other customer's turn holds the place
                 ack = await customer.say(
                     "转人工", session_id=busy_session, metadata={"message_id": "m-1"}
                 )
                 busy = await customer.next_message()
+                agent.release.set()
                 await first
                 again = await customer.say(
                     "转人工", session_id=busy_session, metadata={"message_id": "m-1"}

@@ -91,13 +91,23 @@ class TestChannelStore:
     def test_waiting_for_a_reply(self, make: Callable[[], ChannelStore]) -> None:
         async def main() -> list[str | None]:
             store = make()
+            looked = asyncio.Event()
+            reply_for = store.reply_for
 
-            async def answer_later() -> None:
-                await asyncio.sleep(0.3)
+            async def spied(key: str) -> str | None:
+                found = await reply_for(key)
+                if found is None:
+                    looked.set()  # the waiter has looked and found nothing yet
+                return found
+
+            store.reply_for = spied  # type: ignore[method-assign]
+
+            async def answer_once_it_waits() -> None:
+                await looked.wait()
                 await store.remember_reply("t1", "reply")
 
-            task = asyncio.ensure_future(answer_later())
-            got = await wait_for_reply(store, "t1", timeout=2)
+            task = asyncio.ensure_future(answer_once_it_waits())
+            got = await wait_for_reply(store, "t1", timeout=30)
             await task
             missing = await wait_for_reply(store, "t2", timeout=0.2)
             return [got, missing]

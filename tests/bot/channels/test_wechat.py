@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
+import bot.channels.wechat as wechat
 from bot.channels.store import MemoryStore, conversation_tag
 from bot.channels.wechat import (
     MAX_TEXT_BYTES,
@@ -27,6 +29,7 @@ from bot.channels.wechat import (
     CustomerServiceError,
     EncryptedPush,
     MalformedPush,
+    Push,
     WeChatInput,
     WeChatSettings,
     chosen_payload,
@@ -92,6 +95,7 @@ class FakeWeChatApi:
     follower who has not written in 48 hours."""
 
     tokens_issued: int = 0
+    token_lifetime: int = 7200  # WeChat's expires_in
     refuse_next_send_with: int | None = None
     outside_window: bool = False
     sent: list[dict[str, Any]] = field(default_factory=list)
@@ -130,7 +134,7 @@ class FakeWeChatApi:
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
         self.tokens_issued += 1
         return web.json_response(
-            {"access_token": f"token-{self.tokens_issued}", "expires_in": 7200}
+            {"access_token": f"token-{self.tokens_issued}", "expires_in": self.token_lifetime}
         )
 
     async def send(self, request: web.Request) -> web.Response:
@@ -183,7 +187,11 @@ def run_channel(
         channel = WeChatInput(settings, store=store() if callable(store) else MemoryStore())
         try:
             async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
-                return await scenario(http, url)
+                outcome = await scenario(http, url)
+                # Whatever the channel still had to do (answers sent later through the
+                # API) is done: what the fake API holds now is everything it will get.
+                await settled(channel)
+                return outcome
         finally:
             if api_server:
                 await api_server.close()
@@ -194,6 +202,13 @@ def run_channel(
 async def post(http: aiohttp.ClientSession, url: str, body: bytes, **query: str) -> tuple[int, str]:
     async with http.post(url, params=query or signed(), data=body) as reply:
         return reply.status, await reply.text()
+
+
+async def settled(channel: WeChatInput, timeout: float = 30.0) -> None:
+    """Wait until the channel has no work left in the background (answers it sends later)."""
+    async with asyncio.timeout(timeout):
+        while channel._background:
+            await asyncio.gather(*channel._background, return_exceptions=True)
 
 
 async def sent_through_api(api: FakeWeChatApi, count: int = 1, timeout: float = 5.0) -> None:
@@ -526,6 +541,44 @@ class TestMessages:
         assert [m.text for m in agent.received] == ["帮助", "/report_problem", "2"]
 
 
+def check_a_retried_push_is_processed_once(stores: Any) -> None:
+    """WeChat sends a push three times (its retries): one turn, the same answer each time."""
+    agent = FakeAgent()
+
+    async def scenario(http: aiohttp.ClientSession, url: str) -> list[str]:
+        body = push_xml(Content="退货怎么办", msg_id="777")
+        return [(await post(http, url, body))[1] for _ in range(3)]
+
+    replies = run_channel(scenario, agent=agent, store=stores)
+    assert len(agent.received) == 1, f"turns: {len(agent.received)}"
+    assert content_of(replies[0]) == "收到：退货怎么办"
+    assert replies[0] == replies[1] == replies[2]
+
+
+def check_a_retry_during_the_answer_gets_no_second_answer() -> None:
+    agent = FakeAgent(gated=True)
+
+    async def scenario(http: aiohttp.ClientSession, url: str) -> list[str]:
+        body = push_xml(Content="发票怎么开", msg_id="888")
+        first = asyncio.ensure_future(post(http, url, body))
+        await agent.started.wait()  # the bot is answering the first push
+        # Answered at once as a repeat; taken for a new message, it would wait for the
+        # (held) bot until the reply budget is over and answer "success" too.
+        retry = await post(http, url, body)
+        agent.release.set()
+        return [(await first)[1], retry[1]]
+
+    first, retry = run_channel(scenario, agent=agent)
+    assert len(agent.received) == 1, f"turns: {len(agent.received)}"
+    assert content_of(first) == "收到：发票怎么开"
+    assert retry == "success"
+
+
+def without_msgid_dedupe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channel no longer recognises a push it has seen: each is a new message."""
+    monkeypatch.setattr(Push, "dedupe_key", property(lambda push: f"push-{id(push)}"))
+
+
 CARD = {"ticket": "SD-100001", "status": "new"}
 
 
@@ -568,32 +621,26 @@ class TestRetries:
     def test_a_retried_push_is_processed_once_and_answered_the_same(
         self, stores: StoreFactory
     ) -> None:
-        agent = FakeAgent()
-
-        async def scenario(http: aiohttp.ClientSession, url: str) -> list[str]:
-            body = push_xml(Content="退货怎么办", msg_id="777")
-            return [(await post(http, url, body))[1] for _ in range(3)]
-
-        replies = run_channel(scenario, agent=agent, store=stores)
-        assert len(agent.received) == 1
-        assert content_of(replies[0]) == "收到：退货怎么办"
-        assert replies[0] == replies[1] == replies[2]
+        check_a_retried_push_is_processed_once(stores)
 
     def test_a_retry_while_the_push_is_being_answered_gets_no_second_answer(self) -> None:
-        agent = FakeAgent(gated=True)
+        check_a_retry_during_the_answer_gets_no_second_answer()
 
-        async def scenario(http: aiohttp.ClientSession, url: str) -> list[str]:
-            body = push_xml(Content="发票怎么开", msg_id="888")
-            first = asyncio.ensure_future(post(http, url, body))
-            await agent.started.wait()  # the bot is answering the first push
-            retry = await post(http, url, body)
-            agent.release.set()
-            return [(await first)[1], retry[1]]
+    # Tests of the tests: without the MsgId dedupe, the checks above fail.
 
-        first, retry = run_channel(scenario, agent=agent)
-        assert content_of(first) == "收到：发票怎么开"
-        assert retry == "success"
-        assert len(agent.received) == 1
+    def test_without_the_msgid_dedupe_a_retried_push_is_answered_three_times(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        without_msgid_dedupe(monkeypatch)
+        with pytest.raises(AssertionError, match="turns: 3"):
+            check_a_retried_push_is_processed_once(MemoryStore)
+
+    def test_without_the_msgid_dedupe_a_retry_during_the_answer_is_a_second_turn(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        without_msgid_dedupe(monkeypatch)
+        with pytest.raises(AssertionError, match="turns: 2"):
+            check_a_retry_during_the_answer_gets_no_second_answer()
 
     def test_two_rasa_instances_process_a_push_once(self, stores: StoreFactory) -> None:
         """Two channels on one store: WeChat's retry may reach the other instance."""
@@ -624,7 +671,8 @@ class TestCustomerServiceReplies:
             first = await post(http, url, body)
             retry = await post(http, url, body)  # WeChat's retry, while the bot still works
             await sent_through_api(api)
-            await asyncio.sleep(0.3)  # nothing else may follow
+            # Nothing else may follow: run_channel waits until the channel has no work
+            # left before the sends are counted.
             return [first, retry]
 
         first, retry = run_channel(scenario, agent=agent, api=api, budget=0.2)
@@ -703,6 +751,49 @@ class TestCustomerServiceClient:
 
         run(main())
         assert [m["text"]["content"] for m in api.sent] == ["one", "two", "three", "four"]
+
+    @pytest.mark.parametrize("shared", [False, True], ids=["one instance", "shared store"])
+    @pytest.mark.parametrize(
+        ("lifetime", "kept"),
+        [(7200, 7200 - wechat.TOKEN_MARGIN_SECONDS), (200, 60)],
+        ids=["two hours", "short-lived"],
+    )
+    def test_a_token_is_fetched_again_before_it_expires(
+        self,
+        shared: bool,
+        lifetime: int,
+        kept: int,
+        stores: StoreFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Cached until 5 minutes before WeChat's expiry (at least a minute), then fetched
+        again before WeChat would refuse it."""
+        api = FakeWeChatApi(token_lifetime=lifetime)
+        now = [1_800_000_000.0]
+        monkeypatch.setattr(
+            wechat, "time", SimpleNamespace(time=lambda: now[0], monotonic=time.monotonic)
+        )
+
+        async def main() -> list[int]:
+            server = TestServer(api.app())
+            await server.start_server()
+            client = CustomerServiceClient(
+                APP_ID, APP_SECRET, str(server.make_url("")), shared=stores() if shared else None
+            )
+            issued = []
+            try:
+                start = now[0]
+                for at in (0, kept - 1, kept + 1, kept + 2):
+                    now[0] = start + at
+                    await client.send_text(OPENID, f"at {at}")
+                    issued.append(api.tokens_issued)
+            finally:
+                await server.close()
+            return issued
+
+        # Fetched, kept until just before the margin, fetched again once inside it.
+        assert run(main()) == [1, 1, 2, 2]
+        assert len(api.sent) == 4  # WeChat never had to refuse a token
 
     def test_two_instances_share_one_token(self, stores: StoreFactory) -> None:
         """WeChat keeps one valid token per account: two Rasa instances must not fetch
