@@ -7,12 +7,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Insert,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.enums import Channel, Priority, TicketStatus
-from ticketing.models import Queue, Ticket, TicketEvent, TicketMessage, ticket_number
+from ticketing.models import (
+    TICKET_NUMBER_OFFSET,
+    TICKET_NUMBER_PREFIX,
+    Queue,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    ticket_number,
+)
 
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
 _PRIORITY_RANK = case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0)
@@ -233,6 +258,124 @@ def add(session: Session, ticket: Ticket) -> Ticket:
     )
     set_committed_value(ticket, "number", number)
     set_committed_value(ticket, "updated_at", ticket.created_at)
+    return ticket
+
+
+# The columns a new ticket's INSERT names (every other column takes its default / NULL).
+NEW_TICKET_COLUMNS = (
+    "status",
+    "priority",
+    "category",
+    "queue_id",
+    "channel",
+    "language",
+    "customer_id",
+    "subject",
+    "subject_enc",
+    "description",
+    "description_enc",
+    "contact_enc",
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_response_warning_at",
+    "resolution_warning_at",
+    "created_at",
+    "updated_at",
+    "conversation_id",
+    "version",
+    "escalation_level",
+)
+_numbered_insert: Insert | None = None
+
+
+def _numbered_ticket_insert() -> Insert:
+    """PostgreSQL: ``INSERT INTO tickets (id, number, ...) SELECT n, 'SD-' || (100000 + n),
+    ... FROM (SELECT nextval(<the id sequence>)) RETURNING id, number``: the database
+    draws the id and derives the number from it in the one statement (built once)."""
+    global _numbered_insert
+    if _numbered_insert is None:
+        table = cast(Table, Ticket.__table__)
+        drawn = select(
+            func.nextval(func.pg_get_serial_sequence(table.name, "id")).label("id")
+        ).subquery("drawn")
+        number = literal(TICKET_NUMBER_PREFIX) + sql_cast(drawn.c.id + TICKET_NUMBER_OFFSET, String)
+        _numbered_insert = (
+            insert(table)
+            .from_select(
+                ["id", "number", *NEW_TICKET_COLUMNS],
+                select(
+                    drawn.c.id,
+                    number,
+                    *(bindparam(name, type_=table.c[name].type) for name in NEW_TICKET_COLUMNS),
+                ),
+            )
+            .returning(table.c.id, table.c.number)
+        )
+    return _numbered_insert
+
+
+def insert_opened(
+    session: Session,
+    *,
+    ticket: dict[str, Any],
+    messages: list[dict[str, Any]],
+    event: dict[str, Any],
+) -> tuple[int, str, list[int], int]:
+    """Insert a new ticket, its thread and its first history entry without the ORM's unit
+    of work: the ticket's id, its number, its messages' ids (in the order given) and its
+    history entry's id.
+
+    The rows come sealed (:func:`ticketing.privacy_text.seal_row`); ``ticket`` names every
+    column of :data:`NEW_TICKET_COLUMNS`. On PostgreSQL the number is set by the INSERT
+    itself; elsewhere (SQLite) by an UPDATE right after it, in the same transaction.
+    Nothing is added to the session: callers read the stored ticket back when they
+    must change it (an assignment).
+    """
+    connection = session.connection()
+    table = cast(Table, Ticket.__table__)
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_numbered_ticket_insert(), ticket).one()
+        ticket_id, number = int(row[0]), str(row[1])
+    else:
+        ticket_id = int(
+            connection.execute(insert(table).returning(table.c.id), ticket).scalar_one()
+        )
+        number = ticket_number(ticket_id)
+        # Part of the insert, not a change: updated_at stays the creation time (no onupdate).
+        connection.execute(
+            update(table)
+            .where(table.c.id == ticket_id)
+            .values(number=number, updated_at=ticket["updated_at"])
+        )
+    thread = cast(Table, TicketMessage.__table__)
+    message_ids = [
+        int(message_id)
+        for message_id in connection.execute(
+            insert(thread).returning(thread.c.id, sort_by_parameter_order=True),
+            [{**message, "ticket_id": ticket_id} for message in messages],
+        ).scalars()
+    ]
+    history = cast(Table, TicketEvent.__table__)
+    event_id = int(
+        connection.execute(
+            insert(history).returning(history.c.id), {**event, "ticket_id": ticket_id}
+        ).scalar_one()
+    )
+    return ticket_id, number, message_ids, event_id
+
+
+def as_loaded(session: Session, ticket: Ticket) -> Ticket:
+    """Put a ticket just written by :func:`insert_opened` (built with its id, its queue,
+    its thread and history) into the session as if it had been loaded: no SELECT, no
+    INSERT at the next flush. Columns it was not given are NULL in the row just written,
+    so they are set to None rather than left to a lazy refresh."""
+    table = cast(Table, Ticket.__table__)
+    for column in table.columns:
+        if column.key not in ticket.__dict__:
+            setattr(ticket, column.key, None)
+    for item in (ticket, *ticket.messages, *ticket.events):
+        make_transient_to_detached(item)
+    session.add(ticket)
     return ticket
 
 
