@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.enums import Channel, Priority, TicketStatus
@@ -38,6 +38,7 @@ from ticketing.models import (
     TicketMessage,
     ticket_number,
 )
+from ticketing.repositories import written
 
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
 _PRIORITY_RANK = case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0)
@@ -365,18 +366,9 @@ def insert_opened(
 
 
 def as_loaded(session: Session, ticket: Ticket) -> Ticket:
-    """Put a ticket just written by :func:`insert_opened` (built with its id, its queue,
-    its thread and history) into the session as if it had been loaded: no SELECT, no
-    INSERT at the next flush. Columns it was not given are NULL in the row just written,
-    so they are set to None rather than left to a lazy refresh."""
-    table = cast(Table, Ticket.__table__)
-    for column in table.columns:
-        if column.key not in ticket.__dict__:
-            setattr(ticket, column.key, None)
-    for item in (ticket, *ticket.messages, *ticket.events):
-        make_transient_to_detached(item)
-    session.add(ticket)
-    return ticket
+    """A ticket just written by :func:`insert_opened` (built with its id, its queue, its
+    thread and its history), in the session as if loaded."""
+    return written.as_loaded(session, ticket, *ticket.messages, *ticket.events)
 
 
 def add_message(session: Session, message: TicketMessage) -> TicketMessage:
