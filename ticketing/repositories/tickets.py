@@ -286,62 +286,90 @@ NEW_TICKET_COLUMNS = (
     "version",
     "escalation_level",
 )
-_numbered_insert: Insert | None = None
+# Built once per dialect kind: "postgresql" (the database draws the id and the number) or
+# "other" (the number is filled in by an UPDATE).
+_opening_inserts: dict[str, Insert] = {}
 
 
-def _numbered_ticket_insert() -> Insert:
-    """PostgreSQL: ``INSERT INTO tickets (id, number, ...) SELECT n, 'SD-' || (100000 + n),
-    ... FROM (SELECT nextval(<the id sequence>)) RETURNING id, number``: the database
-    draws the id and derives the number from it in the one statement (built once)."""
-    global _numbered_insert
-    if _numbered_insert is None:
+def _opening_insert(numbered: bool) -> Insert:
+    """``INSERT INTO tickets (...) SELECT <values> WHERE EXISTS (<the queue as expected>)
+    RETURNING id, number``.
+
+    ``numbered`` (PostgreSQL): ``SELECT n, 'SD-' || (100000 + n), ... FROM (SELECT
+    nextval(<the id sequence>))``, so the database draws the id and derives the number
+    from it in the same statement. The queue condition checks the queue this process
+    remembers (id, key, names) in the same round trip: a stale memory inserts nothing.
+    """
+    kind = "postgresql" if numbered else "other"
+    if kind not in _opening_inserts:
         table = cast(Table, Ticket.__table__)
-        drawn = select(
-            func.nextval(func.pg_get_serial_sequence(table.name, "id")).label("id")
-        ).subquery("drawn")
-        number = literal(TICKET_NUMBER_PREFIX) + sql_cast(drawn.c.id + TICKET_NUMBER_OFFSET, String)
-        _numbered_insert = (
-            insert(table)
-            .from_select(
-                ["id", "number", *NEW_TICKET_COLUMNS],
-                select(
-                    drawn.c.id,
-                    number,
-                    *(bindparam(name, type_=table.c[name].type) for name in NEW_TICKET_COLUMNS),
-                ),
+        queues = cast(Table, Queue.__table__)
+        binds = {name: bindparam(name, type_=table.c[name].type) for name in NEW_TICKET_COLUMNS}
+        values = list(binds.values())
+        queue_as_expected = (
+            select(queues.c.id)
+            .where(
+                queues.c.id == binds["queue_id"],
+                queues.c.key == bindparam("queue_key", type_=queues.c.key.type),
+                queues.c.name_en == bindparam("queue_name_en", type_=queues.c.name_en.type),
+                queues.c.name_zh == bindparam("queue_name_zh", type_=queues.c.name_zh.type),
             )
-            .returning(table.c.id, table.c.number)
+            .exists()
         )
-    return _numbered_insert
+        if numbered:
+            drawn = select(
+                func.nextval(func.pg_get_serial_sequence(table.name, "id")).label("id")
+            ).subquery("drawn")
+            number = literal(TICKET_NUMBER_PREFIX) + sql_cast(
+                drawn.c.id + TICKET_NUMBER_OFFSET, String
+            )
+            source = select(drawn.c.id, number, *values).where(queue_as_expected)
+            columns = ["id", "number", *NEW_TICKET_COLUMNS]
+        else:
+            source = select(*values).where(queue_as_expected)
+            columns = list(NEW_TICKET_COLUMNS)
+        _opening_inserts[kind] = (
+            insert(table).from_select(columns, source).returning(table.c.id, table.c.number)
+        )
+    return _opening_inserts[kind]
 
 
 def insert_opened(
     session: Session,
     *,
     ticket: dict[str, Any],
+    queue: Queue,
     messages: list[dict[str, Any]],
     event: dict[str, Any],
-) -> tuple[int, str, list[int], int]:
+) -> tuple[int, str, list[int], int] | None:
     """Insert a new ticket, its thread and its first history entry without the ORM's unit
     of work: the ticket's id, its number, its messages' ids (in the order given) and its
     history entry's id.
 
+    None, with nothing written, when ``queue`` is not stored as given (id, key and names):
+    the caller's memory of it is stale (ensure the queue, then try again).
+
     The rows come sealed (:func:`ticketing.privacy_text.seal_row`); ``ticket`` names every
-    column of :data:`NEW_TICKET_COLUMNS`. On PostgreSQL the number is set by the INSERT
-    itself; elsewhere (SQLite) by an UPDATE right after it, in the same transaction.
-    Nothing is added to the session: callers read the stored ticket back when they
-    must change it (an assignment).
+    column of :data:`NEW_TICKET_COLUMNS` but ``queue_id``. On PostgreSQL the number is set
+    by the INSERT itself; elsewhere (SQLite) by an UPDATE right after it, in the same
+    transaction. The caller puts the ticket in the session (:func:`as_loaded`).
     """
     connection = session.connection()
     table = cast(Table, Ticket.__table__)
-    if connection.dialect.name == "postgresql":
-        row = connection.execute(_numbered_ticket_insert(), ticket).one()
-        ticket_id, number = int(row[0]), str(row[1])
-    else:
-        ticket_id = int(
-            connection.execute(insert(table).returning(table.c.id), ticket).scalar_one()
-        )
-        number = ticket_number(ticket_id)
+    numbered = connection.dialect.name == "postgresql"
+    params = {
+        **ticket,
+        "queue_id": queue.id,
+        "queue_key": queue.key,
+        "queue_name_en": queue.name_en,
+        "queue_name_zh": queue.name_zh,
+    }
+    row = connection.execute(_opening_insert(numbered), params).first()
+    if row is None:
+        return None
+    ticket_id = int(row[0])
+    number = str(row[1]) if numbered else ticket_number(ticket_id)
+    if not numbered:
         # Part of the insert, not a change: updated_at stays the creation time (no onupdate).
         connection.execute(
             update(table)

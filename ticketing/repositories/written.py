@@ -28,3 +28,10 @@ def as_loaded(session: Session, row: Model, *related: Base) -> Model:
         make_transient_to_detached(item)
     session.add(row)
     return row
+
+
+def known(session: Session, row: Model) -> Model:
+    """The session's instance of a row known to be stored with exactly these values (built,
+    not read): the one already in the session if any, else this one, as if loaded."""
+    make_transient_to_detached(row)
+    return session.merge(row, load=False)

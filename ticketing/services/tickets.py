@@ -20,10 +20,12 @@ from ticketing.principals import Principal
 from ticketing.privacy import Vault
 from ticketing.repositories import idempotency as idempotency_repo
 from ticketing.repositories import tickets as tickets_repo
+from ticketing.repositories import written as written_rows
 from ticketing.routing import RoutingPolicy
 from ticketing.schemas import TicketCreate
 from ticketing.services import customers as customers_service
 from ticketing.services import profiles
+from ticketing.services import queues as queues_service
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 
@@ -179,7 +181,9 @@ def _open_ticket(
     vip = not resolved.created and profiles.is_vip(session, customer.id)
     route = policy.route(payload.category, urgency=payload.urgency, vip=vip)
     definition = next(q for q in policy.queues if q.key == route.queue_key)
-    queue = ensure_queue(session, definition)
+    # The queue as this process last saw it stored, checked by the ticket's INSERT itself
+    # (one round trip less than reading it); ensured and read when that check fails.
+    queue = queues_service.remembered_queue(definition)
     dues = policy.sla.dues(route.priority, start=now)
     contact = {"phone": customer_data.phone, "email": customer_data.email}
 
@@ -197,7 +201,6 @@ def _open_ticket(
             "status": TicketStatus.NEW,
             "priority": route.priority,
             "category": payload.category,
-            "queue_id": queue.id,
             "channel": payload.channel,
             "language": payload.language,
             "customer_id": customer.id,
@@ -262,9 +265,24 @@ def _open_ticket(
         vault=vault,
         names=names,
     )
-    ticket_id, number, message_ids, event_id = tickets_repo.insert_opened(
-        session, ticket=row, messages=thread, event=history
+    written = (
+        tickets_repo.insert_opened(session, ticket=row, queue=queue, messages=thread, event=history)
+        if queue is not None
+        else None
     )
+    if written is None:
+        queue = ensure_queue(session, definition)
+        session.flush()  # a rename ensure_queue made, before the INSERT checks the names
+        written = tickets_repo.insert_opened(
+            session, ticket=row, queue=queue, messages=thread, event=history
+        )
+        if written is None:  # pragma: no cover - ensured in this very transaction
+            raise RuntimeError(f"queue {definition.key!r} vanished while a ticket was opened")
+        queues_service.remember(queue)
+    else:
+        assert queue is not None
+        queue = written_rows.known(session, queue)
+    ticket_id, number, message_ids, event_id = written
     # What the request wrote, put in the session as if loaded (no re-read): the response
     # is built from it, and callers that change the new ticket change it as usual.
     ticket = tickets_repo.as_loaded(
@@ -273,6 +291,7 @@ def _open_ticket(
             id=ticket_id,
             number=number,
             queue=queue,
+            queue_id=queue.id,
             assignee=None,
             **row,
             messages=[
