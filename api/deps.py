@@ -62,14 +62,38 @@ async def get_session(
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(_roll_back, session)
         raise
+    if not _has_work(session):
+        session.close()  # the endpoint ended the unit of work itself: no I/O left
+        return
     with anyio.CancelScope(shield=True):
         await run_in_threadpool(_commit, session)
 
 
+def end_unit_of_work(session: Session) -> None:
+    """Commit the request's unit of work from a plain ``def`` endpoint's own thread, once
+    its response is built (anything the response wrote, an audit entry, included).
+
+    For endpoints on the hot path: :func:`get_session` then has nothing left to commit
+    and closes the session in the event loop, without the trip to the thread pool. A
+    failure here is the endpoint's error: rolled back, and the client gets no 2xx.
+    """
+    profiles.write_kept_audit(session)
+    session.commit()
+
+
+def _has_work(session: Session) -> bool:
+    return bool(
+        session.in_transaction()
+        or session.new
+        or session.dirty
+        or session.deleted
+        or profiles.has_kept_audit(session)
+    )
+
+
 def _commit(session: Session) -> None:
     try:
-        profiles.write_kept_audit(session)
-        session.commit()
+        end_unit_of_work(session)
     except BaseException:
         _roll_back(session)
         raise

@@ -175,6 +175,11 @@ def write_kept_audit(session: Session) -> bool:
     return bool(entries)
 
 
+def has_kept_audit(session: Session) -> bool:
+    """Whether refusals wait on this session for ``write_kept_audit``."""
+    return bool(session.info.get(_KEPT_AUDIT))
+
+
 def get_customer(session: Session, customer_id: int) -> Customer:
     """A customer with identities and tags; a merged one resolves to its survivor."""
     seen: set[int] = set()
