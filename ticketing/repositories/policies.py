@@ -23,18 +23,3 @@ def current_stamp(session: Session) -> tuple[int, datetime] | None:
         .limit(1)
     ).first()
     return (row[0], row[1]) if row is not None else None
-
-
-def get(session: Session, *, lock: bool = False) -> RoutingPolicyDocument | None:
-    """The stored policy, its row locked when asked (PostgreSQL)."""
-    query = select(RoutingPolicyDocument).order_by(RoutingPolicyDocument.id).limit(1)
-    if lock:
-        query = query.with_for_update()
-    return session.scalar(query)
-
-
-def add(session: Session, row: RoutingPolicyDocument) -> RoutingPolicyDocument:
-    """Insert the stored policy."""
-    session.add(row)
-    session.flush()
-    return row

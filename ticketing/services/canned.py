@@ -13,14 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketing.errors import Conflict, ValidationFailed
-from ticketing.models import AuditEntry, CannedReplies, utcnow
+from ticketing.models import CannedReplies
 from ticketing.principals import Principal
-from ticketing.repositories import audit as audit_repo
-from ticketing.repositories import canned as canned_repo
+from ticketing.repositories import documents as document_repo
+from ticketing.services import documents
 
 PACKAGED = Path(__file__).resolve().parents[2] / "api" / "static" / "console" / "canned.json"
 LANGUAGES = ("zh", "en")
@@ -52,7 +51,7 @@ def packaged() -> dict[str, list[dict[str, str]]]:
 
 def read(session: Session) -> Replies:
     """The replies in force."""
-    row = canned_repo.get(session)
+    row = document_repo.stored(session, CannedReplies)
     if row is None:
         return Replies(packaged(), 0, None, None)
     return Replies(dict(row.document), row.version, row.updated_by, row.updated_at)  # type: ignore[arg-type]
@@ -92,46 +91,16 @@ def replace(
 ) -> Replies:
     """Save a new set over ``version`` (the one the editor read)."""
     clean = validate(replies)
-    row = canned_repo.get(session, lock=session.get_bind().dialect.name == "postgresql")
-    current = row.version if row is not None else 0
-    if version != current:
-        raise StaleReplies(
-            f"the canned replies changed meanwhile (version {current}, you edited {version}): "
-            "reload them and edit again",
-            details={"version": current},
-        )
-    now = utcnow()
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = canned_repo.add(
-                    session,
-                    CannedReplies(
-                        id=ROW_ID,
-                        document=clean,
-                        version=1,
-                        updated_by=principal.name,
-                        updated_at=now,
-                    ),
-                )
-        except IntegrityError:
-            raise StaleReplies("the canned replies were saved by someone else meanwhile") from None
-    else:
-        row.document = clean  # type: ignore[assignment]
-        row.version = current + 1
-        row.updated_by = principal.name
-        row.updated_at = now
-    audit_repo.add(
+    row = documents.save(
         session,
-        AuditEntry(
-            at=now,
-            actor=principal.name,
-            role=principal.role.value,
-            action="canned_changed",
-            customer_id=None,
-            field="canned_replies",
-            details={"version": row.version},
-        ),
+        CannedReplies,
+        row_id=ROW_ID,
+        document=clean,
+        version=version,
+        principal=principal,
+        stale=StaleReplies,
+        what="the canned replies",
+        action="canned_changed",
+        field="canned_replies",
     )
-    session.flush()
     return Replies(clean, row.version, row.updated_by, row.updated_at)

@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketing.errors import Conflict, ValidationFailed
-from ticketing.models import AuditEntry, RoutingPolicyDocument, utcnow
+from ticketing.models import RoutingPolicyDocument
 from ticketing.principals import Principal
-from ticketing.repositories import audit as audit_repo
+from ticketing.repositories import documents as document_repo
 from ticketing.repositories import policies as policies_repo
 from ticketing.routing import (
     DEFAULT_POLICY_PATH,
@@ -30,6 +29,7 @@ from ticketing.routing import (
     default_policy,
     parse_policy,
 )
+from ticketing.services import documents
 from ticketing.services.queues import ensure_queue
 
 POLICY_ROW_ID = 1  # one row: two first saves at once collide on the key (409)
@@ -63,7 +63,7 @@ def current_policy(session: Session) -> RoutingPolicy:
     cached = _parsed
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    row = policies_repo.get(session)
+    row = document_repo.stored(session, RoutingPolicyDocument)
     if row is None:  # removed between the two reads
         return default_policy()
     policy = parse_policy(dict(row.document))
@@ -81,7 +81,7 @@ def packaged_document() -> dict[str, Any]:
 
 def read(session: Session) -> PolicyDocument:
     """The document in force (version 0: the packaged one, never edited)."""
-    row = policies_repo.get(session)
+    row = document_repo.stored(session, RoutingPolicyDocument)
     if row is None:
         return PolicyDocument(packaged_document(), 0, None, None)
     return PolicyDocument(dict(row.document), row.version, row.updated_by, row.updated_at)
@@ -121,51 +121,19 @@ def replace(
 ) -> PolicyDocument:
     """Save a new policy over ``version`` (the one the editor read); invalid ones change nothing."""
     policy = validate(document)
-    row = policies_repo.get(session, lock=session.get_bind().dialect.name == "postgresql")
-    current = row.version if row is not None else 0
-    if version != current:
-        raise StalePolicy(
-            f"the routing policy changed meanwhile (version {current}, you edited {version}): "
-            "reload it and edit again",
-            details={"version": current},
-        )
-    now = utcnow()
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = policies_repo.add(
-                    session,
-                    RoutingPolicyDocument(
-                        id=POLICY_ROW_ID,
-                        document=document,
-                        version=1,
-                        updated_by=principal.name,
-                        updated_at=now,
-                    ),
-                )
-        except IntegrityError:
-            raise StalePolicy(
-                "the routing policy was saved by someone else meanwhile: reload it",
-                details={"version": policies_repo.current_version(session)},
-            ) from None
-    else:
-        row.document = document
-        row.version = current + 1
-        row.updated_by = principal.name
-        row.updated_at = now
+    row = documents.save(
+        session,
+        RoutingPolicyDocument,
+        row_id=POLICY_ROW_ID,
+        document=document,
+        version=version,
+        principal=principal,
+        stale=StalePolicy,
+        what="the routing policy",
+        action="routing_policy_changed",
+        field="routing_policy",
+    )
     for queue in policy.queues:
         ensure_queue(session, queue)
-    audit_repo.add(
-        session,
-        AuditEntry(
-            at=now,
-            actor=principal.name,
-            role=principal.role.value,
-            action="routing_policy_changed",
-            customer_id=None,
-            field="routing_policy",
-            details={"version": row.version},
-        ),
-    )
     session.flush()
     return PolicyDocument(dict(row.document), row.version, row.updated_by, row.updated_at)
