@@ -177,7 +177,9 @@ def resolve(
                 customer.id,
             )
 
-    if language:
+    if language and customer.language != language:
+        # Only a real change: setting the same value marks the customer modified, and the
+        # flush below then runs the whole unit of work for nothing.
         customer.language = language
     if display_name and customer.display_name_enc is None:
         customer.display_name_enc = vault.encrypt(display_name.strip())
