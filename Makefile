@@ -34,7 +34,7 @@ CATEGORY_INPUTS := $(wildcard nlu_data/category/*.yml) actions/categories.py scr
 
 .PHONY: help install demo train test test-service test-bot test-dialogue test-e2e contract lint types clean \
 	bench-api bench-bot demo-scaled fuzz-api test-browser chromium vendor eval eval-category simulate tune-fallback bench-nlu \
-	backup restore purge-conversations bench-import retention retention-preview
+	backup restore purge-conversations bench-import retention retention-preview remask remask-apply
 
 help:
 	@echo "make demo    install what is missing, train if needed, start the whole desk"
@@ -59,6 +59,8 @@ help:
 	@echo "make purge-conversations  delete Rasa conversations older than the retention"
 	@echo "make retention  apply the retention schedule now (the API does it daily by itself)"
 	@echo "make retention-preview  count what the retention schedule would remove now"
+	@echo "make remask  count the stored ticket texts today's detection would mask more (dry run)"
+	@echo "make remask-apply  mask them (batched, once across instances, audited)"
 
 install: $(VENV)/.installed $(BOTVENV)/.installed
 
@@ -202,6 +204,14 @@ retention: $(VENV)/.installed
 
 retention-preview: $(VENV)/.installed
 	$(SERVICE_PY) -m ticketing.retention --dry-run --env-file $(RUN_DIR)/desk.env
+
+# Masked copies of ticket texts sealed before today's detection (names), masked again
+# (ticketing/remask.py; README, "Personal data in free text"). A dry run first, always.
+remask: $(VENV)/.installed
+	$(SERVICE_PY) -m ticketing.remask --env-file $(RUN_DIR)/desk.env
+
+remask-apply: $(VENV)/.installed
+	$(SERVICE_PY) -m ticketing.remask --apply --env-file $(RUN_DIR)/desk.env
 
 fuzz-api: $(VENV)/.installed
 	DESK_FUZZ_EXAMPLES=200 $(SERVICE_PY) -m pytest tests/api/test_schema_fuzz.py -p no:cacheprovider

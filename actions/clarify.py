@@ -7,8 +7,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import conversation_language
 from actions.labels import intent_label
-from actions.tickets import conversation_language
 
 FALLBACK_INTENT = "nlu_fallback"
 # Never offered as a guess: the fallback itself, the FAQ (its answer needs the response

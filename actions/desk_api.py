@@ -24,6 +24,9 @@ from ticketing import jsonlog
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUSES = {502, 503, 504}
+# Tickets still being worked on; resolved and closed ones are finished.
+OPEN_STATUSES = ("new", "open", "pending", "escalated")
+FINISHED_STATUSES = frozenset({"resolved", "closed"})
 
 
 class DeskApiUnavailable(Exception):

@@ -13,23 +13,22 @@ from rasa_sdk.types import DomainDict
 
 from actions.conversation import (
     EXTERNAL_PREFIX,
+    REPORT_SLOTS,
     caller_number,
     conversation_channel,
+    conversation_language,
     conversation_sender,
+    desk_client,
+    local_today,
+    ticket_card,
+    ticket_details,
+    transcript,
 )
 from actions.desk_api import DeskApiUnavailable, NewTicket, Ticket
 from actions.parsing import is_email
 from actions.settings import ActionSettings
 from actions.ticket_category import category_for_ticket
 from actions.ticket_requests import TicketRequest, ticket_request
-from actions.tickets import (
-    REPORT_SLOTS,
-    conversation_language,
-    desk_client,
-    local_today,
-    ticket_details,
-    transcript,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +85,7 @@ class ActionRequestHuman(Action):
             ticket_number=ticket.number,
             queue=ticket.queue_name(language),
             due_time=_due_time(ticket, settings),
+            json_message=ticket_card(ticket),
         )
         # From now on the HandoffPolicy relays the customer's messages to the agent.
         return [

@@ -9,11 +9,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import desk_client, mentioned_ticket
 from actions.desk_api import DeskApiUnavailable, TicketConflict
 from actions.parsing import parse_rating, parse_ticket_number
-from actions.self_service import mentioned_ticket
 from actions.settings import ActionSettings
-from actions.tickets import desk_client
 
 logger = logging.getLogger(__name__)
 

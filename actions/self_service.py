@@ -10,36 +10,31 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.desk_api import DeskApiUnavailable, Ticket, TicketConflict
-from actions.form_answers import LAST_ATTEMPT, AnsweringFormValidation
-from actions.labels import status_label, ticket_lines
-from actions.parsing import parse_ticket_number
-from actions.settings import ActionSettings
-from actions.tickets import (
+from actions.conversation import (
     UNKNOWN_TICKET,
     conversation_language,
     desk_client,
     local_today,
+    mentioned_ticket,
+    ticket_card,
     ticket_details,
 )
+from actions.desk_api import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    DeskApiUnavailable,
+    Ticket,
+    TicketConflict,
+)
+from actions.form_answers import LAST_ATTEMPT, AnsweringFormValidation
+from actions.labels import status_label, ticket_lines
+from actions.parsing import parse_ticket_number
+from actions.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
-# Tickets still being worked on; resolved and closed ones are finished.
-OPEN_STATUSES = ("new", "open", "pending", "escalated")
-FINISHED_STATUSES = frozenset({"resolved", "closed"})
 _MAX_INFO = 4000
 _DEFAULT_CANCEL_REASON = "the customer cancelled it in the chat"
-
-
-def mentioned_ticket(tracker: Tracker) -> str | None:
-    """The ticket number in the customer's latest message (entity or text), if any."""
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "ticket_number":
-            number = parse_ticket_number(str(entity.get("value") or ""))
-            if number:
-                return number
-    return parse_ticket_number(str(tracker.latest_message.get("text") or ""))
 
 
 def _last_text_of_intent(tracker: Tracker, intent: str) -> str:
@@ -155,7 +150,11 @@ class ActionCancelTicket(Action):
             logger.error("cancelling %s failed: %s", number, error)
             dispatcher.utter_message(response="utter_ticket_action_failed", ticket_number=number)
             return done
-        dispatcher.utter_message(response="utter_ticket_cancelled", ticket_number=ticket.number)
+        dispatcher.utter_message(
+            response="utter_ticket_cancelled",
+            ticket_number=ticket.number,
+            json_message=ticket_card(ticket),
+        )
         return done
 
     @staticmethod
@@ -289,7 +288,11 @@ class ActionAddTicketInfo(Action):
         if ticket is None:
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return [*done, SlotSet("ticket_number", None)]
-        dispatcher.utter_message(response="utter_ticket_info_added", ticket_number=ticket.number)
+        dispatcher.utter_message(
+            response="utter_ticket_info_added",
+            ticket_number=ticket.number,
+            json_message=ticket_card(ticket),
+        )
         return done
 
 

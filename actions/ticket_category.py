@@ -3,10 +3,11 @@
 Once the form has the customer's description, ``actions.categories.decide`` reads it
 whole: a complaint (the conversation began as one, or the complaint rules match) goes to
 the complaints team; otherwise the model's category when it is sure. Only when it is not
-does the form ask (``action_ask_ticket_category``): the likeliest categories as buttons,
-which the customer may also answer by typing a category's name, its number, or a few
-more words about the problem, in either language. No question is asked a third time:
-after the second unusable answer the ticket takes the model's likeliest category.
+does the form ask (``action_ask_ticket_category``, in ``actions.tickets`` beside the
+form): the likeliest categories as buttons, which the customer may also answer by typing
+a category's name, its number, or a few more words about the problem, in either language.
+No question is asked a third time: after the second unusable answer the ticket takes the
+model's likeliest category.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -29,7 +30,7 @@ from actions.categories import (
     normalise,
 )
 from actions.form_answers import LAST_ATTEMPT, REQUESTED_SLOT, answers_to, latest_text
-from actions.labels import category_label, category_words
+from actions.labels import category_words
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +53,6 @@ _ORDINALS: tuple[tuple[re.Pattern[str], int], ...] = (
         3,
     ),
 )
-
-
-def _language(tracker: Tracker) -> str:
-    return "zh" if tracker.get_slot("language") == "zh" else "en"
 
 
 # Messages that describe the problem: what the customer said before the form took the
@@ -200,21 +197,3 @@ class TicketCategoryValidation:
         settled = decision.choices[0] if decision.choices else FALLBACK_CATEGORY
         return {SLOT: settled}
 
-
-class ActionAskTicketCategory(Action):
-    """The form's question when the model is unsure: the likeliest categories as
-    buttons (the channels without buttons number them or read them out)."""
-
-    def name(self) -> str:
-        return "action_ask_ticket_category"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        language = _language(tracker)
-        buttons: list[dict[str, str]] = []
-        for category in choices_for(tracker):
-            title = category_label(category, language)
-            buttons.append({"title": title, "payload": title})
-        dispatcher.utter_message(response="utter_ask_ticket_category", buttons=buttons)
-        return []

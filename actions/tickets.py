@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,13 +13,28 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import (
-    EXTERNAL_PREFIX,
+    MAX_DESCRIPTION,
+    NO_CONTACT,
+    NO_ORDER_NUMBER,
+    REPORT_SLOTS,
+    UNKNOWN_TICKET,
     caller_number,
     conversation_channel,
+    conversation_language,
     conversation_sender,
+    desk_client,
+    local_today,
+    ticket_card,
+    ticket_details,
+    transcript,
 )
-from actions.dates import parse_date
-from actions.desk_api import DeskApiClient, DeskApiUnavailable, NewTicket, TicketConflict
+from actions.desk_api import (
+    OPEN_STATUSES,
+    DeskApiClient,
+    DeskApiUnavailable,
+    NewTicket,
+    TicketConflict,
+)
 from actions.form_answers import (
     LAST_ATTEMPT,
     REQUESTED_SLOT,
@@ -31,7 +45,7 @@ from actions.form_answers import (
     latest_intent,
     latest_text,
 )
-from actions.labels import detail_label, ticket_lines
+from actions.labels import category_label, ticket_lines
 from actions.parsing import (
     is_email,
     parse_contact,
@@ -42,13 +56,11 @@ from actions.parsing import (
     parse_ticket_number,
 )
 from actions.settings import ActionSettings
-from actions.ticket_category import TicketCategoryValidation, category_for_ticket
+from actions.ticket_category import TicketCategoryValidation, category_for_ticket, choices_for
 from actions.ticket_requests import ticket_request
 
 logger = logging.getLogger(__name__)
 
-_MAX_DESCRIPTION = 4000
-_TRANSCRIPT_TURNS = 20
 # Categories whose tickets need the order number (asked by the ticket form).
 ORDER_CATEGORIES = frozenset({"after_sales", "billing"})
 # An uncategorised problem about something bought or delivered needs the order number too.
@@ -56,29 +68,6 @@ _ABOUT_AN_ORDER = re.compile(
     r"(?i)订单|訂單|订的|訂的|买的|買的|购买|購買|下单|下單|快递|快遞|包裹|寄|发货|發貨|"
     r"\border(?:ed)?\b|\bbought\b|\bpurchase|\bdeliver|\bparcel|\bpackage|\bshipp?"
 )
-# The order_number slot's value when the customer said they have none.
-NO_ORDER_NUMBER = "none"
-# The contact slot's value when the customer would rather not leave one.
-NO_CONTACT = "none"
-# The ticket_number slot's value after two answers that named no ticket.
-UNKNOWN_TICKET = "unknown"
-# What the customer reported: unchanged since a creation that got no answer, asking
-# again is the same report (actions.ticket_requests).
-REPORT_SLOTS = (
-    "problem_description",
-    "category",
-    "ticket_category",
-    "order_number",
-    "product",
-    "incident_date",
-    "contact",
-)
-
-
-def conversation_language(tracker: Tracker) -> str:
-    """The customer's language as the bot last detected it (English by default)."""
-    return "zh" if tracker.get_slot("language") == "zh" else "en"
-
 
 def previous_customer_words(tracker: Tracker) -> str:
     """The customer's latest message that was words, not a button's payload."""
@@ -87,56 +76,6 @@ def previous_customer_words(tracker: Tracker) -> str:
         if text and not text.startswith("/"):
             return text
     return ""
-
-
-def transcript(tracker: Tracker, *, turns: int = _TRANSCRIPT_TURNS) -> list[dict[str, Any]]:
-    """The last customer and bot messages of the conversation, oldest first."""
-    lines: list[dict[str, Any]] = []
-    for event in tracker.events:
-        if event.get("event") not in ("user", "bot") or not event.get("text"):
-            continue
-        if str(event["text"]).startswith(EXTERNAL_PREFIX):
-            continue  # an intent the desk triggered (an agent's reply), not the customer
-        author = "customer" if event["event"] == "user" else "bot"
-        lines.append({"author_type": author, "body": event["text"][:_MAX_DESCRIPTION]})
-    return lines[-turns:]
-
-
-def local_today(settings: ActionSettings, at: float | None = None) -> date:
-    """Today's date where the desk is (what "yesterday" is relative to), or the date at
-    the epoch second ``at``."""
-    zone = ZoneInfo(settings.timezone)
-    return (datetime.now(zone) if at is None else datetime.fromtimestamp(at, zone)).date()
-
-
-def ticket_details(
-    *,
-    language: str,
-    today: date,
-    order_number: str | None = None,
-    product: str | None = None,
-    day: str | None = None,
-    name: str | None = None,
-    contact: str | None = None,
-    contact_as_given: str | None = None,
-) -> str:
-    """Lines naming what the customer told: their name, the order number, the product,
-    the day (as an ISO date), a contact (read back only) or one kept as written; or ''."""
-    lines: list[str] = []
-    if name:
-        lines.append(f"{detail_label('name', language)}: {name}")
-    if contact:
-        lines.append(f"{detail_label('contact', language)}: {contact}")
-    if contact_as_given and contact_as_given != NO_CONTACT:
-        lines.append(f"{detail_label('contact_as_given', language)}: {contact_as_given}")
-    if order_number and order_number != NO_ORDER_NUMBER:
-        lines.append(f"{detail_label('order_number', language)}: {order_number}")
-    if product:
-        lines.append(f"{detail_label('product', language)}: {product}")
-    found = parse_date(day, today=today) if day else None
-    if found:
-        lines.append(f"{detail_label('date', language)}: {found.isoformat()}")
-    return "\n".join(lines)
 
 
 def contacts_told(tracker: Tracker, contact: str | None) -> tuple[str | None, str | None]:
@@ -162,17 +101,10 @@ def customer_name(tracker: Tracker) -> str | None:
     return None
 
 
-def desk_client(settings: ActionSettings, tracker: Tracker) -> DeskApiClient:
-    """The API client acting for this conversation's customer."""
-    return DeskApiClient.from_settings(
-        settings, channel=conversation_channel(tracker), sender=conversation_sender(tracker)
-    )
-
-
 async def _add_retold(client: DeskApiClient, number: str, words: str) -> None:
     """What the customer said differently when asking again goes on the ticket's thread."""
     try:
-        await client.add_message(number, body=words[:_MAX_DESCRIPTION])
+        await client.add_message(number, body=words[:MAX_DESCRIPTION])
     except (DeskApiUnavailable, TicketConflict) as error:
         logger.warning("could not add the retold problem to %s: %s", number, error)
 
@@ -286,7 +218,7 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
             text = previous_customer_words(tracker)
         if not text:
             return {"problem_description": None}
-        return {"problem_description": text[:_MAX_DESCRIPTION]}
+        return {"problem_description": text[:MAX_DESCRIPTION]}
 
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -333,6 +265,25 @@ class ValidateTicketForm(TicketCategoryValidation, AnsweringFormValidation):
         return {"contact": NO_CONTACT}
 
 
+class ActionAskTicketCategory(Action):
+    """The form's question when the model is unsure: the likeliest categories as
+    buttons (the channels without buttons number them or read them out)."""
+
+    def name(self) -> str:
+        return "action_ask_ticket_category"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        language = conversation_language(tracker)
+        buttons: list[dict[str, str]] = []
+        for category in choices_for(tracker):
+            title = category_label(category, language)
+            buttons.append({"title": title, "payload": title})
+        dispatcher.utter_message(response="utter_ask_ticket_category", buttons=buttons)
+        return []
+
+
 class ActionCreateTicket(Action):
     """Open the ticket collected by the ticket form and tell the customer its number."""
 
@@ -371,7 +322,7 @@ class ActionCreateTicket(Action):
             channel=conversation_channel(tracker),
             external_id=conversation_sender(tracker),
             language=language,
-            description=full_description[:_MAX_DESCRIPTION],
+            description=full_description[:MAX_DESCRIPTION],
             category=category_for_ticket(tracker),
             phone=phone or caller,
             email=email,
@@ -394,7 +345,10 @@ class ActionCreateTicket(Action):
         local_due = due.astimezone(ZoneInfo(settings.timezone)) if due else None
         due_time = local_due.strftime("%Y-%m-%d %H:%M") if local_due else "-"
         dispatcher.utter_message(
-            response="utter_ticket_created", ticket_number=ticket.number, due_time=due_time
+            response="utter_ticket_created",
+            ticket_number=ticket.number,
+            due_time=due_time,
+            json_message=ticket_card(ticket),
         )
         readback = ticket_details(**told, contact=contact)
         if readback:
@@ -431,9 +385,6 @@ class ValidateTicketStatusForm(AnsweringFormValidation):
         """Asked about "my ticket" without a number: the customer's only open ticket."""
         if tracker.get_slot("ticket_number") or tracker.get_slot(REQUESTED_SLOT):
             return {}
-        # Imported here: actions.self_service imports this module.
-        from actions.self_service import OPEN_STATUSES
-
         try:
             open_tickets = await desk_client(ActionSettings.from_env(), tracker).list_tickets(
                 statuses=OPEN_STATUSES
@@ -482,7 +433,9 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return [SlotSet("ticket_number", None)]
         dispatcher.utter_message(
-            response=f"utter_ticket_status_{ticket.status}", ticket_number=ticket.number
+            response=f"utter_ticket_status_{ticket.status}",
+            ticket_number=ticket.number,
+            json_message=ticket_card(ticket),
         )
         return []
 
@@ -490,9 +443,6 @@ class ActionTicketStatus(Action):
     async def _open_tickets_instead(
         dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> list[EventType]:
-        # Imported here: actions.self_service imports this module.
-        from actions.self_service import OPEN_STATUSES
-
         try:
             tickets = await desk_client(ActionSettings.from_env(), tracker).list_tickets(
                 statuses=OPEN_STATUSES

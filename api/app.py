@@ -33,7 +33,7 @@ from api.routers import (
 from api.routers import retention as retention_routes
 from api.throttle import LoginThrottle
 from api.web import mount_web_assets
-from ticketing import conversation_store, jsonlog, relay, retention
+from ticketing import conversation_store, delivery_worker, jsonlog, retention
 from ticketing.db import Database
 from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.metrics import DeskMetrics, MetricsSettings
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if retention_worker is not None:
             retention_worker.start()
-        relay_worker = relay.from_settings(database, settings) if settings.relay else None
+        relay_worker = delivery_worker.from_settings(database, settings) if settings.relay else None
         if relay_worker is not None:
             relay_worker.start()
         yield

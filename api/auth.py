@@ -203,3 +203,5 @@ BotOrStaff = Annotated[
 StaffOnly = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 SupervisorOnly = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# The customer speaks through the bot: what only the customer does (rating a ticket).
+BotOnly = Annotated[Principal, Depends(require_roles(Role.BOT_SERVICE))]

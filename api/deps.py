@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ticketing.db import Database
 from ticketing.privacy import Vault
-from ticketing.services import profiles
+from ticketing.services import audit
 from ticketing.settings import Settings
 
 __all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "VaultDep"]
@@ -47,7 +47,7 @@ async def get_session(
 ) -> AsyncIterator[Session]:
     """One unit of work per request: commit if the endpoint succeeded, roll back otherwise.
 
-    A refused attempt that must be audited (``profiles.audit_refusal``) is written after
+    A refused attempt that must be audited (``audit.audit_refusal``) is written after
     the rollback, in a transaction of its own, so the refusal leaves its trace.
 
     A coroutine that opens the session in the event loop (no I/O: the connection is
@@ -77,7 +77,7 @@ def end_unit_of_work(session: Session) -> None:
     and closes the session in the event loop, without the trip to the thread pool. A
     failure here is the endpoint's error: rolled back, and the client gets no 2xx.
     """
-    profiles.write_kept_audit(session)
+    audit.write_kept_audit(session)
     session.commit()
 
 
@@ -87,7 +87,7 @@ def _has_work(session: Session) -> bool:
         or session.new
         or session.dirty
         or session.deleted
-        or profiles.has_kept_audit(session)
+        or audit.has_kept_audit(session)
     )
 
 
@@ -110,7 +110,7 @@ def _roll_back(session: Session) -> None:
 
 def _keep_refusal_audit(session: Session) -> None:
     try:
-        if profiles.write_kept_audit(session):
+        if audit.write_kept_audit(session):
             session.commit()
     except Exception:  # the request's own error is what the client must see
         session.rollback()

@@ -126,8 +126,9 @@ class DataKeyRing:
         value = (os.environ if environ is None else environ).get(DATA_KEYS_VARIABLE, "")
         if not value.strip():
             raise ValueError(
-                f"{DATA_KEYS_VARIABLE} is not set: the encrypted tracker store needs the "
-                "data keys the API uses (scripts/desk.py passes them from .run/desk.env)"
+                f"{DATA_KEYS_VARIABLE} is not set: the encrypted tracker store and the "
+                "channels' state in Redis need the data keys the API uses (scripts/desk.py "
+                "passes them from .run/desk.env)"
             )
         return cls(parse_data_keys(value))
 

@@ -44,7 +44,11 @@ WORK = ROOT / ".run" / "bench"
 OOS = "oos"
 
 
-CLASSIFIERS = ("DIETClassifier", "LogisticRegressionClassifier", "bot.nlu.classifier.DeskIntentClassifier")
+CLASSIFIERS = (
+    "DIETClassifier",
+    "LogisticRegressionClassifier",
+    "bot.nlu.classifier.DeskIntentClassifier",
+)
 # Answer selectors need retrieval intents, which the public benchmarks don't have.
 SELECTORS = ("ResponseSelector", "bot.nlu.faq_selector.FaqTopicSelector")
 
@@ -159,7 +163,9 @@ def clinc150(config: dict[str, Any], results: dict[str, Any]) -> None:
     chosen, ambiguity = best
     none = fallback_outcome(test, 0.0, 0.0, out_of_scope=OOS)
     tuned = fallback_outcome(test, chosen.threshold, ambiguity, out_of_scope=OOS)
-    desk = fallback_outcome(test, config["_desk_threshold"], config["_desk_ambiguity"], out_of_scope=OOS)
+    desk = fallback_outcome(
+        test, config["_desk_threshold"], config["_desk_ambiguity"], out_of_scope=OOS
+    )
     results["clinc150"] = {
         "train_examples": len(train_rows),
         "test_examples": len(test_rows),
@@ -183,7 +189,9 @@ def clinc150(config: dict[str, Any], results: dict[str, Any]) -> None:
     }
 
 
-def render(results: dict[str, Any], args: argparse.Namespace, config: dict[str, Any], started: str) -> str:
+def render(
+    results: dict[str, Any], args: argparse.Namespace, config: dict[str, Any], started: str
+) -> str:
     """The Markdown section for BENCHMARKS.md."""
     classifier = next(c for c in config["pipeline"] if c["name"] in CLASSIFIERS)
     settings = ", ".join(f"{k} {v}" for k, v in classifier.items() if k != "name")
@@ -203,35 +211,69 @@ def render(results: dict[str, Any], args: argparse.Namespace, config: dict[str, 
     rows = []
     b = results.get("banking77")
     if b:
-        rows.append([
-            "BANKING77 (77 intents)", f"{b['train_examples']} -> {b['test_examples']}",
-            f"**{pct(b['accuracy'], 2)}**", "–", f"{b['train_seconds']:.0f} s",
-            f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f}",
-            "BERT-Large fine-tuned 93.66 %; USE+ConveRT 93.36 %",
-        ])
+        rows.append(
+            [
+                "BANKING77 (77 intents)",
+                f"{b['train_examples']} -> {b['test_examples']}",
+                f"**{pct(b['accuracy'], 2)}**",
+                "–",
+                f"{b['train_seconds']:.0f} s",
+                f"{b['p50_ms']:.0f} / {b['p99_ms']:.0f}",
+                "BERT-Large fine-tuned 93.66 %; USE+ConveRT 93.36 %",
+            ]
+        )
     c = results.get("clinc150")
     if c:
         t = c["tuned"]
-        rows.append([
-            "CLINC150 Full, oos as an intent, no fallback", f"{c['train_examples']} -> {c['test_examples']}",
-            pct(c["no_fallback"]["in_scope"]), pct(c["no_fallback"]["oos_recall"]),
-            f"{c['train_seconds']:.0f} s", f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f}",
-            "oos-train: BERT 96.9 / 40.3; MLP-USE 93.5 / 47.4; Rasa 2019 (spacy-sklearn) 91.5 / 45.3",
-        ])
-        rows.append([
-            f"CLINC150, same model, fallback threshold {t['threshold']} / ambiguity {t['ambiguity']} chosen on val",
-            "", f"**{pct(t['in_scope'])}**", f"**{pct(t['oos_recall'])}**", "", "",
-            "oos-threshold: BERT 96.2 / 52.3; Rasa 2019 90.9 / 31.2",
-        ])
+        rows.append(
+            [
+                "CLINC150 Full, oos as an intent, no fallback",
+                f"{c['train_examples']} -> {c['test_examples']}",
+                pct(c["no_fallback"]["in_scope"]),
+                pct(c["no_fallback"]["oos_recall"]),
+                f"{c['train_seconds']:.0f} s",
+                f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f}",
+                "oos-train: BERT 96.9 / 40.3; MLP-USE 93.5 / 47.4; Rasa 2019 (spacy-sklearn) 91.5 / 45.3",
+            ]
+        )
+        rows.append(
+            [
+                f"CLINC150, same model, fallback threshold {t['threshold']} / ambiguity {t['ambiguity']} chosen on val",
+                "",
+                f"**{pct(t['in_scope'])}**",
+                f"**{pct(t['oos_recall'])}**",
+                "",
+                "",
+                "oos-threshold: BERT 96.2 / 52.3; Rasa 2019 90.9 / 31.2",
+            ]
+        )
         d = c["desk_fallback"]
-        rows.append([
-            f"CLINC150, same model, the desk's fallback ({d['threshold']} / {d['ambiguity']})",
-            "", pct(d["in_scope"]), pct(d["oos_recall"]), "", "", "",
-        ])
-    lines.append(table(
-        ["benchmark", "train -> test", "accuracy (in-scope)", "oos recall", "training", "parse p50 / p99 ms", "published"],
-        rows, align="llrrrrl",
-    ))
+        rows.append(
+            [
+                f"CLINC150, same model, the desk's fallback ({d['threshold']} / {d['ambiguity']})",
+                "",
+                pct(d["in_scope"]),
+                pct(d["oos_recall"]),
+                "",
+                "",
+                "",
+            ]
+        )
+    lines.append(
+        table(
+            [
+                "benchmark",
+                "train -> test",
+                "accuracy (in-scope)",
+                "oos recall",
+                "training",
+                "parse p50 / p99 ms",
+                "published",
+            ],
+            rows,
+            align="llrrrrl",
+        )
+    )
     if c:
         lines += [
             "",
@@ -245,7 +287,9 @@ def render(results: dict[str, Any], args: argparse.Namespace, config: dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
     parser.add_argument("--epochs", type=int, help="DIET's epochs (default: as in config.yml)")
     parser.add_argument(

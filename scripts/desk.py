@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import signal
@@ -25,7 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -95,6 +96,19 @@ SQL_TRACKER_STORE = "bot.tracker_store.EncryptedSQLTrackerStore"
 
 def redis_endpoints(redis_url: str) -> str:
     """Rasa tracker store (encrypted, expiring) and lock store on the Redis of REDIS_URL."""
+    block = _redis_block(redis_url)
+    return (
+        f"tracker_store:\n  type: {REDIS_TRACKER_STORE}\n{block}\n  key_prefix: desk\n"
+        + redis_lock_endpoint(redis_url)
+    )
+
+
+def redis_lock_endpoint(redis_url: str) -> str:
+    """Rasa's Redis lock store (one conversation's messages in order across instances)."""
+    return f"lock_store:\n  type: redis\n{_redis_block(redis_url)}\n  key_prefix: desk\n"
+
+
+def _redis_block(redis_url: str) -> str:
     parts = urlsplit(redis_url)
     db = (parts.path or "/0").lstrip("/") or "0"
     common = [
@@ -106,16 +120,61 @@ def redis_endpoints(redis_url: str) -> str:
         common.append(f"  password: {parts.password}")
     if parts.scheme == "rediss":
         common.append("  use_ssl: true")
-    block = "\n".join(common)
-    return (
-        f"tracker_store:\n  type: {REDIS_TRACKER_STORE}\n{block}\n  key_prefix: desk\n"
-        f"lock_store:\n  type: redis\n{block}\n  key_prefix: desk\n"
-    )
+    return "\n".join(common)
 
 
-def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> Path:
+def conversation_store_url(env: dict[str, str]) -> str:
+    """Where Rasa keeps conversations, by the rule the API follows
+    (``ticketing.conversation_store.store_url``): DESK_CONVERSATION_STORE when set, else
+    the Redis of REDIS_URL, else the desk's PostgreSQL database, else ``conversations.db``
+    beside the desk's SQLite file."""
+    explicit = env.get("DESK_CONVERSATION_STORE", "").strip()
+    if explicit:
+        return explicit
+    if env.get("REDIS_URL"):
+        return env["REDIS_URL"]
+    database = env["DATABASE_URL"]
+    if database.startswith("postgres"):
+        return database
+    path = Path(unquote(urlsplit(database).path[1:]))  # sqlite:///<absolute path>
+    return f"sqlite:///{path.parent / 'conversations.db'}"
+
+
+def sql_endpoints(url: str) -> str:
+    """The encrypted SQL tracker store on the database of an SQLAlchemy URL (SQLite or
+    PostgreSQL; a search_path in the URL's options keeps Rasa's table in that schema)."""
+    if url.startswith("sqlite"):
+        path = unquote(urlsplit(url).path[1:])
+        return f"tracker_store:\n  type: {SQL_TRACKER_STORE}\n  dialect: sqlite\n  db: {path}\n"
+    parts = urlsplit(url)
+    lines = [
+        "tracker_store:",
+        f"  type: {SQL_TRACKER_STORE}",
+        "  dialect: postgresql",  # Rasa's SQLAlchemy 1.4 with psycopg2
+        f"  url: {parts.hostname or '127.0.0.1'}",
+        f"  port: {parts.port or 5432}",
+        f"  db: {json.dumps(unquote(parts.path.lstrip('/')))}",
+    ]
+    if parts.username:
+        lines.append(f"  username: {json.dumps(unquote(parts.username))}")
+    if parts.password:
+        lines.append(f"  password: {json.dumps(unquote(parts.password))}")
+    query = parse_qsl(parts.query)
+    if query:
+        lines.append("  query:")
+        lines += [f"    {name}: {json.dumps(value)}" for name, value in query]
+    return "\n".join(lines) + "\n"
+
+
+def write_endpoints(
+    run_dir: Path,
+    actions_port: int,
+    redis_url: str | None,
+    conversations: str | None = None,
+) -> Path:
     """Rasa's endpoints for this run: the action server, the responses (bot/nlg.py), and
-    where conversations live.
+    where conversations live (``conversations``, a URL as :func:`conversation_store_url`
+    gives; by default the Redis of ``redis_url``, else ``conversations.db`` in run_dir).
 
     The action server's secret is a ${...} reference that Rasa fills from its
     environment, so the file holds no secret. Selective domain: only the form validators
@@ -133,14 +192,15 @@ def write_endpoints(run_dir: Path, actions_port: int, redis_url: str | None) -> 
         "  type: bot.nlg.DeskNaturalLanguageGenerator\n"
         "  url: ${DESK_API_URL}\n"
     )
-    if redis_url:
-        lines += redis_endpoints(redis_url)
+    store = conversations or redis_url or f"sqlite:///{run_dir / 'conversations.db'}"
+    if store.startswith(("redis://", "rediss://", "unix://")):
+        lines += redis_endpoints(store)
     else:
-        # Conversations survive a restart of the demo in a SQLite file next to the desk's.
-        lines += (
-            f"tracker_store:\n  type: {SQL_TRACKER_STORE}\n"
-            f"  dialect: sqlite\n  db: {run_dir / 'conversations.db'}\n"
-        )
+        # Conversations survive a restart: in the desk's PostgreSQL database, or in the
+        # demo's SQLite file next to the desk's.
+        lines += sql_endpoints(store)
+        if redis_url:  # the lock store still follows REDIS_URL
+            lines += redis_lock_endpoint(redis_url)
     path = run_dir / "endpoints.yml"
     path.write_text(lines)
     return path
@@ -330,7 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.no_seed:
         run_step("seeding demo data", [str(SERVICE_PYTHON), "-m", "ticketing.seed"], env)
-    endpoints = write_endpoints(run_dir, args.actions_port, redis_url)
+    # One rule for Rasa's endpoints and the API's retention and erasure (which read it).
+    env["DESK_CONVERSATION_STORE"] = conversation_store_url(env)
+    endpoints = write_endpoints(
+        run_dir, args.actions_port, redis_url, env["DESK_CONVERSATION_STORE"]
+    )
 
     services = desk_services(
         model=args.model,

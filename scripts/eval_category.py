@@ -48,12 +48,17 @@ TARGET = 0.90
 
 
 def group(example: LabelledDescription) -> str:
-    return {"latin": "English", "simplified": "Chinese, Simplified",
-            "traditional": "Chinese, Traditional"}[example.script]
+    return {
+        "latin": "English",
+        "simplified": "Chinese, Simplified",
+        "traditional": "Chinese, Traditional",
+    }[example.script]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -63,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         model = load_model(args.model)
-        examples = [e for path in sorted(args.heldout.glob("*.yml")) for e in read_descriptions(path)]
+        examples = [
+            e for path in sorted(args.heldout.glob("*.yml")) for e in read_descriptions(path)
+        ]
         train = [e.text for path in training_files() for e in read_descriptions(path)]
     except (CategoryModelError, ValueError) as error:
         print(f"eval-category: {error}", file=sys.stderr)
@@ -84,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     for example, guess in zip(examples, guesses, strict=True):
         routed = "complaints" if rules.reason(example.text) else guess.category
         asked = not guess.confident and routed != "complaints"
-        row_groups = [group(example)] + (["Chinese, both scripts"] if example.language == "zh" else [])
+        row_groups = [group(example)] + (
+            ["Chinese, both scripts"] if example.language == "zh" else []
+        )
         for name in row_groups:
             for key in (example.category, "all"):
                 c = counts[name][key]
@@ -94,21 +103,36 @@ def main(argv: list[str] | None = None) -> int:
                 c[3] += asked
                 c[4] += asked and example.category in guess.top(CHOICES)
         if routed != example.category:
-            errors.append(f"{group(example)} | {example.category} -> {routed} "
-                          f"({guess.confidence:.2f}) | {example.text}")
+            errors.append(
+                f"{group(example)} | {example.category} -> {routed} "
+                f"({guess.confidence:.2f}) | {example.text}"
+            )
 
     order = ["English", "Chinese, Simplified", "Chinese, Traditional", "Chinese, both scripts"]
     summary_rows = []
     for name in order:
         c = counts[name]["all"]
-        summary_rows.append([
-            name, c[0], pct(c[1] / c[0]), pct(c[2] / c[0]), pct(c[3] / c[0]),
-            f"{c[4]}/{c[3]}" if c[3] else "-",
-            "yes" if c[1] / c[0] >= TARGET else "no",
-        ])
+        summary_rows.append(
+            [
+                name,
+                c[0],
+                pct(c[1] / c[0]),
+                pct(c[2] / c[0]),
+                pct(c[3] / c[0]),
+                f"{c[4]}/{c[3]}" if c[3] else "-",
+                "yes" if c[1] / c[0] >= TARGET else "no",
+            ]
+        )
     summary = table(
-        ["held-out set", "descriptions", "routed right (rules + model)", "model alone",
-         "asked (below threshold)", "right one among the choices when asked", ">= 90 %"],
+        [
+            "held-out set",
+            "descriptions",
+            "routed right (rules + model)",
+            "model alone",
+            "asked (below threshold)",
+            "right one among the choices when asked",
+            ">= 90 %",
+        ],
         summary_rows,
     )
     per_category_rows = []
@@ -126,23 +150,25 @@ def main(argv: list[str] | None = None) -> int:
         else f"{len(overlaps)} held-out descriptions equal or nearly equal a training one: "
         + "; ".join(f"{o.heldout!r} ~ {o.train!r}" for o in overlaps[:5])
     )
-    body = "\n\n".join([
-        "## Ticket categories on held-out descriptions (`make eval-category`)",
-        f"Measured {stamp()} on {machine()}. Command: `make eval-category` "
-        f"(scripts/eval_category.py, model {args.model.name} trained on "
-        f"{model.trained_on}, confidence threshold {model.threshold:.2f} chosen by "
-        "5-fold cross-validation of the training data). Held-out: "
-        f"nlu_data/heldout_category/, {len(examples)} descriptions written before any "
-        "model existed (short chat, long messages with the problem last, voice "
-        "transcripts, typos). \"Routed right\" is the category the desk gives with "
-        "nobody asked: the complaint rules on top of the model's likeliest category; "
-        "below the threshold the bot asks the customer instead, offering the "
-        f"{CHOICES} likeliest. Model CPU time {cpu_ms:.1f} ms per description "
-        "(batch; process time).",
-        summary,
-        per_category,
-        overlap_line,
-    ])
+    body = "\n\n".join(
+        [
+            "## Ticket categories on held-out descriptions (`make eval-category`)",
+            f"Measured {stamp()} on {machine()}. Command: `make eval-category` "
+            f"(scripts/eval_category.py, model {args.model.name} trained on "
+            f"{model.trained_on}, confidence threshold {model.threshold:.2f} chosen by "
+            "5-fold cross-validation of the training data). Held-out: "
+            f"nlu_data/heldout_category/, {len(examples)} descriptions written before any "
+            "model existed (short chat, long messages with the problem last, voice "
+            'transcripts, typos). "Routed right" is the category the desk gives with '
+            "nobody asked: the complaint rules on top of the model's likeliest category; "
+            "below the threshold the bot asks the customer instead, offering the "
+            f"{CHOICES} likeliest. Model CPU time {cpu_ms:.1f} ms per description "
+            "(batch; process time).",
+            summary,
+            per_category,
+            overlap_line,
+        ]
+    )
     print(body)
     if args.errors:
         print("\nMisrouted:\n" + "\n".join(errors))

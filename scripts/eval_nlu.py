@@ -157,9 +157,7 @@ async def parse_all(
         t0, c0 = time.perf_counter(), time.process_time()
         result = await agent.processor.parse_message(UserMessage(text, metadata=metadata))
         parsed.append(
-            to_parsed(
-                result, 1000 * (time.perf_counter() - t0), 1000 * (time.process_time() - c0)
-            )
+            to_parsed(result, 1000 * (time.perf_counter() - t0), 1000 * (time.process_time() - c0))
         )
         if i % 25 == 0 or i == len(texts):
             progress(label, i, len(texts), started)
@@ -230,11 +228,21 @@ def language_section(result: LanguageResult, threshold: float) -> str:
         table(
             ["measure", "value"],
             [
-                ["intent accuracy (top intent, before the fallback)", f"**{pct(report.accuracy)}**"],
+                [
+                    "intent accuracy (top intent, before the fallback)",
+                    f"**{pct(report.accuracy)}**",
+                ],
                 ["macro F1 over intents (before the fallback)", f"{report.macro_f1:.3f}"],
                 [
                     f"intent accuracy after the fallback (threshold {threshold}; a fallback counts as wrong, except on out_of_scope)",
-                    pct(sum(1 for i in range(len(ex)) if final[i] == gold[i] or (i in oos and final[i] == FALLBACK_INTENT)) / len(ex)),
+                    pct(
+                        sum(
+                            1
+                            for i in range(len(ex))
+                            if final[i] == gold[i] or (i in oos and final[i] == FALLBACK_INTENT)
+                        )
+                        / len(ex)
+                    ),
                 ],
                 [
                     "FAQ retrieval: ResponseSelector picks the right topic",
@@ -244,8 +252,14 @@ def language_section(result: LanguageResult, threshold: float) -> str:
                     "FAQ answered end to end (intent faq, no fallback, right topic)",
                     f"{pct(len(faq_end) / max(len(faq), 1))} ({len(faq_end)}/{len(faq)})",
                 ],
-                ["fallback rate, all held-out messages", f"{pct(len(fell) / len(ex))} ({len(fell)}/{len(ex)})"],
-                ["fallback rate, in-scope messages", f"{pct(len(in_fell) / max(len(in_scope), 1))} ({len(in_fell)}/{len(in_scope)})"],
+                [
+                    "fallback rate, all held-out messages",
+                    f"{pct(len(fell) / len(ex))} ({len(fell)}/{len(ex)})",
+                ],
+                [
+                    "fallback rate, in-scope messages",
+                    f"{pct(len(in_fell) / max(len(in_scope), 1))} ({len(in_fell)}/{len(in_scope)})",
+                ],
                 [
                     "out-of-scope handled (predicted out_of_scope or fallback)",
                     f"{pct(len(oos_caught) / max(len(oos), 1))} ({len(oos_caught)}/{len(oos)}; {len(oos_as_intent)} as the out_of_scope intent)",
@@ -268,21 +282,35 @@ def language_section(result: LanguageResult, threshold: float) -> str:
         table(
             ["intent", "precision", "recall", "F1", "support", "recall after fallback"],
             [
-                [f"`{s.label}`", f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", s.support, f"{f.recall:.3f}"]
+                [
+                    f"`{s.label}`",
+                    f"{s.precision:.3f}",
+                    f"{s.recall:.3f}",
+                    f"{s.f1:.3f}",
+                    s.support,
+                    f"{f.recall:.3f}",
+                ]
                 for s, f in zip(report.labels, final_report.labels, strict=True)
             ],
         ),
         "",
     ]
     pairs = confusion_pairs(gold, top, top=8)
-    lines += ["Top confusions (gold -> predicted, count): " + ("; ".join(f"`{g}` -> `{p}` {n}" for g, p, n in pairs) or "none"), ""]
+    lines += [
+        "Top confusions (gold -> predicted, count): "
+        + ("; ".join(f"`{g}` -> `{p}` {n}" for g, p, n in pairs) or "none"),
+        "",
+    ]
     scores = entity_scores([e.entities for e in ex], [p.entities for p in pa])
     lines += [
         "Entities (a prediction is right when the message has a gold entity of the same type and value):",
         "",
         table(
             ["entity", "precision", "recall", "F1", "support"],
-            [[f"`{k}`", f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", s.support] for k, s in scores.items()],
+            [
+                [f"`{k}`", f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", s.support]
+                for k, s in scores.items()
+            ],
         ),
         "",
     ]
@@ -291,7 +319,8 @@ def language_section(result: LanguageResult, threshold: float) -> str:
         f"{(p.response_key if e.response_key and top[i] == 'faq' else top[i])}"
         f"{' (fallback)' if p.intent == FALLBACK_INTENT else ''}"
         for i, (e, p) in enumerate(zip(ex, pa, strict=True))
-        if top[i] != e.intent or (e.response_key and p.response_key != e.response_key)
+        if top[i] != e.intent
+        or (e.response_key and p.response_key != e.response_key)
         or p.intent == FALLBACK_INTENT
     ]
     lines += [
@@ -333,7 +362,9 @@ def heldout(args: argparse.Namespace) -> int:
         )
         for o in overlaps:
             print(f"[eval]   {o.heldout!r} ~ {o.train!r} ({o.similarity:.2f})", file=sys.stderr)
-        results.append(LanguageResult(path.stem, str(path.relative_to(ROOT)), examples, [], overlaps))
+        results.append(
+            LanguageResult(path.stem, str(path.relative_to(ROOT)), examples, [], overlaps)
+        )
     if args.overlap_only:
         return 1 if any(r.overlaps for r in results) else 0
 
@@ -343,7 +374,9 @@ def heldout(args: argparse.Namespace) -> int:
         await agent.parse_message("warm up")
         for r in results:
             r.parsed = await parse_all(
-                agent, [e.text for e in r.examples], r.language,
+                agent,
+                [e.text for e in r.examples],
+                r.language,
                 {"transcript": True} if args.transcript else None,
             )
 
@@ -353,7 +386,10 @@ def heldout(args: argparse.Namespace) -> int:
     for r in results:
         (dump / f"{args.heldout.name}-{r.language}.json").write_text(
             json.dumps(
-                [{"example": e.__dict__, "parsed": p.__dict__} for e, p in zip(r.examples, r.parsed, strict=True)],
+                [
+                    {"example": e.__dict__, "parsed": p.__dict__}
+                    for e, p in zip(r.examples, r.parsed, strict=True)
+                ],
                 ensure_ascii=False,
                 indent=1,
             ),
@@ -365,8 +401,12 @@ def heldout(args: argparse.Namespace) -> int:
         f"model trained on `nlu_data/train` only with `config.yml` (FallbackClassifier threshold "
         f"{threshold}, ambiguity threshold {ambiguity}). Each held-out file is parsed on its own "
         f"through the whole pipeline, as `/model/parse` would"
-        + (", each message marked as a voice transcript (`{\"transcript\": true}` metadata, as the "
-           "voice channel sends it)" if args.transcript else "")
+        + (
+            ', each message marked as a voice transcript (`{"transcript": true}` metadata, as the '
+            "voice channel sends it)"
+            if args.transcript
+            else ""
+        )
         + "; raw results in `.run/eval/`.",
         "",
     ]
@@ -383,22 +423,41 @@ def heldout(args: argparse.Namespace) -> int:
         fresh = [i for i, e in enumerate(r.examples) if e.text not in seen]
         fresh_right = sum(1 for i in fresh if top[i] == gold[i])
         fresh_faq = [i for i in faq if r.examples[i].text not in seen]
-        fresh_ok = sum(1 for i in fresh_faq if r.parsed[i].response_key == r.examples[i].response_key)
+        fresh_ok = sum(
+            1 for i in fresh_faq if r.parsed[i].response_key == r.examples[i].response_key
+        )
         summary_rows.append(
-            [r.language, len(r.examples), pct(rep.accuracy), f"{rep.macro_f1:.3f}",
-             pct(ok / max(len(faq), 1)), pct(fell / len(r.examples)),
-             len(fresh), pct(fresh_right / max(len(fresh), 1)), pct(fresh_ok / max(len(fresh_faq), 1))]
+            [
+                r.language,
+                len(r.examples),
+                pct(rep.accuracy),
+                f"{rep.macro_f1:.3f}",
+                pct(ok / max(len(faq), 1)),
+                pct(fell / len(r.examples)),
+                len(fresh),
+                pct(fresh_right / max(len(fresh), 1)),
+                pct(fresh_ok / max(len(fresh_faq), 1)),
+            ]
         )
     body += [
         table(
-            ["language", "messages", "intent accuracy", "macro F1", "FAQ retrieval", "fallback rate",
-             "messages unlike training", "their intent accuracy", "their FAQ retrieval"],
+            [
+                "language",
+                "messages",
+                "intent accuracy",
+                "macro F1",
+                "FAQ retrieval",
+                "fallback rate",
+                "messages unlike training",
+                "their intent accuracy",
+                "their FAQ retrieval",
+            ],
             summary_rows,
         ),
         "",
         "*Unlike training*: the messages with neither an exact nor a near duplicate (character-bigram "
-        "Jaccard >= 0.8) among the training examples. Short everyday messages (\"hi\", \"thanks\", "
-        "\"好的\") are often written the same way by anyone, so they are excluded there.",
+        'Jaccard >= 0.8) among the training examples. Short everyday messages ("hi", "thanks", '
+        '"好的") are often written the same way by anyone, so they are excluded there.',
         "",
         "Targets (issue 4): intent accuracy >= 95 % per language, FAQ retrieval >= 90 %.",
         "",
@@ -450,7 +509,10 @@ def tune(args: argparse.Namespace) -> int:
     )
     model = work / "models" / "validation.tar.gz"
     started = time.perf_counter()
-    print("[tune] training the NLU pipeline of config.yml on the 80 % (progress below)", file=sys.stderr)
+    print(
+        "[tune] training the NLU pipeline of config.yml on the 80 % (progress below)",
+        file=sys.stderr,
+    )
     train_nlu(
         config=str(args.config),
         nlu_data=str(work / "train.yml"),
@@ -464,7 +526,10 @@ def tune(args: argparse.Namespace) -> int:
     parsed = asyncio.run(parse_all(agent, [e.text for e in examples], "validation"))
     accuracy_rows = validation_accuracy(examples, parsed)
     for row in accuracy_rows:
-        print(f"[tune] validation {row[0]}: intent accuracy {row[2]}, FAQ retrieval {row[3]}", file=sys.stderr)
+        print(
+            f"[tune] validation {row[0]}: intent accuracy {row[2]}, FAQ retrieval {row[3]}",
+            file=sys.stderr,
+        )
     candidates = [round(0.05 * i, 2) for i in range(0, 20)]
     by_language: dict[str, list[Scored]] = {"all": []}
     for e, p in zip(examples, parsed, strict=True):
@@ -499,9 +564,14 @@ def tune(args: argparse.Namespace) -> int:
             [
                 f"**{o.threshold}**" if o.threshold == best.threshold else o.threshold,
                 f"{expected_cost(o, WRONG_COST):.3f}",
-                pct(o.handled), pct(o.in_scope_accuracy), pct(o.in_scope_fallback),
-                pct(o.oos_caught), pct(o.wrong_answered),
-                " / ".join(pct(per_language[lang][o.threshold].handled) for lang in sorted(per_language)),
+                pct(o.handled),
+                pct(o.in_scope_accuracy),
+                pct(o.in_scope_fallback),
+                pct(o.oos_caught),
+                pct(o.wrong_answered),
+                " / ".join(
+                    pct(per_language[lang][o.threshold].handled) for lang in sorted(per_language)
+                ),
             ]
         )
     n_oos = sum(1 for e in examples if e.intent == OUT_OF_SCOPE)
@@ -540,8 +610,16 @@ def tune(args: argparse.Namespace) -> int:
             ),
             "",
             table(
-                ["threshold", "mean cost", "handled", "in-scope right", "in-scope fallback",
-                 "out-of-scope caught", "answered wrongly", "handled " + " / ".join(sorted(per_language))],
+                [
+                    "threshold",
+                    "mean cost",
+                    "handled",
+                    "in-scope right",
+                    "in-scope fallback",
+                    "out-of-scope caught",
+                    "answered wrongly",
+                    "handled " + " / ".join(sorted(per_language)),
+                ],
                 rows,
             ),
         ]
@@ -558,7 +636,9 @@ def tune(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
     parser.add_argument("--train", type=Path, default=ROOT / "nlu_data" / "train")
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -566,16 +646,21 @@ def main(argv: list[str] | None = None) -> int:
     h = commands.add_parser("heldout", help="evaluate on the held-out sets")
     h.add_argument("--model", type=Path, default=ROOT / "models" / "desk.tar.gz")
     h.add_argument("--heldout", type=Path, default=ROOT / "nlu_data" / "heldout")
-    h.add_argument("--overlap-only", action="store_true", help="only check held-out vs training overlap")
     h.add_argument(
-        "--transcript", action="store_true",
+        "--overlap-only", action="store_true", help="only check held-out vs training overlap"
+    )
+    h.add_argument(
+        "--transcript",
+        action="store_true",
         help="parse every message as the voice channel sends it (metadata transcript: true)",
     )
     t = commands.add_parser("tune", help="choose the fallback threshold on a validation split")
     t.add_argument("--fraction", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument(
-        "--work", type=Path, default=ROOT / ".run" / "eval" / "tune",
+        "--work",
+        type=Path,
+        default=ROOT / ".run" / "eval" / "tune",
         help="folder for the split and the model (one per run when runs overlap)",
     )
     args = parser.parse_args(argv)

@@ -99,11 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.process_time()
     predictions = cross_validated(examples, folds=args.folds, seed=args.seed)
     correct = sum(p == e.category for e, (p, _) in zip(examples, predictions, strict=True))
-    print(f"[category] {len(examples)} descriptions from {len(files)} files; "
-          f"{args.folds}-fold accuracy {correct / len(examples):.1%}")
+    print(
+        f"[category] {len(examples)} descriptions from {len(files)} files; "
+        f"{args.folds}-fold accuracy {correct / len(examples):.1%}"
+    )
     for language, script in sorted({(e.language, e.script) for e in examples}):
         subset = [
-            (e, p) for e, p in zip(examples, predictions, strict=True)
+            (e, p)
+            for e, p in zip(examples, predictions, strict=True)
             if e.language == language and e.script == script
         ]
         hits = sum(p == e.category for e, (p, _) in subset)
@@ -112,11 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     print("[category] threshold  asked  wrong  right  cost (wrong x2 + asked, per description)")
     for row in rows:
         mark = "  <- chosen" if row[0] == threshold else ""
-        print(f"[category]   {row[0]:.2f}     {row[1]:4}  {row[2]:5}  {row[3]:5}  {row[4]:.3f}{mark}")
+        print(
+            f"[category]   {row[0]:.2f}     {row[1]:4}  {row[2]:5}  {row[3]:5}  {row[4]:.3f}{mark}"
+        )
     model = train_model(examples, threshold=threshold, trained_on=digest(files))
     save_model(model, args.out)
-    print(f"[category] model written to {args.out} (threshold {threshold:.2f}; "
-          f"{time.process_time() - started:.1f} s of CPU)")
+    print(
+        f"[category] model written to {args.out} (threshold {threshold:.2f}; "
+        f"{time.process_time() - started:.1f} s of CPU)"
+    )
     return 0
 
 

@@ -11,6 +11,8 @@ against the same examples (``tests/data/conversation_ids.json``).
 
 from __future__ import annotations
 
+import hashlib
+
 REST = "rest"
 # The channels whose conversation ids carry their name as a prefix; "rest" is the prefix
 # of REST senders that would otherwise look like one of them.
@@ -25,3 +27,10 @@ def rasa_conversation_id(channel: str, sender: str) -> str:
     if channel not in PREFIXED_CHANNELS:
         raise ValueError(f"not a conversation channel: {channel!r}")
     return f"{channel}:{sender}"
+
+
+def channel_key_tag(conversation_id: str) -> str:
+    """How the bot's channels name a conversation in their Redis keys (``c`` and 24 hex
+    digits of its SHA-256; ``bot.channels.store.conversation_tag``): erasure finds every key
+    a channel keeps for the conversation by it."""
+    return "c" + hashlib.sha256(conversation_id.encode()).hexdigest()[:24]

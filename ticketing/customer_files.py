@@ -93,6 +93,29 @@ def template_header(lang: str) -> list[str]:
     return [names[index] for names in COLUMNS.values()]
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_template(lang: str) -> bytes:
+    """The import template as a workbook: the header row, and text columns for numbers
+    (so a spreadsheet keeps phone and ID numbers as typed, not 1.38E+10)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "customers"
+    sheet.append(template_header(lang))
+    for index, name in enumerate(FIELDS, start=1):
+        letter = sheet.cell(row=1, column=index).column_letter
+        sheet.column_dimensions[letter].width = 24 if name in ("email", "id_number") else 16
+        if name in ("phone", "id_number", "updated_at"):
+            for row in range(2, 1002):
+                sheet.cell(row=row, column=index).number_format = "@"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def map_header(cells: list[str | None]) -> list[str | None]:
     """The field of each header cell; 422 naming what is missing, unknown or repeated."""
     columns: list[str | None] = []

@@ -14,6 +14,12 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+# Unfinished tickets: their SLA clocks count, and they hold a place in an agent's capacity.
+ACTIVE_STATUSES = frozenset(
+    {TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED}
+)
+
+
 class Priority(StrEnum):
     LOW = "low"
     NORMAL = "normal"

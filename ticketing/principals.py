@@ -46,15 +46,6 @@ class Principal:
         """Whether the action server is calling for a conversation's customer."""
         return self.role is Role.BOT_SERVICE
 
-    def may_act_for(self, customer_id: int) -> bool:
-        """Whether this caller may read or write this customer's tickets and profile."""
-        return not self.is_bot or (self.customer_id is not None and self.customer_id == customer_id)
-
-    @property
-    def sees_internal_messages(self) -> bool:
-        """Only staff read internal notes and transcripts; the bot relays public messages."""
-        return self.role in STAFF_ROLES
-
     @property
     def is_staff(self) -> bool:
         """Whether a person on the desk's staff is calling."""

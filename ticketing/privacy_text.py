@@ -69,6 +69,12 @@ _LIMITS = {(Ticket, "subject"): 200}
 
 VAULT_INFO_KEY = "desk_vault"
 
+
+def column_limit(model: type[Any], column: str) -> int | None:
+    """The length a sealed column's masked copy is cut to (None: no limit)."""
+    return _LIMITS.get((model, column))
+
+
 # An e-mail address, also inside a URL (``?u=a@b.cn``, ``mailto:``) and URL-encoded
 # (``a%40b.cn``). The local part stops at characters a URL uses around it.
 _EMAIL = re.compile(

@@ -1,6 +1,6 @@
 """The SLA scheduler: ``python -m ticketing.scheduler`` (the API also runs one in-process).
 
-Every ``DESK_SLA_SCAN_SECONDS`` it runs :func:`ticketing.services.sla.scan` in its own
+Every ``DESK_SLA_SCAN_SECONDS`` it runs :func:`ticketing.services.sla_scan.scan` in its own
 transaction. Several schedulers may run at once (API workers, extra hosts): on
 PostgreSQL each pass claims its tickets with SKIP LOCKED, so nothing fires twice.
 """
@@ -10,18 +10,21 @@ from __future__ import annotations
 import argparse
 import logging
 
+import redis
+
 from ticketing.db import Database
+from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
 from ticketing.periodic import PeriodicWorker
-from ticketing.services import sla
+from ticketing.services import sla_scan
 from ticketing.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 
-def run_once(database: Database) -> sla.ScanResult:
+def run_once(database: Database) -> sla_scan.ScanResult:
     """One scheduler pass in one transaction."""
     with database.sessions.begin() as session:
-        return sla.scan(session)
+        return sla_scan.scan(session)
 
 
 class SlaScheduler(PeriodicWorker):
@@ -46,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings: Settings = get_settings()
     database = Database.from_settings(settings)
-    from ticketing.events import InProcessBus, RedisStreamBus, install_publisher
-
     if settings.redis_url:
-        import redis
-
         install_publisher(
             database.sessions, RedisStreamBus(redis.Redis.from_url(settings.redis_url))
         )

@@ -27,6 +27,7 @@ from ticketing.repositories import queues as queues_repo
 from ticketing.routing import RoutingPolicy, default_policy
 from ticketing.schemas import CustomerCreate, TicketCreate, TranscriptLine
 from ticketing.seed_history import seed_history
+from ticketing.services import history
 from ticketing.services import staff as staff_service
 from ticketing.services import tickets as tickets_service
 from ticketing.services.customers import resolve_customer
@@ -225,7 +226,7 @@ def seed_demo_data(
             assignee = (
                 agents_repo.get_by_username(session, demo.assignee) if demo.assignee else None
             )
-            tickets_service.change_fields(
+            history.change_fields(
                 session,
                 ticket=ticket,
                 actor=SEED_PRINCIPAL.name,

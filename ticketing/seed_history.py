@@ -23,7 +23,7 @@ from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy
 from ticketing.schemas import CustomerCreate, TicketCreate
 from ticketing.services import tickets as tickets_service
-from ticketing.services.tickets import change_fields
+from ticketing.services.history import change_fields
 
 BOT = Principal(name="bot_service", role=Role.BOT_SERVICE)
 HISTORY_TICKETS = 42

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from api.auth import AdminOnly
 from api.deps import SessionDep
 from ticketing.repositories import audit as audit_repo
-from ticketing.schemas import AuditRead
+
+
+class AuditRead(BaseModel):
+    """An audit log entry (no personal values, only which field)."""
+
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    customer_id: int | None
+    field: str | None
+    reason: str | None
+    details: dict[str, Any]
+
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

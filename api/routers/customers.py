@@ -2,41 +2,263 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api.auth import require_roles
+from api.auth import AdminOnly, BotOrStaff, StaffOnly, SupervisorOnly
 from api.deps import SessionDep, VaultDep
-from ticketing.enums import Channel, IdentityKind
-from ticketing.errors import Forbidden
-from ticketing.principals import Principal, Role
-from ticketing.schemas import (
-    CustomerMatch,
-    CustomerRead,
-    CustomerSearch,
-    ErasureRequest,
-    IdentityCreate,
-    IdentityRead,
-    MergeRequest,
-    ProfileMessage,
-    ProfileRating,
-    ProfileRead,
-    ProfileTicket,
-    ProfileUpdate,
-    RevealRead,
-    RevealRequest,
-    TagsUpdate,
+from ticketing.enums import (
+    AuthorType,
+    Channel,
+    IdentityKind,
+    Language,
+    Priority,
+    RevealReason,
+    TicketStatus,
 )
+from ticketing.schemas import EmailAddress, PhoneNumber
+from ticketing.services import access, conversation_erasure, erasure, merges, profiles
 from ticketing.services import customers as customers_service
-from ticketing.services import profiles
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
-ProfileReader = Annotated[
-    Principal,
-    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
-]
+
+class CustomerRead(BaseModel):
+    """What a channel may learn about a customer: whether and how (masked) we can reach them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "language": "zh",
+                    "has_phone": True,
+                    "has_email": False,
+                    "phone_masked": "138****8000",
+                    "email_masked": None,
+                }
+            ]
+        }
+    )
+
+    id: int
+    language: str
+    has_phone: bool
+    has_email: bool
+    phone_masked: str | None
+    email_masked: str | None
+
+
+class IdentityRead(BaseModel):
+    """A way the desk knows a customer; contact values disclosed by role."""
+
+    kind: str
+    value: str | None
+    verified: bool
+
+
+class ProfileTicket(BaseModel):
+    number: str
+    status: TicketStatus
+    priority: Priority
+    queue: str
+    subject: str
+    created_at: datetime
+
+
+class ProfileMessage(BaseModel):
+    ticket_id: int
+    author_type: AuthorType
+    body: str
+    created_at: datetime
+
+
+class ProfileRating(BaseModel):
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+class ProfileRead(BaseModel):
+    """The 360° view of a customer. Personal fields are masked or clear by the caller's role."""
+
+    id: int
+    language: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    id_number: str | None = None
+    shown_in_clear: list[str]
+    contact_preferences: dict[str, Any]
+    tags: list[str]
+    identities: list[IdentityRead]
+    tickets: list[ProfileTicket]
+    recent_messages: list[ProfileMessage]
+    ratings: list[ProfileRating]
+    erased: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPreferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[Channel] = Field(
+        default_factory=list,
+        max_length=10,
+        description="When not empty, the only channels progress notices may use.",
+    )
+    notifications: bool = Field(
+        default=True,
+        description="False: no progress notices (assigned, waiting, late); replies and "
+        "the resolution still reach the customer.",
+    )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone for the quiet hours (default Asia/Shanghai).",
+    )
+    quiet_hours: (
+        tuple[
+            Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
+            Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")],
+        ]
+        | None
+    ) = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Asia/Shanghai)"
+            ) from None
+        return value
+
+
+class ProfileUpdate(BaseModel):
+    """Edits of a profile; personal ones are audited."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"display_name": "李雷", "language": "zh"},
+                {
+                    "contact_preferences": {
+                        "channels": ["wechat"],
+                        "quiet_hours": ["22:00", "08:00"],
+                    }
+                },
+            ]
+        },
+    )
+
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None
+    ) = None
+    id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    language: Language | None = None
+    contact_preferences: ContactPreferences | None = None
+
+
+class TagsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tags": ["vip"]}]})
+
+    tags: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    ] = Field(max_length=20)
+
+
+class IdentityCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"kind": "phone", "value": "13800138000", "verified": False}]
+        },
+    )
+
+    kind: Literal["phone", "email"]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+    verified: bool = Field(
+        default=False,
+        description="Only a channel that proved the contact may set this; staff sending "
+        "true get 403 `channel_verification_only`.",
+    )
+
+
+class RevealRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "field": "phone",
+                    "reason_code": "callback",
+                    "reason": "customer asked for a call back",
+                },
+                {
+                    "field": "email",
+                    "reason_code": "customer_request",
+                    "reason": "客户要求把账单发到邮箱",
+                },
+            ]
+        },
+    )
+
+    field: Literal["phone", "email", "id_number", "name"]
+    reason_code: RevealReason = Field(
+        description="Why: customer_request, callback, verification, dispute or legal."
+    )
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)
+    ] = Field(
+        description="What for, in words: at least 10 characters (5 Chinese ones), not one "
+        "character repeated. Kept in the audit log."
+    )
+
+
+class RevealRead(BaseModel):
+    field: str
+    value: str | None
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"other_id": 7}]})
+
+    other_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "PIPL deletion request #2211"}]}
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)]
+
+
+class CustomerSearch(BaseModel):
+    """An exact phone number or e-mail address to look a customer up by."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"phone": "13800138000"}]}
+    )
+
+    phone: PhoneNumber = Field(default=None, max_length=40)
+    email: EmailAddress = Field(default=None, max_length=254)
+
+
+class CustomerMatch(BaseModel):
+    id: int
+    language: str
 
 
 @router.get(
@@ -52,16 +274,18 @@ def find_by_identity(
     external_id: Annotated[str, Query(min_length=1, max_length=200)],
     session: SessionDep,
     vault: VaultDep,
-    principal: ProfileReader,
+    principal: BotOrStaff,
 ) -> CustomerRead:
     """The customer a channel's sender id belongs to, with masked contacts only.
 
     The bot asks about its own conversation; staff only about a customer they may see.
     """
-    if principal.is_bot and principal.conversation != (channel.value, external_id.strip()):
-        raise Forbidden(
-            "the bot looks up only the customer of its conversation", code="not_your_conversation"
-        )
+    access.check_own_conversation(
+        principal,
+        channel=channel.value,
+        external_id=external_id.strip(),
+        refusal="the bot looks up only the customer of its conversation",
+    )
     customer = customers_service.find_by_identity(
         session, vault=vault, channel=channel, external_id=external_id
     )
@@ -90,9 +314,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Conflict (`identity_taken`, `customer_erased`, `already_merged`)"},
     422: {"description": "Invalid payload; `details` names each field"},
 }
-StaffReader = Annotated[Principal, Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
-Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 CustomerId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -145,7 +366,7 @@ def _profile(view: profiles.ProfileView) -> ProfileRead:
     responses={k: _ERRORS[k] for k in (401, 403, 422)},
 )
 def search_customers(
-    payload: CustomerSearch, session: SessionDep, vault: VaultDep, principal: StaffReader
+    payload: CustomerSearch, session: SessionDep, vault: VaultDep, principal: StaffOnly
 ) -> list[CustomerMatch]:
     """Find a customer you may see by exact phone or e-mail (in the body, so it never lands
     in a URL log). Audited."""
@@ -159,7 +380,7 @@ def search_customers(
     "/{customer_id}", response_model=ProfileRead, responses={k: _ERRORS[k] for k in (401, 403, 404)}
 )
 def customer_360(
-    customer_id: CustomerId, session: SessionDep, vault: VaultDep, principal: StaffReader
+    customer_id: CustomerId, session: SessionDep, vault: VaultDep, principal: StaffOnly
 ) -> ProfileRead:
     """The 360° view: profile, identities, tags, and of the tickets you may see their
     recent messages and CSAT. Every view is audited."""
@@ -178,7 +399,7 @@ def update_customer(
     payload: ProfileUpdate,
     session: SessionDep,
     vault: VaultDep,
-    principal: StaffReader,
+    principal: StaffOnly,
 ) -> ProfileRead:
     """Edit name, ID number, language or contact preferences (audited)."""
     profiles.update_profile(
@@ -199,7 +420,7 @@ def update_customer(
     responses={k: _ERRORS[k] for k in (401, 403, 404, 422)},
 )
 def set_tags(
-    customer_id: CustomerId, payload: TagsUpdate, session: SessionDep, principal: StaffReader
+    customer_id: CustomerId, payload: TagsUpdate, session: SessionDep, principal: StaffOnly
 ) -> list[str]:
     """Replace the customer's tags (vip, high_value, churn_risk or free ones)."""
     return profiles.set_tags(
@@ -225,7 +446,7 @@ def add_identity(
     payload: IdentityCreate,
     session: SessionDep,
     vault: VaultDep,
-    principal: StaffReader,
+    principal: StaffOnly,
 ) -> ProfileRead:
     """Attach a phone number or e-mail address (unverified: only a channel proves one)."""
     profiles.add_identity(
@@ -252,7 +473,7 @@ def reveal(
     payload: RevealRequest,
     session: SessionDep,
     vault: VaultDep,
-    principal: StaffReader,
+    principal: StaffOnly,
 ) -> RevealRead:
     """One personal field in clear, for a reason code and a reason in words. Audited."""
     value = profiles.reveal(
@@ -277,10 +498,10 @@ def merge(
     payload: MergeRequest,
     session: SessionDep,
     vault: VaultDep,
-    principal: Supervisor,
+    principal: SupervisorOnly,
 ) -> ProfileRead:
     """Merge another customer into this one: tickets, identities, tags, ratings move."""
-    survivor = profiles.merge(
+    survivor = merges.merge(
         session, survivor_id=customer_id, other_id=payload.other_id, principal=principal
     )
     return _profile(
@@ -294,14 +515,27 @@ def merge(
     responses={k: _ERRORS[k] for k in (401, 403, 404, 409, 422)},
 )
 def erase(
+    request: Request,
     customer_id: CustomerId,
     payload: ErasureRequest,
     session: SessionDep,
     vault: VaultDep,
-    principal: Admin,
+    principal: AdminOnly,
 ) -> ProfileRead:
-    """Anonymise the customer on request; tickets keep their statistics, not their words."""
-    profiles.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
+    """Anonymise the customer on request; tickets keep their statistics, not their words,
+    and their conversations with the bot are deleted."""
+    conversations = conversation_erasure.conversations_of(
+        session, customer_id=customer_id, vault=vault
+    )
+    erasure.erase(session, customer_id=customer_id, reason=payload.reason, principal=principal)
+    conversation_erasure.forget(
+        session,
+        customer_id=customer_id,
+        conversation_ids=conversations,
+        store=request.app.state.conversations,
+        channel_redis=request.app.state.redis,
+        principal=principal,
+    )
     return _profile(
         profiles.view(session, vault=vault, customer_id=customer_id, principal=principal)
     )

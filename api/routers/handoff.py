@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.auth import StaffOnly, require_roles
+from api.auth import BotOrStaff, StaffOnly
 from api.deps import SessionDep
 from ticketing.enums import TicketStatus
-from ticketing.principals import Principal, Role
-from ticketing.services import relay
+from ticketing.services import outbox
+from ticketing.services import queue_position as queue_service
 from ticketing.services import work as work_service
 
 router = APIRouter(prefix="/tickets", tags=["handoff"])
-
-QueueReader = Annotated[
-    Principal,
-    Depends(require_roles(Role.BOT_SERVICE, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)),
-]
 
 
 class HandbackRead(BaseModel):
@@ -61,7 +55,7 @@ def hand_back(number: str, session: SessionDep, principal: StaffOnly) -> Handbac
     The bot answers the customer again (and tells them so); the ticket stays as it is.
     """
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    delivery = relay.hand_back(session, ticket=ticket, principal=principal)
+    delivery = outbox.hand_back(session, ticket=ticket, principal=principal)
     assert ticket.number is not None
     return HandbackRead(number=ticket.number, queued_at=delivery.created_at)
 
@@ -75,10 +69,10 @@ def hand_back(number: str, session: SessionDep, principal: StaffOnly) -> Handbac
         404: {"description": "No such ticket, or not one you may see (`ticket_not_found`)"},
     },
 )
-def queue_position(number: str, session: SessionDep, principal: QueueReader) -> QueuePositionRead:
+def queue_position(number: str, session: SessionDep, principal: BotOrStaff) -> QueuePositionRead:
     """The ticket's place among the tickets waiting in its queue, or who holds it."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    place = relay.queue_position(session, ticket=ticket)
+    place = queue_service.queue_position(session, ticket=ticket)
     assert ticket.number is not None
     return QueuePositionRead(
         number=ticket.number,

@@ -7,23 +7,28 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Path, Query, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.auth import require_roles
+from api.auth import AdminOnly, SupervisorOnly
 from api.deps import DatabaseDep, SessionDep, SettingsDep, VaultDep
-from ticketing.customer_files import COLUMNS, EXPORT_COLUMNS, FIELDS, escape_cell, template_header
+from ticketing.customer_files import (
+    COLUMNS,
+    EXPORT_COLUMNS,
+    FIELDS,
+    XLSX_TYPE,
+    escape_cell,
+    template_header,
+    xlsx_template,
+)
 from ticketing.errors import PayloadTooLarge
 from ticketing.models import CustomerImport
-from ticketing.principals import Principal, Role
-from ticketing.services import imports
+from ticketing.services import import_channels, imports
 
 UPLOAD_PATH = "/api/v1/customers/imports"
 router = APIRouter(prefix="/customers", tags=["customer imports"])
 
-Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 ImportId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -118,7 +123,7 @@ def upload(
     database: DatabaseDep,
     vault: VaultDep,
     settings: SettingsDep,
-    principal: Supervisor,
+    principal: SupervisorOnly,
     background: BackgroundTasks,
     channel: Annotated[
         str | None, Form(max_length=40, description="channel of rows that name none")
@@ -155,7 +160,7 @@ def upload(
 )
 def recent(
     session: SessionDep,
-    principal: Supervisor,
+    principal: SupervisorOnly,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[ImportRead]:
     """The newest imports first."""
@@ -165,12 +170,12 @@ def recent(
 @router.get(
     "/imports/template",
     responses={
-        200: {"content": {"text/csv": {}, imports.XLSX_TYPE: {}}},
+        200: {"content": {"text/csv": {}, XLSX_TYPE: {}}},
         **{code: _ERRORS[code] for code in (401, 403)},
     },
 )
 def template(
-    principal: Supervisor,
+    principal: SupervisorOnly,
     file_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
@@ -178,9 +183,7 @@ def template(
     name = f"customers-template-{lang}.{file_format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if file_format == "xlsx":
-        return Response(
-            imports.xlsx_template(lang), media_type=imports.XLSX_TYPE, headers=disposition
-        )
+        return Response(xlsx_template(lang), media_type=XLSX_TYPE, headers=disposition)
     body = "\ufeff" + ",".join(template_header(lang)) + "\r\n"
     return Response(body.encode(), media_type="text/csv; charset=utf-8", headers=disposition)
 
@@ -190,7 +193,7 @@ def template(
     response_model=ImportRead,
     responses={code: _ERRORS[code] for code in (401, 403, 404)},
 )
-def progress(import_id: ImportId, session: SessionDep, principal: Supervisor) -> ImportRead:
+def progress(import_id: ImportId, session: SessionDep, principal: SupervisorOnly) -> ImportRead:
     """An import's status (running, done or failed), progress, counts and report."""
     return _read(imports.get(session, import_id))
 
@@ -203,7 +206,7 @@ def progress(import_id: ImportId, session: SessionDep, principal: Supervisor) ->
     },
 )
 def rejections(
-    import_id: ImportId, session: SessionDep, vault: VaultDep, principal: Supervisor
+    import_id: ImportId, session: SessionDep, vault: VaultDep, principal: SupervisorOnly
 ) -> Response:
     """The rows an import did not take, with the reasons (UTF-8 CSV; audited).
 
@@ -237,7 +240,7 @@ def rejections(
     responses={code: _ERRORS[code] for code in (401, 403, 404)},
 )
 def conflicts(
-    import_id: ImportId, session: SessionDep, principal: Supervisor
+    import_id: ImportId, session: SessionDep, principal: SupervisorOnly
 ) -> list[ConflictRead]:
     """The conflicts an import logged (field, winner, rule; never the values)."""
     return [
@@ -253,9 +256,9 @@ def conflicts(
     response_model=list[ImportChannelRead],
     responses={code: _ERRORS[code] for code in (401, 403)},
 )
-def channels(session: SessionDep, principal: Supervisor) -> list[ImportChannelRead]:
+def channels(session: SessionDep, principal: SupervisorOnly) -> list[ImportChannelRead]:
     """The source channels: own or third party, quality streak, paused or not."""
-    return [ImportChannelRead(**row) for row in imports.list_channels(session)]
+    return [ImportChannelRead(**row) for row in import_channels.list_channels(session)]
 
 
 @router.post(
@@ -269,9 +272,9 @@ def channels(session: SessionDep, principal: Supervisor) -> list[ImportChannelRe
     },
 )
 def resume(
-    key: Annotated[str, Path(max_length=32)], session: SessionDep, principal: Admin
+    key: Annotated[str, Path(max_length=32)], session: SessionDep, principal: AdminOnly
 ) -> ImportChannelRead:
     """Let a paused channel import again (its low-quality streak starts over)."""
-    imports.resume_channel(session, key=key, principal=principal)
-    row = next(r for r in imports.list_channels(session) if r["key"] == key)
+    import_channels.resume_channel(session, key=key, principal=principal)
+    row = next(r for r in import_channels.list_channels(session) if r["key"] == key)
     return ImportChannelRead(**row)

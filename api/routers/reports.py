@@ -14,7 +14,7 @@ from ticketing.enums import Channel
 from ticketing.models import Ticket
 from ticketing.schemas import SlaState
 from ticketing.services import reports as reports_service
-from ticketing.services import work as work_service
+from ticketing.services import sla_clocks
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -160,7 +160,7 @@ def _risk(ticket: Ticket) -> RiskTicketRead:
         priority=ticket.priority.value,
         queue=ticket.queue.key,
         assignee=ticket.assignee.username if ticket.assignee else None,
-        sla_state=work_service.sla_state(ticket),
+        sla_state=sla_clocks.sla_state(ticket),
         first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at,
         first_responded_at=ticket.first_responded_at,

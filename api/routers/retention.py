@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from api.auth import AdminOnly
 from api.deps import SessionDep, SettingsDep
 from ticketing.conversation_store import ConversationStore
 from ticketing.models import AuditEntry
-from ticketing.schemas import (
-    RetentionPeriod,
-    RetentionRunRead,
-    RetentionRunRequest,
-    RetentionScheduleRead,
-)
 from ticketing.services import retention
 from ticketing.settings import Settings
+
+
+class RetentionPeriod(BaseModel):
+    """One line of the retention schedule."""
+
+    data: str
+    kept: str
+    setting: str
+    value: float
+    default: float
+    then: str
+
+
+class RetentionRunRead(BaseModel):
+    """A retention run (or, for a dry run, what one would do): counts only."""
+
+    at: datetime
+    actor: str
+    dry_run: bool
+    counts: dict[str, Any]
+
+
+class RetentionScheduleRead(BaseModel):
+    """The retention schedule as configured, and its last run."""
+
+    periods: list[RetentionPeriod]
+    run_every_hours: float
+    scheduler_in_this_process: bool
+    conversation_store: str | None
+    last_run: RetentionRunRead | None
+    next_run_due_at: datetime | None
+
+
+class RetentionRunRequest(BaseModel):
+    """Run the schedule now; ``dry_run`` only counts what is due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: StrictBool = False
+
 
 router = APIRouter(prefix="/retention", tags=["retention"])
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from api.auth import BotOrStaff, StaffOnly, SupervisorOnly, require_roles
+from api.auth import BotOnly, BotOrStaff, StaffOnly, SupervisorOnly
 from api.deps import SessionDep, VaultDep, end_unit_of_work
-from ticketing.enums import Channel, EscalationSource, Priority, TicketStatus
-from ticketing.errors import Forbidden, ValidationFailed
+from ticketing.enums import Channel, Priority, TicketStatus
+from ticketing.errors import ValidationFailed
 from ticketing.models import Ticket
-from ticketing.principals import Principal, Role
+from ticketing.principals import Principal
 from ticketing.privacy import Vault
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
@@ -37,7 +37,7 @@ from ticketing.schemas import (
     TicketSummary,
     TicketUpdate,
 )
-from ticketing.services import assignment, lifecycle, ticket_text
+from ticketing.services import access, assignment, lifecycle, sla_clocks, ticket_text
 from ticketing.services import notices as notices_service
 from ticketing.services import ratings as ratings_service
 from ticketing.services import thread as thread_service
@@ -45,9 +45,6 @@ from ticketing.services import tickets as tickets_service
 from ticketing.services import work as work_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
-
-# Only the customer rates a ticket, and the customer speaks through the bot.
-RatingWriter = Annotated[Principal, Depends(require_roles(Role.BOT_SERVICE))]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid token"},
@@ -80,7 +77,7 @@ def ticket_read(
     shown = {name: texts.ticket(ticket, name) for name in ticket_text.TICKET_TEXTS}
     messages = [
         (message, texts.message(message))
-        for message in tickets_service.visible_messages(ticket, principal=principal)
+        for message in access.visible_messages(ticket, principal=principal)
     ]
     texts.audit(session, ticket=ticket)
     # Only a ticket with a conversation has anything pushed (no query for the others).
@@ -112,7 +109,7 @@ def ticket_read(
         first_responded_at=ticket.first_responded_at,
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
-        sla_state=work_service.sla_state(ticket),
+        sla_state=sla_clocks.sla_state(ticket),
         masked_texts=[name for name, text in shown.items() if text.masked],
         messages=[
             MessageRead(
@@ -154,7 +151,7 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
         assignee=ticket.assignee.username if ticket.assignee else None,
         escalation_level=ticket.escalation_level,
         version=ticket.version,
-        sla_state=work_service.sla_state(ticket),
+        sla_state=sla_clocks.sla_state(ticket),
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         first_response_due_at=ticket.first_response_due_at,
@@ -245,14 +242,12 @@ def create_ticket(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TicketRead:
     """Open a ticket (201), or return the ticket an earlier identical request opened (200)."""
-    if principal.is_bot and principal.conversation != (
-        payload.customer.channel.value,
-        payload.customer.external_id,
-    ):
-        raise Forbidden(
-            "the bot opens tickets only for the customer of its conversation",
-            code="not_your_conversation",
-        )
+    access.check_own_conversation(
+        principal,
+        channel=payload.customer.channel.value,
+        external_id=payload.customer.external_id,
+        refusal="the bot opens tickets only for the customer of its conversation",
+    )
     creation = tickets_service.create_ticket(
         session,
         vault=vault,
@@ -387,6 +382,7 @@ def post_message(
 ) -> TicketRead:
     """Add a public reply or (staff) an internal note to the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
+    # The service brings the ticket current: its status and its thread with this message.
     thread_service.post_message(
         session,
         ticket=ticket,
@@ -395,12 +391,7 @@ def post_message(
         public=payload.public,
         author_type=payload.author_type,
     )
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -417,22 +408,17 @@ def escalate_ticket(
 ) -> TicketRead:
     """Raise the ticket one escalation level (priority up; level 2 goes to supervisors)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    source = EscalationSource.CUSTOMER if principal.role is Role.BOT_SERVICE else payload.source
+    source = access.escalation_source(principal, payload.source)
     if payload.transcript:
         thread_service.hand_over_transcript(
             session,
             ticket=ticket,
             lines=[(line.author_type, line.body, line.at) for line in payload.transcript],
         )
-    lifecycle.escalate(
+    ticket = lifecycle.escalate(
         session, ticket=ticket, principal=principal, reason=payload.reason, source=source
     )
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -452,13 +438,8 @@ def cancel_ticket(
 ) -> TicketRead:
     """Close an unfinished ticket at the customer's request; the reason joins the thread."""
     ticket = work_service.get_visible(session, number=number, principal=principal)
-    lifecycle.cancel(session, ticket=ticket, principal=principal, reason=payload.reason)
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    ticket = lifecycle.cancel(session, ticket=ticket, principal=principal, reason=payload.reason)
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -498,15 +479,10 @@ def assign_ticket(
     agent = agents_repo.get_by_username(session, payload.agent)
     if agent is None or not agent.active:
         raise ValidationFailed(f"no agent {payload.agent!r}", field="agent")
-    assignment.assign_to(
+    ticket = assignment.assign_to(
         session, ticket=ticket, agent=agent, actor=principal.name, force=payload.force
     )
-    return ticket_read(
-        tickets_service.get_ticket(session, number=number),
-        principal=principal,
-        session=session,
-        vault=vault,
-    )
+    return ticket_read(ticket, principal=principal, session=session, vault=vault)
 
 
 @router.post(
@@ -521,7 +497,7 @@ def assign_ticket(
     },
 )
 def rate_ticket(
-    number: str, payload: RatingCreate, session: SessionDep, principal: RatingWriter
+    number: str, payload: RatingCreate, session: SessionDep, principal: BotOnly
 ) -> RatingRead:
     """The customer's one rating (1-5) of a resolved ticket, through the bot (staff: 403)."""
     ticket = work_service.get_visible(session, number=number, principal=principal)

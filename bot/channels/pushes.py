@@ -35,7 +35,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.conversation import split_conversation_id
 from bot.channels.responses import agent_of, in_script
-from bot.channels.store import ChannelStore
+from bot.channels.store import ChannelStore, conversation_tag
 from bot.nlu.script import conversation_script
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def add_push_route(hook: Blueprint, *, channel: str, store: ChannelStore, delive
             return _error(422, "invalid_push", str(error))
         # The relay's ids are one desk's; with the conversation in the key, desks (or test
         # runs on fresh schemas) sharing one Redis cannot take each other's for repeats.
-        key = f"push:{item.conversation_id}:{item.push_id}"
+        key = f"push:{conversation_tag(item.conversation_id)}:{item.push_id}"
         if not await store.claim(key):
             return response.json({"status": "duplicate"})
         text = await in_customer_script(agent_of(request), item)

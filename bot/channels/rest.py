@@ -17,6 +17,10 @@ claim lapses (``CLAIM_SECONDS``). Without it, every request is a new message.
 When the Rasa process is saturated, a message may get "busy, send it again" instead of
 an answer (``bot/channels/admission.py``); it was then not processed.
 
+The answer is the bot's texts (with buttons and images) as today: the ticket card an
+action sends with a message about a ticket (a ``custom`` payload) is the chat widget's,
+and is left out here.
+
 A REST client cannot be called back, so progress notices from the desk (``POST
 /webhooks/rest/push``, :mod:`bot.channels.pushes`) wait for the sender's next message
 and come first in its answer, in order, each once.
@@ -42,7 +46,14 @@ from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import REST, conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, in_script, replies_of_turn, script_for_turn
-from bot.channels.store import ChannelStore, StillAnswering, answer_once, store_for
+from bot.channels.store import (
+    ChannelStore,
+    StillAnswering,
+    answer_once,
+    conversation_tag,
+    store_for,
+)
+from bot.tracker_store import ConversationUnreadable
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
@@ -57,6 +68,19 @@ CLAIM_SECONDS = float(os.environ.get("DESK_MESSAGE_CLAIM_SECONDS", "15"))
 MAX_MESSAGE_CHARACTERS = 20_000
 # How long a notice waits for the REST sender's next message.
 KEPT_SECONDS = 14 * 24 * 3600
+
+
+class TextCollector(CollectingOutputChannel):
+    """Collects a turn's answer for the REST client, without custom payloads."""
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """A ticket card is drawn by the widget only; REST clients get the text."""
+
+
+def _without_custom(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "custom"}
 
 
 class BadRestMessage(ValueError):
@@ -123,7 +147,7 @@ class DeskRestInput(InputChannel):
 
     @staticmethod
     def _kept_key(conversation: str) -> str:
-        return f"kept:{conversation}"
+        return f"kept:{conversation_tag(conversation)}"
 
     async def _push(self, push: DeskPush, text: str) -> str:
         """Keep a notice for the sender's next answer, after those kept already."""
@@ -163,7 +187,7 @@ class DeskRestInput(InputChannel):
             rid = jsonlog.begin(request.headers.get(jsonlog.HEADER), conversation=conversation)
 
             async def answer() -> str:
-                collector = CollectingOutputChannel()
+                collector = TextCollector()
                 script = await script_for_turn(agent_of(request), conversation, text)
                 message = UserMessage(
                     customer_text(text),
@@ -190,7 +214,8 @@ class DeskRestInput(InputChannel):
                 if given is None:
                     return None
                 script = await script_for_turn(agent_of(request), conversation, text)
-                return json.dumps([in_script({"recipient_id": sender, **m}, script) for m in given])
+                answered = [{"recipient_id": sender, **_without_custom(m)} for m in given]
+                return json.dumps([in_script(m, script) for m in answered])
 
             try:
                 if not message_id:
@@ -203,13 +228,18 @@ class DeskRestInput(InputChannel):
                 # answer given the first time, never a second turn.
                 replies = await answer_once(
                     self.store,
-                    f"{conversation}:{message_id}",
+                    f"{conversation_tag(conversation)}:{message_id}",
                     answer,
                     claim_seconds=CLAIM_SECONDS,
                     replay=replay,
                 )
             except StillAnswering:
                 return _error(409, "still_answering", "this message is still being answered")
+            except ConversationUnreadable as error:
+                # A kept answer or notice sealed with a key the ring lacks: said, never
+                # shown as ciphertext (the message names the key id, nothing else).
+                logger.error("a REST message's kept state is unreadable: %s", error)
+                return _error(500, "state_unreadable", str(error))
             except _TurnedAway:
                 # Saturated: the customer may send it again (notices kept wait for that).
                 agent = agent_of(request)

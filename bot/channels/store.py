@@ -5,15 +5,40 @@ be processed once and answered the same way. A caller's pending "is that right?"
 found by whichever Rasa instance gets the answer. So this state lives in Redis when
 REDIS_URL is set (several Rasa instances behind a load balancer agree) and in a bounded
 in-process map otherwise (one instance).
+
+**At rest.** What a channel keeps may carry what customers typed or what the desk said to
+them (answers kept for retries, notices waiting for a customer, a caller's unconfirmed
+transcript). In Redis every value is sealed with the desk's data keys
+(``DESK_DATA_KEYS``, the ring of :mod:`bot.tracker_store`, AES-GCM, ``keyid:...``), and
+nothing lives longer than the conversations do (``DESK_CONVERSATION_RETENTION_DAYS``): a
+lifetime asked for beyond it is cut to it. Claims (``"1"``) carry nothing and stay as
+they are. Keys never hold a conversation id, only its :func:`conversation_tag`, which
+is how erasure finds every key of a customer's conversations
+(``ticketing.conversation_store`` computes the same tag). In memory (no Redis) nothing reaches a
+disk and everything is gone with the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+from bot.tracker_store import ConversationSettings
+
+
+def conversation_tag(conversation_id: str) -> str:
+    """How the channels' keys name a conversation: ``c`` and 24 hex digits of its SHA-256.
+
+    Fixed length, so one conversation's keys are never a prefix of another's, and no key
+    shows the id itself (a REST client may choose any sender). ``ticketing.conversations.
+    channel_key_tag`` is the same function on the API's side, for erasure.
+    """
+    return "c" + hashlib.sha256(conversation_id.encode()).hexdigest()[:24]
+
 
 # A retry comes within seconds (WeChat: three tries 5 s apart); two minutes is ample.
 DEFAULT_TTL_SECONDS = 120
@@ -171,16 +196,40 @@ class MemoryStore:
 
 
 class RedisStore:
-    """The store shared by every Rasa instance: SET NX claims, values with expiry."""
+    """The store shared by every Rasa instance: SET NX claims, sealed values with expiry.
 
-    def __init__(self, url: str, *, prefix: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
+    ``sealing`` (default: from the environment, DESK_DATA_KEYS and the conversations'
+    retention) seals every value kept and caps every lifetime at the retention; a desk
+    with Redis and no data keys does not start.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        sealing: ConversationSettings | None = None,
+    ) -> None:
+        self._sealing = sealing or ConversationSettings.from_environment()
         # Imported here: redis is only needed when REDIS_URL is set. The client connects
         # lazily, on the event loop of the first request.
         import redis.asyncio as redis_asyncio
 
         self._redis = redis_asyncio.Redis.from_url(url)
-        self._ttl = ttl_seconds
+        self._ttl = self._lifetime(ttl_seconds)
         self._prefix = prefix
+
+    def _lifetime(self, seconds: float) -> float:
+        """A lifetime within the conversations' retention."""
+        return min(seconds, self._sealing.retention_seconds)
+
+    def _seal(self, value: str) -> str:
+        return self._sealing.key_ring.seal(value)
+
+    def _open(self, value: bytes | str | None) -> str | None:
+        # ConversationUnreadable (naming a missing key id) rather than ciphertext as text.
+        return None if value is None else self._sealing.key_ring.open(value)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self._prefix}:{kind}:{key}"
@@ -194,31 +243,29 @@ class RedisStore:
         await self._redis.delete(self._key("seen", key))
 
     async def remember_reply(self, key: str, reply: str) -> None:
-        await self._redis.set(self._key("reply", key), reply, ex=self._ttl)
+        lifetime = max(int(self._ttl * 1000), 1)
+        await self._redis.set(self._key("reply", key), self._seal(reply), px=lifetime)
 
     async def reply_for(self, key: str) -> str | None:
-        return _text(await self._redis.get(self._key("reply", key)))
+        return self._open(await self._redis.get(self._key("reply", key)))
 
     async def put(self, key: str, value: str, *, ttl_seconds: float) -> None:
-        await self._redis.set(self._key("data", key), value, px=max(int(ttl_seconds * 1000), 1))
+        lifetime = max(int(self._lifetime(ttl_seconds) * 1000), 1)
+        await self._redis.set(self._key("data", key), self._seal(value), px=lifetime)
 
     async def take(self, key: str) -> str | None:
         # GET and DEL in one MULTI: of two instances taking at once, one gets the value.
         name = self._key("data", key)
         async with self._redis.pipeline(transaction=True) as pipe:
             value, _ = await pipe.get(name).delete(name).execute()
-        return _text(value)
+        return self._open(value)
 
     async def get(self, key: str) -> str | None:
-        return _text(await self._redis.get(self._key("data", key)))
+        return self._open(await self._redis.get(self._key("data", key)))
 
     async def close(self) -> None:
         """Close the connection pool."""
         await self._redis.close()
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def store_for(

@@ -57,7 +57,7 @@ from bot.channels import plain_text
 from bot.channels.conversation import VOICE, conversation_id, split_conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import agent_of, conversation_language, render
-from bot.channels.store import ChannelStore, store_for, wait_for_reply
+from bot.channels.store import ChannelStore, conversation_tag, store_for, wait_for_reply
 from bot.nlu.language import detect_language
 from ticketing import jsonlog
 
@@ -223,10 +223,21 @@ class SpeechForLater(OutputChannel):
             key, json.dumps(kept, ensure_ascii=False), ttl_seconds=RELAYED_TTL_SECONDS
         )
 
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Nothing to say: a ticket card is drawn by the widget only (Rasa's default
+        would read the JSON out)."""
+
 
 def relayed_key(call_id: str) -> str:
     """The store key of what waits for a call's next turn."""
-    return f"relayed:{call_id}"
+    return f"relayed:{call_tag(call_id)}"
+
+
+def call_tag(call_id: str) -> str:
+    """The call's conversation as the channel store's keys name it."""
+    return conversation_tag(conversation_id(CHANNEL, call_id))
 
 
 class SpeechCollector(CollectingOutputChannel):
@@ -387,7 +398,7 @@ class VoiceInput(InputChannel):
             except InvalidTurn as error:
                 code = "invalid_json" if error.status == 400 else "invalid_turn"
                 return _error(error.status, code, str(error))
-            key = f"{turn['call_id']}:{turn['turn']}"
+            key = f"{call_tag(turn['call_id'])}:{turn['turn']}"
             if not await self.store.claim(key):
                 # The gateway retried: give the first answer, waiting a little if the first
                 # request is still being answered.
@@ -423,7 +434,7 @@ class VoiceInput(InputChannel):
         agent = agent_of(request)
         call_id, transcript = turn["call_id"], turn["transcript"]
         conversation = conversation_id(CHANNEL, call_id)
-        pending_key = f"pending:{call_id}"
+        pending_key = f"pending:{call_tag(call_id)}"
         pending = await self.store.take(pending_key)
         if pending is not None:
             heard = json.loads(pending)

@@ -62,7 +62,7 @@ from bot.channels.responses import (
     render,
     script_for_turn,
 )
-from bot.channels.store import ChannelStore, store_for
+from bot.channels.store import ChannelStore, conversation_tag, store_for
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
@@ -119,8 +119,10 @@ class Push:
 
     @property
     def dedupe_key(self) -> str:
-        """MsgId for messages; sender and time for events (which have no MsgId)."""
-        return self.msg_id or f"{self.from_user}:{self.create_time}:{self.event or self.msg_type}"
+        """The follower's conversation tag and the MsgId (messages) or the time (events,
+        which have no MsgId); the tag lets erasure find the answer kept for a retry."""
+        sent = self.msg_id or f"{self.create_time}:{self.event or self.msg_type}"
+        return f"{conversation_tag(conversation_id(CHANNEL, self.from_user))}:{sent}"
 
 
 class MalformedPush(ValueError):
@@ -477,6 +479,11 @@ class WeChatSettings:
         )
 
 
+def _choices_key(openid: str) -> str:
+    """Where the choices of the follower's last answer are kept."""
+    return f"choices:{conversation_tag(conversation_id(CHANNEL, openid))}"
+
+
 class WeChatInput(InputChannel):
     """The WeChat official-account push as a Rasa input channel."""
 
@@ -679,7 +686,7 @@ class WeChatInput(InputChannel):
         """The text, or the payload of the choice it picks from the bot's last list."""
         if len(text) > 40:  # a sentence, not a pick from a list
             return text
-        saved = await self.store.take(f"choices:{openid}")
+        saved = await self.store.take(_choices_key(openid))
         if saved is None:
             return text
         choices = json.loads(saved)
@@ -694,10 +701,10 @@ class WeChatInput(InputChannel):
         choices = choices_of(messages)
         if choices:
             await self.store.put(
-                f"choices:{openid}", json.dumps(choices), ttl_seconds=CHOICES_TTL_SECONDS
+                _choices_key(openid), json.dumps(choices), ttl_seconds=CHOICES_TTL_SECONDS
             )
         else:
-            await self.store.take(f"choices:{openid}")  # older choices no longer apply
+            await self.store.take(_choices_key(openid))  # older choices no longer apply
         return split_text(render_messages(messages))
 
     async def _send_later(

@@ -20,6 +20,11 @@ name and events. What it changes:
   server uses python-socketio's Redis manager: an agent's reply triggered on one
   Rasa instance is emitted to the session's room on whichever instance holds the
   widget's connection (long-polling also needs sticky sessions at the balancer).
+- **A ticket card travels with its text.** An action's message about a ticket carries
+  the number and status as data (Rasa's ``custom``, see ``actions.conversation.
+  ticket_card``); Rasa's socket.io output would emit it apart from the text, so this one
+  sends it in the same ``bot_uttered`` as the text (its last paragraph), and the widget
+  draws the card under it. Progress pushes carry ``custom`` the same way.
 - **Nothing the desk sends is missed.** Every message the desk starts (an agent's
   reply through Rasa's ``trigger_intent``, a progress notice through ``POST
   /webhooks/socketio/push``, see :mod:`bot.channels.pushes`) is kept in the session's
@@ -52,7 +57,14 @@ from bot.channels.admission import busy_reply, turn_gate
 from bot.channels.conversation import WEB, conversation_id, split_conversation_id
 from bot.channels.pushes import DeskPush, add_push_route
 from bot.channels.responses import in_script, replies_of_turn, script_for_turn
-from bot.channels.store import ChannelStore, MemoryStore, RedisStore, answer_once
+from bot.channels.store import (
+    ChannelStore,
+    MemoryStore,
+    RedisStore,
+    answer_once,
+    conversation_tag,
+)
+from bot.tracker_store import ConversationSettings, ConversationUnreadable
 from ticketing import jsonlog
 
 logger = logging.getLogger(__name__)
@@ -83,7 +95,9 @@ class Mailbox:
     """What the desk sent each widget session, numbered 1, 2, 3 ... per session.
 
     In Redis when ``REDIS_URL`` is set (numbers from INCR, so every Rasa instance agrees),
-    in this process otherwise.
+    in this process otherwise. In Redis each message is sealed with the desk's data keys
+    (it may quote what the customer typed), the keys carry the conversation's tag, not
+    the session id, and they expire within the conversations' retention.
     """
 
     _ADD = """
@@ -95,27 +109,39 @@ class Mailbox:
     return seq
     """
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(
+        self, redis_url: str | None, *, sealing: ConversationSettings | None = None
+    ) -> None:
         self._redis: Any | None = None
+        self._sealing: ConversationSettings | None = None
+        self._seconds = MAILBOX_SECONDS
         if redis_url:
             import redis.asyncio as redis_asyncio
 
+            self._sealing = sealing or ConversationSettings.from_environment()
+            self._seconds = min(MAILBOX_SECONDS, self._sealing.retention_seconds)
             self._redis = redis_asyncio.Redis.from_url(redis_url)
         self._memory: dict[str, list[tuple[float, dict[str, Any]]]] = {}
 
+    @staticmethod
+    def keys(session_id: str) -> tuple[str, str]:
+        """The session's sequence counter and its messages in Redis."""
+        tag = conversation_tag(conversation_id(WEB, session_id))
+        return f"desk:web:mailbox-seq:{tag}", f"desk:web:mailbox:{tag}"
+
     async def add(self, session_id: str, message: dict[str, Any]) -> dict[str, Any]:
         """Keep a message for the session; returns it with its ``push_seq``."""
-        if self._redis is not None:
-            # A member of its own even when two messages read the same.
-            raw = json.dumps({"id": uuid.uuid4().hex, "message": message}, ensure_ascii=False)
+        if self._redis is not None and self._sealing is not None:
+            # Sealed with a fresh nonce: a member of its own even when two messages read
+            # the same.
+            raw = self._sealing.key_ring.seal(json.dumps({"message": message}, ensure_ascii=False))
             seq = int(
                 await self._redis.eval(
                     self._ADD,
                     2,
-                    f"desk:web:mailbox-seq:{session_id}",
-                    f"desk:web:mailbox:{session_id}",
+                    *self.keys(session_id),
                     raw,
-                    MAILBOX_SECONDS,
+                    self._seconds,
                     MAILBOX_SIZE,
                 )
             )
@@ -129,16 +155,21 @@ class Mailbox:
 
     async def since(self, session_id: str, after: int) -> list[dict[str, Any]]:
         """The session's messages numbered after ``after``, oldest first."""
-        if self._redis is not None:
+        if self._redis is not None and self._sealing is not None:
+            ring = self._sealing.key_ring
             rows = await self._redis.zrangebyscore(
-                f"desk:web:mailbox:{session_id}",
+                self.keys(session_id)[1],
                 f"({after}",
                 "+inf",
                 start=0,
                 num=FETCH_LIMIT,
                 withscores=True,
             )
-            return [{**json.loads(row)["message"], "push_seq": int(seq)} for row, seq in rows]
+            # ConversationUnreadable (naming the key id) when a key left the ring.
+            return [
+                {**json.loads(ring.open(row))["message"], "push_seq": int(seq)}
+                for row, seq in rows
+            ]
         now = time.monotonic()
         return [
             m
@@ -167,12 +198,38 @@ class WidgetOutput(SocketIOOutput):
         self.script = script
         # Set for messages the desk starts: kept for a widget that is not connected.
         self.mailbox = mailbox
+        # While a message with a custom payload is being split into emits: those emits.
+        self._held: list[Any] | None = None
 
     @classmethod
     def name(cls) -> str:
         return "socketio"
 
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """As Rasa's socket.io output, except that a custom payload (a ticket card) goes
+        in the same emit as the text it belongs to, not in one of its own."""
+        custom = message.get("custom")
+        if not (isinstance(custom, dict) and custom and message.get("text")):
+            await super().send_response(recipient_id, message)
+            return
+        held: list[Any] = []
+        self._held = held
+        try:
+            await super().send_response(
+                recipient_id, {k: v for k, v in message.items() if k != "custom"}
+            )
+        finally:
+            self._held = None
+        texts = [i for i, m in enumerate(held) if isinstance(m, dict) and m.get("text")]
+        for index, part in enumerate(held):
+            if texts and index == texts[-1]:
+                part = {**part, "custom": custom}
+            await self._send_message(recipient_id, part)
+
     async def _send_message(self, socket_id: str, response: Any) -> None:
+        if self._held is not None:
+            self._held.append(response)
+            return
         if isinstance(response, dict):
             response = in_script(response, self.script)
         session_id = split_conversation_id(socket_id).sender
@@ -316,7 +373,11 @@ class WidgetInput(SocketIOInput):
             after = data.get("after", 0) if isinstance(data, dict) else None
             if isinstance(after, bool) or not isinstance(after, int) or after < 0:
                 return {"error": "after: an integer >= 0"}
-            return {"messages": await self.mailbox.since(session_id, after)}
+            try:
+                return {"messages": await self.mailbox.since(session_id, after)}
+            except ConversationUnreadable as error:
+                logger.error("a widget mailbox is unreadable: %s", error)
+                return {"error": "the kept messages cannot be opened (a data key is missing)"}
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any) -> dict[str, Any] | None:
@@ -381,7 +442,7 @@ class WidgetInput(SocketIOInput):
                     # answer that instance's finished turn had given).
                     await answer_once(
                         self.store,
-                        f"{session_id}:{message_id}",
+                        f"{conversation_tag(conversation)}:{message_id}",
                         answer,
                         claim_seconds=CLAIM_SECONDS,
                         replay=replay,

@@ -220,8 +220,25 @@ class TestComplaintRules:
 
     def test_malformed_rules_are_refused(self) -> None:
         with pytest.raises(ValueError, match=r"complaints\.people"):
-            parse_rules({"complaints": {"explicit": ["x"], "treatment": ["y"],
-                                        "promise": ["z"], "not_a_promise": ["w"]}})
+            parse_rules(
+                {
+                    "complaints": {
+                        "explicit": ["x"],
+                        "treatment": ["y"],
+                        "promise": ["z"],
+                        "not_a_promise": ["w"],
+                    }
+                }
+            )
         with pytest.raises(ValueError, match=r"complaints\.explicit"):
-            parse_rules({"complaints": {"explicit": ["("], "people": ["a"], "treatment": ["b"],
-                                        "promise": ["c"], "not_a_promise": ["d"]}})
+            parse_rules(
+                {
+                    "complaints": {
+                        "explicit": ["("],
+                        "people": ["a"],
+                        "treatment": ["b"],
+                        "promise": ["c"],
+                        "not_a_promise": ["d"],
+                    }
+                }
+            )

@@ -18,12 +18,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import NO_CONTACT, NO_ORDER_NUMBER, UNKNOWN_TICKET
 from actions.form_answers import answers_question, answers_to, is_question
 from actions.self_service import ActionAddTicketInfo, ValidateTicketInfoForm
 from actions.tickets import (
-    NO_CONTACT,
-    NO_ORDER_NUMBER,
-    UNKNOWN_TICKET,
     ActionCreateTicket,
     ActionTicketStatus,
     ValidateTicketForm,

@@ -93,6 +93,12 @@ class TestRequestHuman:
         assert "DD2026112003" in description and "耳机" in description
         assert "2026-11-20" in description
 
+    def test_the_escalated_ticket_comes_with_its_card(self, api: FakeDeskApi, with_api) -> None:
+        _, dispatcher = run(with_api, ActionRequestHuman(), tracker({"problem_description": "x"}))
+        [message] = dispatcher.messages
+        assert message["response"] == "utter_human_on_the_way"
+        assert message["custom"] == {"ticket": "SD-100001", "status": "escalated"}
+
     def test_the_conversations_ticket_is_escalated_with_the_transcript(
         self, api: FakeDeskApi, with_api
     ) -> None:

@@ -116,6 +116,8 @@ class TestActionCancelTicket:
         events, dispatcher = run_with(with_api, ActionCancelTicket(), tr)
         assert responses(dispatcher) == ["utter_ticket_cancelled"]
         assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        # The widget's card shows the ticket as the desk has it now.
+        assert dispatcher.messages[0]["custom"] == {"ticket": "SD-100001", "status": "closed"}
         assert api.tickets["SD-100001"]["status"] == "closed"
         assert api.requests[0]["path"] == "/api/v1/tickets/SD-100001/cancel"
         assert api.requests[0]["json"] == {"reason": "the internet is back, cancel SD-100001"}
@@ -162,6 +164,8 @@ class TestTicketInfo:
         events, dispatcher = run_with(with_api, ActionAddTicketInfo(), tr)
         assert responses(dispatcher) == ["utter_ticket_info_added"]
         assert dispatcher.messages[0]["ticket_number"] == "SD-100001"
+        # Their answer took the ticket off "waiting for you".
+        assert dispatcher.messages[0]["custom"] == {"ticket": "SD-100001", "status": "open"}
         posted = api.messages["SD-100001"][0]
         assert posted["author_type"] == "customer"
         assert posted["body"].startswith(text + "\n\nOrder number: DD2026112001\nProduct: kettle")

@@ -19,8 +19,8 @@ from actions.categories import (
     load_model,
     save_model,
 )
-from actions.ticket_category import ActionAskTicketCategory, picked_category, request_words
-from actions.tickets import ActionCreateTicket, ValidateTicketForm
+from actions.ticket_category import picked_category, request_words
+from actions.tickets import ActionAskTicketCategory, ActionCreateTicket, ValidateTicketForm
 from tests.actions.conversation import connector_id
 from tests.actions.fake_api import FakeDeskApi
 
@@ -52,19 +52,35 @@ def form_turn(
         events.append({"event": "slot", "name": "requested_slot", "value": requested})
     for index in range(earlier_answers):
         events += [
-            {"event": "user", "text": f"answer {index}", "timestamp": 1700000000.0 + index,
-             "input_channel": "rest", "parse_data": {"intent": {"name": intent}}},
+            {
+                "event": "user",
+                "text": f"answer {index}",
+                "timestamp": 1700000000.0 + index,
+                "input_channel": "rest",
+                "parse_data": {"intent": {"name": intent}},
+            },
             {"event": "action", "name": "ticket_form"},
         ]
     events.append(
-        {"event": "user", "text": text, "timestamp": 1700000100.0, "input_channel": "rest",
-         "parse_data": {"intent": {"name": intent}, "entities": []}, "metadata": {}}
+        {
+            "event": "user",
+            "text": text,
+            "timestamp": 1700000100.0,
+            "input_channel": "rest",
+            "parse_data": {"intent": {"name": intent}, "entities": []},
+            "metadata": {},
+        }
     )
     events += [{"event": "slot", "name": k, "value": v} for k, v in (filled or {}).items()]
     return Tracker(
         sender_id=connector_id("rest", "customer-7"),
-        slots={"language": language, "requested_slot": requested, "contact_on_file": False,
-               **(slots or {}), **(filled or {})},
+        slots={
+            "language": language,
+            "requested_slot": requested,
+            "contact_on_file": False,
+            **(slots or {}),
+            **(filled or {}),
+        },
         latest_message={"text": text, "intent": {"name": intent}, "entities": []},
         events=events,
         paused=False,
@@ -145,14 +161,26 @@ class TestTheWholeRequest:
             filled={"problem_description": "不是问怎么退，水壶一插电就跳闸，你们得处理一下"},
             language="zh",
         )
-        tracker.events.insert(1, {
-            "event": "user", "text": "我买的电水壶坏了，想退货", "timestamp": 1699999999.0,
-            "input_channel": "rest", "parse_data": {"intent": {"name": "faq"}},
-        })
-        tracker.events.insert(1, {  # an earlier, finished request does not count
-            "event": "user", "text": "the courier was rude", "timestamp": 1699999990.0,
-            "input_channel": "rest", "parse_data": {"intent": {"name": "complain"}},
-        })
+        tracker.events.insert(
+            1,
+            {
+                "event": "user",
+                "text": "我买的电水壶坏了，想退货",
+                "timestamp": 1699999999.0,
+                "input_channel": "rest",
+                "parse_data": {"intent": {"name": "faq"}},
+            },
+        )
+        tracker.events.insert(
+            1,
+            {  # an earlier, finished request does not count
+                "event": "user",
+                "text": "the courier was rude",
+                "timestamp": 1699999990.0,
+                "input_channel": "rest",
+                "parse_data": {"intent": {"name": "complain"}},
+            },
+        )
         tracker.events.insert(2, {"event": "action", "name": "action_create_ticket"})
         assert request_words(tracker) == (
             "我买的电水壶坏了，想退货 不是问怎么退，水壶一插电就跳闸，你们得处理一下"
@@ -163,10 +191,16 @@ class TestTheWholeRequest:
     def test_a_button_payload_is_not_the_description(self) -> None:
         said = "The blender I bought arrived with a cracked jug. I'd like a replacement"
         tracker = form_turn("/report_problem", filled={"problem_description": "/report_problem"})
-        tracker.events.insert(1, {
-            "event": "user", "text": said, "timestamp": 1699999999.0,
-            "input_channel": "rest", "parse_data": {"intent": {"name": "nlu_fallback"}},
-        })
+        tracker.events.insert(
+            1,
+            {
+                "event": "user",
+                "text": said,
+                "timestamp": 1699999999.0,
+                "input_channel": "rest",
+                "parse_data": {"intent": {"name": "nlu_fallback"}},
+            },
+        )
         events, _ = validate(tracker)
         assert SlotSet("problem_description", said) in events
         assert SlotSet("ticket_category", "after_sales") in events
@@ -204,9 +238,7 @@ class TestComplaintsAlwaysReachTheComplaintsTeam:
         )
         assert SlotSet("ticket_category", "complaints") in events
 
-    def test_the_ticket_goes_to_the_api_as_a_complaint(
-        self, api: FakeDeskApi, with_api
-    ) -> None:
+    def test_the_ticket_goes_to_the_api_as_a_complaint(self, api: FakeDeskApi, with_api) -> None:
         tracker = form_turn(
             "13800138000",
             slots={
@@ -302,8 +334,10 @@ class TestAskedOnlyWhenUnsure:
         tracker = form_turn(
             "someone logged into my account from another country and changed my password",
             slots={"problem_description": "there is a problem"},
-            filled={"ticket_category": "someone logged into my account from another country "
-                    "and changed my password"},
+            filled={
+                "ticket_category": "someone logged into my account from another country "
+                "and changed my password"
+            },
             requested="ticket_category",
         )
         events, _ = validate(tracker)
@@ -312,16 +346,21 @@ class TestAskedOnlyWhenUnsure:
     def test_never_asked_a_third_time(self, unsure_model: CategoryModel) -> None:
         description = "there is a problem"
         first = form_turn(
-            "hmm", slots={"problem_description": description},
-            filled={"ticket_category": "hmm"}, requested="ticket_category",
+            "hmm",
+            slots={"problem_description": description},
+            filled={"ticket_category": "hmm"},
+            requested="ticket_category",
         )
         events, dispatcher = validate(first)
         assert SlotSet("ticket_category", None) in events
         assert dispatcher.messages[0]["response"] == "utter_ticket_category_not_understood"
 
         second = form_turn(
-            "hmm", slots={"problem_description": description},
-            filled={"ticket_category": "hmm"}, requested="ticket_category", earlier_answers=1,
+            "hmm",
+            slots={"problem_description": description},
+            filled={"ticket_category": "hmm"},
+            requested="ticket_category",
+            earlier_answers=1,
         )
         events, dispatcher = validate(second)
         likeliest = unsure_model.guess(f"{description} hmm").category

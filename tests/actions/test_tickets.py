@@ -165,6 +165,32 @@ class TestActionTicketStatus:
         assert dispatcher.messages[0]["response"] == "utter_ticket_lookup_failed"
 
 
+class TestTicketCards:
+    """The number and status go to the channel as data beside the text (``custom``)."""
+
+    def test_a_created_ticket_comes_with_its_card(self, api: FakeDeskApi, with_api) -> None:
+        tr = tracker({"problem_description": "router broken", "contact": "a@b.com"})
+        _, dispatcher = run_with_api(with_api, ActionCreateTicket(), tr)
+        [created] = [m for m in dispatcher.messages if m["response"] == "utter_ticket_created"]
+        assert created["custom"] == {"ticket": "SD-100001", "status": "new"}
+
+    def test_a_status_answer_comes_with_the_tickets_card(self, api: FakeDeskApi, with_api) -> None:
+        api.add_ticket("SD-100007", "escalated")
+        _, dispatcher = run_with_api(
+            with_api, ActionTicketStatus(), tracker({"ticket_number": "SD-100007"})
+        )
+        [answer] = dispatcher.messages
+        assert answer["response"] == "utter_ticket_status_escalated"
+        assert answer["custom"] == {"ticket": "SD-100007", "status": "escalated"}
+
+    def test_no_card_without_a_ticket(self, with_api) -> None:
+        _, unknown = run_with_api(
+            with_api, ActionTicketStatus(), tracker({"ticket_number": "SD-999999"})
+        )
+        assert unknown.messages[0]["response"] == "utter_ticket_not_found"
+        assert unknown.messages[0]["custom"] == {}
+
+
 class TestActionCheckProfile:
     def test_known_customer_with_contact(self, api: FakeDeskApi, with_api) -> None:
         api.customers[("web", "c9")] = {"id": 7, "has_phone": True, "has_email": False}

@@ -16,7 +16,7 @@ from tests.support_service.factories import (
 )
 from ticketing.metrics import parse_networks
 from ticketing.models import utcnow
-from ticketing.services import sla
+from ticketing.services import sla_scan
 from ticketing.settings import Settings
 
 
@@ -184,7 +184,7 @@ class TestDeskFigures:
         before = anonymous_client.get("/metrics", headers=admin).text
 
         # The SLA scheduler's pass, a month on: both clocks are breached (and warned).
-        sla.scan(session, now=utcnow() + timedelta(days=30))
+        sla_scan.scan(session, now=utcnow() + timedelta(days=30))
         session.commit()
         version = client.get(f"/api/v1/tickets/{number}").json()["version"]
         resolved = anonymous_client.patch(

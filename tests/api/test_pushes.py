@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from tests.api.test_profiles import staff
 from tests.support_service.factories import ticket_payload
 from ticketing.db import Database
-from ticketing.services import relay
+from ticketing.services import outbox
 
 __all__ = ["staff"]  # the fixture
 
@@ -41,8 +41,8 @@ def test_the_thread_shows_the_notice_and_its_delivery(
     assert customer_message["delivery"] is None
 
     with database.sessions.begin() as work:
-        [delivery] = relay.due(work, limit=5)
-        relay.mark_delivered(delivery)
+        [delivery] = outbox.due(work, limit=5)
+        outbox.mark_delivered(delivery)
     read = anonymous_client.get(f"/api/v1/tickets/{number}", headers=agent).json()
     [notice] = [m for m in read["messages"] if m["author_name"] == "notice"]
     assert notice["delivery"]["status"] == "sent" and notice["delivery"]["at"]

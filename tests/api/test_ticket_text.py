@@ -193,7 +193,7 @@ class TestAtRest:
         staff: Callable[[str], dict[str, str]],
         settings: Settings,
     ) -> None:
-        from ticketing.relay import claim_next
+        from ticketing.delivery_worker import claim_next
 
         number = open_ticket(client, "网速很慢")["number"]
         agent = staff("wang.fang")

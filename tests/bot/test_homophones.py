@@ -19,18 +19,43 @@ DICTIONARY = str(Path(__file__).resolve().parents[2] / "bot" / "nlu" / "jieba_di
 
 # Typed training examples, each domain word at least three times.
 TRAINING = [
-    "我要一张发票", "发票怎么开", "没收到发票",
-    "我的工单怎么样了", "工单进度查一下", "帮我撤销工单",
-    "找客服", "转客服", "客服在吗",
-    "我要退款", "退款多久到", "申请退款",
-    "我想报修", "报修电话多少", "怎么报修",
-    "保修多久", "还在保修期吗", "保修包括什么",
-    "I need an invoice", "where is my invoice", "invoice for my order please",
-    "cancel my order", "how do I cancel", "can I cancel it",
-    "how do I log in", "I can't log in", "log in fails", "login page is blank",
-    "my password is wrong", "reset my password", "forgot password",
-    "my internet is not working", "the app is not working", "wifi not working",
-    "the network is down", "network problems again", "no network at all",
+    "我要一张发票",
+    "发票怎么开",
+    "没收到发票",
+    "我的工单怎么样了",
+    "工单进度查一下",
+    "帮我撤销工单",
+    "找客服",
+    "转客服",
+    "客服在吗",
+    "我要退款",
+    "退款多久到",
+    "申请退款",
+    "我想报修",
+    "报修电话多少",
+    "怎么报修",
+    "保修多久",
+    "还在保修期吗",
+    "保修包括什么",
+    "I need an invoice",
+    "where is my invoice",
+    "invoice for my order please",
+    "cancel my order",
+    "how do I cancel",
+    "can I cancel it",
+    "how do I log in",
+    "I can't log in",
+    "log in fails",
+    "login page is blank",
+    "my password is wrong",
+    "reset my password",
+    "forgot password",
+    "my internet is not working",
+    "the app is not working",
+    "wifi not working",
+    "the network is down",
+    "network problems again",
+    "no network at all",
 ]
 
 
@@ -115,10 +140,14 @@ def transcript(text: str) -> Message:
 class TestComponent:
     def component(self, tmp_path: Path, **config: object) -> HomophoneNormaliser:
         settings = {
-            **HomophoneNormaliser.get_default_config(), "dictionary_path": DICTIONARY, **config
+            **HomophoneNormaliser.get_default_config(),
+            "dictionary_path": DICTIONARY,
+            **config,
         }
         return HomophoneNormaliser.create(
-            settings, LocalModelStorage(tmp_path), Resource("homophones"),
+            settings,
+            LocalModelStorage(tmp_path),
+            Resource("homophones"),
             ExecutionContext({}, "homophones"),
         )
 
@@ -129,7 +158,9 @@ class TestComponent:
         resource = component.train(TrainingData([Message(data={TEXT: t}) for t in TRAINING]))
         loaded = HomophoneNormaliser.load(
             {**HomophoneNormaliser.get_default_config(), "dictionary_path": DICTIONARY},
-            LocalModelStorage(tmp_path), resource, ExecutionContext({}, "homophones"),
+            LocalModelStorage(tmp_path),
+            resource,
+            ExecutionContext({}, "homophones"),
         )
         spoken, typed = transcript("我想开一张发飘"), Message(data={TEXT: "我想开一张发飘"})
         loaded.process([spoken, typed])
@@ -147,8 +178,10 @@ class TestComponent:
 
     def test_an_untrained_component_changes_nothing(self, tmp_path: Path) -> None:
         loaded = HomophoneNormaliser.load(
-            HomophoneNormaliser.get_default_config(), LocalModelStorage(tmp_path),
-            Resource("missing"), ExecutionContext({}, "homophones"),
+            HomophoneNormaliser.get_default_config(),
+            LocalModelStorage(tmp_path),
+            Resource("missing"),
+            ExecutionContext({}, "homophones"),
         )
         message = transcript("我想开一张发飘")
         loaded.process([message])

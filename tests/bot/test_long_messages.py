@@ -57,6 +57,7 @@ class TestAugmentation:
         examples = [example(f"yes please {i}", "affirm") for i in range(10)] + [
             example(f"谢谢{i}", "thanks") for i in range(10)
         ]
+
         def count(fraction: float, messages: list[Message]) -> int:
             augmented = augmenter(fraction=fraction).process_training_data(TrainingData(messages))
             return len(augmented.training_examples)
@@ -68,7 +69,8 @@ class TestAugmentation:
 
     def test_entities_move_with_the_story(self) -> None:
         original = example(
-            "any news on SD-100042", "ticket_status",
+            "any news on SD-100042",
+            "ticket_status",
             entities=[{"start": 12, "end": 21, "value": "SD-100042", "entity": "ticket_number"}],
         )
         copy_ = with_story(original, "Hello, I wrote last week. ")

@@ -17,7 +17,10 @@ from tests.support_bot import tokenized
 def create(**config: object) -> MultilingualSentenceFeaturizer:
     merged = {**MultilingualSentenceFeaturizer.get_default_config(), **config}
     return MultilingualSentenceFeaturizer.create(
-        merged, None, Resource("m"), ExecutionContext({}, "m")  # type: ignore[arg-type]
+        merged,
+        None,
+        Resource("m"),
+        ExecutionContext({}, "m"),  # type: ignore[arg-type]
     )
 
 

@@ -38,7 +38,10 @@ REFERENCE = json.loads(
 def featurizer(**config: object) -> SentenceEncoderFeaturizer:
     merged = {**SentenceEncoderFeaturizer.get_default_config(), **config}
     return SentenceEncoderFeaturizer.create(
-        merged, None, Resource("enc"), ExecutionContext({}, "enc")  # type: ignore[arg-type]
+        merged,
+        None,
+        Resource("enc"),
+        ExecutionContext({}, "enc"),  # type: ignore[arg-type]
     )
 
 
@@ -82,8 +85,11 @@ class TestTokenVectors:
     def test_each_token_averages_the_pieces_inside_its_span(self) -> None:
         states = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 5.0]], dtype=np.float32)
         offsets = [(0, 3), (3, 6), (7, 10)]
-        tokens = [SimpleNamespace(start=0, end=6), SimpleNamespace(start=7, end=10),
-                  SimpleNamespace(start=11, end=12)]
+        tokens = [
+            SimpleNamespace(start=0, end=6),
+            SimpleNamespace(start=7, end=10),
+            SimpleNamespace(start=11, end=12),
+        ]
         out = token_vectors(tokens, states, offsets, 2)
         assert out.tolist() == [[2.0, 0.0], [0.0, 5.0], [0.0, 0.0]]
 

@@ -660,6 +660,36 @@ def test_desk_endpoints_for_redis_load_the_encrypted_store_and_the_redis_lock_st
     assert isinstance(lock_store, RedisLockStore)
 
 
+def test_desk_endpoints_on_postgresql_without_redis_keep_conversations_in_the_desks_database(
+    tmp_path: Path, domain: Domain, keys: dict[str, str]
+) -> None:
+    """No DESK_CONVERSATION_STORE by hand: scripts/desk.py puts Rasa's events table in the
+    desk's own PostgreSQL schema (the search_path of DATABASE_URL), sealed."""
+    url = postgres_url()
+    schema = f"trk_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    desk = load_desk_script()
+    database = f"{os.environ['DATABASE_URL']}?options=-csearch_path%3D{schema}"
+    chosen = desk.conversation_store_url({"DATABASE_URL": database})
+    assert chosen == database
+    path = desk.write_endpoints(tmp_path, 5055, None, chosen)
+    backend = SQLBackend("postgresql", url, schema)
+    try:
+        store = TrackerStore.create(read_endpoint_config(str(path), "tracker_store"), domain)
+        assert isinstance(store, EncryptedSQLTrackerStore)
+        assert read_endpoint_config(str(path), "lock_store") is None
+        run(store.save(conversation(domain, "web:pg")))
+        assert run(store.retrieve("web:pg")) is not None
+        rows = backend.raw()
+        assert rows, "no events in the desk's schema"
+        assert_no_personal_data(rows)
+    finally:
+        backend.close()  # drops the schema
+        admin.dispose()
+
+
 def test_a_desk_without_data_keys_does_not_start(
     tmp_path: Path, domain: Domain, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,8 @@ widget as a customer would: tickets in Chinese and English, history across reloa
 buttons, messages pushed by the desk, and messages typed while the network is down.
 ``TestWidgetOnAnySite`` embeds the widget in plain pages of a static server to check
 what does not need the bot: configuration errors, language, isolation from the host
-page, and that ticket cards follow the bot's responses in ``bot/domain/core.yml``.
+page, and that ticket cards come from a message's data (kept with the history), never
+from its words.
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import yaml
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.support_browser import PHONE, PageLog, StaticSite
-from tests.support_desk import ROOT, Desk, free_port
+from tests.support_desk import Desk, free_port
 from ticketing.conversations import rasa_conversation_id
 
 pytestmark = pytest.mark.browser
@@ -75,6 +74,10 @@ class Widget:
         expect(self.typing).to_be_hidden()
         expect(self.bot_rows).not_to_have_count(before)
         return self.bot_texts()[before:]
+
+    def card_under(self, text: str) -> Locator:
+        """The ticket card of the bot message that says ``text``."""
+        return self.bot_rows.filter(has_text=text).locator(".ticket-card")
 
     def bot_texts(self) -> list[str]:
         return [
@@ -175,12 +178,16 @@ class TestWidgetOnTheDesk:
         assert numbers, answered
         number = numbers[0]
 
-        card = widget.cards.last
-        expect(card.locator(".ticket-number")).to_have_text(number)
-        expect(card.locator(".ticket-status")).to_have_text("待受理")
-        expect(card).to_have_attribute("aria-label", f"工单 {number}, 状态: 待受理")
         row = desk.ticket_row(number)
         assert row is not None, f"{number} is not in the database"
+        # The card under the answer is the ticket as the desk created it: 王芳 works
+        # technical support in Chinese and is online, so it is hers (in progress) at once.
+        card = widget.card_under(f"已为您创建工单 {number}")
+        expect(card.locator(".ticket-number")).to_have_text(number)
+        assert row.status == "open"
+        expect(card).to_have_attribute("data-ticket-status", "open")
+        expect(card.locator(".ticket-status")).to_have_text("处理中")
+        expect(card).to_have_attribute("aria-label", f"工单 {number}, 状态: 处理中")
         # The customer's words, then the day they named ("昨天") as an ISO date.
         yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date()
         assert (row.channel, row.language, row.description) == (
@@ -217,7 +224,10 @@ class TestWidgetOnTheDesk:
         status = widget.say(f"{number} 现在什么进度")
         # 王芳 works technical support in Chinese and is online: the ticket is hers already.
         assert any(number in text and "客服已经接手" in text for text in status), status
-        expect(widget.cards.last).to_have_attribute("data-ticket-status", "open")
+        card = widget.card_under(next(text for text in status if number in text))
+        expect(card).to_have_attribute("data-ticket-status", "open")
+        expect(card.locator(".ticket-status")).to_have_text("处理中")
+        screenshot(page, "zh-desktop-ticket-status")
 
     def test_english_customer_on_a_phone(
         self, new_page: Callable[..., Page], desk: Desk, screenshot: Callable[[Page, str], Path]
@@ -245,10 +255,31 @@ class TestWidgetOnTheDesk:
         assert any("phone" in text or "e-mail" in text for text in asked), asked
         answered = widget.say("13800138000")
         number = TICKET.findall(" ".join(answered))[0]
-        expect(widget.cards.last.locator(".ticket-number")).to_have_text(number)
-        expect(widget.cards.last.locator(".ticket-status")).to_have_text("Received")
         row = desk.ticket_row(number)
         assert row is not None and (row.channel, row.language) == ("web", "en")
+        # Each card shows the ticket as the desk had it when the bot answered.
+        labels = {
+            "new": "Received",
+            "open": "In progress",
+            "pending": "Waiting for you",
+            "escalated": "Escalated",
+        }
+        created = widget.card_under(f"I've opened ticket {number}")
+        expect(created.locator(".ticket-number")).to_have_text(number)
+        expect(created).to_have_attribute("data-ticket-status", row.status)
+        expect(created.locator(".ticket-status")).to_have_text(labels[row.status])
+        expect(created).to_have_attribute(
+            "aria-label", f"Ticket {number}, Status: {labels[row.status]}"
+        )
+
+        status = widget.say(f"what's the status of {number}")
+        answer = next(text for text in status if number in text)
+        now = desk.ticket_row(number)
+        assert now is not None
+        card = widget.card_under(answer)
+        expect(card.locator(".ticket-number")).to_have_text(number)
+        expect(card).to_have_attribute("data-ticket-status", now.status)
+        expect(card.locator(".ticket-status")).to_have_text(labels[now.status])
         screenshot(page, "en-phone-ticket")
 
         widget.input.press("Escape")
@@ -287,6 +318,32 @@ class TestWidgetOnTheDesk:
         events = desk.tracker(widget.conversation_id())["events"]
         user_texts = [e["text"] for e in events if e["event"] == "user"]
         assert user_texts[-1] == "/affirm"
+
+    def test_a_message_the_desk_sends_shows_a_card_only_with_the_tickets_data(
+        self, page: Page, desk: Desk
+    ) -> None:
+        widget = open_demo(page, desk, "zh")
+        widget.say("你好")
+        cards_before = widget.cards.count()
+        # Words that read like a status answer, without the data: no card.
+        desk.push_bot_message(widget.conversation_id(), "工单 SD-100777已解决。")
+        expect(widget.bot_rows.last.locator(".bubble")).to_have_text("工单 SD-100777已解决。")
+        expect(widget.cards).to_have_count(cards_before)
+        # The same words with the ticket as data (Rasa's custom payload): its card.
+        desk.push_bot_message(
+            widget.conversation_id(),
+            "工单 SD-100778已解决。",
+            custom={"ticket": "SD-100778", "status": "resolved"},
+        )
+        expect(widget.cards).to_have_count(cards_before + 1)
+        card = widget.bot_rows.last.locator(".ticket-card")
+        expect(card).to_have_attribute("data-ticket", "SD-100778")
+        expect(card.locator(".ticket-status")).to_have_text("已解决")
+        # Kept with the history: the card is there again after a reload.
+        page.reload()
+        expect(widget.panel).to_be_visible()
+        expect(widget.cards).to_have_count(cards_before + 1)
+        expect(widget.cards.last).to_have_attribute("data-ticket-status", "resolved")
 
     def test_bot_text_is_shown_as_text_and_links_open_safely(self, page: Page, desk: Desk) -> None:
         widget = open_demo(page, desk, "en")
@@ -518,48 +575,89 @@ def nowhere() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def domain_texts() -> dict[str, list[str]]:
-    """Every response of bot/domain.yml: name -> its texts (all languages)."""
-    domain = yaml.safe_load((ROOT / "bot" / "domain" / "core.yml").read_text())
-    return {
-        name: [variation["text"] for variation in variations if "text" in variation]
-        for name, variations in domain["responses"].items()
-    }
-
-
 class TestWidgetOnAnySite:
-    def test_ticket_cards_follow_the_bots_responses(
-        self, page: Page, static_site: StaticSite, nowhere: str
+    def test_ticket_cards_come_from_the_data_and_are_kept_with_the_history(
+        self,
+        page: Page,
+        static_site: StaticSite,
+        nowhere: str,
+        screenshot: Callable[[Page, str], Path],
     ) -> None:
-        page.goto(embed(static_site, "cards.html", f'data-rasa-url="{nowhere}"'))
-        page.wait_for_function("window.DeskWidget !== undefined")
-        number = "SD-123456"
-        expected: dict[str, list[dict[str, Any]]] = {
-            "utter_ticket_created": [{"number": number, "status": "new"}],
-            "utter_ticket_lookup_failed": [{"number": number, "status": None}],
-            "utter_ticket_not_found": [],
-            "utter_ask_ticket_number": [],
-            "utter_invalid_ticket_number": [],
-            "utter_human_on_the_way": [{"number": number, "status": "escalated"}],
-        }
-        for status in ("new", "open", "pending", "escalated", "resolved", "closed"):
-            expected[f"utter_ticket_status_{status}"] = [{"number": number, "status": status}]
-
-        texts = domain_texts()
-        assert set(expected) <= set(texts), (
-            "responses the widget knows about are gone from the domain"
+        key = f"desk-widget:v1:{nowhere}:history"
+        ts = 1_700_000_000_000
+        saved = [
+            # A ticket created, with its card; then a status answer, with its card.
+            {
+                "id": "a",
+                "from": "bot",
+                "ts": ts,
+                "text": "I've opened ticket SD-123456 for you.",
+                "card": {"number": "SD-123456", "status": "new"},
+            },
+            {
+                "id": "b",
+                "from": "bot",
+                "ts": ts + 1,
+                "text": "工单 SD-123456正在处理中，客服已经接手。",
+                "card": {"number": "SD-123456", "status": "open"},
+            },
+            # The words of a status answer without the data: no card.
+            {
+                "id": "c",
+                "from": "bot",
+                "ts": ts + 2,
+                "text": "Ticket SD-654321 has been escalated.",
+            },
+            # A notice about a ticket (the number, no status).
+            {
+                "id": "d",
+                "from": "bot",
+                "ts": ts + 3,
+                "text": "SD-123456: Wang Fang is on it.",
+                "card": {"number": "SD-123456", "status": None},
+            },
+            # A card someone edited by hand is not the widget's: the message is dropped.
+            {
+                "id": "e",
+                "from": "bot",
+                "ts": ts + 4,
+                "text": "x",
+                "card": {"number": "<img src=x onerror=alert(1)>", "status": "new"},
+            },
+            {
+                "id": "f",
+                "from": "bot",
+                "ts": ts + 5,
+                "text": "y",
+                "card": {"number": "SD-1", "status": "hacked"},
+            },
+        ]
+        page.add_init_script(
+            f"localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(saved))})"
         )
-        for name, variations in texts.items():
-            want = expected.get(name, [])
-            assert len(variations) == 2, f"{name} should have a Chinese and an English text"
-            for text in variations:
-                filled = (
-                    text.replace("{ticket_number}", number)
-                    .replace("{due_time}", "2026-11-24 18:00")
-                    .replace("{queue}", "技术支持")
-                )
-                cards = page.evaluate("text => window.DeskWidget.readTicketCards(text)", filled)
-                assert cards == want, f"{name}: {filled!r} gave {cards}, expected {want}"
+        page.goto(embed(static_site, "cards.html", f'data-rasa-url="{nowhere}" data-lang="en"'))
+        widget = Widget(page)
+        widget.open()
+        assert widget.bot_texts() == [m["text"] for m in saved[:4]]
+        expect(widget.cards).to_have_count(3)
+        cards = [
+            (
+                card.get_attribute("data-ticket"),
+                card.get_attribute("data-ticket-status"),
+                card.get_attribute("aria-label"),
+            )
+            for card in widget.cards.all()
+        ]
+        assert cards == [
+            ("SD-123456", "new", "Ticket SD-123456, Status: Received"),
+            ("SD-123456", "open", "Ticket SD-123456, Status: In progress"),
+            ("SD-123456", None, "Ticket SD-123456"),
+        ]
+        # Each card sits under the text it came with.
+        rows = widget.bot_rows
+        assert [rows.nth(i).locator(".ticket-card").count() for i in range(4)] == [1, 1, 0, 1]
+        screenshot(page, "en-desktop-cards-from-data")
+        assert page.evaluate("typeof window.DeskWidget.readTicketCards") == "undefined"
 
     def test_an_embed_without_a_usable_rasa_url_says_why(
         self, new_page: Callable[..., Page], page_logs: dict[Page, PageLog], static_site: StaticSite

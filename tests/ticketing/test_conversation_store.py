@@ -80,13 +80,72 @@ class TestFromSettings:
         # The demo: Rasa's SQLite file beside the desk's (scripts/desk.py puts both in .run).
         demo = make_settings(demo_db, redis_url=None)
         assert conversation_store.default_url(demo) == f"sqlite:///{tmp_path / 'conversations.db'}"
-        on_postgres = make_settings("postgresql+psycopg://h/db", redis_url=None)
-        assert conversation_store.from_settings(on_postgres, vault) is None
+        # PostgreSQL without Redis: Rasa's events table in the desk's own database.
+        on_postgres = make_settings(
+            "postgresql+psycopg://h/db?options=-csearch_path%3Ds1", redis_url=None
+        )
+        store = conversation_store.from_settings(on_postgres, vault)
+        assert isinstance(store, SqlConversations)
+        store.close()
+        assert conversation_store.store_url(on_postgres) == on_postgres.database_url
         on_redis = make_settings(demo_db, redis_url="redis://127.0.0.1:1/0")
         store = conversation_store.from_settings(on_redis, vault)
         assert isinstance(store, RedisConversations)
         store.close()
         assert not (tmp_path / "conversations.db").exists()
+
+    @pytest.mark.parametrize(
+        ("store", "database", "says"),
+        [
+            ("mysql://h/db", "postgresql+psycopg://h/db", "'mysql' URL"),
+            ("conversations.db", "sqlite:////tmp/desk.db", "'conversations.db' URL"),
+            ("sqlite:///relative.db", "sqlite:////tmp/desk.db", "absolute file path"),
+            ("sqlite://", "sqlite:////tmp/desk.db", "absolute file path"),
+            ("sqlite:////var/c.db", "postgresql+psycopg://h/db", "database server"),
+        ],
+    )
+    def test_an_inconsistent_store_is_a_clear_error_at_start(
+        self, store: str, database: str, says: str
+    ) -> None:
+        settings = make_settings(database, redis_url=None, conversation_store=store)
+        with pytest.raises(conversation_store.ConversationStoreMisconfigured, match=says):
+            conversation_store.from_settings(settings, Vault({"k1": os.urandom(32)}, b""))
+
+    @pytest.mark.parametrize(
+        "env",
+        [
+            {"DATABASE_URL": "sqlite:////srv/desk/desk.db"},
+            {"DATABASE_URL": "postgresql+psycopg://u:p@db:5432/desk?options=-csearch_path%3Ds"},
+            {"DATABASE_URL": "sqlite:////srv/desk/desk.db", "REDIS_URL": "redis://r:6379/2"},
+            {"DATABASE_URL": "postgresql://db/desk", "REDIS_URL": "redis://r:6379/2"},
+            {
+                "DATABASE_URL": "postgresql://db/desk",
+                "DESK_CONVERSATION_STORE": "postgresql://other/conversations",
+            },
+        ],
+    )
+    def test_rasas_endpoints_and_the_api_choose_the_same_store(self, env: dict[str, str]) -> None:
+        """scripts/desk.py writes Rasa's tracker store by the rule the API reads it by."""
+        import importlib.util
+
+        path = Path(__file__).resolve().parents[2] / "scripts" / "desk.py"
+        spec = importlib.util.spec_from_file_location("desk_script_rule", path)
+        assert spec and spec.loader
+        desk = importlib.util.module_from_spec(spec)
+        import sys
+
+        sys.modules[spec.name] = desk
+        spec.loader.exec_module(desk)
+        settings = make_settings(
+            env["DATABASE_URL"],
+            redis_url=env.get("REDIS_URL"),
+            conversation_store=env.get("DESK_CONVERSATION_STORE"),
+        )
+        chosen = conversation_store.store_url(settings)
+        assert chosen is not None
+        from ticketing.settings import normalise_database_url
+
+        assert normalise_database_url(desk.conversation_store_url(env)) == chosen
 
 
 REDIS_URL = os.environ.get("REDIS_URL")

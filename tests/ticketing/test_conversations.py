@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketing.conversations import rasa_conversation_id
+from ticketing.conversations import channel_key_tag, rasa_conversation_id
 from ticketing.principals import Principal, Role
 
 EXAMPLES = json.loads(
@@ -30,3 +30,11 @@ def test_the_bots_principal_names_its_conversation() -> None:
 def test_a_channel_without_conversations_is_refused() -> None:
     with pytest.raises(ValueError, match="not a conversation channel"):
         rasa_conversation_id("email", "a@example.com")
+
+
+def test_channel_key_tags_are_the_bots() -> None:
+    """Erasure finds the channels' keys by the tag the bot computes (shared examples)."""
+    tags = json.loads(
+        (Path(__file__).resolve().parents[1] / "data" / "conversation_tags.json").read_text()
+    )
+    assert {c: channel_key_tag(c) for c in tags} == tags

@@ -16,7 +16,7 @@ from ticketing.models import RelayDelivery
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
-from ticketing.services import notices, sla
+from ticketing.services import notices, sla_scan
 from ticketing.services.tickets import create_ticket
 
 pytestmark = pytest.mark.skipif(
@@ -45,8 +45,8 @@ def test_two_schedulers_announce_each_missed_due_time_once(
     open_tickets(clean_database, vault, 3)
     missed = OPENED + timedelta(days=3)
 
-    def scheduler(session: Session) -> sla.ScanResult:
-        return sla.scan(session, now=missed)
+    def scheduler(session: Session) -> sla_scan.ScanResult:
+        return sla_scan.scan(session, now=missed)
 
     result = race([scheduler, scheduler], clean_database, hold=True)
     assert result.counts() == Counter(done=2), result.explain()
@@ -58,4 +58,4 @@ def test_two_schedulers_announce_each_missed_due_time_once(
     assert len(late) == 3
     # And a later pass of either announces nothing again.
     with clean_database.sessions.begin() as session:
-        assert sla.scan(session, now=missed + timedelta(minutes=1)).breaches == 0
+        assert sla_scan.scan(session, now=missed + timedelta(minutes=1)).breaches == 0

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ticketing.enums import AgentPresence
-from ticketing.models import Agent, agent_queues
+from ticketing.enums import ACTIVE_STATUSES, AgentPresence, StaffRole
+from ticketing.models import Agent, Ticket, agent_queues
+
+# One PostgreSQL advisory lock for every staff-administration write: they are rare, and
+# serialising them keeps "the last active admin" true when two admins demote each other
+# at once (row locks taken in different orders would deadlock instead).
+STAFF_ADMIN_LOCK = 0x5D_AD_31
+
+
+def lock_staff_administration(session: Session) -> None:
+    """Wait for any other staff-administration write (a transaction-scoped advisory lock;
+    PostgreSQL only)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STAFF_ADMIN_LOCK})
 
 
 def get_by_username(session: Session, username: str) -> Agent | None:
@@ -34,18 +45,13 @@ def get_by_id(session: Session, agent_id: int) -> Agent | None:
 
 def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
     """How many unfinished tickets each agent holds."""
-    from ticketing.enums import TicketStatus
-    from ticketing.models import Ticket
-
     if not agent_ids:
         return {}
     rows = session.execute(
         select(Ticket.assignee_id, func.count(Ticket.id))
         .where(
             Ticket.assignee_id.in_(agent_ids),
-            Ticket.status.in_(
-                (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
-            ),
+            Ticket.status.in_(ACTIVE_STATUSES),
         )
         .group_by(Ticket.assignee_id)
     ).all()
@@ -56,8 +62,6 @@ def open_load(session: Session, agent_ids: list[int]) -> dict[int, int]:
 
 def last_assigned(session: Session, agent_ids: list[int]) -> dict[int, datetime | None]:
     """When each agent last got a ticket (None if never)."""
-    from ticketing.models import Ticket
-
     rows = session.execute(
         select(Ticket.assignee_id, func.max(Ticket.assigned_at))
         .where(Ticket.assignee_id.in_(agent_ids))
@@ -122,8 +126,6 @@ def get_for_update(session: Session, username: str, *, lock: bool) -> Agent | No
 
 def active_admin_ids(session: Session, *, lock: bool) -> list[int]:
     """The ids of the active admin accounts; rows locked when asked, so two demotions serialise."""
-    from ticketing.enums import StaffRole
-
     query = (
         select(Agent.id)
         .where(Agent.role == StaffRole.ADMIN, Agent.active.is_(True))

@@ -8,7 +8,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from ticketing.enums import IdentityKind
-from ticketing.models import Customer, Identity, Ticket
+from ticketing.models import Customer, CustomerTag, Identity, Ticket
 from ticketing.repositories import written
 from ticketing.repositories.upsert import insert_unless_taken
 
@@ -125,3 +125,11 @@ def find_by_contact(session: Session, *, kind: IdentityKind, value_hash: str) ->
     """The customer a phone or e-mail identity belongs to."""
     identity = get_identity(session, kind=kind, value_hash=value_hash)
     return get_customer(session, identity.customer_id) if identity else None
+
+
+def has_tag(session: Session, *, customer_id: int, tag: str) -> bool:
+    """Whether the customer carries this tag."""
+    found = session.scalar(
+        select(CustomerTag.id).where(CustomerTag.customer_id == customer_id, CustomerTag.tag == tag)
+    )
+    return found is not None

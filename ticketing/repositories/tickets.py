@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -28,11 +28,12 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ticketing.enums import Channel, Priority, TicketStatus
+from ticketing.enums import AuthorType, Channel, Priority, TicketStatus
 from ticketing.models import (
     TICKET_NUMBER_OFFSET,
     TICKET_NUMBER_PREFIX,
     Queue,
+    RelayDelivery,
     Ticket,
     TicketEvent,
     TicketMessage,
@@ -178,6 +179,19 @@ def recent_public_messages(
     )
 
 
+def last_customer_message_at(session: Session, ticket_id: int) -> datetime | None:
+    """When the customer last wrote on this ticket, if ever."""
+    last = session.scalar(
+        select(func.max(TicketMessage.created_at)).where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.author_type == AuthorType.CUSTOMER,
+        )
+    )
+    if last is not None and last.tzinfo is None:  # SQLite hands aggregates back without the zone
+        last = last.replace(tzinfo=UTC)
+    return last
+
+
 def claim(session: Session, *, ticket_id: int, agent_id: int, now: datetime) -> bool:
     """Give an unassigned ticket to an agent in one conditional UPDATE; False if taken.
 
@@ -238,6 +252,18 @@ def get_by_id(session: Session, ticket_id: int) -> Ticket | None:
         .unique()
         .one_or_none()
     )
+
+
+def reload(session: Session, ticket: Ticket) -> Ticket:
+    """The same ticket object brought current: its row, queue, assignee and whole thread.
+
+    For a service that wrote more than the ticket's row (thread lines, another holder),
+    so that what it returns shows all of it.
+    """
+    current = get_by_id(session, ticket.id)
+    if current is None:  # pragma: no cover - a ticket is never deleted
+        raise LookupError(f"ticket {ticket.id} is gone")
+    return current
 
 
 def add(session: Session, ticket: Ticket) -> Ticket:
@@ -489,3 +515,16 @@ def held_by(session: Session, *, agent_id: int, lock: bool) -> list[Ticket]:
     if lock:
         query = query.with_for_update(of=Ticket)
     return list(session.scalars(query))
+
+
+def conversation_ids_of_customer(session: Session, customer_id: int) -> set[str]:
+    """The Rasa conversation ids kept on a customer's tickets and their relay deliveries."""
+    on_tickets = select(Ticket.conversation_id).where(
+        Ticket.customer_id == customer_id, Ticket.conversation_id.is_not(None)
+    )
+    on_deliveries = (
+        select(RelayDelivery.conversation_id)
+        .join(Ticket, Ticket.id == RelayDelivery.ticket_id)
+        .where(Ticket.customer_id == customer_id)
+    )
+    return {c for c in session.scalars(on_tickets.union(on_deliveries)) if c}

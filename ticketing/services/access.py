@@ -1,20 +1,29 @@
-"""Who may see which ticket and which customer: the one rule tickets and customers ask.
+"""Who may do what with a ticket and a customer: the one module every route and service asks.
 
 A principal's *scope* is its readable statement: the tickets it may see, as data that a
 repository turns into a WHERE clause and a service checks one ticket against. Agents see
 the tickets of the queues they work and the ones assigned to them; supervisors and admins
 see all; the bot sees the tickets of its conversation's customer. A customer is visible
 exactly when one of their tickets is, and the customer page shows only those tickets.
+
+The permission checks on a ticket one may see are here too: which part of its thread a
+role reads, who may change which fields, which status moves the bot may make, who may
+claim it and who may write to its thread (and as whom). The API's ``require_roles`` only
+lets the right roles reach a route; what a customer's personal data shows to a role is
+:mod:`ticketing.services.disclosure`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
+from ticketing.enums import AuthorType, EscalationSource, TicketStatus
+from ticketing.errors import Forbidden
 from ticketing.models import Agent, SatisfactionRating, Ticket, TicketMessage
-from ticketing.principals import Principal, Role
+from ticketing.principals import STAFF_ROLES, Principal, Role
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import ratings as ratings_repo
 from ticketing.repositories import tickets as tickets_repo
@@ -130,3 +139,117 @@ def customer_ratings(
     if flt is None:
         return []
     return ratings_repo.list_for_tickets(session, flt)
+
+
+def listing_scope(session: Session, principal: Principal) -> TicketScope:
+    """The scope a ticket list is narrowed to; 403 for a caller who may list nothing.
+
+    The bot may always ask (it gets its conversation's customer, or nothing yet).
+    """
+    scope = scope_for(session, principal)
+    if scope.nothing and not principal.is_bot:
+        raise Forbidden("only staff list tickets", code="forbidden")
+    return scope
+
+
+# --- the customer behind the bot's conversation ---------------------------------------
+
+
+def check_own_conversation(
+    principal: Principal, *, channel: str, external_id: str, refusal: str
+) -> None:
+    """403 ``not_your_conversation`` when the bot names another conversation than its own.
+
+    The service token acts for one conversation at a time: whatever it opens or looks up
+    by channel identity must be that conversation's. Staff are not limited here.
+    """
+    if principal.is_bot and principal.conversation != (channel, external_id):
+        raise Forbidden(refusal, code="not_your_conversation")
+
+
+# --- a ticket's thread ------------------------------------------------------------------
+
+
+def sees_internal_messages(principal: Principal) -> bool:
+    """Only staff read internal notes and transcripts; the bot relays public messages."""
+    return principal.role in STAFF_ROLES
+
+
+def visible_messages(ticket: Ticket, *, principal: Principal) -> list[TicketMessage]:
+    """The part of a ticket's thread this principal may read."""
+    if sees_internal_messages(principal):
+        return list(ticket.messages)
+    return [message for message in ticket.messages if message.public]
+
+
+def post_author(
+    principal: Principal, *, author_type: AuthorType | None, public: bool
+) -> AuthorType:
+    """Who a message this caller writes is from; 403 for what its role may not write.
+
+    The bot posts the customer's words (``customer``, the default) or its own (``bot``),
+    always public. Staff post as ``agent``, public replies or internal notes. Nobody else
+    writes to tickets.
+    """
+    if principal.is_bot:
+        author = author_type or AuthorType.CUSTOMER
+        if author not in (AuthorType.CUSTOMER, AuthorType.BOT):
+            raise Forbidden("the bot posts as the customer or as the bot", code="forbidden")
+        if not public:
+            raise Forbidden("only staff write internal notes", code="forbidden")
+        return author
+    if principal.is_staff:
+        return AuthorType.AGENT
+    raise Forbidden("your role may not write to tickets", code="forbidden")
+
+
+# --- changing a ticket ------------------------------------------------------------------
+
+# What the bot may do for the customer of its conversation: escalate, cancel (close),
+# reopen a resolved ticket, and wake a pending one by answering. Staff may make any move
+# the lifecycle allows; nobody else any.
+_BOT_STATUS_MOVES: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.NEW: frozenset({TicketStatus.ESCALATED, TicketStatus.CLOSED}),
+    TicketStatus.OPEN: frozenset({TicketStatus.ESCALATED, TicketStatus.CLOSED}),
+    TicketStatus.PENDING: frozenset(
+        {TicketStatus.OPEN, TicketStatus.ESCALATED, TicketStatus.CLOSED}
+    ),
+    TicketStatus.ESCALATED: frozenset({TicketStatus.CLOSED}),
+    TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN, TicketStatus.NEW, TicketStatus.CLOSED}),
+    TicketStatus.CLOSED: frozenset(),
+}
+
+
+def status_moves(
+    principal: Principal, *, current: TicketStatus, possible: frozenset[TicketStatus]
+) -> frozenset[TicketStatus]:
+    """Of the moves the lifecycle allows from ``current``, those this principal may make."""
+    if principal.is_bot:
+        return possible & _BOT_STATUS_MOVES[current]
+    if principal.is_staff:
+        return possible
+    return frozenset()
+
+
+def check_field_edit(principal: Principal, fields: Iterable[str]) -> None:
+    """403 when this caller may not edit these fields (the bot changes only the status)."""
+    if principal.is_bot and any(name != "status" for name in fields):
+        raise Forbidden("the bot may only change a ticket's status", code="forbidden")
+
+
+def escalation_source(principal: Principal, asked: EscalationSource) -> EscalationSource:
+    """Why an escalation is recorded: the bot escalates for the customer, whatever it says."""
+    return EscalationSource.CUSTOMER if principal.is_bot else asked
+
+
+def claimant(session: Session, *, ticket: Ticket, principal: Principal) -> Agent:
+    """The staff account taking this ticket; 403 for the bot and for an agent off its queue.
+
+    Supervisors and admins may take a ticket of any queue.
+    """
+    agent = staff_account(session, principal)
+    if agent is None:
+        raise Forbidden("only staff claim tickets", code="forbidden")
+    if principal.role is Role.AGENT and ticket.queue_id not in {q.id for q in agent.queues}:
+        raise Forbidden(f"you do not work the {ticket.queue.key} queue", code="not_your_queue")
+    return agent

@@ -24,7 +24,7 @@ from ticketing.models import Agent, Ticket, utcnow
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import notices
-from ticketing.services.tickets import change_fields
+from ticketing.services.history import change_fields
 
 SYSTEM_ACTOR = "assignment"
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -141,8 +141,11 @@ class AgentAtCapacity(Conflict):
 
 def assign_to(
     session: Session, *, ticket: Ticket, agent: Agent, actor: str, force: bool = False
-) -> None:
-    """A supervisor's assignment: the agent must work the queue; capacity unless forced."""
+) -> Ticket:
+    """A supervisor's assignment: the agent must work the queue; capacity unless forced.
+
+    Returns the ticket as it now stands (its holder, the notice in its thread).
+    """
     if ticket.queue_id not in agents_repo.queue_ids(session, agent.id):
         raise ValidationFailed(
             f"{agent.username} does not work the {ticket.queue.key} queue", field="agent"
@@ -156,3 +159,4 @@ def assign_to(
     _give(session, ticket=ticket, agent=agent, actor=actor, now=utcnow())
     if previous is not None and previous != agent.id:
         on_capacity_freed(session, agent_id=previous)
+    return tickets_repo.reload(session, ticket)

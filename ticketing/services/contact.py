@@ -17,18 +17,18 @@ right now: nothing that answers them is held back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ticketing.enums import AuthorType, Priority
-from ticketing.models import Customer, Ticket, TicketMessage
+from ticketing.enums import Priority
+from ticketing.models import Customer, Ticket
+from ticketing.repositories import tickets as tickets_repo
 
 NOTICES_PATH = Path(__file__).resolve().parents[1] / "notices.yml"
 
@@ -99,17 +99,8 @@ def opted_out(preferences: dict[str, Any], channel: str) -> bool:
 def customer_active(session: Session, ticket: Ticket, now: datetime) -> bool:
     """Whether the customer wrote on this ticket in the last ``active_minutes``."""
     since = now - timedelta(minutes=int(notice_config()["active_minutes"]))
-    last = session.scalar(
-        select(func.max(TicketMessage.created_at)).where(
-            TicketMessage.ticket_id == ticket.id,
-            TicketMessage.author_type == AuthorType.CUSTOMER,
-        )
-    )
-    if last is None:
-        return False
-    if last.tzinfo is None:  # SQLite hands aggregates back without the zone
-        last = last.replace(tzinfo=UTC)
-    return last >= since
+    last = tickets_repo.last_customer_message_at(session, ticket.id)
+    return last is not None and last >= since
 
 
 def decide(

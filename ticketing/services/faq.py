@@ -23,7 +23,7 @@ from ticketing.errors import Conflict, NotFound, ValidationFailed
 from ticketing.models import FaqAnswer, utcnow
 from ticketing.principals import Principal
 from ticketing.repositories import faq as faq_repo
-from ticketing.services import profiles
+from ticketing.services.audit import audit
 
 FAQ_DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain" / "faq.yml"
 LANGUAGES = ("zh", "en")
@@ -148,7 +148,7 @@ def edit(
         row.version = current + 1
     row.updated_by = principal.name
     row.updated_at = utcnow()
-    profiles.audit(
+    audit(
         session,
         principal=principal,
         action="faq_edited",
@@ -165,7 +165,7 @@ def reset(session: Session, *, principal: Principal, topic: str, language: str) 
     row = faq_repo.get_for_update(session, topic, language)
     if row is not None:
         session.delete(row)
-        profiles.audit(
+        audit(
             session,
             principal=principal,
             action="faq_reset",

@@ -17,18 +17,17 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ticketing import events
-from ticketing.enums import AuthorType, EscalationSource, TicketStatus
+from ticketing.enums import ACTIVE_STATUSES, AuthorType, EscalationSource, TicketStatus
 from ticketing.errors import Conflict, Forbidden
 from ticketing.events import DeskEvent
-from ticketing.models import Ticket, TicketEvent, TicketMessage, utcnow
-from ticketing.principals import Principal, Role
+from ticketing.models import Ticket, TicketMessage, utcnow
+from ticketing.principals import Principal
 from ticketing.privacy_text import mask_text
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy, default_policy
-from ticketing.services import assignment, notices, sla
+from ticketing.services import access, assignment, history, notices, sla_clocks
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
-from ticketing.services.tickets import change_fields
 
 S = TicketStatus
 
@@ -42,19 +41,6 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     S.CLOSED: frozenset(),
 }
 
-# What the bot may do for the customer of a conversation: escalate, cancel (close),
-# reopen a resolved ticket, and wake a pending one by answering. Staff may make any
-# allowed move.
-_BOT_TARGETS: dict[TicketStatus, frozenset[TicketStatus]] = {
-    S.NEW: frozenset({S.ESCALATED, S.CLOSED}),
-    S.OPEN: frozenset({S.ESCALATED, S.CLOSED}),
-    S.PENDING: frozenset({S.OPEN, S.ESCALATED, S.CLOSED}),
-    S.ESCALATED: frozenset({S.CLOSED}),
-    S.RESOLVED: frozenset({S.OPEN, S.NEW, S.CLOSED}),
-    S.CLOSED: frozenset(),
-}
-
-ACTIVE_STATUSES = frozenset({S.NEW, S.OPEN, S.PENDING, S.ESCALATED})
 _EVENT_FOR_STATUS = {
     S.RESOLVED: "ticket.resolved",
     S.CLOSED: "ticket.closed",
@@ -71,12 +57,9 @@ class NotCancellable(Conflict):
 
 
 def allowed_targets(status: TicketStatus, *, principal: Principal) -> frozenset[TicketStatus]:
-    """The statuses this principal may move a ticket in ``status`` to."""
-    if principal.role is Role.BOT_SERVICE:
-        return TRANSITIONS[status] & _BOT_TARGETS[status]
-    if principal.role is Role.CUSTOMER:
-        return frozenset()
-    return TRANSITIONS[status]
+    """The statuses this principal may move a ticket in ``status`` to (``access`` decides
+    which of the lifecycle's moves a role may make)."""
+    return access.status_moves(principal, current=status, possible=TRANSITIONS[status])
 
 
 def transition(
@@ -116,9 +99,9 @@ def transition(
         changes["resolved_at"] = None
     if to is S.NEW:
         changes["assignee_id"] = None
-    changes.update(sla.pause_changes(ticket, to=to, now=moment))
+    changes.update(sla_clocks.pause_changes(ticket, to=to, now=moment))
     holder = ticket.assignee_id
-    change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
+    history.change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     event_type = _EVENT_FOR_STATUS.get(to)
     if current is S.RESOLVED and to in (S.OPEN, S.NEW):
         event_type = "ticket.reopened"
@@ -174,8 +157,11 @@ def escalate(
     source: EscalationSource,
     policy: RoutingPolicy | None = None,
     now: datetime | None = None,
-) -> None:
-    """Escalate one level: raise the priority and move queues as the tier says; keep why."""
+) -> Ticket:
+    """Escalate one level: raise the priority and move queues as the tier says; keep why.
+
+    Returns the ticket as it now stands (its new queue and holder, its thread).
+    """
     if ticket.status not in ACTIVE_STATUSES:
         raise InvalidTransition(
             f"a {ticket.status} ticket cannot be escalated", code="invalid_transition"
@@ -195,12 +181,12 @@ def escalate(
         changes["queue_id"] = queue.id
         # A new queue means new people: the ticket waits there for one of them.
         changes["assignee_id"] = None
-    changes.update(sla.pause_changes(ticket, to=S.ESCALATED, now=moment))
+    changes.update(sla_clocks.pause_changes(ticket, to=S.ESCALATED, now=moment))
     if principal.is_bot and principal.conversation:
         # The customer asks for a person from this conversation: relay replies here.
         ticket.conversation_id = principal.rasa_conversation_id
     holder = ticket.assignee_id
-    change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
+    history.change_fields(session, ticket=ticket, actor=principal.name, changes=changes, now=moment)
     if "queue_id" in changes:
         session.refresh(ticket, attribute_names=["queue"])
         if holder is not None:
@@ -219,6 +205,7 @@ def escalate(
             },
         ),
     )
+    return tickets_repo.reload(session, ticket)
 
 
 def cancel(
@@ -228,8 +215,9 @@ def cancel(
     principal: Principal,
     reason: str,
     now: datetime | None = None,
-) -> None:
-    """Close an unfinished ticket at the customer's request, keeping why.
+) -> Ticket:
+    """Close an unfinished ticket at the customer's request, keeping why; returns it as it
+    now stands.
 
     The reason goes into the thread (a public system line the agents and the customer
     see) and the history; a resolved or closed ticket is finished and answers 409
@@ -253,16 +241,14 @@ def cancel(
             created_at=moment,
         ),
     )
-    tickets_repo.add_event(
+    history.record(
         session,
-        TicketEvent(
-            ticket_id=ticket.id,
-            actor=principal.name,
-            field="cancel_reason",
-            old_value=None,
-            new_value=reason,
-            created_at=moment,
-        ),
+        ticket_id=ticket.id,
+        actor=principal.name,
+        field="cancel_reason",
+        old=None,
+        new=reason,
+        now=moment,
     )
     transition(
         session,
@@ -273,3 +259,4 @@ def cancel(
         now=moment,
     )
     session.flush()
+    return tickets_repo.reload(session, ticket)

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ticketing.enums import AuthorType
 from ticketing.models import Customer, RelayDelivery, Ticket, TicketMessage, utcnow
+from ticketing.repositories import outbox as outbox_repo
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.services import contact, relay
+from ticketing.services import contact, outbox
 
 ASSIGNED = "assigned"
 WAITING = "waiting"
@@ -73,7 +73,7 @@ def announce(
     decision = contact.decide(
         session,
         ticket=ticket,
-        channel=relay.conversation_channel(ticket.conversation_id),
+        channel=outbox.conversation_channel(ticket.conversation_id),
         notice=notice != RESOLVED,  # a resolution answers the customer: it only waits
         now=moment,
     )
@@ -106,10 +106,10 @@ def announce(
         ),
     )
     session.flush()
-    return relay.enqueue(
+    return outbox.enqueue(
         session,
         ticket=ticket,
-        kind=relay.RESOLVED if notice == RESOLVED else relay.NOTICE,
+        kind=outbox.RESOLVED if notice == RESOLVED else outbox.NOTICE,
         message_id=message.id,
         notice=notice,
         decision=decision,
@@ -132,14 +132,10 @@ def delivery_states(
 ) -> dict[int, DeliveryState]:
     """For each message of the ticket that was pushed, its delivery's state."""
     moment = now or utcnow()
-    rows = session.scalars(
-        select(RelayDelivery).where(
-            RelayDelivery.ticket_id == ticket_id, RelayDelivery.message_id.is_not(None)
-        )
-    )
+    rows = outbox_repo.message_deliveries(session, ticket_id=ticket_id)
     states: dict[int, DeliveryState] = {}
     for delivery in rows:
-        channel = relay.conversation_channel(delivery.conversation_id)
+        channel = outbox.conversation_channel(delivery.conversation_id)
         if delivery.delivered_at is not None:
             state = DeliveryState("sent", delivery.delivered_at, channel)
         elif delivery.failed_at is not None:

@@ -1,25 +1,20 @@
 """The customer profile store for staff: the 360° view, disclosure by role, reveals,
-edits, tags, identities, merges and erasure. Every access to personal data is audited.
+edits, tags, identities and search. Every access to personal data is audited
+(:mod:`ticketing.services.audit`); merges and erasure have their own modules
+(:mod:`ticketing.services.merges`, :mod:`ticketing.services.erasure`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ticketing import privacy_text
-from ticketing.enums import AuthorType, IdentityKind, RevealReason
+from ticketing.enums import IdentityKind, RevealReason
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
 from ticketing.models import (
-    AuditEntry,
     Customer,
     CustomerTag,
     Identity,
@@ -28,7 +23,7 @@ from ticketing.models import (
     TicketMessage,
     utcnow,
 )
-from ticketing.principals import Principal, Role
+from ticketing.principals import Principal
 from ticketing.privacy import (
     MASKERS,
     DecryptionFailed,
@@ -37,40 +32,14 @@ from ticketing.privacy import (
     normalise_id_number,
     normalise_phone,
 )
-from ticketing.repositories import audit as audit_repo
 from ticketing.repositories import customers as customers_repo
-from ticketing.services import access
+from ticketing.services import access, disclosure
+from ticketing.services.audit import audit, audit_refusal
 from ticketing.services.customers import CustomerNotFound
 
-DISCLOSURE_PATH = Path(__file__).resolve().parent.parent / "disclosure.yml"
 PERSONAL_FIELDS = ("phone", "email", "id_number", "name")
 KNOWN_TAGS = frozenset({"vip", "high_value", "churn_risk"})
 MAX_TAGS = 20
-ERASED = "[erased]"
-# Own channels first: when two merged profiles disagree and were updated at the same
-# time, the value that came through the desk's own channel wins over a third party's.
-CHANNEL_PRIORITY: tuple[IdentityKind, ...] = (
-    IdentityKind.WEB_SESSION,
-    IdentityKind.REST,
-    IdentityKind.VOICE,
-    IdentityKind.PHONE,
-    IdentityKind.EMAIL,
-    IdentityKind.WECHAT_OPENID,
-)
-
-
-@lru_cache(maxsize=1)
-def disclosure_policy() -> dict[str, Any]:
-    """The packaged disclosure policy (who sees which field how)."""
-    with DISCLOSURE_PATH.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
-    return data
-
-
-def disclosure(role: Role, field_name: str) -> str:
-    """``clear``, ``masked`` or ``hidden`` for this role and field."""
-    rules = disclosure_policy()["roles"].get(role.value, {})
-    return str(rules.get(field_name, "hidden"))
 
 
 MIN_REASON_WEIGHT = 10
@@ -111,73 +80,6 @@ def check_reveal_reason(reason_code: str, reason: str) -> None:
             "not one character repeated)",
             field="reason",
         )
-
-
-def audit(
-    session: Session,
-    *,
-    principal: Principal,
-    action: str,
-    customer_id: int | None,
-    field_name: str | None = None,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append to the audit log (field names only, never values)."""
-    audit_repo.add(
-        session,
-        AuditEntry(
-            at=utcnow(),
-            actor=principal.name,
-            role=principal.role.value,
-            action=action,
-            customer_id=customer_id,
-            field=field_name,
-            reason=reason,
-            details=details or {},
-        ),
-    )
-
-
-_KEPT_AUDIT = "desk_audit_kept_on_rollback"
-
-
-def audit_refusal(
-    session: Session,
-    *,
-    principal: Principal,
-    action: str,
-    customer_id: int | None,
-    field_name: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Audit a refused attempt. The request then fails and its transaction rolls back,
-    so the entry waits on the session until the unit of work writes it after the
-    rollback (``write_kept_audit``)."""
-    session.info.setdefault(_KEPT_AUDIT, []).append(
-        AuditEntry(
-            at=utcnow(),
-            actor=principal.name,
-            role=principal.role.value,
-            action=action,
-            customer_id=customer_id,
-            field=field_name,
-            details=details or {},
-        )
-    )
-
-
-def write_kept_audit(session: Session) -> bool:
-    """Add the refusals recorded on this session to it; whether there were any."""
-    entries: list[AuditEntry] = session.info.pop(_KEPT_AUDIT, [])
-    for entry in entries:
-        audit_repo.add(session, entry)
-    return bool(entries)
-
-
-def has_kept_audit(session: Session) -> bool:
-    """Whether refusals wait on this session for ``write_kept_audit``."""
-    return bool(session.info.get(_KEPT_AUDIT))
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
@@ -249,7 +151,7 @@ def view(session: Session, *, vault: Vault, customer_id: int, principal: Princip
     personal: dict[str, str | None] = {}
     shown: list[str] = []
     for name in PERSONAL_FIELDS:
-        rule = disclosure(principal.role, name)
+        rule = disclosure.shown_as(principal.role, name)
         if rule == "hidden":
             continue
         value = _safe_plaintext(customer, name, vault=vault)
@@ -264,7 +166,7 @@ def view(session: Session, *, vault: Vault, customer_id: int, principal: Princip
     for identity in customer.identities:
         value = _safe_decrypt(identity.value_enc, vault=vault)
         contact = identity.kind in (IdentityKind.PHONE, IdentityKind.EMAIL)
-        rule = disclosure(principal.role, identity.kind.value) if contact else "clear"
+        rule = disclosure.shown_as(principal.role, identity.kind.value) if contact else "clear"
         shown_value = (
             None
             if value is None or rule == "hidden"
@@ -307,8 +209,7 @@ def reveal(
     """One personal field in clear, for a stated reason; always audited."""
     if field_name not in PERSONAL_FIELDS:
         raise ValidationFailed(f"field must be one of {list(PERSONAL_FIELDS)}", field="field")
-    if principal.role.value not in disclosure_policy()["may_reveal"]:
-        raise Forbidden("your role may not reveal personal data", code="forbidden")
+    disclosure.check_may_reveal(principal)
     check_reveal_reason(reason_code, reason)
     customer = get_visible_customer(
         session, customer_id=customer_id, principal=principal, attempt="reveal"
@@ -398,14 +299,7 @@ def set_tags(
 
 def is_vip(session: Session, customer_id: int) -> bool:
     """Whether the customer carries the VIP tag (routing raises their priority)."""
-    return (
-        session.scalar(
-            select(CustomerTag.id).where(
-                CustomerTag.customer_id == customer_id, CustomerTag.tag == "vip"
-            )
-        )
-        is not None
-    )
+    return customers_repo.has_tag(session, customer_id=customer_id, tag="vip")
 
 
 def add_identity(
@@ -487,165 +381,6 @@ def add_identity(
     )
     session.flush()
     return identity
-
-
-def merge_precedence(updated_at: datetime, channel_rank: int) -> tuple[datetime, int]:
-    """How a profile ranks when two disagree: the most recent update first, then the
-    better channel (lower rank: own channels before third parties). The larger wins.
-
-    Staff merges (``merge``) and customer imports (``services.imports``) both use it.
-    """
-    return (updated_at, -channel_rank)
-
-
-def _first_kind(session: Session, customer_id: int) -> int:
-    identities = customers_repo.identities_of(session, customer_id)
-    ranks = [CHANNEL_PRIORITY.index(i.kind) for i in identities if i.kind in CHANNEL_PRIORITY]
-    return min(ranks, default=len(CHANNEL_PRIORITY))
-
-
-def merge(session: Session, *, survivor_id: int, other_id: int, principal: Principal) -> Customer:
-    """Fold ``other`` into ``survivor``: identities, tickets, tags and ratings move over.
-
-    Where both have a value, the most recently updated profile wins, then the one known
-    through an own channel; every such conflict is audited (field and winner only).
-    """
-    if survivor_id == other_id:
-        raise ValidationFailed("a customer cannot be merged with itself", field="other_id")
-    survivor = get_visible_customer(
-        session, customer_id=survivor_id, principal=principal, attempt="merge"
-    )
-    other = get_visible_customer(
-        session, customer_id=other_id, principal=principal, attempt="merge"
-    )
-    if other.id == survivor.id:
-        raise Conflict("these customers are already merged", code="already_merged")
-    if survivor.erased_at or other.erased_at:
-        raise Conflict("an erased customer cannot be merged", code="customer_erased")
-    survivor_first = merge_precedence(survivor.updated_at, _first_kind(session, survivor.id))
-    other_first = merge_precedence(other.updated_at, _first_kind(session, other.id))
-    other_wins = other_first > survivor_first
-    conflicts: list[dict[str, str]] = []
-    for attr in ("display_name_enc", "id_number_enc", "language"):
-        mine, theirs = getattr(survivor, attr), getattr(other, attr)
-        if theirs is None or mine == theirs:
-            continue
-        if mine is None or other_wins:
-            setattr(survivor, attr, theirs)
-        if mine is not None:
-            conflicts.append(
-                {
-                    "field": attr.removesuffix("_enc"),
-                    "winner": "other" if other_wins else "survivor",
-                }
-            )
-    if other.contact_preferences and (other_wins or not survivor.contact_preferences):
-        survivor.contact_preferences = dict(other.contact_preferences)
-    session.execute(
-        update(Identity)
-        .where(Identity.customer_id == other.id)
-        .values(customer_id=survivor.id)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Ticket)
-        .where(Ticket.customer_id == other.id)
-        .values(customer_id=survivor.id, version=Ticket.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(SatisfactionRating)
-        .where(SatisfactionRating.customer_id == other.id)
-        .values(customer_id=survivor.id)
-        .execution_options(synchronize_session=False)
-    )
-    survivor_tags = {t.tag for t in survivor.tags}
-    for tag in other.tags:
-        if tag.tag not in survivor_tags:
-            session.add(CustomerTag(customer_id=survivor.id, tag=tag.tag))
-        session.delete(tag)
-    other.merged_into_id = survivor.id
-    survivor.updated_at = utcnow()
-    session.flush()
-    for conflict in conflicts:
-        audit(
-            session,
-            principal=principal,
-            action="merge_conflict",
-            customer_id=survivor.id,
-            field_name=conflict["field"],
-            details={"winner": conflict["winner"], "merged": other.id},
-        )
-    audit(
-        session,
-        principal=principal,
-        action="merge",
-        customer_id=survivor.id,
-        details={"merged": other.id, "conflicts": len(conflicts)},
-    )
-    return get_customer(session, survivor.id)
-
-
-def erase(
-    session: Session,
-    *,
-    customer_id: int,
-    reason: str,
-    principal: Principal,
-    now: datetime | None = None,
-) -> Customer:
-    """Anonymise a customer on request: personal data gone, ticket statistics kept."""
-    if len(reason.strip()) < 5:
-        raise ValidationFailed("record the request behind the erasure", field="reason")
-    customer = get_visible_customer(
-        session, customer_id=customer_id, principal=principal, attempt="erase"
-    )
-    if customer.erased_at is not None:
-        raise Conflict("this customer was already erased", code="customer_erased")
-    moment = now or utcnow()
-    for identity in customers_repo.identities_of(session, customer.id):
-        session.delete(identity)
-    for tag in customer.tags:
-        session.delete(tag)
-    customer.display_name_enc = None
-    customer.id_number_enc = None
-    customer.contact_preferences = {}
-    customer.erased_at = moment
-    tickets = select(Ticket.id).where(Ticket.customer_id == customer.id)
-    session.execute(
-        update(TicketMessage)
-        .where(
-            TicketMessage.ticket_id.in_(tickets), TicketMessage.author_type == AuthorType.CUSTOMER
-        )
-        .values(body=ERASED, body_enc=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Ticket)
-        .where(Ticket.customer_id == customer.id)
-        .values(
-            description=ERASED,
-            description_enc=None,
-            subject=ERASED,
-            subject_enc=None,
-            contact_enc=None,
-            version=Ticket.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    # Whoever wrote them, the tickets' texts keep only their masked copies.
-    privacy_text.forget_full_text(session, ticket_ids=tickets)
-    session.execute(
-        update(SatisfactionRating)
-        .where(SatisfactionRating.customer_id == customer.id)
-        .values(comment=None, comment_enc=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    audit(
-        session, principal=principal, action="erase", customer_id=customer.id, reason=reason.strip()
-    )
-    return get_customer(session, customer.id)
 
 
 def _safe_decrypt(token: str, *, vault: Vault) -> str | None:

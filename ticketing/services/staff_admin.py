@@ -17,7 +17,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ticketing.enums import AgentPresence, StaffRole, TicketStatus
@@ -29,9 +28,9 @@ from ticketing.repositories import audit as audit_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.services import assignment
 from ticketing.services import staff as staff_service
+from ticketing.services.history import change_fields
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
-from ticketing.services.tickets import change_fields
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 LANGUAGES = frozenset({"zh", "en"})
@@ -62,19 +61,13 @@ class StaffChange:
     reassigned: dict[str, str | None] = field(default_factory=dict)
 
 
-# One PostgreSQL advisory lock for every staff-administration write: they are rare, and
-# serialising them keeps "the last active admin" true when two admins demote each other
-# at once (row locks taken in different orders would deadlock instead).
-STAFF_ADMIN_LOCK = 0x5D_AD_31
-
-
 def _locks(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
 def _serialise(session: Session) -> None:
     if _locks(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STAFF_ADMIN_LOCK})
+        agents_repo.lock_staff_administration(session)
 
 
 def _audit(

@@ -8,15 +8,15 @@ from sqlalchemy.orm import Session
 
 from ticketing import events
 from ticketing.enums import AuthorType, TicketStatus
-from ticketing.errors import Conflict, Forbidden
+from ticketing.errors import Conflict
 from ticketing.events import DeskEvent
 from ticketing.models import Ticket, TicketMessage, utcnow
-from ticketing.principals import Principal, Role
+from ticketing.principals import Principal
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.routing import RoutingPolicy
-from ticketing.services import lifecycle, relay
+from ticketing.services import access, lifecycle, outbox
+from ticketing.services.history import change_fields
 from ticketing.services.policy import current_policy
-from ticketing.services.tickets import change_fields
 
 
 class TicketClosed(Conflict):
@@ -40,21 +40,13 @@ def post_message(
     The bot posts the customer's words (``customer``) or its own (``bot``), always public.
     Staff post as ``agent``; only staff write internal notes. A customer writing on a
     pending ticket hands it back to the agent; on a recently resolved one reopens it.
-    An agent's first public reply stops the first-response clock.
+    An agent's first public reply stops the first-response clock. Returns the message;
+    the ticket handed in is brought current (its status, its thread with this message).
     """
     moment = now or utcnow()
     if ticket.status is TicketStatus.CLOSED:
         raise TicketClosed(f"{ticket.number} is closed; open a new ticket instead")
-    if principal.role is Role.BOT_SERVICE:
-        author = author_type or AuthorType.CUSTOMER
-        if author not in (AuthorType.CUSTOMER, AuthorType.BOT):
-            raise Forbidden("the bot posts as the customer or as the bot", code="forbidden")
-        if not public:
-            raise Forbidden("only staff write internal notes", code="forbidden")
-    elif principal.is_staff:
-        author = AuthorType.AGENT
-    else:
-        raise Forbidden("your role may not write to tickets", code="forbidden")
+    author = access.post_author(principal, author_type=author_type, public=public)
 
     message = tickets_repo.add_message(
         session,
@@ -92,8 +84,8 @@ def post_message(
         )
     session.flush()
     if author is AuthorType.AGENT and public:
-        # On its way to the customer's chat, WeChat or call (see ticketing.relay).
-        relay.enqueue(session, ticket=ticket, kind=relay.REPLY, message_id=message.id, now=moment)
+        # On its way to the customer's chat, WeChat or call (see ticketing.delivery_worker).
+        outbox.enqueue(session, ticket=ticket, kind=outbox.REPLY, message_id=message.id, now=moment)
     events.record(
         session,
         DeskEvent(
@@ -102,6 +94,7 @@ def post_message(
             {"message_id": message.id, "author_type": author.value, "public": public},
         ),
     )
+    tickets_repo.reload(session, ticket)
     return message
 
 

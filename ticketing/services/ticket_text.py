@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from ticketing.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from ticketing.errors import DomainError, NotFound, ValidationFailed
 from ticketing.models import Ticket, TicketEvent, TicketMessage
 from ticketing.principals import Principal, Role
 from ticketing.privacy import DecryptionFailed, Vault
 from ticketing.privacy_text import KINDS, ShownText, full_text, show
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.services import profiles
+from ticketing.services import access, disclosure, profiles
+from ticketing.services.audit import audit
 
 # Texts of a ticket that can be revealed, by name.
 TICKET_TEXTS = ("subject", "description", "escalation_reason")
@@ -51,7 +52,7 @@ class TextUnreadable(DomainError):
 
 def clear_kinds(role: Role) -> frozenset[str]:
     """The kinds of personal data this role sees in clear inside text (disclosure.yml)."""
-    return frozenset(kind for kind in KINDS if profiles.disclosure(role, kind) == "clear")
+    return frozenset(kind for kind in KINDS if disclosure.shown_as(role, kind) == "clear")
 
 
 @dataclass
@@ -90,7 +91,7 @@ class TextView:
         """Record that this response showed personal data in clear (kinds, not values)."""
         if not self.shown_in_clear:
             return
-        profiles.audit(
+        audit(
             session,
             principal=self.principal,
             action="view",
@@ -129,8 +130,7 @@ def reveal(
     """
     if part not in REVEALABLE:
         raise ValidationFailed(f"part must be one of {list(REVEALABLE)}", field="part")
-    if principal.role.value not in profiles.disclosure_policy()["may_reveal"]:
-        raise Forbidden("your role may not reveal personal data", code="forbidden")
+    disclosure.check_may_reveal(principal)
     profiles.check_reveal_reason(reason_code, reason)
     try:
         result = _full(
@@ -141,7 +141,7 @@ def reveal(
             f"this text cannot be decrypted: {error}; DESK_DATA_KEYS must hold the key it "
             "was sealed with"
         ) from None
-    profiles.audit(
+    audit(
         session,
         principal=principal,
         action="reveal",
@@ -185,9 +185,7 @@ def _full(
 
 
 def _message(ticket: Ticket, message_id: int | None, *, principal: Principal) -> TicketMessage:
-    from ticketing.services.tickets import visible_messages  # tickets imports profiles
-
-    for message in visible_messages(ticket, principal=principal):
+    for message in access.visible_messages(ticket, principal=principal):
         if message.id == message_id:
             return message
     raise TextNotFound(f"{ticket.number} has no message {message_id}")

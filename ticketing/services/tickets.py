@@ -23,8 +23,8 @@ from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories import written as written_rows
 from ticketing.routing import RoutingPolicy
 from ticketing.schemas import TicketCreate
+from ticketing.services import assignment, profiles
 from ticketing.services import customers as customers_service
-from ticketing.services import profiles
 from ticketing.services import queues as queues_service
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
@@ -116,15 +116,12 @@ def create_ticket(
     )
     if claim_id is not None:
         idempotency_repo.settle(session, claim_id=claim_id, ticket_id=ticket.id)
-    if assign:
-        from ticketing.services import assignment  # assignment writes through this module
-
-        if assignment.assign_new_ticket(session, ticket=ticket, now=now) is not None:
-            # An assignment changes more than the ticket's row (what it writes to the thread
-            # and elsewhere): read the ticket again, as the response must show it all.
-            reloaded = tickets_repo.get_by_id(session, ticket.id)
-            assert reloaded is not None
-            ticket = reloaded
+    if assign and assignment.assign_new_ticket(session, ticket=ticket, now=now) is not None:
+        # An assignment changes more than the ticket's row (what it writes to the thread
+        # and elsewhere): read the ticket again, as the response must show it all.
+        reloaded = tickets_repo.get_by_id(session, ticket.id)
+        assert reloaded is not None
+        ticket = reloaded
     logger.info(
         "ticket %s opened in queue %s with priority %s by %s",
         ticket.number,
@@ -324,59 +321,3 @@ def get_ticket(session: Session, *, number: str) -> Ticket:
     if ticket is None:
         raise TicketNotFound(f"no ticket with number {number[:40]!r}")
     return ticket
-
-
-def change_fields(
-    session: Session,
-    *,
-    ticket: Ticket,
-    actor: str,
-    changes: dict[str, object],
-    now: datetime | None = None,
-) -> list[TicketEvent]:
-    """Apply field changes to a ticket, one history event per changed field.
-
-    Transition rules (who may move a ticket where) live in the lifecycle service;
-    this is the audited write they all go through.
-    """
-    now = now or utcnow()
-    events: list[TicketEvent] = []
-    for field, new in changes.items():
-        old = getattr(ticket, field)
-        if old == new:
-            continue
-        setattr(ticket, field, new)
-        events.append(
-            tickets_repo.add_event(
-                session,
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    actor=actor,
-                    field=field,
-                    old_value=_history_value(old),
-                    new_value=_history_value(new),
-                    created_at=now,
-                ),
-            )
-        )
-    if events:
-        # The flush checks the version read against the row (the mapper's version_id_col).
-        ticket.version += 1
-        ticket.updated_at = now
-        session.flush()
-    return events
-
-
-def _history_value(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def visible_messages(ticket: Ticket, *, principal: Principal) -> list[TicketMessage]:
-    """The part of a ticket's thread this principal may read."""
-    if principal.sees_internal_messages:
-        return list(ticket.messages)
-    return [message for message in ticket.messages if message.public]

@@ -1,4 +1,7 @@
-"""Working tickets: who may see which, lists, edits with optimistic versions, claims."""
+"""Working tickets: reading the visible ones, lists, edits with optimistic versions, claims.
+
+Who may do each of these is :mod:`ticketing.services.access`.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +14,17 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ticketing import events
 from ticketing.enums import Category, Priority, TicketStatus
-from ticketing.errors import Conflict, Forbidden, ValidationFailed
+from ticketing.errors import Conflict, ValidationFailed
 from ticketing.events import DeskEvent
-from ticketing.models import Ticket, TicketEvent, utcnow
-from ticketing.principals import Principal, Role
+from ticketing.models import Ticket, utcnow
+from ticketing.principals import Principal
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.repositories.tickets import SORT_COLUMNS, TicketFilter
 from ticketing.routing import PolicyError, RoutingPolicy
-from ticketing.schemas import SlaState
-from ticketing.services import access, lifecycle
+from ticketing.services import access, history, lifecycle
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
-from ticketing.services.tickets import TicketNotFound, change_fields, get_ticket
+from ticketing.services.tickets import TicketNotFound, get_ticket
 
 MAX_PAGE = 100
 EDITABLE_FIELDS = frozenset({"status", "priority", "queue", "category", "subject"})
@@ -36,15 +38,10 @@ class AlreadyClaimed(Conflict):
     code = "already_claimed"
 
 
-def can_see(session: Session, *, ticket: Ticket, principal: Principal) -> bool:
-    """Whether this principal may see this ticket (the rule lives in ``access``)."""
-    return access.can_see_ticket(session, ticket=ticket, principal=principal)
-
-
 def get_visible(session: Session, *, number: str, principal: Principal) -> Ticket:
     """A ticket this principal may see; 404 (not 403) otherwise, so numbers don't leak."""
     ticket = get_ticket(session, number=number)
-    if not can_see(session, ticket=ticket, principal=principal):
+    if not access.can_see_ticket(session, ticket=ticket, principal=principal):
         raise TicketNotFound(f"no ticket with number {number[:40]!r}")
     return ticket
 
@@ -64,9 +61,7 @@ def list_visible(
         raise ValidationFailed(
             f"sort must be one of {sorted(SORT_COLUMNS)} (prefix - for descending)", field="sort"
         )
-    scope = access.scope_for(session, principal)
-    if scope.nothing and not principal.is_bot:
-        raise Forbidden("only staff list tickets", code="forbidden")
+    scope = access.listing_scope(session, principal)
     # The bot gets its conversation's customer whatever it asked for; nobody yet: nothing.
     narrowed = scope.narrow(replace(flt, now=now or utcnow()))
     if narrowed is None:
@@ -108,12 +103,11 @@ def update(
             raise ValidationFailed(f"no queue {changes['queue']!r}", field="queue") from None
         fields["queue_id"] = ensure_queue(session, definition).id
         fields["assignee_id"] = None
-    if fields and principal.role is Role.BOT_SERVICE:
-        raise Forbidden("the bot may only change a ticket's status", code="forbidden")
+    access.check_field_edit(principal, fields)
     number = ticket.number  # read now: after a failed flush the ticket cannot be loaded
     try:
         if fields:
-            change_fields(session, ticket=ticket, actor=principal.name, changes=fields)
+            history.change_fields(session, ticket=ticket, actor=principal.name, changes=fields)
             events.record(
                 session, DeskEvent("ticket.updated", ticket.number, {"fields": sorted(fields)})
             )
@@ -130,11 +124,7 @@ def update(
 
 def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
     """Take an unassigned ticket; of two agents claiming at once exactly one wins."""
-    agent = access.staff_account(session, principal)
-    if agent is None:
-        raise Forbidden("only staff claim tickets", code="forbidden")
-    if principal.role is Role.AGENT and ticket.queue_id not in {q.id for q in agent.queues}:
-        raise Forbidden(f"you do not work the {ticket.queue.key} queue", code="not_your_queue")
+    agent = access.claimant(session, ticket=ticket, principal=principal)
     if ticket.assignee_id == agent.id:
         return ticket
     if ticket.assignee_id is not None:
@@ -156,16 +146,14 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
         ("status", old_status, TicketStatus.OPEN),
     ):
         if old != new:
-            tickets_repo.add_event(
+            history.record(
                 session,
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    actor=principal.name,
-                    field=field,
-                    old_value=None if old is None else str(old),
-                    new_value=str(new),
-                    created_at=now,
-                ),
+                ticket_id=ticket.id,
+                actor=principal.name,
+                field=field,
+                old=old,
+                new=new,
+                now=now,
             )
     session.flush()
     events.record(
@@ -173,22 +161,3 @@ def claim(session: Session, *, ticket: Ticket, principal: Principal) -> Ticket:
         DeskEvent("ticket.assigned", ticket.number, {"agent": agent.username, "claimed": True}),
     )
     return get_ticket(session, number=ticket.number or "")
-
-
-def sla_state(ticket: Ticket, *, now: datetime | None = None) -> SlaState:
-    """``ok``, ``warning`` (80 % of a target used) or ``breached``, for an active ticket."""
-    if ticket.status not in lifecycle.ACTIVE_STATUSES:
-        return "ok"
-    moment = now or utcnow()
-    waiting_first = ticket.first_responded_at is None
-    if (
-        waiting_first and ticket.first_response_due_at < moment
-    ) or ticket.resolution_due_at < moment:
-        return "breached"
-    warn_first = ticket.first_response_warning_at
-    warn_resolution = ticket.resolution_warning_at
-    if (waiting_first and warn_first is not None and warn_first <= moment) or (
-        warn_resolution is not None and warn_resolution <= moment
-    ):
-        return "warning"
-    return "ok"

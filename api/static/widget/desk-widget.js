@@ -15,6 +15,11 @@
  * session id and the last messages in localStorage, queues what the customer
  * types while the connection is down and sends it in order once it is back.
  * Bot text is only ever inserted with textContent: never as HTML.
+ *
+ * A bot message about one ticket carries the ticket as data next to its text
+ * (Rasa's custom payload: {"ticket": "SD-100001", "status": "new"}, sent by the
+ * actions and by the desk's progress notices); the widget draws the ticket card
+ * from that data, never from the wording of the text.
  */
 (function () {
   "use strict";
@@ -113,20 +118,9 @@
     }
   };
 
-  // How the bot's replies (in either language) say a ticket's status; first match wins.
-  // Kept in step with bot/domain/core.yml by tests/browser/test_widget.py.
-  var TICKET_STATUS_PHRASES = [
-    ["new", /已为您创建工单|等待客服接手|I've opened ticket|waiting for an agent/i],
-    ["open", /正在处理中|is being worked on/i],
-    ["pending", /等待您的回复|waiting for a reply from you/i],
-    ["escalated", /已升级|has been escalated|已为您转接人工|I'm bringing in a person/i],
-    ["resolved", /已解决|has been resolved/i],
-    ["closed", /已关闭|is closed/i]
-  ];
-  // A number the bot gives as an example of the format, or says it could not find,
-  // is not a ticket of this customer: no card for it.
-  var NOT_A_TICKET = /(?:格式如|例如|looks like|for example|没有找到工单|couldn't find a ticket)\s*$/i;
   var TICKET_NUMBER = /\bSD-\d+\b/g;
+  // A ticket card's number, as the desk writes it (bot/channels/pushes.py checks the same).
+  var CARD_NUMBER = /^SD-\d{1,12}$/;
   // A Markdown link [text](http...) as Rasa responses often write them, or a bare URL.
   var LINK = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)|\b(?:https?:\/\/|www\.)[^\s<>"'，。！？、）]+/gi;
 
@@ -202,28 +196,18 @@
 
   // ---------------------------------------------------------------- pure helpers
 
-  /** The ticket cards a bot message calls for: [{number, status|null}]. */
-  function readTicketCards(text) {
-    var cards = [];
-    var seen = {};
-    var status = null;
-    for (var i = 0; i < TICKET_STATUS_PHRASES.length; i++) {
-      if (TICKET_STATUS_PHRASES[i][1].test(text)) {
-        status = TICKET_STATUS_PHRASES[i][0];
-        break;
-      }
+  /** The ticket card a bot message's custom payload describes: {number, status|null}, or null. */
+  function cardOf(custom) {
+    if (!custom || typeof custom !== "object" || typeof custom.ticket !== "string" || !CARD_NUMBER.test(custom.ticket)) {
+      return null;
     }
-    var match;
-    TICKET_NUMBER.lastIndex = 0;
-    while ((match = TICKET_NUMBER.exec(text)) !== null) {
-      var before = text.slice(Math.max(0, match.index - 24), match.index);
-      if (seen[match[0]] || NOT_A_TICKET.test(before)) {
-        continue;
-      }
-      seen[match[0]] = true;
-      cards.push({ number: match[0], status: status });
-    }
-    return cards;
+    var known = typeof custom.status === "string" && Object.prototype.hasOwnProperty.call(T.status, custom.status);
+    return { number: custom.ticket, status: known ? custom.status : null };
+  }
+
+  function isCard(card) {
+    return Boolean(card) && typeof card === "object" && typeof card.number === "string" && CARD_NUMBER.test(card.number) &&
+      (card.status === null || (typeof card.status === "string" && Object.prototype.hasOwnProperty.call(T.status, card.status)));
   }
 
   /** Text split into plain runs and links: [{text}|{text, href}]. */
@@ -318,7 +302,8 @@
       (m.text === undefined || typeof m.text === "string") &&
       (m.payload === undefined || typeof m.payload === "string") &&
       (m.image === undefined || (typeof m.image === "string" && safeHref(m.image) !== null)) &&
-      (m.buttons === undefined || (Array.isArray(m.buttons) && m.buttons.every(isButton)));
+      (m.buttons === undefined || (Array.isArray(m.buttons) && m.buttons.every(isButton))) &&
+      (m.card === undefined || isCard(m.card));
   }
 
   var history = load("history", []);
@@ -523,8 +508,8 @@
     if (message.image) {
       content.appendChild(el("img", { className: "image", src: message.image, alt: "", loading: "lazy" }));
     }
-    if (message.from === "bot" && message.text) {
-      readTicketCards(message.text).forEach(function (card) { content.appendChild(ticketCard(card)); });
+    if (message.from === "bot" && message.card) {
+      content.appendChild(ticketCard(message.card));
     }
     if (message.buttons && message.buttons.length) {
       content.appendChild(renderButtons(message));
@@ -926,7 +911,11 @@
     if (buttons.length) {
       message.buttons = buttons;
     }
-    if (!message.text && !message.image && !message.buttons) {
+    var card = cardOf(data.custom);
+    if (card) {
+      message.card = card;
+    }
+    if (!message.text && !message.image && !message.buttons && !message.card) {
       return;
     }
     history.push(message);
@@ -1051,8 +1040,7 @@
     open: openChat,
     close: closeChat,
     send: function (text) { return sendText(text); },
-    sessionId: function () { return sessionId; },
-    readTicketCards: readTicketCards
+    sessionId: function () { return sessionId; }
   };
 
   if (document.body) {

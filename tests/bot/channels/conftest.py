@@ -17,6 +17,7 @@ trained model is exercised only in ``test_with_model.py``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 import uuid
@@ -133,6 +134,19 @@ def run(coroutine: Awaitable[Any]) -> Any:
 
 
 REQUIRE_ALL = "DESK_REQUIRE_ALL"
+
+
+def data_keys(*key_ids: str) -> str:
+    """A DESK_DATA_KEYS value with a fresh random key for each id (the first active)."""
+    return ",".join(f"{k}:{base64.b64encode(os.urandom(32)).decode()}" for k in key_ids)
+
+
+@pytest.fixture(autouse=True)
+def channel_data_keys(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The data keys a channel's Redis state is sealed with, as `rasa run` has them."""
+    value = data_keys("k1")
+    monkeypatch.setenv("DESK_DATA_KEYS", value)
+    return value
 
 
 @dataclass

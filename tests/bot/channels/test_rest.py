@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.channels import rest
 from bot.channels.rest import MAX_MESSAGE_CHARACTERS, DeskRestInput
@@ -39,6 +40,58 @@ class TestContract:
         assert answer == [{"recipient_id": "li", "text": "收到：我的宽带连不上了"}]
         [message] = agent.received
         assert (message.sender_id, message.input_channel) == ("li", "rest")
+
+
+CARD = {"ticket": "SD-100001", "status": "new"}
+
+
+def answers_with_a_card(message: Any) -> list[dict[str, Any]]:
+    return [{"text": "I've opened ticket SD-100001.", "custom": dict(CARD)}]
+
+
+class TestTicketCards:
+    def test_a_rest_client_gets_the_text_without_the_card(self) -> None:
+        agent = FakeAgent(answers_with_a_card)
+
+        async def main() -> tuple[int, Any]:
+            body = {"sender": "li", "message": "hi"}
+            async with (
+                serve(DeskRestInput(), agent) as url,
+                aiohttp.ClientSession() as http,
+                http.post(url, json=body) as response,
+            ):
+                return response.status, await response.json()
+
+        assert run(main()) == (
+            200,
+            [{"recipient_id": "li", "text": "I've opened ticket SD-100001."}],
+        )
+
+    def test_an_answer_replayed_from_the_conversation_leaves_the_card_out(self) -> None:
+        agent = FakeAgent(answers_with_a_card)
+        channel = DeskRestInput()
+        sender = f"wu-{uuid.uuid4().hex[:8]}"
+
+        async def main() -> tuple[int, Any]:
+            # The instance that answered saved the turn (card included), then died before
+            # it remembered the answer.
+            tracker = await agent.tracker_store.get_or_create_tracker(sender)
+            tracker.update(UserUttered("hi", message_id="rest-c-4"))
+            tracker.update(BotUttered("I've opened ticket SD-100001.", {"custom": dict(CARD)}))
+            await agent.tracker_store.save(tracker)
+            await channel.store.put(f"started:{sender}:c-4", "1", ttl_seconds=60)
+            async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
+                body = {"sender": sender, "message": "hi", "message_id": "c-4"}
+                async with http.post(url, json=body) as response:
+                    return response.status, await response.json()
+
+        status, answer = run(main())
+        assert agent.received == []  # replayed, not answered again
+        assert (status, [(m["recipient_id"], m["text"]) for m in answer]) == (
+            200,
+            [(sender, "I've opened ticket SD-100001.")],
+        )
+        assert all("custom" not in m for m in answer)
 
 
 class TestRepeats:
@@ -247,3 +300,80 @@ class TestMessageIds:
         status, answer, agent = post({"sender": "li", "message": "hi", "message_id": message_id})
         assert status == 400 and "message_id" in answer["error"]["message"]
         assert agent.received == []
+
+
+class TestPersonalDataAtRest:
+    """What the REST channel keeps in Redis for a customer who types personal data."""
+
+    PHONE, OTHER, EMAIL = "13912345678", "13700001111", "li.lei@example.com"
+
+    def test_bad_input_leaves_nothing_in_plaintext_and_a_500_kb_paste_is_a_clear_413(
+        self, stores: Any
+    ) -> None:
+        if stores.kind != "redis":
+            pytest.skip("at rest means Redis (REDIS_URL); memory never reaches a disk")
+        import redis
+
+        agent = FakeAgent()
+        sender = f"li-{uuid.uuid4().hex[:8]}"
+        texts = [
+            self.PHONE,  # nothing but a phone number
+            f"{self.PHONE}, {self.OTHER} / +86 139 1234 5678",  # several
+            f"https://example.com/reset?u={self.EMAIL}&x=1",  # an e-mail inside a URL
+            (f"日志 {self.PHONE} {self.EMAIL} " * 1000)[:MAX_MESSAGE_CHARACTERS],  # at the limit
+        ]
+
+        async def main() -> list[tuple[int, Any]]:
+            channel = DeskRestInput(stores())
+            async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
+                answers = []
+                for number, text in enumerate(texts):
+                    body = {"sender": sender, "message": text, "message_id": f"m{number}"}
+                    async with http.post(url, json=body) as response:
+                        answers.append((response.status, await response.json()))
+                huge = {"sender": sender, "message": f"{self.PHONE} " * 43_000}  # ~516 KB
+                async with http.post(url, json=huge) as response:
+                    answers.append((response.status, await response.json()))
+                return answers
+
+        answers = run(main())
+        assert [status for status, _ in answers] == [200, 200, 200, 200, 413]
+        assert answers[0][1][0]["text"] == f"收到：{self.PHONE}"  # read back in full
+        assert answers[-1][1]["error"]["code"] == "bad_request"
+        assert self.PHONE not in str(answers[-1][1])
+        assert len(agent.received) == 4  # the 500 KB paste never reached the bot
+
+        assert stores.redis_url is not None
+        client = redis.Redis.from_url(stores.redis_url)
+        try:
+            keys = list(client.scan_iter(match=f"{stores.prefix}:*"))
+            blob = b" ".join(key + b" " + (client.get(key) or b"") for key in keys)
+        finally:
+            client.close()
+        assert any(b":reply:" in key for key in keys), keys  # the answers were kept...
+        for value in (self.PHONE, self.OTHER, "139 1234 5678", self.EMAIL, sender):
+            assert value.encode() not in blob  # ...sealed, under the conversation's tag
+
+    def test_a_kept_answer_sealed_with_a_key_that_left_the_ring_is_a_clear_500(
+        self, stores: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if stores.kind != "redis":
+            pytest.skip("sealing is for Redis (REDIS_URL)")
+        from tests.bot.channels.conftest import data_keys
+
+        sender = f"li-{uuid.uuid4().hex[:8]}"
+        body = {"sender": sender, "message": self.PHONE, "message_id": "m1"}
+
+        async def send(channel: DeskRestInput) -> tuple[int, Any]:
+            async with (
+                serve(channel, FakeAgent()) as url,
+                aiohttp.ClientSession() as http,
+                http.post(url, json=body) as response,
+            ):
+                return response.status, await response.json()
+
+        assert run(send(DeskRestInput(stores())))[0] == 200
+        monkeypatch.setenv("DESK_DATA_KEYS", data_keys("k2"))  # k1 left the ring
+        status, answer = run(send(DeskRestInput(stores())))
+        assert status == 500 and answer["error"]["code"] == "state_unreadable"
+        assert "'k1'" in answer["error"]["message"] and self.PHONE not in str(answer)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -14,10 +16,18 @@ from bot.channels.store import (
     MemoryStore,
     RedisStore,
     answer_once,
+    conversation_tag,
     store_for,
     wait_for_reply,
 )
-from tests.bot.channels.conftest import run
+from bot.tracker_store import (
+    ConversationSettings,
+    ConversationUnreadable,
+    DataKeyMissing,
+    DataKeyRing,
+    parse_data_keys,
+)
+from tests.bot.channels.conftest import ROOT, data_keys, run
 
 REDIS_URL = os.environ.get("REDIS_URL")
 
@@ -201,3 +211,129 @@ def test_the_replies_of_a_finished_turn_come_from_the_conversation() -> None:
     assert first == [{"text": "请留个手机号", "buttons": buttons}, {"text": "谢谢"}]
     assert second == [{"text": "已为您创建工单 SD-100001"}]
     assert unknown is None and nobody is None
+
+
+def sealing(keys: str, *, retention_days: float = 30) -> ConversationSettings:
+    """What a Rasa instance seals its channel state with (DESK_DATA_KEYS and the retention)."""
+    return ConversationSettings(DataKeyRing(parse_data_keys(keys)), retention_days)
+
+
+def sealed_store(prefix: str, keys: str, **kwargs: Any) -> RedisStore:
+    assert REDIS_URL
+    return RedisStore(REDIS_URL, prefix=prefix, sealing=sealing(keys, **kwargs))
+
+
+def raw_redis() -> Any:
+    import redis
+
+    assert REDIS_URL
+    return redis.Redis.from_url(REDIS_URL)
+
+
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
+
+PHONE, EMAIL = "13912345678", "li.lei@example.com"
+
+
+@needs_redis
+class TestSealedAtRest:
+    """In Redis, every value a channel keeps is ciphertext, expires within the retention,
+    and opens only with the keys that sealed it."""
+
+    def test_values_are_ciphertext_named_by_key_id_and_read_back(self) -> None:
+        prefix = f"test:store:{uuid.uuid4().hex[:10]}"
+        store = sealed_store(prefix, data_keys("k1"))
+        text = f"请打 {PHONE} 或发邮件到 {EMAIL}"
+
+        async def main() -> list[str | None]:
+            await store.remember_reply("m1", text)
+            await store.put("kept:c1", text, ttl_seconds=60)
+            return [await store.reply_for("m1"), await store.get("kept:c1")]
+
+        assert run(main()) == [text, text]
+        client = raw_redis()
+        try:
+            names = list(client.scan_iter(match=f"{prefix}:*"))
+            values = [client.get(name) or b"" for name in names]
+        finally:
+            client.delete(*names)
+            client.close()
+        assert len(values) == 2
+        for value in values:
+            assert value.startswith(b"k1:")
+            assert PHONE.encode() not in value and EMAIL.encode() not in value
+            assert "邮件".encode() not in value
+
+    def test_a_lifetime_beyond_the_retention_is_cut_to_it(self) -> None:
+        prefix = f"test:store:{uuid.uuid4().hex[:10]}"
+        # A retention of one hour: a notice asked to wait 14 days waits one hour at most.
+        store = sealed_store(prefix, data_keys("k1"), retention_days=1 / 24)
+
+        async def main() -> None:
+            await store.put("kept:c1", "x", ttl_seconds=14 * 24 * 3600)
+            await store.remember_reply("m1", "y")
+
+        run(main())
+        client = raw_redis()
+        try:
+            names = list(client.scan_iter(match=f"{prefix}:*"))
+            ttls = [client.ttl(name) for name in names]
+        finally:
+            client.delete(*names)
+            client.close()
+        assert len(ttls) == 2 and all(0 < ttl <= 3600 for ttl in ttls), ttls
+
+    def test_a_rotated_key_still_opens_old_values_and_new_ones_use_the_new_key(self) -> None:
+        prefix = f"test:store:{uuid.uuid4().hex[:10]}"
+        old = data_keys("k1")
+        before = sealed_store(prefix, old)
+        after = sealed_store(prefix, f"{data_keys('k2')},{old}")
+
+        async def main() -> tuple[str | None, str | None]:
+            await before.put("kept:c1", "旧的", ttl_seconds=60)
+            opened = await after.take("kept:c1")
+            await after.put("kept:c1", "新的", ttl_seconds=60)
+            client = raw_redis()
+            try:
+                stored = client.get(f"{prefix}:data:kept:c1") or b""
+                client.delete(f"{prefix}:data:kept:c1")
+            finally:
+                client.close()
+            return opened, stored.decode().split(":", 1)[0]
+
+        assert run(main()) == ("旧的", "k2")
+
+    def test_a_missing_key_is_a_clear_error_never_ciphertext(self) -> None:
+        prefix = f"test:store:{uuid.uuid4().hex[:10]}"
+        writer = sealed_store(prefix, data_keys("k1"))
+        reader = sealed_store(prefix, data_keys("k2"))  # k1 left the ring
+
+        async def main() -> None:
+            await writer.remember_reply("m1", PHONE)
+            await reader.reply_for("m1")
+
+        with pytest.raises(DataKeyMissing, match="'k1'"):
+            run(main())
+        # The same id with another key: it does not authenticate, and says so.
+        impostor = sealed_store(prefix, data_keys("k1"))
+        with pytest.raises(ConversationUnreadable, match="does not authenticate"):
+            run(impostor.reply_for("m1"))
+        raw_redis().delete(f"{prefix}:reply:m1")
+
+    def test_without_data_keys_a_redis_store_refuses_to_start(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("DESK_DATA_KEYS", raising=False)
+        assert REDIS_URL
+        with pytest.raises(ValueError, match="DESK_DATA_KEYS is not set"):
+            store_for(REDIS_URL, prefix="x")
+
+
+def test_a_conversation_tag_is_fixed_length_and_hides_the_id() -> None:
+    tags = {conversation_tag(c) for c in ("13912345678", "web:abc", "web:abc:x", "")}
+    assert len(tags) == 4
+    assert all(len(tag) == 25 and tag.startswith("c") for tag in tags)
+    assert all("13912345678" not in tag for tag in tags)
+    # The API computes the same tag to find a conversation's keys on erasure.
+    examples = json.loads((ROOT / "tests" / "data" / "conversation_tags.json").read_text())
+    assert {c: conversation_tag(c) for c in examples} == examples

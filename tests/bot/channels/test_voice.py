@@ -323,6 +323,24 @@ class TestTurns:
         assert again == ["收到：重启好了"]
         assert other == ["收到：你好"]
 
+    def test_a_ticket_card_is_not_spoken(self, stores: StoreFactory) -> None:
+        """The card an action sends with a ticket's number (``custom``) is the widget's."""
+        card = {"ticket": "SD-100001", "status": "new"}
+        text = "已为您创建工单 SD-100001。"
+        agent = FakeAgent(lambda m: [{"text": text, "custom": dict(card)}])
+
+        async def main() -> list[Any]:
+            channel = VoiceInput(VoiceSettings(secret=SECRET), store=stores())
+            # Between turns (a message the desk starts), and as the answer to a turn.
+            pushed = channel.get_output_channel()
+            await pushed.send_response("voice:call-11", {"text": text, "custom": dict(card)})
+            async with serve(channel, agent) as url, aiohttp.ClientSession() as http:
+                answer = await send(http, url, turn("call-11", "宽带断了"))
+            return answer[1]["replies"]
+
+        assert run(main()) == [for_speech(text), for_speech(text)]
+        assert "SD 1 0 0 0 0 1" in for_speech(text)  # the number, read out from the text
+
     def test_a_repeated_turn_is_answered_once(self, stores: StoreFactory) -> None:
         agent = FakeAgent()
 

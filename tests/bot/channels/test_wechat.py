@@ -20,7 +20,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
-from bot.channels.store import MemoryStore
+from bot.channels.store import MemoryStore, conversation_tag
 from bot.channels.wechat import (
     MAX_TEXT_BYTES,
     CustomerServiceClient,
@@ -229,17 +229,20 @@ class TestSignature:
 class TestParsing:
     def test_text_voice_and_events(self) -> None:
         text = parse_push(push_xml(Content=" 你好 ", msg_id="42"))
+        # Keyed by the follower's conversation tag (what erasure finds), never the openid.
+        tag = conversation_tag(f"wechat:{OPENID}")
         assert (text.msg_type, text.content, text.msg_id, text.dedupe_key) == (
             "text",
             "你好",
             "42",
-            "42",
+            f"{tag}:42",
         )
         voice = parse_push(push_xml("voice", Recognition="我的宽带连不上了", MediaId="m1"))
         assert (voice.msg_type, voice.recognition) == ("voice", "我的宽带连不上了")
         event = parse_push(push_xml("event", Event="subscribe"))
         assert event.event == "subscribe" and event.msg_id is None
-        assert event.dedupe_key == f"{OPENID}:{event.create_time}:subscribe"
+        assert event.dedupe_key == f"{tag}:{event.create_time}:subscribe"
+        assert OPENID not in event.dedupe_key
 
     def test_entity_bombs_and_external_entities_are_refused(self) -> None:
         bomb = (
@@ -521,6 +524,44 @@ class TestMessages:
         (menu,) = run_channel(scenario, agent=agent)
         assert menu == "请选择：\n\n1. 查询工单\n2. 报修"
         assert [m.text for m in agent.received] == ["帮助", "/report_problem", "2"]
+
+
+CARD = {"ticket": "SD-100001", "status": "new"}
+
+
+class TestTicketCards:
+    """A ticket card (the action's ``custom`` payload) is the widget's: WeChat gets the text."""
+
+    def test_the_passive_reply_is_the_text_only(self) -> None:
+        agent = FakeAgent(lambda m: [{"text": "已为您创建工单 SD-100001。", "custom": dict(CARD)}])
+        status, body = run_channel(
+            lambda http, url: post(http, url, push_xml(Content="宽带断了")), agent=agent
+        )
+        assert (status, content_of(body)) == (200, "已为您创建工单 SD-100001。")
+
+    def test_a_message_the_desk_sends_first_is_the_text_only(self) -> None:
+        api = FakeWeChatApi()
+
+        async def main() -> None:
+            server = TestServer(api.app())
+            await server.start_server()
+            try:
+                settings = WeChatSettings(
+                    token=TOKEN,
+                    app_id=APP_ID,
+                    app_secret=APP_SECRET,
+                    api_base=str(server.make_url("")).rstrip("/"),
+                )
+                output = WeChatInput(settings, store=MemoryStore()).get_output_channel()
+                assert output is not None
+                await output.send_response(
+                    f"wechat:{OPENID}", {"text": "工单 SD-100001 已解决。", "custom": dict(CARD)}
+                )
+            finally:
+                await server.close()
+
+        run(main())
+        assert [m["text"]["content"] for m in api.sent] == ["工单 SD-100001 已解决。"]
 
 
 class TestRetries:

@@ -154,6 +154,65 @@ class TestSession:
         assert agent.received == []
 
 
+CARD = {"ticket": "SD-100001", "status": "new"}
+
+
+def answers_with_a_card(message: Any) -> list[dict[str, Any]]:
+    """A ticket created: two paragraphs of text, the ticket as data (Rasa's ``custom``)."""
+    return [
+        {
+            "text": "已为您创建工单 SD-100001。\n\n预计 18:00 前回复您。",
+            "custom": dict(CARD),
+            "utter_action": "utter_ticket_created",
+        }
+    ]
+
+
+class TestTicketCards:
+    def test_the_card_comes_in_the_same_message_as_its_text(self) -> None:
+        agent = FakeAgent(answers_with_a_card)
+        session = new_session()
+
+        async def main() -> list[dict[str, Any]]:
+            async with widget_server(agent) as (url, _):
+                customer = Customer()
+                await customer.connect(url, session)
+                await customer.say("我的宽带断了", session_id=session)
+                received = [await customer.next_message(), await customer.next_message()]
+                await asyncio.sleep(0.3)  # nothing else comes (no emit of the card alone)
+                assert customer.received.empty()
+                await customer.client.disconnect()
+                return received
+
+        # Rasa's socket.io output sends each paragraph apart; the card goes with the last.
+        assert run(main()) == [
+            {"text": "已为您创建工单 SD-100001。"},
+            {"text": "预计 18:00 前回复您。", "custom": CARD},
+        ]
+
+    def test_a_card_the_desk_sends_first_is_kept_with_its_text(self) -> None:
+        agent = FakeAgent()
+        session = new_session()
+
+        async def main() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            async with widget_server(agent) as (url, channel):
+                customer = Customer()
+                await customer.connect(url, session)
+                output = channel.get_output_channel()
+                assert output is not None
+                await output.send_response(
+                    f"web:{session}", {"text": "工单 SD-100001 已解决。", "custom": dict(CARD)}
+                )
+                pushed = await customer.next_message()
+                missed = await customer.client.call("fetch_missed", {"after": 0}, timeout=10)
+                await customer.client.disconnect()
+                return pushed, missed["messages"]
+
+        pushed, missed = run(main())
+        assert pushed == {"text": "工单 SD-100001 已解决。", "custom": CARD, "push_seq": 1}
+        assert missed == [pushed]
+
+
 class TestRepeats:
     def test_a_message_sent_again_after_a_lost_ack_is_handled_once(self) -> None:
         agent = FakeAgent()
@@ -285,3 +344,61 @@ class TestPushes:
 
         pushed = run(main())
         assert pushed["text"] == "客服已回复" and pushed["push_seq"] >= 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the mailbox at rest is in Redis")
+def test_the_mailbox_in_redis_is_sealed_tagged_and_within_the_retention(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What waits for an offline widget is ciphertext under the conversation's tag, gone
+    within the retention, and read back in order."""
+    import redis
+
+    from bot.channels.store import conversation_tag
+
+    monkeypatch.setenv("DESK_CONVERSATION_RETENTION_DAYS", "1")
+    url = os.environ["REDIS_URL"]
+    session = uuid.uuid4().hex
+    mailbox = widget.Mailbox(url)
+    quoted = "您说的号码 13912345678 和 li.lei@example.com 已记下"
+
+    async def main() -> list[dict[str, Any]]:
+        await mailbox.add(session, {"text": quoted})
+        await mailbox.add(session, {"text": quoted})  # the same words twice: two messages
+        return await mailbox.since(session, 0)
+
+    got = run(main())
+    assert [(m["text"], m["push_seq"]) for m in got] == [(quoted, 1), (quoted, 2)]
+    client = redis.Redis.from_url(url)
+    seq_key, messages_key = widget.Mailbox.keys(session)
+    try:
+        assert conversation_tag(f"web:{session}") in messages_key
+        assert session not in seq_key + messages_key
+        members = client.zrange(messages_key, 0, -1)
+        ttls = [client.ttl(seq_key), client.ttl(messages_key)]
+    finally:
+        client.delete(seq_key, messages_key)
+        client.close()
+    assert len(members) == 2 and all(m.startswith(b"k1:") for m in members)
+    assert not any(b"13912345678" in m or b"li.lei@" in m for m in members)
+    assert all(0 < ttl <= 24 * 3600 for ttl in ttls), ttls
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the mailbox at rest is in Redis")
+def test_a_mailbox_sealed_with_a_key_that_left_the_ring_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.tracker_store import DataKeyMissing
+    from tests.bot.channels.conftest import data_keys
+
+    url = os.environ["REDIS_URL"]
+    session = uuid.uuid4().hex
+    run(widget.Mailbox(url).add(session, {"text": "13912345678"}))
+    monkeypatch.setenv("DESK_DATA_KEYS", data_keys("k2"))
+    try:
+        with pytest.raises(DataKeyMissing, match="'k1'"):
+            run(widget.Mailbox(url).since(session, 0))
+    finally:
+        import redis
+
+        redis.Redis.from_url(url).delete(*widget.Mailbox.keys(session))

@@ -117,5 +117,10 @@ class TestSupervisorAssignment:
             pass
         else:
             raise AssertionError("capacity was ignored")
-        assignment.assign_to(session, ticket=ticket, agent=full, actor=BOSS.name, force=True)
+        given = assignment.assign_to(
+            session, ticket=ticket, agent=full, actor=BOSS.name, force=True
+        )
         assert ticket.assignee_id == full.id
+        # What the service returns is the ticket as it now stands, its holder loaded.
+        assert given is ticket and given.assignee is not None
+        assert given.assignee.username == full.username

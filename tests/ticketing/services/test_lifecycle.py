@@ -139,6 +139,12 @@ class TestThread:
                 session, ticket=ticket, principal=BOT, body="x", author_type=AuthorType.AGENT
             )
 
+    def test_the_ticket_is_current_after_a_post(self, session: Session, vault: Vault) -> None:
+        ticket = new_ticket(session, vault)
+        message = thread.post_message(session, ticket=ticket, principal=AGENT, body="on it")
+        # The thread the caller holds shows the reply: no need to read the ticket again.
+        assert ticket.messages[-1] is message and message.body == "on it"
+
 
 class TestEscalate:
     def test_first_level_raises_priority_in_the_same_queue(
@@ -179,6 +185,22 @@ class TestEscalate:
         assert ticket.priority is Priority.URGENT
         assert ticket.assignee_id is None
 
+    def test_returns_the_ticket_with_its_new_holder(self, session: Session, vault: Vault) -> None:
+        make_staff(session, "wang.fang", queues=["technical_support"], presence="offline")
+        make_staff(session, "zhao", role="supervisor", queues=["supervisors"])
+        ticket = new_ticket(session, vault)
+        for reason in ("slow", "still slow"):
+            escalated = lifecycle.escalate(
+                session,
+                ticket=ticket,
+                principal=AGENT,
+                reason=reason,
+                source=EscalationSource.AGENT,
+            )
+        assert escalated is ticket
+        assert escalated.queue.key == "supervisors"
+        assert escalated.assignee is not None and escalated.assignee.username == "zhao"
+
     def test_resolved_tickets_are_not_escalated(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault)
         lifecycle.transition(session, ticket=ticket, to=S.RESOLVED, principal=AGENT)
@@ -205,3 +227,13 @@ class TestRatings:
         lifecycle.transition(session, ticket=ticket, to=S.RESOLVED, principal=AGENT)
         with pytest.raises(ratings.ValidationFailed):
             ratings.rate(session, ticket=ticket, score=score)
+
+
+class TestCancel:
+    def test_returns_the_ticket_with_the_reason_in_its_thread(
+        self, session: Session, vault: Vault
+    ) -> None:
+        ticket = new_ticket(session, vault)
+        cancelled = lifecycle.cancel(session, ticket=ticket, principal=BOT, reason="solved it")
+        assert cancelled is ticket and cancelled.status is S.CLOSED
+        assert cancelled.messages[-1].body == "Cancelled by the customer: solved it"

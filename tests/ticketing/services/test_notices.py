@@ -13,7 +13,7 @@ from ticketing.models import Agent, Customer, RelayDelivery, Ticket, TicketMessa
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
-from ticketing.services import assignment, contact, lifecycle, notices, relay, sla, thread
+from ticketing.services import assignment, contact, lifecycle, notices, outbox, sla_scan, thread
 from ticketing.services.tickets import create_ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -116,7 +116,7 @@ class TestAnnounce:
         assert f"预计 {due} 前回复您" in message.body
         [delivery] = deliveries(session)
         assert (delivery.kind, delivery.notice, delivery.message_id) == (
-            relay.NOTICE,
+            outbox.NOTICE,
             notices.ASSIGNED,
             message.id,
         )
@@ -146,11 +146,11 @@ class TestAnnounce:
         )
         [delivery] = deliveries(session)
         assert delivery.next_attempt_at == datetime(2026, 11, 25, 8, 0, tzinfo=SHANGHAI)
-        assert relay.due(session, now=NIGHT + timedelta(minutes=5)) == []
+        assert outbox.due(session, now=NIGHT + timedelta(minutes=5)) == []
         states = notices.delivery_states(session, ticket_id=ticket.id, now=NIGHT)
         assert [s.status for s in states.values()] == ["held"]
         morning = datetime(2026, 11, 25, 8, 0, tzinfo=SHANGHAI)
-        assert relay.due(session, now=morning) == [delivery]
+        assert outbox.due(session, now=morning) == [delivery]
 
     def test_urgent_tickets_are_not_held(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault, opened=NIGHT - timedelta(hours=3))
@@ -183,10 +183,10 @@ class TestAnnounce:
         )
         thread.post_message(session, ticket=ticket, principal=AGENT, body="在的", now=later)
         held, reply = deliveries(session)
-        assert (held.kind, reply.kind) == (relay.NOTICE, relay.REPLY)
+        assert (held.kind, reply.kind) == (outbox.NOTICE, outbox.REPLY)
         assert held.next_attempt_at <= later
         # In order: the notice first, the reply once the notice is delivered.
-        assert relay.due(session, now=later) == [held]
+        assert outbox.due(session, now=later) == [held]
 
     def test_opting_out_stops_notices_but_not_replies(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault, opened=DAY - timedelta(hours=3))
@@ -195,7 +195,7 @@ class TestAnnounce:
             session, ticket=ticket, to=TicketStatus.PENDING, principal=AGENT, now=DAY
         )
         thread.post_message(session, ticket=ticket, principal=AGENT, body="请提供订单号", now=DAY)
-        assert [d.kind for d in deliveries(session)] == [relay.REPLY]
+        assert [d.kind for d in deliveries(session)] == [outbox.REPLY]
         [note] = notice_messages(session, ticket)
         assert not note.public and "opted out" in note.body
 
@@ -216,7 +216,7 @@ class TestAnnounce:
         )
         [delivery] = deliveries(session)
         [message] = notice_messages(session, ticket)
-        assert (delivery.kind, delivery.message_id) == (relay.RESOLVED, message.id)
+        assert (delivery.kind, delivery.message_id) == (outbox.RESOLVED, message.id)
         assert message.body.startswith(f"工单 {ticket.number} 已解决")
 
     def test_a_ticket_without_a_conversation_is_not_announced(
@@ -234,8 +234,8 @@ class TestLate:
     ) -> None:
         ticket = new_ticket(session, vault, opened=DAY - timedelta(hours=1))
         missed = ticket.first_response_due_at + timedelta(minutes=1)
-        assert sla.scan(session, now=missed).breaches == 1
-        assert sla.scan(session, now=missed + timedelta(minutes=1)).breaches == 0
+        assert sla_scan.scan(session, now=missed).breaches == 1
+        assert sla_scan.scan(session, now=missed + timedelta(minutes=1)).breaches == 0
         late = [d for d in deliveries(session) if d.notice == notices.LATE]
         assert len(late) == 1
         [message] = [m for m in notice_messages(session, ticket) if m.id == late[0].message_id]

@@ -1,19 +1,17 @@
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.support_service.factories import make_staff, ticket_payload
-from ticketing.enums import IdentityKind, Priority, TicketStatus
+from ticketing.enums import IdentityKind, Priority
 from ticketing.errors import Conflict, Forbidden, ValidationFailed
-from ticketing.models import AuditEntry, Customer, Identity, Ticket, TicketMessage, utcnow
+from ticketing.models import AuditEntry, Customer
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
-from ticketing.services import lifecycle, profiles, ratings
-from ticketing.services.customers import find_by_identity
+from ticketing.services import profiles
 from ticketing.services.tickets import create_ticket
 
 BOT = Principal(name="bot_service", role=Role.BOT_SERVICE)
@@ -166,77 +164,3 @@ class TestEdits:
             )
         # The owner is not named: the route must not look up whose number this is.
         assert error.value.details is None and str(second) not in error.value.message
-
-
-class TestMerge:
-    def test_everything_moves_and_conflicts_are_audited(
-        self, session: Session, vault: Vault
-    ) -> None:
-        survivor_id, _ = customer_with_ticket(session, vault, "web-1")
-        other_id, other_ticket = customer_with_ticket(
-            session, vault, "wechat-1", display_name="李小雷", phone="13900001111"
-        )
-        lifecycle.transition(
-            session, ticket=other_ticket, to=TicketStatus.RESOLVED, principal=AGENT
-        )
-        ratings.rate(session, ticket=other_ticket, score=4)
-        profiles.set_tags(session, customer_id=other_id, tags=["vip"], principal=AGENT)
-        # The other profile was updated later, so its name wins.
-        session.get(Customer, other_id).updated_at = utcnow() + timedelta(minutes=5)
-        merged = profiles.merge(session, survivor_id=survivor_id, other_id=other_id, principal=BOSS)
-
-        assert merged.id == survivor_id
-        assert vault.decrypt(merged.display_name_enc) == "李小雷"
-        assert [t.tag for t in merged.tags] == ["vip"]
-        assert (
-            session.scalar(
-                select(func.count()).select_from(Ticket).where(Ticket.customer_id == survivor_id)
-            )
-            == 2
-        )
-        assert {i.customer_id for i in session.scalars(select(Identity))} == {survivor_id}
-        # The old id still resolves, to the survivor.
-        assert profiles.get_customer(session, other_id).id == survivor_id
-        view = profiles.view(session, vault=vault, customer_id=other_id, principal=AGENT)
-        assert [r.score for r in view.ratings] == [4]
-        conflicts = [e for e in session.scalars(select(AuditEntry)) if e.action == "merge_conflict"]
-        assert [(e.field, e.details["winner"]) for e in conflicts] == [("display_name", "other")]
-
-    def test_self_merge_and_repeat_merge_are_refused(self, session: Session, vault: Vault) -> None:
-        a, _ = customer_with_ticket(session, vault, "a")
-        b, _ = customer_with_ticket(session, vault, "b")
-        with pytest.raises(ValidationFailed):
-            profiles.merge(session, survivor_id=a, other_id=a, principal=BOSS)
-        profiles.merge(session, survivor_id=a, other_id=b, principal=BOSS)
-        with pytest.raises(Conflict):
-            profiles.merge(session, survivor_id=a, other_id=b, principal=BOSS)
-
-
-class TestErase:
-    def test_personal_data_goes_statistics_stay(self, session: Session, vault: Vault) -> None:
-        customer_id, ticket = customer_with_ticket(session, vault)
-        lifecycle.transition(session, ticket=ticket, to=TicketStatus.RESOLVED, principal=AGENT)
-        ratings.rate(session, ticket=ticket, score=2, comment="太慢了，我的手机 13800138000")
-        profiles.erase(session, customer_id=customer_id, reason="PIPL request #17", principal=ADMIN)
-        session.expire_all()
-
-        customer = session.get(Customer, customer_id)
-        assert customer.erased_at is not None and customer.display_name_enc is None
-        assert session.scalar(select(func.count()).select_from(Identity)) == 0
-        stored = session.get(Ticket, ticket.id)
-        assert (stored.status, stored.priority, stored.description) == (
-            TicketStatus.RESOLVED,
-            Priority.NORMAL,
-            "[erased]",
-        )
-        bodies = {
-            m.body for m in session.scalars(select(TicketMessage)) if m.author_type == "customer"
-        }
-        assert bodies == {"[erased]"}
-        view = profiles.view(session, vault=vault, customer_id=customer_id, principal=BOSS)
-        assert [(r.score, r.comment) for r in view.ratings] == [(2, None)]
-        with pytest.raises(Exception, match="no customer"):
-            find_by_identity(session, vault=vault, channel="rest", external_id="sender-123")
-        assert ("erase", None) in audit_actions(session)
-        with pytest.raises(Conflict):
-            profiles.erase(session, customer_id=customer_id, reason="again please", principal=ADMIN)

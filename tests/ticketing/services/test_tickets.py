@@ -12,14 +12,13 @@ from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
 from ticketing.services import queues as queues_service
+from ticketing.services.history import change_fields
 from ticketing.services.tickets import (
     TicketNotFound,
-    change_fields,
     create_ticket,
     default_subject,
     get_ticket,
     normalise_ticket_number,
-    visible_messages,
 )
 
 BOT = Principal(name="bot_service", role=Role.BOT_SERVICE)
@@ -196,26 +195,6 @@ class TestGetTicket:
         with pytest.raises(TicketNotFound) as caught:
             get_ticket(session, number=number)
         assert caught.value.code == "ticket_not_found"
-
-
-class TestVisibility:
-    def test_bot_sees_public_only_staff_sees_all(self, session: Session, vault: Vault) -> None:
-        ticket = create_ticket(session, vault=vault, principal=BOT, payload=payload()).ticket
-        assert len(visible_messages(ticket, principal=BOT)) == 1
-        assert len(visible_messages(ticket, principal=AGENT)) == 3
-
-
-class TestChangeFields:
-    def test_records_one_event_per_change(self, session: Session, vault: Vault) -> None:
-        ticket = create_ticket(session, vault=vault, principal=BOT, payload=payload()).ticket
-        events = change_fields(
-            session,
-            ticket=ticket,
-            actor="agent:wang",
-            changes={"status": TicketStatus.OPEN, "priority": ticket.priority},
-        )
-        assert [(e.field, e.old_value, e.new_value) for e in events] == [("status", "new", "open")]
-        assert ticket.version == 2
 
 
 def test_default_subject_is_first_line_shortened() -> None:

@@ -36,7 +36,7 @@ from ticketing.privacy import Vault
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import tickets as tickets_repo
 from ticketing.schemas import TicketCreate
-from ticketing.services import assignment, sla, work
+from ticketing.services import assignment, sla_scan, work
 from ticketing.services.tickets import create_ticket, get_ticket
 
 pytestmark = pytest.mark.skipif(
@@ -157,7 +157,7 @@ BREACH_TIME = OPENED + timedelta(hours=5)
 
 def scheduler_pass(
     database: Database, *, now: datetime, limit: int, meet: bool, deadline: float
-) -> tuple[RaceResult, list[sla.ScanResult], list[events.DeskEvent]]:
+) -> tuple[RaceResult, list[sla_scan.ScanResult], list[events.DeskEvent]]:
     """Two schedulers scan at once; their results and the events they committed.
 
     With ``meet``, both have picked their tickets before either works on them: each
@@ -171,8 +171,8 @@ def scheduler_pass(
         both_picked.wait()
         return picked
 
-    def scheduler(session: Session) -> tuple[sla.ScanResult, list[events.DeskEvent]]:
-        found = sla.scan(session, now=now, limit=limit)
+    def scheduler(session: Session) -> tuple[sla_scan.ScanResult, list[events.DeskEvent]]:
+        found = sla_scan.scan(session, now=now, limit=limit)
         return found, events.pending(session)
 
     with mock.patch.object(tickets_repo, "sla_due", pick_then_meet if meet else pick):
@@ -192,7 +192,7 @@ def check_two_schedulers(database: Database, vault: Vault, *, deadline: float = 
         numbers = set(session.scalars(select(Ticket.number)))
     assert len(numbers) == 12
 
-    counts: list[sla.ScanResult] = []
+    counts: list[sla_scan.ScanResult] = []
     for phase, now, kind in (
         ("warning", WARNING_TIME, "sla.warning"),
         ("breach", BREACH_TIME, "sla.breached"),

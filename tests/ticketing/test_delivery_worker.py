@@ -14,20 +14,20 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.support_service.factories import make_staff, ticket_payload
-from ticketing import relay as relay_worker
+from ticketing import delivery_worker
 from ticketing.db import Database
 from ticketing.enums import TicketStatus
 from ticketing.models import Agent, RelayDelivery, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
-from ticketing.services import lifecycle, thread
+from ticketing.services import lifecycle, outbox, thread
 from ticketing.services.tickets import create_ticket
 from ticketing.settings import Settings
 
 AGENT = Principal(name="staff:wang.fang", role=Role.AGENT, agent_id=1)
 JWT_SECRET = "relay-test-secret-of-at-least-32-characters"
-RASA = relay_worker.RasaConversations("http://rasa.test", JWT_SECRET)
+RASA = delivery_worker.RasaConversations("http://rasa.test", JWT_SECRET)
 
 
 class FakeRasa:
@@ -118,7 +118,7 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
         stored = session.scalars(select(TicketMessage.body)).all()
     assert "您好，我是王*，正在为您处理。" in stored
 
-    result = relay_worker.run_once(keyed, RASA, client)
+    result = delivery_worker.run_once(keyed, RASA, client)
 
     assert result.delivered == 1
     [(path, params, body)] = fake.requests
@@ -141,7 +141,7 @@ def test_a_reply_is_triggered_in_the_customers_conversation(
     }
     assert rows(clean_database)[0].delivered_at is not None
     # Delivered once: a second pass sends nothing.
-    assert relay_worker.run_once(keyed, RASA, client).delivered == 0
+    assert delivery_worker.run_once(keyed, RASA, client).delivered == 0
     keyed.dispose()
 
 
@@ -152,7 +152,7 @@ def test_resolving_hands_the_conversation_back_then_asks_for_a_rating(
     number = open_ticket(clean_database, vault)
     resolve(clean_database, number)
 
-    relay_worker.run_once(clean_database, RASA, client)
+    delivery_worker.run_once(clean_database, RASA, client)
 
     assert [(path.rsplit("/", 1)[-1], body) for path, _, body in fake.requests] == [
         ("events", [{"event": "slot", "name": "handoff_ticket", "value": None}]),
@@ -169,7 +169,7 @@ def test_rasa_down_keeps_the_reply_and_the_order_until_it_is_back(
     agent_replies(clean_database, number, "second")
     fake.statuses = [503]
 
-    result = relay_worker.run_once(clean_database, RASA, client)
+    result = delivery_worker.run_once(clean_database, RASA, client)
 
     # The first failed; the second waited behind it instead of overtaking it.
     assert (result.delivered, result.retried) == (0, 1)
@@ -180,7 +180,7 @@ def test_rasa_down_keeps_the_reply_and_the_order_until_it_is_back(
 
     with clean_database.sessions.begin() as session:
         session.get(RelayDelivery, first.id).next_attempt_at = utcnow() - timedelta(seconds=1)
-    result = relay_worker.run_once(clean_database, RASA, client)
+    result = delivery_worker.run_once(clean_database, RASA, client)
 
     assert result.delivered == 2
     sent = [body["entities"]["agent_message"] for _, _, body in fake.requests]
@@ -194,7 +194,7 @@ def test_an_unreachable_rasa_is_a_retry_not_a_crash(clean_database: Database, va
     number = open_ticket(clean_database, vault)
     agent_replies(clean_database, number, "hello")
     with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
-        result = relay_worker.run_once(clean_database, RASA, client)
+        result = delivery_worker.run_once(clean_database, RASA, client)
     assert result.retried == 1
     assert rows(clean_database)[0].last_error == "Rasa unreachable: ConnectError"
 
@@ -205,7 +205,7 @@ def test_the_worker_thread_delivers_and_stops(
     fake, _client = rasa
     number = open_ticket(clean_database, vault)
     agent_replies(clean_database, number, "hello")
-    worker = relay_worker.RelayWorker(
+    worker = delivery_worker.RelayWorker(
         clean_database, RASA, interval_seconds=0.05, transport=httpx.MockTransport(fake)
     )
     worker.start()
@@ -222,15 +222,14 @@ def test_the_worker_thread_delivers_and_stops(
 def test_a_handback_clears_the_handoff_and_tells_the_customer(
     clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
 ) -> None:
-    from ticketing.services import relay
     from ticketing.services.tickets import get_ticket
 
     fake, client = rasa
     number = open_ticket(clean_database, vault)
     with clean_database.sessions.begin() as session:
-        relay.hand_back(session, ticket=get_ticket(session, number=number), principal=AGENT)
+        outbox.hand_back(session, ticket=get_ticket(session, number=number), principal=AGENT)
 
-    relay_worker.run_once(clean_database, RASA, client)
+    delivery_worker.run_once(clean_database, RASA, client)
 
     assert [(path.rsplit("/", 1)[-1], body) for path, _, body in fake.requests] == [
         ("events", [{"event": "slot", "name": "handoff_ticket", "value": None}]),
@@ -246,9 +245,11 @@ def test_rasa_refuses_a_relay_signing_with_another_secret(
         make_staff(session, "wang.fang")
     number = open_ticket(clean_database, vault)
     agent_replies(clean_database, number, "您好")
-    wrong = relay_worker.RasaConversations("http://rasa.test", "another-secret-of-32-characters!!")
+    wrong = delivery_worker.RasaConversations(
+        "http://rasa.test", "another-secret-of-32-characters!!"
+    )
 
-    result = relay_worker.run_once(clean_database, wrong, client)
+    result = delivery_worker.run_once(clean_database, wrong, client)
 
     assert result.delivered == 0 and result.retried == 1
     assert fake.requests == []

@@ -8,6 +8,8 @@ the message is kept in the ``pending_relay`` slot and sent first once it answers
 
 Agents' replies come back without the action server: the desk triggers
 ``agent_reply`` and the response ``utter_agent_reply`` says it (bot/policies/handoff.py).
+The desk's own relay (``ticketing/relay.py``) is that other direction: its outbox of
+replies and notices on their way to the customer's channel.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.conversation import conversation_language, desk_client
 from actions.desk_api import DeskApiClient, DeskApiUnavailable
 from actions.settings import ActionSettings
-from actions.tickets import conversation_language, desk_client
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
-from actions.relay import ActionRelayToAgent
+from actions.relay_to_agent import ActionRelayToAgent
 from tests.actions.conftest import run_action, run_with_api
 from tests.actions.fake_api import FakeDeskApi
 

@@ -11,7 +11,8 @@ from ticketing.models import RelayDelivery, TicketMessage, utcnow
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
-from ticketing.services import lifecycle, relay, thread
+from ticketing.services import lifecycle, outbox, thread
+from ticketing.services.queue_position import queue_position
 from ticketing.services.tickets import create_ticket
 
 AGENT = Principal(name="staff:wang.fang", role=Role.AGENT, agent_id=1)
@@ -49,7 +50,7 @@ class TestEnqueue:
         ticket = new_ticket(session, vault)
         message = thread.post_message(session, ticket=ticket, principal=AGENT, body="On it.")
         [delivery] = deliveries(session)
-        assert (delivery.kind, delivery.message_id) == (relay.REPLY, message.id)
+        assert (delivery.kind, delivery.message_id) == (outbox.REPLY, message.id)
         assert delivery.conversation_id == "web:widget-1" and delivery.delivered_at is None
 
     def test_internal_notes_and_customer_messages_stay_on_the_ticket(
@@ -63,7 +64,7 @@ class TestEnqueue:
     def test_resolving_queues_the_handback(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault)
         lifecycle.transition(session, ticket=ticket, to=TicketStatus.RESOLVED, principal=AGENT)
-        assert [d.kind for d in deliveries(session)] == [relay.RESOLVED]
+        assert [d.kind for d in deliveries(session)] == [outbox.RESOLVED]
 
     def test_a_ticket_without_a_conversation_queues_nothing(
         self, session: Session, vault: Vault
@@ -102,7 +103,7 @@ class TestDue:
         one = thread.post_message(session, ticket=first, principal=AGENT, body="one")
         thread.post_message(session, ticket=first, principal=AGENT, body="two")
         thread.post_message(session, ticket=second, principal=AGENT, body="other")
-        due = relay.due(session)
+        due = outbox.due(session)
         assert [(d.ticket_id, d.message_id) for d in due][:1] == [(first.id, one.id)]
         assert {d.ticket_id for d in due} == {first.id, second.id} and len(due) == 2
 
@@ -112,36 +113,36 @@ class TestDue:
         ticket = new_ticket(session, vault)
         thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
         thread.post_message(session, ticket=ticket, principal=AGENT, body="two")
-        [first] = relay.due(session)
+        [first] = outbox.due(session)
         now = utcnow()
         assert (
-            relay.mark_failed_attempt(session, first, error="Rasa answered 503", now=now) is False
+            outbox.mark_failed_attempt(session, first, error="Rasa answered 503", now=now) is False
         )
-        assert first.next_attempt_at == now + timedelta(seconds=relay.FIRST_RETRY_SECONDS)
+        assert first.next_attempt_at == now + timedelta(seconds=outbox.FIRST_RETRY_SECONDS)
         # The second reply may not overtake the first.
-        assert relay.due(session, now=now) == []
-        assert relay.due(session, now=now + timedelta(seconds=3)) == [first]
-        relay.mark_failed_attempt(session, first, error="again", now=now)
-        assert first.next_attempt_at == now + timedelta(seconds=2 * relay.FIRST_RETRY_SECONDS)
+        assert outbox.due(session, now=now) == []
+        assert outbox.due(session, now=now + timedelta(seconds=3)) == [first]
+        outbox.mark_failed_attempt(session, first, error="again", now=now)
+        assert first.next_attempt_at == now + timedelta(seconds=2 * outbox.FIRST_RETRY_SECONDS)
 
     def test_back_off_is_capped(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault)
         thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
-        [delivery] = relay.due(session)
+        [delivery] = outbox.due(session)
         delivery.attempts = 30
         now = utcnow()
-        relay.mark_failed_attempt(session, delivery, error="down", now=now)
-        assert delivery.next_attempt_at == now + timedelta(seconds=relay.MAX_RETRY_SECONDS)
+        outbox.mark_failed_attempt(session, delivery, error="down", now=now)
+        assert delivery.next_attempt_at == now + timedelta(seconds=outbox.MAX_RETRY_SECONDS)
 
     def test_after_a_day_it_gives_up_and_tells_the_agents(
         self, session: Session, vault: Vault
     ) -> None:
         ticket = new_ticket(session, vault)
         thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
-        [delivery] = relay.due(session)
-        later = delivery.created_at + relay.GIVE_UP_AFTER
-        assert relay.mark_failed_attempt(session, delivery, error="down", now=later) is True
-        assert delivery.failed_at == later and relay.due(session, now=later) == []
+        [delivery] = outbox.due(session)
+        later = delivery.created_at + outbox.GIVE_UP_AFTER
+        assert outbox.mark_failed_attempt(session, delivery, error="down", now=later) is True
+        assert delivery.failed_at == later and outbox.due(session, now=later) == []
         note = session.scalars(
             select(TicketMessage).where(TicketMessage.author_type == AuthorType.SYSTEM)
         ).one()
@@ -153,19 +154,19 @@ class TestDue:
     ) -> None:
         ticket = new_ticket(session, vault)
         thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
-        [delivery] = relay.due(session)
+        [delivery] = outbox.due(session)
         now = utcnow()
-        relay.lease(delivery, now=now)
+        outbox.lease(delivery, now=now)
         # Being sent (or its relay died): nobody else takes it until the lease ends.
-        assert relay.due(session, now=now + relay.LEASE - timedelta(seconds=1)) == []
-        assert relay.due(session, now=now + relay.LEASE) == [delivery]
+        assert outbox.due(session, now=now + outbox.LEASE - timedelta(seconds=1)) == []
+        assert outbox.due(session, now=now + outbox.LEASE) == [delivery]
 
     def test_delivered_is_done(self, session: Session, vault: Vault) -> None:
         ticket = new_ticket(session, vault)
         thread.post_message(session, ticket=ticket, principal=AGENT, body="one")
-        [delivery] = relay.due(session)
-        relay.mark_delivered(delivery)
-        assert relay.due(session) == [] and undelivered(session) == 0
+        [delivery] = outbox.due(session)
+        outbox.mark_delivered(delivery)
+        assert outbox.due(session) == [] and undelivered(session) == 0
 
 
 class TestQueuePosition:
@@ -176,7 +177,7 @@ class TestQueuePosition:
         # The last one is the most urgent: its first response is due soonest.
         tickets[2].first_response_due_at = tickets[0].first_response_due_at - timedelta(hours=1)
         session.flush()
-        places = [relay.queue_position(session, ticket=t) for t in tickets]
+        places = [queue_position(session, ticket=t) for t in tickets]
         assert [p.position for p in places] == [2, 3, 1]
         assert {p.waiting for p in places} == {3}
 
@@ -189,5 +190,5 @@ class TestQueuePosition:
         ticket.status = TicketStatus.OPEN
         session.flush()
         session.refresh(ticket, attribute_names=["assignee"])
-        place = relay.queue_position(session, ticket=ticket)
+        place = queue_position(session, ticket=ticket)
         assert (place.position, place.assignee, place.waiting) == (None, agent.display_name, 0)

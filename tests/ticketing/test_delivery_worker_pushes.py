@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import select
 
 from tests.support_service.factories import ticket_payload
-from tests.ticketing.test_relay_worker import RASA, FakeRasa, rasa, rows
-from ticketing import relay as relay_worker
+from tests.ticketing.test_delivery_worker import RASA, FakeRasa, rasa, rows
+from ticketing import delivery_worker
 from ticketing.db import Database, make_session_factory
 from ticketing.enums import TicketStatus
 from ticketing.models import RelayDelivery, TicketMessage, utcnow
@@ -52,7 +52,7 @@ def test_a_notice_goes_to_the_channels_push_route_before_the_reply_after_it(
             session, ticket=get_ticket(session, number=number), principal=AGENT, body="订单号？"
         )
 
-    assert relay_worker.run_once(clean_database, RASA, client).delivered == 2
+    assert delivery_worker.run_once(clean_database, RASA, client).delivered == 2
 
     (push_path, push_params, push_body), (reply_path, _, _) = fake.requests
     notice_row = rows(clean_database)[0]
@@ -83,7 +83,7 @@ def test_a_rest_sender_gets_replies_and_the_resolution_through_the_push_route(
         )
     to_status(clean_database, number, TicketStatus.RESOLVED)
 
-    assert relay_worker.run_once(clean_database, RASA, client).delivered == 2
+    assert delivery_worker.run_once(clean_database, RASA, client).delivered == 2
 
     paths = [path for path, _, _ in fake.requests]
     assert paths == [
@@ -104,7 +104,7 @@ def test_a_channel_that_refuses_is_tried_again_later(
     to_status(clean_database, number, TicketStatus.PENDING)
     fake.statuses = [502]
 
-    result = relay_worker.run_once(clean_database, RASA, client)
+    result = delivery_worker.run_once(clean_database, RASA, client)
 
     assert (result.delivered, result.retried) == (0, 1)
     [row] = rows(clean_database)
@@ -113,7 +113,7 @@ def test_a_channel_that_refuses_is_tried_again_later(
         delivery = session.get(RelayDelivery, row.id)
         assert delivery is not None
         delivery.next_attempt_at = utcnow() - timedelta(seconds=1)
-    assert relay_worker.run_once(clean_database, RASA, client).delivered == 1
+    assert delivery_worker.run_once(clean_database, RASA, client).delivered == 1
     assert fake.requests[-1][0] == "/webhooks/socketio/push"
     with clean_database.sessions() as session:
         shown = session.scalar(select(TicketMessage).where(TicketMessage.id == row.message_id))
@@ -124,7 +124,7 @@ def test_a_notice_to_a_caller_carries_their_number_for_the_sms(
     clean_database: Database, vault: Vault, rasa: tuple[FakeRasa, httpx.Client]
 ) -> None:
     fake, client = rasa
-    # A relay with the data keys, as the API's and `python -m ticketing.relay` are.
+    # A relay with the data keys, as the API's and `python -m ticketing.delivery_worker` are.
     keyed = Database(
         engine=clean_database.engine,
         sessions=make_session_factory(clean_database.engine, vault=vault),
@@ -132,7 +132,7 @@ def test_a_notice_to_a_caller_carries_their_number_for_the_sms(
     number = open_ticket(keyed, vault, "voice", "call-0042")
     to_status(keyed, number, TicketStatus.PENDING)
 
-    assert relay_worker.run_once(keyed, RASA, client).delivered == 1
+    assert delivery_worker.run_once(keyed, RASA, client).delivered == 1
 
     [(path, _, body)] = fake.requests
     assert path == "/webhooks/voice/push"
@@ -147,6 +147,6 @@ def test_other_channels_get_no_number(
     fake, client = rasa
     number = open_ticket(clean_database, vault, "web", "abcdef0123456789abcd")
     to_status(clean_database, number, TicketStatus.PENDING)
-    relay_worker.run_once(clean_database, RASA, client)
+    delivery_worker.run_once(clean_database, RASA, client)
     [(_, _, body)] = fake.requests
     assert "sms_to" not in body

@@ -1,8 +1,8 @@
 """The relay: delivers agents' replies and resolutions to the customer's conversation.
 
-``python -m ticketing.relay`` runs it on its own; the API runs one in-process when
+``python -m ticketing.delivery_worker`` runs it on its own; the API runs one in-process when
 ``DESK_RASA_URL`` is set (``make demo`` sets it). Each pass takes the due deliveries
-from the outbox (:mod:`ticketing.services.relay`) and hands them to Rasa's HTTP API:
+from the outbox (:mod:`ticketing.services.outbox`) and hands them to Rasa's HTTP API:
 
 - a reply becomes the external intent ``agent_reply`` (entities ``agent_message`` and
   ``agent_name``) triggered with ``output_channel=latest``: Rasa's action
@@ -44,7 +44,7 @@ from ticketing.privacy import DecryptionFailed
 from ticketing.privacy_text import full_text, session_vault
 from ticketing.repositories import agents as agents_repo
 from ticketing.repositories import customers as customers_repo
-from ticketing.services import relay
+from ticketing.services import outbox
 from ticketing.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class RasaConversations:
 
     def push(self, client: httpx.Client, parcel: Parcel, notice: str) -> None:
         """Hand a notice to the connector of the conversation's channel (``/push``)."""
-        channel = INPUT_CHANNEL[relay.conversation_channel(parcel.conversation_id)]
+        channel = INPUT_CHANNEL[outbox.conversation_channel(parcel.conversation_id)]
         url = f"{self.base_url.rstrip('/')}/webhooks/{channel}/push"
         body = {
             "push_id": parcel.delivery_id,
@@ -175,22 +175,22 @@ def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> No
 
     The customer sees the agent's display name (王芳), not their login.
     """
-    rest = relay.conversation_channel(parcel.conversation_id) == "rest"
-    if parcel.kind in (relay.REPLY, relay.NOTICE) or (parcel.kind == relay.RESOLVED and rest):
+    rest = outbox.conversation_channel(parcel.conversation_id) == "rest"
+    if parcel.kind in (outbox.REPLY, outbox.NOTICE) or (parcel.kind == outbox.RESOLVED and rest):
         if parcel.unreadable is not None:
             raise DeliveryFailed(parcel.unreadable)
-        if parcel.body is None and parcel.kind != relay.RESOLVED:
+        if parcel.body is None and parcel.kind != outbox.RESOLVED:
             raise DeliveryFailed("the message is gone")
-    if parcel.kind == relay.NOTICE:
+    if parcel.kind == outbox.NOTICE:
         rasa.push(client, parcel, parcel.notice or "assigned")
-    elif parcel.kind == relay.REPLY and rest:
+    elif parcel.kind == outbox.REPLY and rest:
         name = f"{parcel.agent_name}: " if parcel.agent_name else ""
         rasa.push(client, replace(parcel, body=f"{name}{parcel.body}"), "reply")
-    elif parcel.kind == relay.RESOLVED and rest:
+    elif parcel.kind == outbox.RESOLVED and rest:
         rasa.clear_slot(client, parcel.conversation_id, HANDOFF_SLOT)
         if parcel.body:
             rasa.push(client, parcel, "resolved")
-    elif parcel.kind == relay.REPLY:
+    elif parcel.kind == outbox.REPLY:
         rasa.trigger(
             client,
             parcel.conversation_id,
@@ -201,9 +201,9 @@ def deliver(client: httpx.Client, rasa: RasaConversations, parcel: Parcel) -> No
                 "ticket_number": parcel.ticket_number,
             },
         )
-    elif parcel.kind in (relay.RESOLVED, relay.HANDBACK):
+    elif parcel.kind in (outbox.RESOLVED, outbox.HANDBACK):
         rasa.clear_slot(client, parcel.conversation_id, HANDOFF_SLOT)
-        intent = RESOLVED_INTENT if parcel.kind == relay.RESOLVED else HANDBACK_INTENT
+        intent = RESOLVED_INTENT if parcel.kind == outbox.RESOLVED else HANDBACK_INTENT
         rasa.trigger(
             client, parcel.conversation_id, intent, {"ticket_number": parcel.ticket_number}
         )
@@ -226,11 +226,11 @@ def claim_next(database: Database) -> Parcel | None:
     leaves the lease to run out; the delivery is then tried again.
     """
     with database.sessions.begin() as session:
-        batch = relay.due(session, limit=1)
+        batch = outbox.due(session, limit=1)
         if not batch:
             return None
         delivery = batch[0]
-        relay.lease(delivery)
+        outbox.lease(delivery)
         ticket = session.get(Ticket, delivery.ticket_id)
         message = session.get(TicketMessage, delivery.message_id) if delivery.message_id else None
         author = (
@@ -267,9 +267,9 @@ def _sms_number(session: Session, delivery: RelayDelivery, ticket: Ticket | None
 
     Read here, from the encrypted profile, so the phone channel keeps no number of its own.
     """
-    if delivery.kind != relay.NOTICE or ticket is None:
+    if delivery.kind != outbox.NOTICE or ticket is None:
         return None
-    if relay.conversation_channel(delivery.conversation_id) != "voice":
+    if outbox.conversation_channel(delivery.conversation_id) != "voice":
         return None
     vault = session_vault(session)
     phones = [
@@ -312,9 +312,9 @@ def run_once(database: Database, rasa: RasaConversations, client: httpx.Client) 
             if delivery is None:  # pragma: no cover - deliveries are never deleted
                 continue
             if error is None:
-                relay.mark_delivered(delivery)
+                outbox.mark_delivered(delivery)
                 delivered += 1
-            elif relay.mark_failed_attempt(session, delivery, error=error):
+            elif outbox.mark_failed_attempt(session, delivery, error=error):
                 given_up += 1
                 logger.error("gave up relaying %s #%d: %s", parcel.kind, parcel.delivery_id, error)
             else:

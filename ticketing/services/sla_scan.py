@@ -1,10 +1,9 @@
-"""SLA clocks: pausing while the customer is asked, warnings at 80 %, breaches escalate.
+"""The SLA scan: what the scheduler runs to announce warnings and breaches and escalate.
 
-The clocks themselves are timestamps on the ticket (dues and warning times, fixed at
-creation from ``routing.yml``). A pause pushes every running clock out by its length.
-:func:`scan` is what the scheduler runs: it announces each warning and each breach
-exactly once (rows claimed with SKIP LOCKED on PostgreSQL, so two schedulers can run)
-and escalates a breached ticket one level, saying why.
+The clocks themselves (dues and warning times on the ticket, paused while the customer
+is asked) are :mod:`ticketing.services.sla_clocks`. :func:`scan` announces each warning
+and each breach exactly once (rows claimed with SKIP LOCKED on PostgreSQL, so two
+schedulers can run) and escalates a breached ticket one level, saying why.
 """
 
 from __future__ import annotations
@@ -15,20 +14,15 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ticketing import events
-from ticketing.enums import EscalationSource, TicketStatus
+from ticketing.enums import EscalationSource
 from ticketing.events import DeskEvent
-from ticketing.models import Ticket, utcnow
+from ticketing.models import utcnow
 from ticketing.principals import Principal, Role
 from ticketing.repositories import tickets as tickets_repo
-from ticketing.services.tickets import change_fields
+from ticketing.services import lifecycle, notices
+from ticketing.services.history import change_fields
 
 SCHEDULER = Principal(name="sla-scheduler", role=Role.ADMIN)
-_CLOCK_FIELDS = (
-    "first_response_due_at",
-    "first_response_warning_at",
-    "resolution_due_at",
-    "resolution_warning_at",
-)
 
 
 @dataclass(frozen=True)
@@ -39,25 +33,8 @@ class ScanResult:
     breaches: int = 0
 
 
-def pause_changes(ticket: Ticket, *, to: TicketStatus, now: datetime) -> dict[str, object]:
-    """The field changes that pause or resume the clocks when a ticket changes status."""
-    if to is TicketStatus.PENDING and ticket.sla_paused_at is None:
-        return {"sla_paused_at": now}
-    if to is not TicketStatus.PENDING and ticket.sla_paused_at is not None:
-        paused = now - ticket.sla_paused_at
-        changes: dict[str, object] = {"sla_paused_at": None}
-        for field in _CLOCK_FIELDS:
-            value = getattr(ticket, field)
-            if value is not None:
-                changes[field] = value + paused
-        return changes
-    return {}
-
-
 def scan(session: Session, *, now: datetime | None = None, limit: int = 200) -> ScanResult:
     """Announce due SLA warnings and breaches; escalate breached tickets once per breach."""
-    from ticketing.services import lifecycle, notices  # lifecycle calls back into this module
-
     moment = now or utcnow()
     warnings = breaches = 0
     locks = session.get_bind().dialect.name == "postgresql"

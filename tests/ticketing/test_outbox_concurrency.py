@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from tests.support_service import protections
 from tests.support_service.database import configured_postgres_url
 from tests.support_service.race import race
-from tests.ticketing.test_relay_worker import agent_replies, open_ticket
+from tests.ticketing.test_delivery_worker import agent_replies, open_ticket
 from ticketing.db import Database
 from ticketing.models import RelayDelivery
 from ticketing.privacy import Vault
-from ticketing.services import relay
+from ticketing.services import outbox
 
 pytestmark = pytest.mark.skipif(
     configured_postgres_url() is None, reason="needs PostgreSQL (DATABASE_URL)"
@@ -37,9 +37,9 @@ def check_held_delivery_is_skipped(database: Database, vault: Vault) -> None:
     with database.sessions.begin() as one, database.sessions.begin() as two:
         # Both relays run in this thread: a relay that waited would wait forever.
         two.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        [taken_by_one] = relay.due(one, limit=1)
+        [taken_by_one] = outbox.due(one, limit=1)
         # The second relay does not wait for the first and does not get the same row.
-        taken_by_two = relay.due(two, limit=5)
+        taken_by_two = outbox.due(two, limit=5)
         assert [d.id for d in taken_by_two] != [taken_by_one.id]
         assert taken_by_one.id not in {d.id for d in taken_by_two}
         assert len(taken_by_two) == 1
@@ -77,7 +77,7 @@ def check_two_relays_share_the_deliveries(
         agent_replies(database, number, f"for {n}")
 
     def relay_pass(session: Session) -> list[int]:
-        return [d.id for d in relay.due(session, limit=2)]
+        return [d.id for d in outbox.due(session, limit=2)]
 
     result = race([relay_pass, relay_pass], database, hold=True, timeout=deadline)
     assert result.counts() == Counter(done=2), result.explain()
