@@ -87,7 +87,7 @@ $(BOTVENV)/.installed: requirements/bot.lock
 $(MODEL): $(BOTVENV)/.installed $(TRAIN_INPUTS)
 	@echo "[make] training the Rasa model (about 6-8 min; progress below)"
 	@mkdir -p models && date +%s > models/.train-started
-	$(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
+	DESK_FEATURE_CACHE=$(RUN_DIR)/feature-cache $(RASA) train --config config.yml $(RASA_DATA) --out models --fixed-model-name desk
 	@touch $@
 	@echo "[make] model trained in $$(( $$(date +%s) - $$(cat models/.train-started) )) s"; rm -f models/.train-started
 
@@ -157,6 +157,8 @@ eval: $(MODELS)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_traditional --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_long --model $(MODEL)
 	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_voice --transcript --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_cantonese --model $(MODEL)
+	$(BOT_PY) scripts/eval_nlu.py heldout --heldout nlu_data/heldout_mixed --model $(MODEL)
 	$(MAKE) simulate
 
 # Simulated customers (scripts/customers/) through the REST channel. By default it starts
@@ -172,7 +174,7 @@ eval-category: $(CATEGORY_MODEL)
 	$(BOT_PY) scripts/eval_category.py --write
 
 tune-fallback: $(BOTVENV)/.installed
-	$(BOT_PY) scripts/eval_nlu.py tune
+	DESK_FEATURE_CACHE=$(RUN_DIR)/feature-cache $(BOT_PY) scripts/eval_nlu.py tune
 
 # Public benchmarks from ../shared/eval/data, converted into .run/bench (never committed).
 # The pipeline of config.yml as it is; BENCH_ARGS can change the classifier's settings

@@ -28,9 +28,11 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import softmax
 
 from bot.nlu.dense import one_blas_thread
 
@@ -80,9 +82,53 @@ def parse_views(config: dict[str, Any], name: str) -> list[View]:
     return views
 
 
-# Up to this many messages at once (a customer's message being served) are predicted from
-# a dense matrix; training and batch evaluation keep the sparse one.
+# Up to this many messages at once (a customer's message being served) are predicted block
+# by block (``_predict_proba_by_block``); training and batch evaluation use the matrix.
 DENSE_PREDICTION_ROWS = 8
+
+
+# The last few messages' combined sentence features, by message: the intent classifier and
+# the FAQ selector read the same message one after the other, and Rasa combines its
+# featurizers' outputs anew on every call. An entry counts only for the same object with
+# the same number of features (a featurizer adding more makes it stale).
+_RECENT: dict[int, tuple[Message, int, csr_matrix, np.ndarray]] = {}
+_RECENT_SIZE = 16
+
+
+def _sentence_features(message: Message) -> tuple[csr_matrix, np.ndarray]:
+    """One message's sparse sentence features (a CSR row, float64) and dense ones (a
+    1 x n float64 array), remembered for the next component that asks."""
+    entry = _RECENT.get(id(message))
+    if entry is not None and entry[0] is message and entry[1] == len(message.features):
+        return entry[2], entry[3]
+    sparse = message.get_sparse_features(attribute=TEXT)[1]
+    vectors = message.get_dense_features(attribute=TEXT)[1]
+    row = csr_matrix(sparse.features if sparse else []).astype(np.float64)
+    dense = (
+        np.asarray(vectors.features, dtype=np.float64).reshape(1, -1)
+        if vectors
+        else np.zeros((1, 0))
+    )
+    if len(_RECENT) >= _RECENT_SIZE:
+        _RECENT.clear()
+    _RECENT[id(message)] = (message, len(message.features), row, dense)
+    return row, dense
+
+
+def _probabilities(lr: LogisticRegression, scores: np.ndarray) -> np.ndarray:
+    """What ``lr.predict_proba`` makes of its decision scores (scikit-learn 1.1): a softmax
+    for a multinomial fit, the logistic function normalised per row for one-vs-rest."""
+    ovr = lr.multi_class in ("ovr", "warn") or (
+        lr.multi_class == "auto" and (lr.classes_.size <= 2 or lr.solver == "liblinear")
+    )
+    if scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if ovr:
+        prob = expit(scores)
+        if prob.ndim == 1:
+            return np.vstack([1 - prob, prob]).T
+        return prob / prob.sum(axis=1, keepdims=True)
+    return softmax(scores if scores.ndim == 2 else np.c_[-scores, scores], copy=False)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -147,8 +193,10 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
         if not messages or not self._fitted():
             return []
         with one_blas_thread(len(messages)):
-            X = self._create_X(messages, dense=len(messages) <= DENSE_PREDICTION_ROWS)
-            probabilities = self._predict_proba(X)
+            if len(messages) <= DENSE_PREDICTION_ROWS:
+                probabilities = self._predict_proba_by_block(messages)
+            else:
+                probabilities = self._predict_proba(self._create_X(messages))
         labels = list(self.clf.classes_)
         return [
             (message, sorted(zip(labels, map(float, row), strict=True), key=lambda lp: -lp[1]))
@@ -168,33 +216,70 @@ class DeskIntentClassifier(LogisticRegressionClassifier):
             message.set("intent_ranking", self._cut(entries), add_to_output=True)
         return messages
 
-    def _create_X(self, messages: list[Message], *, dense: bool = False) -> Any:
-        """Sentence features of every message, once per view side by side: the sparse block
-        weighted, then the dense one times ``dense_weight``. With one view of ``counts`` and
-        1.0 this is Rasa's matrix. ``dense``: the same matrix as a NumPy array (for the
-        few rows of a message being served: assembling a sparse matrix from the dense
-        sentence vectors cost more than the regressions themselves)."""
+    def _sentence_blocks(self, messages: list[Message]) -> tuple[csr_matrix, np.ndarray]:
+        """The messages' sparse sentence features (one CSR row each) and their dense ones."""
         sparse_rows, dense_rows = [], []
         for message in messages:
-            sparse = message.get_sparse_features(attribute=TEXT)[1]
-            vectors = message.get_dense_features(attribute=TEXT)[1]
-            sparse_rows.append(csr_matrix(sparse.features if sparse else []))
-            dense_rows.append(
-                np.asarray(vectors.features, dtype=np.float64).reshape(1, -1)
-                if vectors
-                else np.zeros((1, 0))
-            )
-        counts = vstack(sparse_rows).tocsr().astype(np.float64)
-        dense_block: Any = np.vstack(dense_rows) if dense else csr_matrix(np.vstack(dense_rows))
+            sparse, dense = _sentence_features(message)
+            sparse_rows.append(sparse)
+            dense_rows.append(dense)
+        return vstack(sparse_rows).tocsr(), np.vstack(dense_rows)
+
+    @staticmethod
+    def _weigh(counts: csr_matrix, view: View) -> csr_matrix:
+        """The sparse block as ``view`` weights it."""
+        if view.sparse_weighting != "log_l2":
+            return counts
+        weighted = counts.copy()
+        weighted.data = np.log1p(np.abs(weighted.data)) * np.sign(weighted.data)
+        return normalize(weighted, norm="l2", axis=1)
+
+    def _create_X(self, messages: list[Message]) -> csr_matrix:
+        """Sentence features of every message, once per view side by side: the sparse block
+        weighted, then the dense one times ``dense_weight``. With one view of ``counts`` and
+        1.0 this is Rasa's matrix."""
+        counts, dense_rows = self._sentence_blocks(messages)
+        dense_block = csr_matrix(dense_rows)
         blocks = []
         for view in self.views:
-            weighted = counts
-            if view.sparse_weighting == "log_l2":
-                weighted = counts.copy()
-                weighted.data = np.log1p(np.abs(weighted.data)) * np.sign(weighted.data)
-                weighted = normalize(weighted, norm="l2", axis=1)
-            blocks += [weighted.toarray() if dense else weighted, dense_block * view.dense_weight]
-        return np.hstack(blocks) if dense else hstack(blocks).tocsr()
+            blocks += [self._weigh(counts, view), dense_block * view.dense_weight]
+        return hstack(blocks).tocsr()
+
+    def _coefficients(self, lr: LogisticRegression, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """A regression's weights cut at ``width`` into the sparse block's and the dense
+        block's, each transposed into contiguous memory; kept until the regression is
+        fitted or loaded again."""
+        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = self.__dict__.setdefault(
+            "_coefficient_blocks", {}
+        )
+        cached = cache.get(id(lr))
+        if cached is None or cached[0] is not lr.coef_:
+            coef = lr.coef_
+            cached = (
+                coef,
+                np.ascontiguousarray(coef[:, :width].T),
+                np.ascontiguousarray(coef[:, width:].T),
+            )
+            cache[id(lr)] = cached
+        return cached[1], cached[2]
+
+    def _predict_proba_by_block(self, messages: list[Message]) -> np.ndarray:
+        """``_predict_proba(_create_X(messages))`` for the few messages being served,
+        without building the matrix: each view's scores are the sparse rows times the
+        sparse block's weights (only their non-zero entries count) plus the dense rows times
+        the dense block's. Densifying the n-gram columns (two views of ~100,000) and
+        multiplying every weight cost more than the rest of the classifier."""
+        counts, dense_rows = self._sentence_blocks(messages)
+        probabilities = []
+        for view, lr in zip(self.views, self.regressions, strict=True):
+            sparse_coef, dense_coef = self._coefficients(lr, counts.shape[1])
+            scores = (
+                np.asarray(self._weigh(counts, view) @ sparse_coef)
+                + (dense_rows * view.dense_weight) @ dense_coef
+                + lr.intercept_
+            )
+            probabilities.append(_probabilities(lr, scores))
+        return np.mean(probabilities, axis=0)
 
     def _fit(self, X: csr_matrix, y: list[str]) -> None:
         """Fit every view's regression on its columns; a fit that stops at ``max_iter`` is

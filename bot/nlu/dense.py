@@ -9,7 +9,11 @@ zeros of the same width, so every message has the same features.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +53,54 @@ def one_blas_thread(batch: int) -> AbstractContextManager[object]:
     if batch > SMALL_BATCH:
         return nullcontext()
     return _thread_pools().limit(limits=1, user_api="blas")  # type: ignore[attr-defined]
+
+
+#: A folder where the sentence encoders keep each training text's vectors between training
+#: runs (``make train`` sets it to .run/feature-cache): a retrain after a change of the
+#: data encodes only the texts it has not seen. Unset: nothing is kept.
+CACHE_ENV = "DESK_FEATURE_CACHE"
+CACHE_CHUNK = 512
+# One text's arrays (a vector, and for the BERT encoder its word pieces and their offsets).
+Arrays = tuple[np.ndarray, ...]
+
+
+def encode_cached(
+    namespace: str, texts: Sequence[str], compute: Callable[[list[str]], list[Arrays]]
+) -> list[Arrays]:
+    """``compute(texts)``, with each text's arrays read from and written to the feature
+    cache when ``DESK_FEATURE_CACHE`` names a folder and the batch is a training batch
+    (more than ``SMALL_BATCH`` texts: a parse never touches the disk).
+
+    ``namespace`` names the encoder and its version: two encoders never share entries.
+    An entry is one ``.npz`` file named by the hash of namespace and text, written to a
+    temporary file and renamed, so runs in parallel can share the folder; an unreadable
+    entry is computed again."""
+    folder = os.environ.get(CACHE_ENV)
+    if not folder or len(texts) <= SMALL_BATCH:
+        return compute(list(texts))
+    root = Path(folder) / namespace
+    root.mkdir(parents=True, exist_ok=True)
+    paths = [
+        root / f"{hashlib.sha256(text.encode('utf-8')).hexdigest()}.npz" for text in texts
+    ]
+    found: dict[int, Arrays] = {}
+    for i, path in enumerate(paths):
+        try:
+            with np.load(path) as entry:
+                found[i] = tuple(entry[f"a{n}"] for n in range(len(entry.files)))
+        except (OSError, ValueError, KeyError):
+            continue
+    missing = [i for i in range(len(texts)) if i not in found]
+    # In chunks, so that a run stopped half-way keeps what it has encoded.
+    for start in range(0, len(missing), CACHE_CHUNK):
+        chunk = missing[start : start + CACHE_CHUNK]
+        for i, arrays in zip(chunk, compute([texts[i] for i in chunk]), strict=True):
+            found[i] = arrays
+            fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                np.savez(out, **{f"a{n}": a for n, a in enumerate(arrays)})
+            os.replace(tmp, paths[i])
+    return [found[i] for i in range(len(texts))]
 
 
 class PretrainedModelMissing(RuntimeError):

@@ -30,6 +30,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlu.dense import (
     PretrainedDenseFeaturizer,
     PretrainedModelMissing,
+    encode_cached,
     one_blas_thread,
     package_dir,
 )
@@ -113,7 +114,12 @@ class MultilingualSentenceFeaturizer(PretrainedDenseFeaturizer):
         vectors: dict[int, np.ndarray] = {}
         for start in range(0, len(encoded), BATCH_SIZE):
             batch = encoded[start : start + BATCH_SIZE]
-            for i, row in zip(batch, self._encoder.encode([texts[i] for i in batch]), strict=True):
+            rows = encode_cached(
+                f"multilingual-{self._config['encoder']}",
+                [texts[i] for i in batch],
+                lambda todo: [(row,) for row in self._encoder.encode(todo)],
+            )
+            for i, (row,) in zip(batch, rows, strict=True):
                 vectors[i] = row
         dim = self._encoder.dim
         for i, message in enumerate(messages):

@@ -57,6 +57,37 @@ _UNBOUND_NOT = re.compile(r"唔(?=[\u4e00-\u9fff])")
 # Cantonese V唔到 is "cannot V" (開唔到, 登入唔到 -> 打开不了, 登录不了), except after
 # verbs of getting or perceiving, where Mandarin says 不到 too (收唔到, 搵唔到 -> 收不到, 找不到).
 _CANNOT = re.compile(r"(?<![收搵找見见睇看聽听買买攞拿等到])唔到")
+# Cantonese words with several Mandarin readings, read by rule after the table (which
+# has their fixed phrases: 點樣, 點解, 邊度, 乜嘢 ...). Each rule names the Traditional
+# glyph only where Mandarin in Traditional characters (Taiwan) uses it differently:
+# 點 before a verb is "how" (點申請 -> 怎么申请), but Taiwan taps and clicks with it
+# (點選, 點擊, 點開, 點進) and it counts, marks and tells the time after a number or in a
+# compound (幾點, 一點, 地點, 重點, 缺點, 點數).
+_HOW = re.compile(
+    r"(?<![地重優缺特景幾几一兩二三四五六七八九十零半鐘差早快慢好多少有終起據觀焦污斑盲弱要甜])"
+    r"點(?![擊選開進入一下擊數心讚鐘名評菜餐滴綴子燃火頭兒半歌播])(?=[\u4e00-\u9fff])"
+)
+# 咩 is "what" (咩事, 有咩), or at the end of a question "...?" (係咩 -> 是吗).
+_WHAT_END = re.compile(r"咩(?=[？?！!。，,\s]|$)")
+# 乜 is "what" (乜都冇 -> 什么都没有).
+_WHAT = re.compile(r"[咩乜]")
+# 邊 is "which/where" (邊張單, 去到邊) except in Mandarin's compounds of "side" and "edge".
+_WHICH = re.compile(
+    r"(?<![旁這那呢嗰一兩左右身上下外裏裡海周手前後東西南北河路岸床天耳])邊(?![境緣框界沿際])"
+)
+# 返 after a verb is "back/again" (退返差價, 攞返 -> 退回, 拿回); Mandarin has it only in
+# 返回, 往返, 返還, 返現, 返利.
+_BACK = re.compile(r"(?<![往])返(?![回還还現现利點点程鄉乡校])")
+# 傾 is "to chat" (同真人傾 -> 跟真人聊) outside Mandarin's 傾向, 傾斜, 傾聽 ...
+_CHAT = re.compile(r"傾(?![向斜聽听家盆訴诉銷销覆倒注])")
+# 緊 (the Traditional glyph) after a verb marks "-ing" (處理緊 -> 处理), and 同 before a
+# person is "with" (同客服講 -> 跟客服讲; Mandarin's 同我联系 reads the same with 跟).
+# A question's last 未 is "yet?" (寄咗未 -> 寄了没有).
+_NOT_YET_END = re.compile(
+    r"(?<=[\u4e00-\u9fff])(?<![尚並并從从仍])未(?=[呀啊嗎吗吖啦呢]?(?:[？?！!。，,\s]|$))"
+)
+_ONGOING = re.compile(r"(?<=[\u4e00-\u9fff])(?<![要抓趕赶收加好太很])緊(?![急張张密貼贴身要])")
+_WITH = re.compile(r"(?<![相不共一陪協协])同(?=[我你佢他她真人客職职經经店])")
 
 
 @lru_cache(maxsize=8)
@@ -129,6 +160,15 @@ def to_mainland(text: str) -> str:
         return table[word][0]
 
     converted = pattern.sub(mainland, text)
+    converted = _HOW.sub("怎么", converted)
+    converted = _WHAT_END.sub("吗", converted)
+    converted = _WHAT.sub("什么", converted)
+    converted = _WHICH.sub("哪", converted)
+    converted = _BACK.sub("回", converted)
+    converted = _CHAT.sub("聊", converted)
+    converted = _ONGOING.sub("", converted)
+    converted = _WITH.sub("跟", converted)
+    converted = _NOT_YET_END.sub("没有", converted)
     converted = _CANNOT.sub("不了", converted)
     converted = _UNBOUND_NOT.sub("不", converted)
     converted = _IS_TRADITIONAL.sub("是", converted)

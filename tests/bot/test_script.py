@@ -55,6 +55,25 @@ class TestToMainland:
             ("係咪要俾按金㗎", "是不是要给押金的"),
             ("禮品咭點用", "礼品卡怎么用"),
             ("我要客訴", "我要投诉"),
+            # Words with several readings, by rule: 點 before a verb, 咩/乜, 邊, 返, 傾,
+            # 緊, 同 before a person, a question's last 未
+            ("點申請發票", "怎么申请发票"),
+            ("有咩優惠", "有什么优惠"),
+            ("係咩", "是吗"),
+            ("乜都冇收到", "什么都没有收到"),
+            ("啲貨去到邊呀", "些货去到哪呀"),
+            ("退返個差價俾我", "退回个差价给我"),
+            ("我想同真人傾下", "我想跟真人聊下"),
+            ("個訂單處理緊未", "个订单处理没有"),
+            ("寄咗未呀", "寄了没有呀"),
+            # The third round's wording: repairs, shops, money, Taiwan shopping terms
+            ("洗衣機整唔好", "洗衣机修不好"),
+            ("你哋間舖今日幾點閂門", "你们家店今天几点关门"),
+            ("碌卡可唔可以分期", "刷卡可不可以分期"),
+            ("使唔使俾運費", "需不需要给运费"),
+            ("零利率分期", "免息分期"),
+            ("品質有問題", "质量有问题"),
+            ("開唔著", "打不开"),
         ],
     )
     def test_rewrites_to_mainland_simplified(self, text: str, expected: str) -> None:
@@ -71,6 +90,15 @@ class TestToMainland:
             "周末客服热线上班吗",
             "哈啰单车的押金怎么退",  # a brand, not a greeting
             "唔，我想问一下",  # 唔 before a pause: a filler, left for the normaliser
+            # Mandarin words that hold the rules' characters
+            "店铺今天几点关门",
+            "去整理一下",
+            "返回上一页",
+            "我们的重点是什么",
+            "几点开门",
+            "订单尚未发货",
+            "消费满多少免运费",
+            "相同的型号",
             "my parcel never arrived",
             "SD-100234",
             "",
@@ -81,6 +109,18 @@ class TestToMainland:
 
     def test_relationship_is_not_read_as_is(self) -> None:
         assert to_mainland("我們的關係") == "我们的关系"
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("請點選下方連結", "请点击下方链接"),  # Taiwan taps with 點
+            ("旁邊那間店", "旁边那家店"),  # 邊 in "side"
+            ("幾點開門", "几点开门"),  # 點 tells the time
+            ("趕緊處理", "赶紧处理"),  # 緊 in a Mandarin compound
+        ],
+    )
+    def test_taiwan_mandarin_keeps_its_readings(self, text: str, expected: str) -> None:
+        assert to_mainland(text) == expected
 
 
 class TestDetectScript:
