@@ -9,7 +9,7 @@ from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from api.auth import BotOnly, BotOrStaff, StaffOnly, SupervisorOnly
-from api.deps import SessionDep, VaultDep
+from api.deps import SessionDep, VaultDep, end_unit_of_work
 from ticketing.enums import Channel, Priority, TicketStatus
 from ticketing.errors import ValidationFailed
 from ticketing.models import Ticket
@@ -60,11 +60,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def ticket_read(
-    ticket: Ticket, *, principal: Principal, session: Session, vault: Vault
+    ticket: Ticket,
+    *,
+    principal: Principal,
+    session: Session,
+    vault: Vault,
+    pushes: bool = True,
 ) -> TicketRead:
     """The HTTP view of a loaded ticket, with the messages this caller may read.
 
     Free text is shown as the caller's role may see it; showing any in clear is audited.
+    ``pushes=False``: the caller knows nothing of this ticket was pushed yet (no query).
     """
     assert ticket.number is not None
     texts = ticket_text.TextView(principal=principal, vault=vault)
@@ -77,7 +83,7 @@ def ticket_read(
     # Only a ticket with a conversation has anything pushed (no query for the others).
     pushed = (
         notices_service.delivery_states(session, ticket_id=ticket.id)
-        if ticket.conversation_id
+        if ticket.conversation_id and pushes
         else {}
     )
     return TicketRead(
@@ -251,7 +257,17 @@ def create_ticket(
     )
     if not creation.created:
         response.status_code = status.HTTP_200_OK
-    return ticket_read(creation.ticket, principal=principal, session=session, vault=vault)
+    answer = ticket_read(
+        creation.ticket,
+        principal=principal,
+        session=session,
+        vault=vault,
+        # Only an assignment pushes anything during a creation (its notice); no other
+        # transaction can have pushed anything of a ticket that is not committed yet.
+        pushes=not creation.created or creation.ticket.assignee_id is not None,
+    )
+    end_unit_of_work(session)  # here, in this thread: one trip to the thread pool less
+    return answer
 
 
 @router.get(

@@ -285,6 +285,28 @@ class TestShownByRole:
         ]
         assert PHONE not in json.dumps(log)
 
+    def test_a_supervisor_opening_a_ticket_is_audited_with_the_ticket(
+        self,
+        anonymous_client: TestClient,
+        staff: Callable[[str], dict[str, str]],
+        session: Session,
+    ) -> None:
+        # The creation commits in its endpoint (not after it): what its answer wrote, the
+        # audit of the clear view, is committed with the ticket before the 201 leaves.
+        boss = staff("zhao.min")
+        created = anonymous_client.post(
+            "/api/v1/tickets",
+            headers=boss,
+            json=ticket_payload(description=f"call {PHONE}", customer={"external_id": "s-1"}),
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["description"] == f"call {PHONE}"
+        session.rollback()  # a fresh snapshot: only what was committed
+        views = session.scalars(select(AuditEntry).where(AuditEntry.field == "ticket_text")).all()
+        assert [(e.actor, e.details) for e in views] == [
+            ("staff:zhao.min", {"ticket": created.json()["number"], "kinds": ["phone"]})
+        ]
+
     def test_history_values_are_masked_for_agents(
         self,
         client: BotClient,

@@ -19,6 +19,7 @@ from ticketing.privacy_text import (
     luhn_valid,
     mask_text,
     seal,
+    seal_row,
     show,
 )
 
@@ -154,6 +155,38 @@ class TestSeal:
         wrong = Vault({"k1": os.urandom(32)}, os.urandom(32))
         with pytest.raises(DecryptionFailed, match="does not authenticate"):
             wrong.decrypt(sealed.token)
+
+
+class TestSealRow:
+    """Rows written without the ORM (ticket creation) are sealed as a flush seals them."""
+
+    def test_each_text_column_gets_its_masked_copy_and_token(self, vault: Vault) -> None:
+        from ticketing.models import Ticket
+
+        row = seal_row(
+            Ticket,
+            {
+                "subject": "call 13812345678 " + "x" * 300,
+                "description": "宽带连不上了",
+                "escalation_reason": None,
+                "priority": "normal",
+            },
+            vault=vault,
+        )
+        assert row["subject"] == ("call 138****5678 " + "x" * 300)[:200]
+        assert vault.decrypt(row["subject_enc"]).startswith("call 13812345678 ")
+        assert (row["description"], row["description_enc"]) == ("宽带连不上了", None)
+        assert (row["escalation_reason"], row["escalation_reason_enc"]) == (None, None)
+        assert row["priority"] == "normal"
+
+    def test_the_customers_own_name_and_no_keys(self, vault: Vault) -> None:
+        from ticketing.models import TicketMessage
+
+        row = seal_row(TicketMessage, {"body": "王小明 here"}, vault=vault, names=("王小明",))
+        assert "王小明" not in row["body"]
+        assert vault.decrypt(row["body_enc"]) == "王小明 here"
+        with pytest.raises(SealingUnavailable):
+            seal_row(TicketMessage, {"body": "call 13812345678"}, vault=None)
 
 
 class TestOnFlush:

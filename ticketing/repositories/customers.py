@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from ticketing.enums import IdentityKind
 from ticketing.models import Customer, CustomerTag, Identity, Ticket
+from ticketing.repositories import written
 from ticketing.repositories.upsert import insert_unless_taken
 
 
@@ -14,6 +17,21 @@ def get_identity(session: Session, *, kind: IdentityKind, value_hash: str) -> Id
     """The identity of this kind with this blind index, if any."""
     return session.scalar(
         select(Identity).where(Identity.kind == kind, Identity.value_hash == value_hash)
+    )
+
+
+def identity_owner(session: Session, *, kind: IdentityKind, value_hash: str) -> int | None:
+    """The id of the customer holding the identity of this kind and blind index, if any
+    (one column, read without loading an object)."""
+    table = cast(Table, Identity.__table__)
+    return (
+        session.connection()
+        .execute(
+            select(table.c.customer_id).where(
+                table.c.kind == kind, table.c.value_hash == value_hash
+            )
+        )
+        .scalar()
     )
 
 
@@ -32,6 +50,16 @@ def add_customer(session: Session, customer: Customer) -> Customer:
     session.add(customer)
     session.flush()
     return customer
+
+
+def insert_customer(session: Session, values: dict[str, Any]) -> Customer:
+    """Insert a customer (a Core INSERT ... RETURNING id) and give it back as if loaded."""
+    table = cast(Table, Customer.__table__)
+    row = {"contact_preferences": {}, "merged_into_id": None, "erased_at": None, **values}
+    customer_id = (
+        session.connection().execute(insert(table).returning(table.c.id), row).scalar_one()
+    )
+    return written.as_loaded(session, Customer(id=customer_id, **row))
 
 
 def add_identity(session: Session, identity: Identity) -> Identity:

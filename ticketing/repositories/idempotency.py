@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.models import IdempotencyKey
@@ -34,7 +36,9 @@ def claim(session: Session, *, key: str, principal: str, request_hash: str) -> i
 
 
 def settle(session: Session, *, claim_id: int, ticket_id: int) -> None:
-    """Point a claimed key at the ticket its request created."""
-    session.execute(
-        update(IdempotencyKey).where(IdempotencyKey.id == claim_id).values(ticket_id=ticket_id)
+    """Point a claimed key at the ticket its request created (a Core UPDATE: no ORM
+    bulk-update bookkeeping, as no loaded object holds the claim)."""
+    table = cast(Table, IdempotencyKey.__table__)
+    session.connection().execute(
+        update(table).where(table.c.id == claim_id).values(ticket_id=ticket_id)
     )

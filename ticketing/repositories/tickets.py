@@ -7,12 +7,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Insert,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.enums import AuthorType, Channel, Priority, TicketStatus
 from ticketing.models import (
+    TICKET_NUMBER_OFFSET,
+    TICKET_NUMBER_PREFIX,
     Queue,
     RelayDelivery,
     Ticket,
@@ -20,6 +39,7 @@ from ticketing.models import (
     TicketMessage,
     ticket_number,
 )
+from ticketing.repositories import written
 
 _ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ESCALATED)
 _PRIORITY_RANK = case({p.value: p.rank for p in Priority}, value=Ticket.priority, else_=0)
@@ -266,6 +286,143 @@ def add(session: Session, ticket: Ticket) -> Ticket:
     set_committed_value(ticket, "number", number)
     set_committed_value(ticket, "updated_at", ticket.created_at)
     return ticket
+
+
+# The columns a new ticket's INSERT names (every other column takes its default / NULL).
+NEW_TICKET_COLUMNS = (
+    "status",
+    "priority",
+    "category",
+    "queue_id",
+    "channel",
+    "language",
+    "customer_id",
+    "subject",
+    "subject_enc",
+    "description",
+    "description_enc",
+    "contact_enc",
+    "first_response_due_at",
+    "resolution_due_at",
+    "first_response_warning_at",
+    "resolution_warning_at",
+    "created_at",
+    "updated_at",
+    "conversation_id",
+    "version",
+    "escalation_level",
+)
+# Built once per dialect kind: "postgresql" (the database draws the id and the number) or
+# "other" (the number is filled in by an UPDATE).
+_opening_inserts: dict[str, Insert] = {}
+
+
+def _opening_insert(numbered: bool) -> Insert:
+    """``INSERT INTO tickets (...) SELECT <values> WHERE EXISTS (<the queue as expected>)
+    RETURNING id, number``.
+
+    ``numbered`` (PostgreSQL): ``SELECT n, 'SD-' || (100000 + n), ... FROM (SELECT
+    nextval(<the id sequence>))``, so the database draws the id and derives the number
+    from it in the same statement. The queue condition checks the queue this process
+    remembers (id, key, names) in the same round trip: a stale memory inserts nothing.
+    """
+    kind = "postgresql" if numbered else "other"
+    if kind not in _opening_inserts:
+        table = cast(Table, Ticket.__table__)
+        queues = cast(Table, Queue.__table__)
+        binds = {name: bindparam(name, type_=table.c[name].type) for name in NEW_TICKET_COLUMNS}
+        values = list(binds.values())
+        queue_as_expected = (
+            select(queues.c.id)
+            .where(
+                queues.c.id == binds["queue_id"],
+                queues.c.key == bindparam("queue_key", type_=queues.c.key.type),
+                queues.c.name_en == bindparam("queue_name_en", type_=queues.c.name_en.type),
+                queues.c.name_zh == bindparam("queue_name_zh", type_=queues.c.name_zh.type),
+            )
+            .exists()
+        )
+        if numbered:
+            drawn = select(
+                func.nextval(func.pg_get_serial_sequence(table.name, "id")).label("id")
+            ).subquery("drawn")
+            number = literal(TICKET_NUMBER_PREFIX) + sql_cast(
+                drawn.c.id + TICKET_NUMBER_OFFSET, String
+            )
+            source = select(drawn.c.id, number, *values).where(queue_as_expected)
+            columns = ["id", "number", *NEW_TICKET_COLUMNS]
+        else:
+            source = select(*values).where(queue_as_expected)
+            columns = list(NEW_TICKET_COLUMNS)
+        _opening_inserts[kind] = (
+            insert(table).from_select(columns, source).returning(table.c.id, table.c.number)
+        )
+    return _opening_inserts[kind]
+
+
+def insert_opened(
+    session: Session,
+    *,
+    ticket: dict[str, Any],
+    queue: Queue,
+    messages: list[dict[str, Any]],
+    event: dict[str, Any],
+) -> tuple[int, str, list[int], int] | None:
+    """Insert a new ticket, its thread and its first history entry without the ORM's unit
+    of work: the ticket's id, its number, its messages' ids (in the order given) and its
+    history entry's id.
+
+    None, with nothing written, when ``queue`` is not stored as given (id, key and names):
+    the caller's memory of it is stale (ensure the queue, then try again).
+
+    The rows come sealed (:func:`ticketing.privacy_text.seal_row`); ``ticket`` names every
+    column of :data:`NEW_TICKET_COLUMNS` but ``queue_id``. On PostgreSQL the number is set
+    by the INSERT itself; elsewhere (SQLite) by an UPDATE right after it, in the same
+    transaction. The caller puts the ticket in the session (:func:`as_loaded`).
+    """
+    connection = session.connection()
+    table = cast(Table, Ticket.__table__)
+    numbered = connection.dialect.name == "postgresql"
+    params = {
+        **ticket,
+        "queue_id": queue.id,
+        "queue_key": queue.key,
+        "queue_name_en": queue.name_en,
+        "queue_name_zh": queue.name_zh,
+    }
+    row = connection.execute(_opening_insert(numbered), params).first()
+    if row is None:
+        return None
+    ticket_id = int(row[0])
+    number = str(row[1]) if numbered else ticket_number(ticket_id)
+    if not numbered:
+        # Part of the insert, not a change: updated_at stays the creation time (no onupdate).
+        connection.execute(
+            update(table)
+            .where(table.c.id == ticket_id)
+            .values(number=number, updated_at=ticket["updated_at"])
+        )
+    thread = cast(Table, TicketMessage.__table__)
+    message_ids = [
+        int(message_id)
+        for message_id in connection.execute(
+            insert(thread).returning(thread.c.id, sort_by_parameter_order=True),
+            [{**message, "ticket_id": ticket_id} for message in messages],
+        ).scalars()
+    ]
+    history = cast(Table, TicketEvent.__table__)
+    event_id = int(
+        connection.execute(
+            insert(history).returning(history.c.id), {**event, "ticket_id": ticket_id}
+        ).scalar_one()
+    )
+    return ticket_id, number, message_ids, event_id
+
+
+def as_loaded(session: Session, ticket: Ticket) -> Ticket:
+    """A ticket just written by :func:`insert_opened` (built with its id, its queue, its
+    thread and its history), in the session as if loaded."""
+    return written.as_loaded(session, ticket, *ticket.messages, *ticket.events)
 
 
 def add_message(session: Session, message: TicketMessage) -> TicketMessage:

@@ -30,4 +30,6 @@ def insert_unless_taken(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(table.c.id)
     )
-    return session.scalar(statement)
+    # The session's connection, not session.execute: a Core statement needs none of the
+    # ORM's execution machinery.
+    return session.connection().execute(statement).scalar()

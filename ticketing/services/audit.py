@@ -69,6 +69,11 @@ def audit_refusal(
     )
 
 
+def has_kept_audit(session: Session) -> bool:
+    """Whether refusals wait on this session for ``write_kept_audit``."""
+    return bool(session.info.get(_KEPT_AUDIT))
+
+
 def write_kept_audit(session: Session) -> bool:
     """Add the refusals recorded on this session to it; whether there were any."""
     entries: list[AuditEntry] = session.info.pop(_KEPT_AUDIT, [])

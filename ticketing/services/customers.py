@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.enums import Channel, IdentityKind
 from ticketing.errors import NotFound, ValidationFailed
-from ticketing.models import Customer, Identity
+from ticketing.models import Customer, Identity, utcnow
 from ticketing.privacy import Vault, mask_email, mask_phone, normalise_email, normalise_phone
 from ticketing.repositories import customers as customers_repo
 
@@ -121,8 +121,9 @@ def resolve(
     wanted.pop(channel_key, None)  # a contact cannot be the channel identity itself
 
     if isinstance(channel_owner, _NotLookedUp):
-        identity = customers_repo.get_identity(session, kind=channel_kind, value_hash=channel_hash)
-        channel_owner = identity.customer_id if identity is not None else None
+        channel_owner = customers_repo.identity_owner(
+            session, kind=channel_kind, value_hash=channel_hash
+        )
     known = {
         key: customers_repo.get_identity(session, kind=key[0], value_hash=value_hash)
         for key, value_hash in wanted.items()
@@ -176,7 +177,9 @@ def resolve(
                 customer.id,
             )
 
-    if language:
+    if language and customer.language != language:
+        # Only a real change: setting the same value marks the customer modified, and the
+        # flush below then runs the whole unit of work for nothing.
         customer.language = language
     if display_name and customer.display_name_enc is None:
         customer.display_name_enc = vault.encrypt(display_name.strip())
@@ -216,12 +219,16 @@ def _new_customer(
     other request committed first), the customer just inserted is deleted again.
     Returns the customer and whether this call created it.
     """
-    customer = customers_repo.add_customer(
+    now = utcnow()
+    customer = customers_repo.insert_customer(
         session,
-        Customer(
-            language=language,
-            display_name_enc=vault.encrypt(display_name.strip()) if display_name else None,
-        ),
+        {
+            "language": language,
+            "display_name_enc": vault.encrypt(display_name.strip()) if display_name else None,
+            "id_number_enc": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     identity_id = customers_repo.add_identity_unless_taken(
         session,
@@ -302,7 +309,6 @@ def customer_id_for_identity(
         value = normalise_identity(kind, external_id, field="external_id")
     except ValidationFailed:
         return None
-    identity = customers_repo.get_identity(
+    return customers_repo.identity_owner(
         session, kind=kind, value_hash=vault.blind_index(kind, value)
     )
-    return identity.customer_id if identity is not None else None

@@ -20,10 +20,12 @@ from ticketing.principals import Principal
 from ticketing.privacy import Vault
 from ticketing.repositories import idempotency as idempotency_repo
 from ticketing.repositories import tickets as tickets_repo
+from ticketing.repositories import written as written_rows
 from ticketing.routing import RoutingPolicy
 from ticketing.schemas import TicketCreate
 from ticketing.services import assignment, profiles
 from ticketing.services import customers as customers_service
+from ticketing.services import queues as queues_service
 from ticketing.services.policy import current_policy
 from ticketing.services.queues import ensure_queue
 
@@ -176,61 +178,124 @@ def _open_ticket(
     vip = not resolved.created and profiles.is_vip(session, customer.id)
     route = policy.route(payload.category, urgency=payload.urgency, vip=vip)
     definition = next(q for q in policy.queues if q.key == route.queue_key)
-    queue = ensure_queue(session, definition)
+    # The queue as this process last saw it stored, checked by the ticket's INSERT itself
+    # (one round trip less than reading it); ensured and read when that check fails.
+    queue = queues_service.remembered_queue(definition)
     dues = policy.sla.dues(route.priority, start=now)
     contact = {"phone": customer_data.phone, "email": customer_data.email}
 
-    messages = [
-        TicketMessage(
-            author_type=AuthorType.CUSTOMER,
-            body=payload.description,
-            public=True,
-            created_at=now,
-        )
-    ]
-    # The transcript is context for agents; the customer already has it in their chat.
-    messages.extend(
-        TicketMessage(
-            author_type=line.author_type,
-            body=line.body,
-            public=False,
-            created_at=line.at or now,
-        )
-        for line in payload.transcript
+    # Written with Core INSERTs, not the ORM's unit of work (most of a creation's CPU was
+    # the flush): the rows are sealed here, as the flush hook would seal them, and the
+    # ticket the response shows is built from what was written (no re-read).
+    names = (
+        (customer_data.display_name.strip(),)
+        if resolved.created and customer_data.display_name
+        else privacy_text.names_of(customer, vault)
     )
-    # Built whole, with its thread and first history entry, so one flush writes it all
-    # and the response needs no re-read (the ticket is what this request wrote).
-    ticket = tickets_repo.add(
+    row = privacy_text.seal_row(
+        Ticket,
+        {
+            "status": TicketStatus.NEW,
+            "priority": route.priority,
+            "category": payload.category,
+            "channel": payload.channel,
+            "language": payload.language,
+            "customer_id": customer.id,
+            "subject": payload.subject or default_subject(payload.description),
+            "description": payload.description,
+            "escalation_reason": None,
+            "contact_enc": (vault.encrypt(json.dumps(contact)) if any(contact.values()) else None),
+            "first_response_due_at": dues.first_response_due_at,
+            "resolution_due_at": dues.resolution_due_at,
+            "first_response_warning_at": dues.first_response_warning_at,
+            "resolution_warning_at": dues.resolution_warning_at,
+            "created_at": now,
+            "updated_at": now,
+            "conversation_id": principal.rasa_conversation_id,
+            "version": 1,
+            "escalation_level": 0,
+        },
+        vault=vault,
+        names=names,
+    )
+    row.pop("escalation_reason"), row.pop("escalation_reason_enc")
+    # The customer's words first (the thread is ordered by id); the transcript is context
+    # for agents, the customer already has it in their chat.
+    thread = [
+        privacy_text.seal_row(
+            TicketMessage,
+            {
+                "author_type": AuthorType.CUSTOMER,
+                "author_name": None,
+                "body": payload.description,
+                "public": True,
+                "created_at": now,
+            },
+            vault=vault,
+            names=names,
+        ),
+        *(
+            privacy_text.seal_row(
+                TicketMessage,
+                {
+                    "author_type": line.author_type,
+                    "author_name": None,
+                    "body": line.body,
+                    "public": False,
+                    "created_at": line.at or now,
+                },
+                vault=vault,
+                names=names,
+            )
+            for line in payload.transcript
+        ),
+    ]
+    history = privacy_text.seal_row(
+        TicketEvent,
+        {
+            "actor": principal.name,
+            "field": "created",
+            "old_value": None,
+            "new_value": TicketStatus.NEW.value,
+            "created_at": now,
+        },
+        vault=vault,
+        names=names,
+    )
+    written = (
+        tickets_repo.insert_opened(session, ticket=row, queue=queue, messages=thread, event=history)
+        if queue is not None
+        else None
+    )
+    if written is None:
+        queue = ensure_queue(session, definition)
+        session.flush()  # a rename ensure_queue made, before the INSERT checks the names
+        written = tickets_repo.insert_opened(
+            session, ticket=row, queue=queue, messages=thread, event=history
+        )
+        if written is None:  # pragma: no cover - ensured in this very transaction
+            raise RuntimeError(f"queue {definition.key!r} vanished while a ticket was opened")
+        queues_service.remember(queue)
+    else:
+        assert queue is not None
+        queue = written_rows.known(session, queue)
+    ticket_id, number, message_ids, event_id = written
+    # What the request wrote, put in the session as if loaded (no re-read): the response
+    # is built from it, and callers that change the new ticket change it as usual.
+    ticket = tickets_repo.as_loaded(
         session,
         Ticket(
-            status=TicketStatus.NEW,
-            priority=route.priority,
-            category=payload.category,
+            id=ticket_id,
+            number=number,
             queue=queue,
+            queue_id=queue.id,
             assignee=None,
-            channel=payload.channel,
-            language=payload.language,
-            customer_id=customer.id,
-            subject=payload.subject or default_subject(payload.description),
-            description=payload.description,
-            contact_enc=(vault.encrypt(json.dumps(contact)) if any(contact.values()) else None),
-            first_response_due_at=dues.first_response_due_at,
-            resolution_due_at=dues.resolution_due_at,
-            first_response_warning_at=dues.first_response_warning_at,
-            resolution_warning_at=dues.resolution_warning_at,
-            created_at=now,
-            updated_at=now,
-            conversation_id=principal.rasa_conversation_id,
-            messages=messages,
-            events=[
-                TicketEvent(
-                    actor=principal.name,
-                    field="created",
-                    old_value=None,
-                    new_value=TicketStatus.NEW.value,
-                    created_at=now,
-                )
+            **row,
+            messages=[
+                TicketMessage(id=message_id, ticket_id=ticket_id, **message)
+                for message_id, message in zip(message_ids, thread, strict=True)
             ],
+            events=[TicketEvent(id=event_id, ticket_id=ticket_id, **history)],
         ),
     )
     events.record(
@@ -240,7 +305,7 @@ def _open_ticket(
             ticket.number,
             {
                 "queue": queue.key,
-                "priority": ticket.priority.value,
+                "priority": route.priority.value,
                 "channel": ticket.channel.value,
                 "language": ticket.language,
             },

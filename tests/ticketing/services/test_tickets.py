@@ -1,16 +1,18 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from tests.support_service.factories import ticket_payload
 from ticketing.enums import AuthorType, Category, Priority, TicketStatus
 from ticketing.errors import Conflict
-from ticketing.models import Ticket, TicketEvent
+from ticketing.models import Queue, Ticket, TicketEvent
 from ticketing.principals import Principal, Role
 from ticketing.privacy import Vault
 from ticketing.schemas import TicketCreate
+from ticketing.services import queues as queues_service
+from ticketing.services.history import change_fields
 from ticketing.services.tickets import (
     TicketNotFound,
     create_ticket,
@@ -121,6 +123,65 @@ class TestCreateTicket:
             session, vault=vault, principal=AGENT, payload=payload(), idempotency_key="k"
         )
         assert a.ticket.id != b.ticket.id
+
+
+class TestWrittenWithoutTheOrm:
+    """Creation writes with Core INSERTs; what it hands back is what the database holds."""
+
+    def test_the_new_ticket_is_what_a_read_finds(self, session: Session, vault: Vault) -> None:
+        ticket = create_ticket(session, vault=vault, principal=BOT, payload=payload()).ticket
+        # In the session as loaded: changing it is an ordinary, versioned UPDATE.
+        change_fields(session, ticket=ticket, actor="agent:wang", changes={"priority": "high"})
+        session.expire_all()
+        stored = get_ticket(session, number=ticket.number or "")
+        assert (stored.priority, stored.version, stored.subject) == ("high", 2, ticket.subject)
+        assert [m.id for m in stored.messages] == sorted(m.id for m in stored.messages)
+        assert stored.messages[0].body == "我的宽带从昨天开始就连不上了"
+        assert stored.updated_at > stored.created_at
+
+    def test_a_remembered_queue_renamed_meanwhile_is_checked_not_trusted(
+        self, session: Session, vault: Vault
+    ) -> None:
+        first = create_ticket(session, vault=vault, principal=BOT, payload=payload()).ticket
+        queue_id, name = first.queue.id, first.queue.name_en
+        # Another instance (an older policy) renamed the row this process remembers.
+        session.execute(update(Queue).where(Queue.id == queue_id).values(name_en="Old name"))
+        session.expire_all()
+        second = create_ticket(session, vault=vault, principal=BOT, payload=payload()).ticket
+        assert (second.queue.id, second.queue.name_en) == (queue_id, name)
+        assert session.scalar(select(Queue.name_en).where(Queue.id == queue_id)) == name
+
+    def test_a_remembered_queue_that_is_gone_is_made_again(
+        self, session: Session, vault: Vault
+    ) -> None:
+        first = create_ticket(session, vault=vault, principal=BOT, payload=payload()).ticket
+        # What this process remembers points at a row that is not there (a restore).
+        queues_service.remember(
+            Queue(id=first.queue.id + 1000, key="general", name_en="General", name_zh="综合")
+        )
+        ticket = create_ticket(
+            session, vault=vault, principal=BOT, payload=payload(category=None)
+        ).ticket
+        stored = session.scalar(select(Queue).where(Queue.key == "general"))
+        assert stored is not None and ticket.queue_id == stored.id != first.queue.id + 1000
+
+    def test_a_transcript_keeps_its_order_and_is_sealed(
+        self, session: Session, vault: Vault
+    ) -> None:
+        body = payload(
+            transcript=[
+                {"author_type": "customer", "body": f"line {n}: call 1381234{n:04d}"}
+                for n in range(5)
+            ]
+        )
+        ticket = create_ticket(session, vault=vault, principal=BOT, payload=body).ticket
+        session.expire_all()
+        stored = get_ticket(session, number=ticket.number or "")
+        lines = [m for m in stored.messages if not m.public]
+        assert [m.body for m in lines] == [f"line {n}: call 138****{n:04d}" for n in range(5)]
+        assert [vault.decrypt(m.body_enc or "") for m in lines] == [
+            f"line {n}: call 1381234{n:04d}" for n in range(5)
+        ]
 
 
 class TestGetTicket:
