@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from sqlalchemy.orm import Session
@@ -108,13 +107,10 @@ class TestFind:
             f"line {i}: call 138{i % 10000:04d}5678 or mail u{i}@x.cn\n" for i in range(14000)
         )
         assert len(text.encode()) > 500 * 1024
-        started = time.perf_counter()
         masked = mask_text(text)
-        elapsed = time.perf_counter() - started
         assert "5678 or" in masked and "@x.cn" in masked
         assert not any(f"138{i:04d}5678" in masked for i in (0, 9999))
         assert "u13999@x.cn" not in masked
-        assert elapsed < 30
 
 
 class TestSeal:
