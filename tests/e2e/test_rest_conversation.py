@@ -512,8 +512,11 @@ class TestPersonalDataAtRest:
         email = f"pii-{uuid.uuid4().hex[:8]}@example.com"
         # REST: a problem with a phone and an e-mail in the first message, then the contact.
         sender = f"pii-{uuid.uuid4().hex[:8]}"
-        desk.say(sender, f"我的宽带断了，请打 {phone} 或者发邮件到 {email}")
-        answered = " ".join(desk.say(sender, phone))
+        # Everything is in the first message, so the bot opens the ticket at once; a bot
+        # that asked for the contact would get the phone number again.
+        answered = " ".join(desk.say(sender, f"我的宽带断了，请打 {phone} 或者发邮件到 {email}"))
+        if not TICKET.search(answered):
+            answered = " ".join(desk.say(sender, phone))
         assert TICKET.search(answered), answered
         desk.say(sender, f"补充一下：也可以打 {other_phone}")
         # Voice: the caller reads a number out.
