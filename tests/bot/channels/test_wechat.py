@@ -576,7 +576,16 @@ def check_a_retry_during_the_answer_gets_no_second_answer() -> None:
 
 def without_msgid_dedupe(monkeypatch: pytest.MonkeyPatch) -> None:
     """The channel no longer recognises a push it has seen: each is a new message."""
-    monkeypatch.setattr(Push, "dedupe_key", property(lambda push: f"push-{id(push)}"))
+    # A fresh key per push, kept on the push (an id() could be reused by a later push
+    # once the first is collected, and the two would be taken for one again).
+    def fresh_key(push: Push) -> str:
+        key: str | None = push.__dict__.get("_test_key")
+        if key is None:
+            key = f"push-{uuid.uuid4().hex}"
+            object.__setattr__(push, "_test_key", key)
+        return key
+
+    monkeypatch.setattr(Push, "dedupe_key", property(fresh_key))
 
 
 CARD = {"ticket": "SD-100001", "status": "new"}
